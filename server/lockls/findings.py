@@ -1,0 +1,155 @@
+"""What the analysis reports: findings, their positions and related locations.
+
+This module owns the plain data shared by the analysis and every front-end. It
+must not know about tree-sitter, LSP or output formats. Positions carry the
+column in three units (UTF-8 bytes, code points, UTF-16 code units) so that a
+front-end never needs the source text again (the cache stores findings as JSON).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass(frozen=True, slots=True)
+class Pos:
+    """A position in a file: 0-based line; columns 0-based in bytes, chars, UTF-16."""
+
+    line: int
+    byte_col: int
+    char_col: int
+    utf16_col: int
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A range in a file, with the byte offsets the analysis used."""
+
+    start: Pos
+    end: Pos
+    start_byte: int
+    end_byte: int
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """Another place that explains a finding (e.g. where the lock was taken)."""
+
+    path: str
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class TextEdit:
+    """Replace bytes [start_byte, end_byte) with `new_text`; `span` locates them."""
+
+    span: Span
+    new_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A suggested fix: a title and the edits that apply it."""
+
+    title: str
+    edits: tuple[TextEdit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem found in one function.
+
+    `severity` is the rule's configured severity ("error", "warning", "info");
+    `function` names the enclosing function; `fixes` are optional quick-fixes.
+    """
+
+    rule: str
+    severity: str
+    message: str
+    path: str
+    span: Span
+    function: str
+    related: tuple[Related, ...] = ()
+    fixes: tuple[Fix, ...] = ()
+
+    def sort_key(self):
+        return (self.path, self.span.start.line, self.span.start.char_col, self.rule, self.message)
+
+
+@dataclass(slots=True)
+class FileResult:
+    """Everything `--check` and the server need to know about one analysed file."""
+
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    functions: int = 0  # functions analysed
+    skipped: list[str] = field(default_factory=list)  # "name (line N): reason"
+    error: Optional[str] = None  # the file could not be read or analysed at all
+
+
+# -- serialisation (the cache and JSON output share it) ---------------------------
+
+def _pos_from(d) -> Pos:
+    return Pos(*d)
+
+
+def _span_to(s: Span):
+    return [list(_pos_tuple(s.start)), list(_pos_tuple(s.end)), s.start_byte, s.end_byte]
+
+
+def _pos_tuple(p: Pos):
+    return (p.line, p.byte_col, p.char_col, p.utf16_col)
+
+
+def _span_from(d) -> Span:
+    return Span(_pos_from(d[0]), _pos_from(d[1]), d[2], d[3])
+
+
+def finding_to_dict(f: Finding) -> dict:
+    return {
+        "rule": f.rule,
+        "severity": f.severity,
+        "message": f.message,
+        "path": f.path,
+        "span": _span_to(f.span),
+        "function": f.function,
+        "related": [[r.path, _span_to(r.span), r.message] for r in f.related],
+        "fixes": [[x.title, [[_span_to(e.span), e.new_text] for e in x.edits]] for x in f.fixes],
+    }
+
+
+def finding_from_dict(d: dict) -> Finding:
+    return Finding(
+        rule=d["rule"],
+        severity=d["severity"],
+        message=d["message"],
+        path=d["path"],
+        span=_span_from(d["span"]),
+        function=d["function"],
+        related=tuple(Related(p, _span_from(s), m) for p, s, m in d["related"]),
+        fixes=tuple(
+            Fix(t, tuple(TextEdit(_span_from(s), txt) for s, txt in edits)) for t, edits in d["fixes"]
+        ),
+    )
+
+
+def file_result_to_dict(r: FileResult) -> dict:
+    return {
+        "path": r.path,
+        "findings": [finding_to_dict(f) for f in r.findings],
+        "functions": r.functions,
+        "skipped": list(r.skipped),
+        "error": r.error,
+    }
+
+
+def file_result_from_dict(d: dict) -> FileResult:
+    return FileResult(
+        path=d["path"],
+        findings=[finding_from_dict(f) for f in d["findings"]],
+        functions=d["functions"],
+        skipped=list(d["skipped"]),
+        error=d.get("error"),
+    )
