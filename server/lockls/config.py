@@ -13,16 +13,45 @@ e.g. a lookup that returns a locked object or NULL).
 Outcomes (for try-acquire): which return values mean "acquired": "zero",
 "nonzero", "nonnull", "negative", or a constant's name such as "thrd_success".
 `failure` defaults to the complement of `success`.
+
+Reading a file goes: TOML text -> `tomllib` -> a table-driven validator (one
+validator per key, `_DOCUMENT` at the top) that collects every problem with its
+key path -> `_assemble` (presets merged under the user's entries, cross-references
+checked) -> `Config`. Problems get their line from `_KeyLocator`, a small scanner
+of the TOML text, because `tomllib` forgets positions. A new section is a new
+entry in `_DOCUMENT` plus a field on `Config`.
+
+The schema is documented for users in docs/configuration.md; keep them in step.
 """
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
+import fnmatch
+import functools
+import hashlib
+import json
+import os
+import re
+import sys
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from importlib import resources
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+from .rules import RULES
 
 ACTIONS = ("acquire", "acquire-shared", "release", "try-acquire", "try-acquire-shared")
 OUTCOMES = ("zero", "nonzero", "nonnull", "null", "negative")
 SEVERITIES = ("error", "warning", "info")
+
+CONFIG_FILE_NAMES = (".lockls.toml", "lockls.toml")  # in order of preference
+MAX_LOCK_ARG = 15  # "arg0".."arg15"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +75,11 @@ class LockFunction:
         """The argument index of the lock, or None when the lock is the return value."""
         return None if self.lock == "return" else int(self.lock[3:])
 
+    @property
+    def config_action(self) -> str:
+        """The action key as written in a config file ("acquire-shared", ...)."""
+        return self.action + "-shared" if self.shared else self.action
+
 
 @dataclass(frozen=True, slots=True)
 class LockKind:
@@ -63,10 +97,17 @@ class LockPattern:
     kind: Optional[str] = None
     recursive: Optional[bool] = None
 
+    def matches(self, lock_key: str) -> bool:
+        # fnmatch's `*` crosses "->" and ".", which is what "*->rec_lock" needs.
+        return fnmatch.fnmatchcase(lock_key, self.match)
+
 
 @dataclass(frozen=True)
 class Config:
-    """The effective configuration for one file: presets merged with the project's file."""
+    """The effective configuration for one file: presets merged with the project's file.
+
+    Stays picklable (plain dicts and tuples): it is sent to worker processes.
+    """
 
     source: Optional[str] = None  # the config file it came from; None: built-in defaults
     presets: tuple[str, ...] = ()
@@ -78,3 +119,1010 @@ class Config:
     include: tuple[str, ...] = ()  # globs relative to `root`; empty: everything
     exclude: tuple[str, ...] = ()
     root: Optional[str] = None  # directory the globs are relative to
+
+    @functools.cached_property
+    def _fingerprint(self) -> str:
+        # Only what changes findings: not select/severities (filtered after the
+        # analysis) nor include/exclude (decide which files, not their results).
+        payload = {
+            "schema": _FINGERPRINT_SCHEMA,
+            "presets": list(self.presets),
+            "functions": [dataclasses.asdict(self.functions[n]) for n in sorted(self.functions)],
+            "kinds": [dataclasses.asdict(self.kinds[n]) for n in sorted(self.kinds)],
+            "locks": [dataclasses.asdict(p) for p in self.locks],  # order matters: first match wins
+        }
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def fingerprint(self) -> str:
+        """A stable sha256 hex digest of everything that affects analysis results."""
+        return self._fingerprint
+
+    def is_included(self, path: str) -> bool:
+        """Whether `path` is analysed under the include/exclude globs (see `glob_matches`)."""
+        if not self.include and not self.exclude:
+            return True
+        relative = _relative_posix(path, self.root)
+        if relative is None:  # outside the project: the globs do not speak about it
+            return not self.include
+        if self.include and not any(glob_matches(g, relative) for g in self.include):
+            return False
+        return not any(glob_matches(g, relative) for g in self.exclude)
+
+    def severity(self, rule: str) -> str:
+        """The severity of `rule`'s findings."""
+        return self.severities.get(rule) or RULES.get(rule, "warning")
+
+    def lock_kind_for(self, lock_key: str, fn: Optional[LockFunction]) -> Optional[LockKind]:
+        """The kind of the lock `lock_key` (canonical expression) taken through `fn`.
+
+        The first [[locks]] pattern that matches and names a kind wins, then `fn`'s kind.
+        """
+        for pattern in self.locks:
+            if pattern.kind is not None and pattern.matches(lock_key):
+                return self.kinds.get(pattern.kind)
+        if fn is not None and fn.kind is not None:
+            return self.kinds.get(fn.kind)
+        return None
+
+    def is_recursive(self, lock_key: str, fn: Optional[LockFunction]) -> bool:
+        """Whether the lock `lock_key` may be re-taken by its holder.
+
+        The first [[locks]] pattern that matches and says so (by `recursive` or by its
+        kind) wins, then `fn`'s kind, then False.
+        """
+        for pattern in self.locks:
+            if not pattern.matches(lock_key):
+                continue
+            if pattern.recursive is not None:
+                return pattern.recursive
+            if pattern.kind is not None and pattern.kind in self.kinds:
+                return self.kinds[pattern.kind].recursive
+        if fn is not None and fn.kind is not None and fn.kind in self.kinds:
+            return self.kinds[fn.kind].recursive
+        return False
+
+
+_FINGERPRINT_SCHEMA = 1  # bump when the meaning of a config changes without its text
+
+
+# --------------------------------------------------------------------------- errors
+
+KeyPath = tuple[Union[str, int], ...]
+
+
+class ConfigError(Exception):
+    """A configuration problem at `path:line`, under `key`; `.errors` lists them all.
+
+    `str()` is `path:line: key: message` (without `line` when unknown, without `key: `
+    when empty), one line per error when there are several.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        line: Optional[int] = None,
+        key: str = "",
+        message: str = "",
+        errors: Optional[Sequence["ConfigError"]] = None,
+    ) -> None:
+        super().__init__(path, line, key, message)
+        self.path = path
+        self.line = line
+        self.key = key
+        self.message = message
+        self.errors: list[ConfigError] = list(errors) if errors else [self]
+
+    @classmethod
+    def combine(cls, errors: Sequence["ConfigError"]) -> "ConfigError":
+        """One error standing for all of `errors` (ordered by line); its attributes are the first's."""
+        ordered = sorted(errors, key=lambda e: (e.line is None, e.line or 0))
+        if len(ordered) == 1:
+            return ordered[0]
+        first = ordered[0]
+        return cls(first.path, first.line, first.key, first.message, ordered)
+
+    def __str__(self) -> str:
+        if len(self.errors) > 1:
+            return "\n".join(e._one_line() for e in self.errors)
+        return self._one_line()
+
+    def _one_line(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+    def __reduce__(self):  # keep it picklable despite the keyword-rich __init__
+        errors = None if self.errors == [self] else self.errors
+        return (type(self), (self.path, self.line, self.key, self.message, errors))
+
+
+def format_key(path: KeyPath) -> str:
+    """A key path as users write it: `functions.my_lock.acquire`, `locks[0].match`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + toml_key(part)
+    return out
+
+
+class _Problems:
+    """Collects the problems found in one TOML document, each with its line."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.text = text
+        self.errors: list[ConfigError] = []
+        self._locator: Optional[_KeyLocator] = None  # built on the first problem only
+
+    def add(self, key: KeyPath, message: str, at: Optional[KeyPath] = None) -> None:
+        """Report `message` about `key`; `at` (e.g. a list item) places it more precisely."""
+        if self._locator is None:
+            self._locator = _KeyLocator(self.text)
+        line = self._locator.line_of(at if at is not None else key)
+        self.errors.append(ConfigError(self.path, line, format_key(key), message))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise ConfigError.combine(self.errors)
+
+
+# -------------------------------------------------------------------- key locator
+
+
+class _KeyLocator:
+    """Maps the key paths of a valid TOML document to the 1-based lines defining them.
+
+    `tomllib` gives no positions, so this scans the text: table headers (with the
+    index of each `[[array]]` element), `key = value` lines (dotted and quoted keys),
+    and, inside values, inline-table keys and array items. The text has already
+    been accepted by `tomllib`, so the scanner may assume it is well formed.
+    """
+
+    _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+    _SCALAR_END = re.compile(r"[,\]}\n#]")  # a scalar (number, date, bool) ends here
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.lines: dict[KeyPath, int] = {}
+        self._newlines = [i for i, ch in enumerate(text) if ch == "\n"]
+        self._array_sizes: dict[KeyPath, int] = {}  # [[array]] path -> elements so far
+        self._scan()
+
+    def line_of(self, path: KeyPath) -> Optional[int]:
+        """The line of `path`, else of its nearest enclosing key or table; None if unknown."""
+        for end in range(len(path), 0, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return None
+
+    # The scanner proper.
+
+    def _line(self) -> int:
+        return bisect.bisect_left(self._newlines, self.pos) + 1
+
+    def _record(self, path: KeyPath, line: int) -> None:
+        self.lines.setdefault(path, line)
+
+    def _peek(self, n: int = 1) -> str:
+        return self.text[self.pos : self.pos + n]
+
+    def _skip_blank(self, newlines: bool = True) -> None:
+        """Skip spaces, comments and (if `newlines`) line ends."""
+        text = self.text
+        while self.pos < len(text):
+            ch = text[self.pos]
+            if ch in " \t\r" or (newlines and ch == "\n"):
+                self.pos += 1
+            elif ch == "#":
+                end = text.find("\n", self.pos)
+                self.pos = len(text) if end < 0 else end
+            else:
+                return
+
+    def _scan(self) -> None:
+        table: KeyPath = ()
+        while True:
+            self._skip_blank()
+            if self.pos >= len(self.text):
+                return
+            if self._peek() == "[":
+                table = self._header()
+            else:
+                self._key_value(table)
+
+    def _header(self) -> KeyPath:
+        line = self._line()
+        is_array = self._peek(2) == "[["
+        self.pos += 2 if is_array else 1
+        parts = self._key()
+        self.pos += 2 if is_array else 1  # "]]" or "]" (no blanks allowed in between)
+        path = self._resolve(parts, is_array)
+        self._record(path, line)
+        return path
+
+    def _resolve(self, parts: list[str], new_array_element: bool) -> KeyPath:
+        """The key path of a header: each array of tables on the way adds its current index."""
+        path: KeyPath = ()
+        for i, part in enumerate(parts):
+            path += (part,)
+            if new_array_element and i == len(parts) - 1:
+                index = self._array_sizes.get(path, 0)
+                self._array_sizes[path] = index + 1
+                path += (index,)
+            elif path in self._array_sizes:
+                path += (self._array_sizes[path] - 1,)
+        return path
+
+    def _key_value(self, table: KeyPath) -> None:
+        line = self._line()
+        parts = self._key()
+        for end in range(1, len(parts) + 1):  # a dotted key defines its prefixes too
+            self._record(table + tuple(parts[:end]), line)
+        self._skip_blank(newlines=False)
+        self.pos += 1  # "="
+        self._skip_blank(newlines=False)
+        self._value(table + tuple(parts))
+
+    def _key(self) -> list[str]:
+        parts = []
+        while True:
+            self._skip_blank(newlines=False)
+            ch = self._peek()
+            if ch in "\"'":
+                parts.append(self._string())
+            else:
+                bare = self._BARE_KEY.match(self.text, self.pos)
+                if bare is None:  # not expected in valid TOML; stop rather than loop
+                    self.pos = len(self.text)
+                    return parts
+                parts.append(bare.group())
+                self.pos = bare.end()
+            self._skip_blank(newlines=False)
+            if self._peek() != ".":
+                return parts
+            self.pos += 1
+
+    def _value(self, path: KeyPath) -> None:
+        ch = self._peek()
+        if ch == "{":
+            self._inline_table(path)
+        elif ch == "[":
+            self._array(path)
+        elif ch in "\"'":
+            self._string()
+        else:
+            end = self._SCALAR_END.search(self.text, self.pos)
+            self.pos = len(self.text) if end is None else end.start()
+
+    def _inline_table(self, path: KeyPath) -> None:
+        self.pos += 1  # "{"
+        while True:
+            self._skip_blank()
+            if self.pos >= len(self.text) or self._peek() == "}":
+                self.pos += 1
+                return
+            if self._peek() == ",":
+                self.pos += 1
+                continue
+            self._key_value(path)
+
+    def _array(self, path: KeyPath) -> None:
+        self.pos += 1  # "["
+        index = 0
+        while True:
+            self._skip_blank()
+            if self.pos >= len(self.text) or self._peek() == "]":
+                self.pos += 1
+                return
+            if self._peek() == ",":
+                self.pos += 1
+                continue
+            self._record(path + (index,), self._line())
+            self._value(path + (index,))
+            index += 1
+
+    def _string(self) -> str:
+        """Skip a string of any of the four TOML forms; return its (decoded) contents."""
+        quote = self._peek()
+        if self._peek(3) == quote * 3:
+            end = self.pos + 3
+            while end < len(self.text) and self.text[end : end + 3] != quote * 3:
+                end += 2 if quote == '"' and self.text[end] == "\\" else 1
+            while self.text[end + 3 : end + 4] == quote:  # up to two quotes may end the body
+                end += 1
+            body = self.text[self.pos + 3 : end]
+            self.pos = end + 3
+            return body
+        if quote == "'":
+            end = self.text.find("'", self.pos + 1)
+            end = len(self.text) if end < 0 else end
+            body = self.text[self.pos + 1 : end]
+            self.pos = end + 1
+            return body
+        start = self.pos
+        self.pos += 1
+        while self.pos < len(self.text) and self.text[self.pos] not in '"\n':
+            self.pos += 2 if self.text[self.pos] == "\\" else 1
+        self.pos += 1
+        raw = self.text[start : self.pos]
+        try:  # let tomllib decode the escapes: it is the reference
+            return tomllib.loads(f"k = {raw}")["k"]
+        except tomllib.TOMLDecodeError:
+            return raw[1:-1]
+
+
+# ---------------------------------------------------------------------- validators
+
+# A validator checks one value at a key path, reports problems and returns the
+# parsed value, or _INVALID when the value is unusable (already reported).
+_INVALID: Any = object()
+Validator = Callable[[Any, KeyPath, _Problems], Any]
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_LOCK_ARG = re.compile(r"arg([0-9]+)\Z")
+
+
+def _type_name(value: Any) -> str:
+    """The TOML name of a value's type, for "expected X, got Y" messages."""
+    if isinstance(value, bool):
+        return "boolean"
+    names = {int: "integer", float: "float", str: "string", list: "array", dict: "table"}
+    for python_type, name in names.items():
+        if isinstance(value, python_type):
+            return name
+    return "date/time"
+
+
+def _quoted(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _got(value: Any) -> str:
+    """A value as a message shows what it got: strings verbatim, others by type."""
+    return _quoted(value) if isinstance(value, str) else _type_name(value)
+
+
+def _joined(names: Iterable[str]) -> str:
+    return ", ".join(names)
+
+
+def _boolean(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    if isinstance(value, bool):
+        return value
+    problems.add(path, f"expected true or false, got {_type_name(value)}")
+    return _INVALID
+
+
+def _string(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    if isinstance(value, str) and value:
+        return value
+    problems.add(path, f"expected a non-empty string, got {_got(value)}")
+    return _INVALID
+
+
+def _identifier(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    if isinstance(value, str) and _IDENTIFIER.match(value):
+        return value
+    problems.add(path, f"expected an identifier, got {_got(value)}")
+    return _INVALID
+
+
+def _string_list(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    if not isinstance(value, list):
+        problems.add(path, f"expected a list of strings, got {_type_name(value)}")
+        return _INVALID
+    ok = True
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            problems.add(path, f"expected a list of strings, got {_type_name(item)} at index {index}", at=path + (index,))
+            ok = False
+    return tuple(value) if ok else _INVALID
+
+
+def _names_list(noun: str, known: Callable[[], Sequence[str]]) -> Validator:
+    """A list of names, each one of `known()`, e.g. preset or rule names."""
+
+    def check(value: Any, path: KeyPath, problems: _Problems) -> Any:
+        names = _string_list(value, path, problems)
+        if names is _INVALID:
+            return _INVALID
+        choices = known()
+        ok = True
+        for index, name in enumerate(names):
+            if name not in choices:
+                problems.add(path, f"unknown {noun} {_quoted(name)}; expected one of {_joined(choices)}", at=path + (index,))
+                ok = False
+        return tuple(dict.fromkeys(names)) if ok else _INVALID  # without duplicates
+
+    return check
+
+
+def _one_of(choices: Sequence[str]) -> Validator:
+    def check(value: Any, path: KeyPath, problems: _Problems) -> Any:
+        if value in choices:
+            return value
+        problems.add(path, f"expected one of {_joined(map(_quoted, choices))}, got {_got(value)}")
+        return _INVALID
+
+    return check
+
+
+def _lock_spec(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    if value == "return":
+        return value
+    arg = _LOCK_ARG.match(value) if isinstance(value, str) else None
+    if arg and int(arg.group(1)) <= MAX_LOCK_ARG and str(int(arg.group(1))) == arg.group(1):
+        return value
+    hint = f" (arguments are arg0 to arg{MAX_LOCK_ARG})" if arg else ""
+    problems.add(path, f'expected a lock spec like "arg0" or "return", got {_got(value)}{hint}')
+    return _INVALID
+
+
+def _outcome(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    if value in OUTCOMES or (isinstance(value, str) and _IDENTIFIER.match(value)):
+        return value
+    problems.add(path, f'expected one of {_joined(OUTCOMES)} or a constant\'s name like "thrd_success", got {_got(value)}')
+    return _INVALID
+
+
+def _table(keys: Mapping[str, Validator]) -> Validator:
+    """A table with known keys: returns {key: parsed value or _INVALID} for the keys present."""
+
+    def check(value: Any, path: KeyPath, problems: _Problems) -> Any:
+        if not isinstance(value, dict):
+            problems.add(path, f"expected a table, got {_type_name(value)}")
+            return _INVALID
+        parsed = {}
+        for key, item in value.items():
+            validator = keys.get(key)
+            if validator is None:
+                problems.add(path + (key,), f"unknown key; expected one of {_joined(keys)}")
+            else:
+                parsed[key] = validator(item, path + (key,), problems)
+        return parsed
+
+    return check
+
+
+def _named_tables(entry: Validator, name_check: Callable[[str, KeyPath, _Problems], bool]) -> Validator:
+    """A table whose keys are names the user chooses (functions, kinds), each an `entry`.
+
+    Returns {name: parsed entry}, leaving out invalid entries (already reported).
+    """
+
+    def check(value: Any, path: KeyPath, problems: _Problems) -> Any:
+        if not isinstance(value, dict):
+            problems.add(path, f"expected a table, got {_type_name(value)}")
+            return _INVALID
+        parsed = {}
+        for name, item in value.items():
+            if name_check(name, path + (name,), problems):
+                result = entry(item, path + (name,), problems)
+                if result is not _INVALID:
+                    parsed[name] = result
+        return parsed
+
+    return check
+
+
+def _array_of_tables(entry: Validator) -> Validator:
+    def check(value: Any, path: KeyPath, problems: _Problems) -> Any:
+        if not isinstance(value, list):
+            problems.add(path, f"expected an array of tables ([[{format_key(path)}]]), got {_type_name(value)}")
+            return _INVALID
+        parsed = [entry(item, path + (index,), problems) for index, item in enumerate(value)]
+        return tuple(item for item in parsed if item is not _INVALID)
+
+    return check
+
+
+def _c_identifier_name(noun: str) -> Callable[[str, KeyPath, _Problems], bool]:
+    def check(name: str, path: KeyPath, problems: _Problems) -> bool:
+        if _IDENTIFIER.match(name):
+            return True
+        problems.add(path, f"expected a C identifier as the {noun}, got {_quoted(name)}")
+        return False
+
+    return check
+
+
+def _rule_name(name: str, path: KeyPath, problems: _Problems) -> bool:
+    if name in RULES:
+        return True
+    problems.add(path, f"unknown rule {_quoted(name)}; expected one of {_joined(RULES)}")
+    return False
+
+
+# ------------------------------------------------------------------------- sections
+
+# The keys of a [functions.NAME] table, in the order error messages list them.
+_FUNCTION_KEYS: dict[str, Validator] = {
+    **{action: _lock_spec for action in ACTIONS},
+    "kind": _identifier,
+    "success": _outcome,
+    "failure": _outcome,
+}
+
+
+def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    """A [functions.NAME] table -> LockFunction (the cross-key rules live here)."""
+    fields = _table(_FUNCTION_KEYS)(value, path, problems)
+    if fields is _INVALID:
+        return _INVALID
+    problems_before = len(problems.errors)
+    actions = [action for action in ACTIONS if action in fields]
+    if len(actions) != 1:
+        found = "none" if not actions else _found_list(actions)
+        problems.add(path, f"expected exactly one of {_joined(ACTIONS)}, found {found}")
+        return _INVALID
+    action = actions[0]
+    is_try = action.startswith("try-")
+    if fields[action] == "return" and action == "release":
+        problems.add(path + (action,), '"return" is only valid for acquire and try-acquire functions; expected a lock spec like "arg0"')
+    if not is_try:
+        for key in ("success", "failure"):
+            if key in fields:
+                problems.add(path + (key,), "only valid with try-acquire")
+    elif "success" not in fields:
+        problems.add(path + ("success",), f'required with {action}; expected one of {_joined(OUTCOMES)} or a constant\'s name like "thrd_success"')
+    elif fields.get("failure") is not None and fields.get("failure") == fields["success"]:
+        problems.add(path + ("failure",), f"must differ from success ({_quoted(fields['success'])})")
+    if len(problems.errors) > problems_before or _INVALID in fields.values():
+        return _INVALID
+    return LockFunction(
+        name=str(path[-1]),
+        action=action.removesuffix("-shared"),
+        lock=fields[action],
+        shared=action.endswith("-shared"),
+        success=fields.get("success"),
+        failure=fields.get("failure"),
+        kind=fields.get("kind"),
+    )
+
+
+def _found_list(names: Sequence[str]) -> str:
+    if len(names) == 2:
+        return f"both {names[0]} and {names[1]}"
+    return f"{_joined(names[:-1])} and {names[-1]}"
+
+
+def _kind_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    fields = _table({"recursive": _boolean})(value, path, problems)
+    if fields is _INVALID or _INVALID in fields.values():
+        return _INVALID
+    return LockKind(name=str(path[-1]), recursive=fields.get("recursive", False))
+
+
+def _lock_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    fields = _table({"match": _string, "kind": _identifier, "recursive": _boolean})(value, path, problems)
+    if fields is _INVALID:
+        return _INVALID
+    if "match" not in fields:
+        problems.add(path + ("match",), 'required; expected a glob over lock expressions like "*->lock"')
+        return _INVALID
+    if _INVALID in fields.values():
+        return _INVALID
+    return LockPattern(match=fields["match"], kind=fields.get("kind"), recursive=fields.get("recursive"))
+
+
+def available_presets() -> tuple[str, ...]:
+    """The built-in presets: every `presets/NAME.toml` shipped with lockls, sorted."""
+    return _available_presets()
+
+
+@functools.lru_cache(maxsize=None)
+def _available_presets() -> tuple[str, ...]:
+    directory = resources.files("lockls").joinpath("presets")
+    return tuple(sorted(entry.name[: -len(".toml")] for entry in directory.iterdir() if entry.name.endswith(".toml")))
+
+
+_FUNCTIONS = _named_tables(_function_entry, _c_identifier_name("function name"))
+_KINDS = _named_tables(_kind_entry, _c_identifier_name("kind name"))
+
+# The whole document, section by section. Presets use only `functions` and `kinds`.
+_SECTIONS: dict[str, Validator] = {
+    "presets": _names_list("preset", available_presets),
+    "rules": _table(
+        {
+            "select": _names_list("rule", lambda: tuple(RULES)),
+            "ignore": _names_list("rule", lambda: tuple(RULES)),
+            "severity": _named_tables(_one_of(SEVERITIES), _rule_name),
+        }
+    ),
+    "files": _table({"include": _string_list, "exclude": _string_list}),
+    "functions": _FUNCTIONS,
+    "kinds": _KINDS,
+    "locks": _array_of_tables(_lock_entry),
+}
+_DOCUMENT = _table(_SECTIONS)
+_PRESET_DOCUMENT = _table({"functions": _FUNCTIONS, "kinds": _KINDS})
+
+
+def _valid(parsed: Mapping[str, Any], key: str, default: Any) -> Any:
+    """parsed[key], or `default` when absent or invalid (invalid ones were reported)."""
+    value = parsed.get(key, _INVALID)
+    return default if value is _INVALID else value
+
+
+def _check_kind_references(
+    functions: Mapping[str, LockFunction],
+    locks: Sequence[LockPattern],
+    kinds: Mapping[str, LockKind],
+    problems: _Problems,
+) -> None:
+    """Every `kind = ...` must name a kind that exists (from a preset or [kinds])."""
+
+    def check(kind: Optional[str], path: KeyPath) -> None:
+        if kind is None or kind in kinds:
+            return
+        others = f" or use one of {_joined(sorted(kinds))}" if kinds else ""
+        problems.add(path, f"unknown kind {_quoted(kind)}; define it under [kinds.{kind}]{others}")
+
+    for name, function in functions.items():
+        check(function.kind, ("functions", name, "kind"))
+    for index, pattern in enumerate(locks):
+        check(pattern.kind, ("locks", index, "kind"))
+
+
+# -------------------------------------------------------------------------- presets
+
+
+@dataclass(frozen=True)
+class _Preset:
+    name: str
+    functions: Mapping[str, LockFunction]
+    kinds: Mapping[str, LockKind]
+
+
+@functools.lru_cache(maxsize=None)
+def _load_preset(name: str) -> _Preset:
+    """Parse and validate a built-in preset; a broken preset is a lockls bug (ConfigError)."""
+    resource = resources.files("lockls").joinpath("presets", f"{name}.toml")
+    path = f"<preset {name}>"
+    text = resource.read_text(encoding="utf-8")
+    data = _parse_toml(text, path)
+    problems = _Problems(path, text)
+    parsed = _PRESET_DOCUMENT(data, (), problems)
+    functions = _valid(parsed, "functions", {})
+    kinds = _valid(parsed, "kinds", {})
+    _check_kind_references(functions, (), kinds, problems)
+    problems.raise_if_any()
+    return _Preset(name, functions, kinds)
+
+
+# -------------------------------------------------------------------------- loading
+
+
+def _parse_toml(text: str, path: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise _syntax_error(error, text, path) from None
+
+
+def _syntax_error(error: Exception, text: str, path: str) -> ConfigError:
+    """tomllib's message says where: "... (at line N, column M)" or "(at end of document)"."""
+    message = str(error)
+    position = re.search(r"\s*\(at line (\d+), column (\d+)\)", message)
+    if position:
+        reason = message[: position.start()]
+        return ConfigError(path, int(position.group(1)), "", f"invalid TOML: {reason} (column {position.group(2)})")
+    end = re.search(r"\s*\(at end of document\)", message)
+    if end:
+        return ConfigError(path, text.count("\n") + 1, "", f"invalid TOML: {message[: end.start()]} (at end of file)")
+    return ConfigError(path, None, "", f"invalid TOML: {message}")
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as error:
+        raise ConfigError(path, None, "", f"cannot read the configuration: {error.strerror or error}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ConfigError(path, line, "", "invalid TOML: not valid UTF-8") from None
+
+
+def load_config(path: str) -> Config:
+    """Read, validate and merge (with its presets) the configuration file at `path`."""
+    return config_from_text(_read_text(path), path)
+
+
+def config_from_text(text: str, path: str) -> Config:
+    """The configuration a file at `path` holding `text` means (e.g. an unsaved editor buffer).
+
+    Raises ConfigError, naming `path`, with every problem found.
+    """
+    data = _parse_toml(text, path)
+    problems = _Problems(path, text)
+    parsed = _DOCUMENT(data, (), problems)
+    config = _assemble(parsed, os.path.abspath(path), problems)
+    problems.raise_if_any()
+    return config
+
+
+def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Problems) -> Config:
+    """Merge the validated sections over the presets they enable into a Config."""
+    presets = _valid(parsed, "presets", available_presets())
+    functions: dict[str, LockFunction] = {}
+    kinds: dict[str, LockKind] = {}
+    for name in presets:
+        preset = _load_preset(name)
+        functions.update(preset.functions)
+        kinds.update(preset.kinds)
+    user_functions = _valid(parsed, "functions", {})
+    user_locks = _valid(parsed, "locks", ())
+    kinds.update(_valid(parsed, "kinds", {}))
+    functions.update(user_functions)  # the project's entry replaces a preset's
+    _check_kind_references(user_functions, user_locks, kinds, problems)
+
+    rules = _valid(parsed, "rules", {})
+    select = _valid(rules, "select", tuple(RULES))
+    ignore = _valid(rules, "ignore", ())
+    files = _valid(parsed, "files", {})
+    return Config(
+        source=source,
+        presets=tuple(presets),
+        functions=functions,
+        kinds=kinds,
+        locks=tuple(user_locks),
+        select=frozenset(select) - frozenset(ignore),
+        severities={**RULES, **_valid(rules, "severity", {})},
+        include=_valid(files, "include", ()),
+        exclude=_valid(files, "exclude", ()),
+        root=None if source is None else os.path.dirname(source),
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def default_config() -> Config:
+    """The configuration without a file: every built-in preset, every rule."""
+    return _assemble({}, None, _Problems("<defaults>", ""))
+
+
+# ------------------------------------------------------------------------ discovery
+
+
+def find_config_file(start: str) -> Optional[str]:
+    """The nearest `.lockls.toml` (preferred) or `lockls.toml` walking up from `start`.
+
+    `start` is a file or a directory; returns an absolute path, or None.
+    """
+    directory = _directory_of(start)
+    while True:
+        for name in CONFIG_FILE_NAMES:
+            candidate = os.path.join(directory, name)
+            if os.path.isfile(candidate):
+                return candidate
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def _directory_of(path: str) -> str:
+    path = os.path.abspath(path)
+    return path if os.path.isdir(path) else os.path.dirname(path)
+
+
+# Caches for config_for. The language server calls it for every analysis, so the
+# walk up the tree is done once per directory, and a file is re-read only when its
+# (mtime_ns, size) changes. clear_config_cache() forgets both (e.g. when a config
+# file is created where there was none).
+_CONFIG_FILE_BY_DIR: dict[str, Optional[str]] = {}
+_LOADED: dict[str, tuple[tuple[int, int], Union[Config, ConfigError]]] = {}
+
+
+def config_for(path: str, explicit: Optional[str] = None) -> Config:
+    """The configuration for the file or directory `path`: `explicit` if given, else discovered.
+
+    Raises ConfigError when the configuration file is invalid.
+    """
+    if explicit is not None:
+        return _load_cached(explicit)
+    directory = _directory_of(path)
+    if directory not in _CONFIG_FILE_BY_DIR:
+        _CONFIG_FILE_BY_DIR[directory] = find_config_file(directory)
+    config_file = _CONFIG_FILE_BY_DIR[directory]
+    if config_file is not None and not os.path.isfile(config_file):  # deleted since: look again
+        config_file = _CONFIG_FILE_BY_DIR[directory] = find_config_file(directory)
+    return default_config() if config_file is None else _load_cached(config_file)
+
+
+def _load_cached(config_file: str) -> Config:
+    key = os.path.abspath(config_file)
+    try:
+        status = os.stat(key)
+    except OSError:
+        return load_config(config_file)  # raises the ConfigError saying why
+    stamp = (status.st_mtime_ns, status.st_size)
+    cached = _LOADED.get(key)
+    if cached is None or cached[0] != stamp:
+        try:
+            result: Union[Config, ConfigError] = load_config(config_file)
+        except ConfigError as error:
+            result = error
+        cached = _LOADED[key] = (stamp, result)
+    if isinstance(cached[1], ConfigError):
+        raise cached[1]
+    return cached[1]
+
+
+def clear_config_cache() -> None:
+    """Forget discovered and loaded configuration files (the next config_for looks again)."""
+    _CONFIG_FILE_BY_DIR.clear()
+    _LOADED.clear()
+
+
+# -------------------------------------------------------------------- include/exclude
+
+
+def _relative_posix(path: str, root: Optional[str]) -> Optional[str]:
+    """`path` relative to `root` with "/" separators; None when it lies outside `root`."""
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute, root) if root else absolute
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return None
+    return relative.replace(os.sep, "/")
+
+
+def glob_matches(pattern: str, relative_path: str) -> bool:
+    """Whether an include/exclude glob matches a "/"-separated relative path.
+
+    `*` and `?` stay within one path segment, `[...]` is a character class, and a
+    `**` segment matches any number of directories (`src/**`, `**/gen_*.c`). A
+    pattern without "/" matches at any depth (`*.gen.c`), a leading "/" anchors it
+    to the root, and a pattern matching a directory matches everything inside it
+    (`third_party` is `third_party/**`).
+    """
+    return _glob_regex(pattern).match(relative_path) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    anchored = pattern.startswith("/")
+    pattern = pattern.strip("/")
+    segments = pattern.split("/")
+    # Every segment but the last is a directory: it brings its own "/".
+    body = "".join("(?:[^/]*/)*" if s == "**" else _segment_regex(s) + "/" for s in segments[:-1])
+    body += "(?:[^/]*/)*[^/]*" if segments[-1] == "**" else _segment_regex(segments[-1])
+    at_any_depth = "" if anchored or len(segments) > 1 else "(?:[^/]*/)*"
+    return re.compile(at_any_depth + body + r"(?:/.*)?\Z", re.DOTALL)  # a directory: all inside
+
+
+def _segment_regex(segment: str) -> str:
+    """One path segment of a glob as a regex: fnmatch's syntax, minus crossing "/"."""
+    out = []
+    i = 0
+    while i < len(segment):
+        ch = segment[i]
+        end = _class_end(segment, i) if ch == "[" else -1
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif end > 0:
+            inner = segment[i + 1 : end]
+            negate = inner.startswith("!")
+            inner = "".join("\\" + c if c in "\\^[]" else c for c in (inner[1:] if negate else inner))
+            out.append("[^/" + inner + "]" if negate else "[" + inner + "]")
+            i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out)
+
+
+def _class_end(segment: str, start: int) -> int:
+    """The index of the "]" closing the class opened at `start`, or -1 (then "[" is literal)."""
+    i = start + 1
+    if segment[i : i + 1] == "!":
+        i += 1
+    if segment[i : i + 1] == "]":  # a leading "]" is part of the class
+        i += 1
+    return segment.find("]", i)
+
+
+# ---------------------------------------------------------------------- show-config
+
+
+def show_config(config: Config) -> str:
+    """The effective configuration as TOML in the file schema, presets spelled out.
+
+    `load_config` accepts the text back and gives the same fingerprint, rules and
+    severities.
+    """
+    origin = "built-in defaults" if config.source is None else config.source
+    lines = [f"# Effective lockls configuration (from {origin}).", f"presets = {toml_value(list(config.presets))}", ""]
+    lines += ["[rules]", f"select = {toml_value([r for r in _rule_order(config.select)])}", ""]
+    lines += ["[rules.severity]"]
+    lines += [f"{toml_key(rule)} = {toml_value(config.severity(rule))}" for rule in _rule_order(config.severities)]
+    lines += ["", "[files]"]
+    if config.root is not None:
+        lines.append(f"# relative to {config.root}")
+    lines += [f"include = {toml_value(list(config.include))}", f"exclude = {toml_value(list(config.exclude))}"]
+    for name in sorted(config.kinds):
+        lines += ["", f"[kinds.{toml_key(name)}]", f"recursive = {toml_value(config.kinds[name].recursive)}"]
+    origins = _preset_origins(config)
+    for name in sorted(config.functions):
+        lines.append("")
+        if name in origins:
+            lines.append(f"# from preset {origins[name]}")
+        lines.append(f"[functions.{toml_key(name)}]")
+        lines += [f"{toml_key(key)} = {toml_value(value)}" for key, value in _function_fields(config.functions[name])]
+    for pattern in config.locks:
+        lines += ["", "[[locks]]", f"match = {toml_value(pattern.match)}"]
+        if pattern.kind is not None:
+            lines.append(f"kind = {toml_value(pattern.kind)}")
+        if pattern.recursive is not None:
+            lines.append(f"recursive = {toml_value(pattern.recursive)}")
+    return "\n".join(lines) + "\n"
+
+
+def _rule_order(rules: Iterable[str]) -> list[str]:
+    """Rules in catalogue order (unknown ones last, sorted), for stable output."""
+    chosen = set(rules)
+    return [r for r in RULES if r in chosen] + sorted(chosen - set(RULES))
+
+
+def _function_fields(function: LockFunction) -> list[tuple[str, Any]]:
+    fields = [(function.config_action, function.lock)]
+    for key in ("kind", "success", "failure"):
+        value = getattr(function, key)
+        if value is not None:
+            fields.append((key, value))
+    return fields
+
+
+def _preset_origins(config: Config) -> dict[str, str]:
+    """Function name -> the preset it comes from unchanged."""
+    origins = {}
+    for preset in config.presets:
+        for name, function in _load_preset(preset).functions.items():
+            if config.functions.get(name) == function:
+                origins[name] = preset
+    return origins
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
+_STRING_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def toml_key(key: str) -> str:
+    """A TOML key: bare when it can be, else a quoted string."""
+    return key if _BARE_KEY.match(key) else toml_string(key)
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string; control characters (and DEL) escaped as TOML requires."""
+    out = []
+    for ch in text:
+        if ch in _STRING_ESCAPES:
+            out.append(_STRING_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def toml_value(value: Any) -> str:
+    """A TOML value for a bool, int, str, list or dict (inline table)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
