@@ -1,0 +1,121 @@
+"""The `--check` result cache: one small JSON file per analysed file.
+
+Owns: where the cache lives, how entries are keyed, read and written. Must not
+analyse or filter: it stores a file's `FileResult` for *all* rules, before
+`--select`/`--ignore`/severity filtering, so changing those never invalidates it.
+
+Key: sha256 of (lockls version, config fingerprint, the file's path, sha256 of
+its bytes). The path is part of the key because findings carry it.
+
+Location: `--cache-dir`, else `$LOCKLS_CACHE_DIR`, else `$XDG_CACHE_HOME/lockls`,
+else `~/.cache/lockls`; never the checked tree unless asked. Entries live in
+`<dir>/v1/<2 hex>/<62 hex>.json` (sharded so no directory grows huge).
+
+Failure policy: the cache is an optimisation only. A corrupt or unreadable
+entry is a miss; an unwritable directory turns the cache off for the run
+(reported through `log`, which `--verbose` prints). Writes are atomic
+(temporary file + `os.replace`), so concurrent runs never see half an entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+
+from . import __version__
+from .findings import FileResult, file_result_from_dict, file_result_to_dict
+
+LAYOUT_VERSION = "v1"  # bump when the entry format changes
+CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# lockls result cache; see https://bford.info/cachedir/\n"
+
+
+def default_cache_dir() -> str:
+    if os.environ.get("LOCKLS_CACHE_DIR"):
+        return os.environ["LOCKLS_CACHE_DIR"]
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):  # the XDG spec says to ignore relative values
+        return os.path.join(xdg, "lockls")
+    return os.path.join(os.path.expanduser("~"), ".cache", "lockls")
+
+
+def entry_key(source: bytes, path: str, config_fingerprint: str) -> str:
+    content = hashlib.sha256(source).hexdigest()
+    raw = "\0".join((__version__, config_fingerprint, path, content))
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class ResultCache:
+    """Get and put `FileResult`s by key; counts hits and misses for `--verbose`."""
+
+    def __init__(self, directory: str | None = None, log: Callable[[str], None] | None = None):
+        self.root = os.path.join(directory or default_cache_dir(), LAYOUT_VERSION)
+        self.enabled = True
+        self.hits = 0
+        self.misses = 0
+        self._log = log or (lambda message: None)
+        self._made_dirs: set[str] = set()
+
+    def _entry_path(self, key: str) -> str:
+        return os.path.join(self.root, key[:2], key[2:] + ".json")
+
+    def get(self, key: str, path: str) -> FileResult | None:
+        """The cached result for `key`, or None. `path` guards against a key collision."""
+        if not self.enabled:
+            return None
+        try:
+            with open(self._entry_path(key), "rb") as fh:
+                data = json.loads(fh.read())
+            result = file_result_from_dict(data)
+            if result.path != path:
+                raise ValueError("entry for another path")
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+            self._log(f"cache: ignoring unreadable entry {self._entry_path(key)}: {e}")
+            self.misses += 1
+            return None
+        self.hits += 1
+        return result
+
+    def put(self, key: str, result: FileResult) -> None:
+        """Store `result`; results with an error are not cached (the next run retries)."""
+        if not self.enabled or result.error is not None:
+            return
+        target = self._entry_path(key)
+        shard = os.path.dirname(target)
+        try:
+            if shard not in self._made_dirs:
+                self._ensure_dir(shard)
+            data = json.dumps(file_result_to_dict(result), separators=(",", ":")).encode("utf-8", "surrogatepass")
+            fd, tmp = tempfile.mkstemp(dir=shard, prefix=".tmp-", suffix=".json")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, target)
+            except BaseException:
+                _unlink_quietly(tmp)
+                raise
+        except OSError as e:
+            self.enabled = False
+            self._log(f"cache: disabled, cannot write to {self.root}: {e}")
+
+    def _ensure_dir(self, shard: str) -> None:
+        top = os.path.dirname(self.root)
+        if not os.path.isdir(top):
+            os.makedirs(top, exist_ok=True)
+            # Tell backup tools this is a cache (https://bford.info/cachedir/).
+            with open(os.path.join(top, "CACHEDIR.TAG"), "w", encoding="ascii") as fh:
+                fh.write(CACHEDIR_TAG)
+        os.makedirs(shard, exist_ok=True)
+        self._made_dirs.add(shard)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
