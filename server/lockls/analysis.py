@@ -1,14 +1,263 @@
-"""Analyse one C file: parse, find functions, build CFGs, run the dataflow, run rules.
+"""Analyse one C file: parse, find functions, build CFGs, solve, run the rules.
 
-(Stub until the core lands: returns no findings.)
+Owns: the pipeline for a whole file and for one function, turning rule reports
+into `Finding`s with positions in bytes, characters and UTF-16 units. This is the
+single entry point shared by `--check` and the language server. It must not
+know about LSP or output formats.
+
+A function that cannot be analysed (damaged braces while typing, a jump hidden
+in unparsable macro code, an internal error) is skipped and counted; every other
+function is still reported.
 """
 
 from __future__ import annotations
 
-from .config import Config
-from .findings import FileResult
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Optional
 
+from tree_sitter import Node, Tree
+
+from . import dataflow, syntax
+from .cfg import CFG, Unanalysable, build_cfg
+from .config import Config
+from .events import LOCK_EVENTS, Return, Site
+from .findings import FileResult, Finding, Pos, Related, Span
+from .lockexpr import canonical, key_of
+from .lower import Lowerer
+from .rules import RULES
+from .rules import double_lock, lock_leak, unlock_unheld
+from .rules.common import RuleContext
+from .suppress import is_suppressed, suppressions
+
+log = logging.getLogger("lockls")
+
+RULE_MODULES = (lock_leak, double_lock, unlock_unheld)
+_ROOT = re.compile(r"^[A-Za-z_]\w*")
+_RECURSIVE_INIT = re.compile(rb"\b([A-Za-z_]\w*)\s*(?:\[[^\]]*\])?\s*=\s*PTHREAD_RECURSIVE_MUTEX_INITIALIZER(?:_NP)?\b")
+C11_CONSTANTS = frozenset({"thrd_success", "thrd_busy", "thrd_error", "thrd_nomem", "thrd_timedout"})
+
+
+@dataclass
+class FunctionResult:
+    """The analysis of one function: its findings, or why it was skipped."""
+
+    name: str
+    line: int  # 1-based line of the definition
+    findings: list = field(default_factory=list)
+    skipped: Optional[str] = None
+    cfg: Optional[CFG] = None
+    states: Optional[list] = None  # the fixpoint state at the start of each block
+
+
+# -- per-configuration tables (cached: configs are immutable) -----------------------
+
+_TABLES: dict = {}
+
+
+def _tables(config: Config):
+    """(regex of every lock function name, constant names) for a configuration."""
+    key = config.fingerprint()
+    if key not in _TABLES:
+        _TABLES[key] = _build_tables(config)
+    return _TABLES[key]
+
+
+def _build_tables(config: Config):
+    names = sorted(config.functions, key=len, reverse=True)
+    pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")\b") if names else None
+    constants = set(C11_CONSTANTS)
+    for fn in config.functions.values():
+        for outcome in (fn.success, fn.failure):
+            if outcome and outcome not in ("zero", "nonzero", "nonnull", "null", "negative"):
+                constants.add(outcome)
+    return pattern, frozenset(constants)
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    return syntax.new_parser()
+
+
+# -- files ----------------------------------------------------------------------
 
 def analyze_source(source: bytes, path: str, config: Config) -> FileResult:
     """Analyse the C text `source` (named `path` in findings) under `config`."""
-    return FileResult(path=path)
+    tree = _parser().parse(source)
+    return analyze_tree(tree, source, path, config)
+
+
+def analyze_tree(tree: Tree, source: bytes, path: str, config: Config) -> FileResult:
+    result = FileResult(path=path)
+    recursive_globals = frozenset(m.group(1).decode() for m in _RECURSIVE_INIT.finditer(source))
+    table = suppressions(source)
+    for fn_node, body in function_nodes(tree.root_node):
+        fr = analyze_function(fn_node, body, source, config, recursive_globals)
+        if fr.skipped:
+            result.skipped.append(f"{fr.name} (line {fr.line}): {fr.skipped}")
+            continue
+        result.functions += 1
+        for rule, site, message, related in fr.findings:
+            if is_suppressed(rule, site.start[0], table):
+                continue
+            result.findings.append(make_finding(rule, site, message, related, path, fr.name, source, config))
+    result.findings.sort(key=Finding.sort_key)
+    return result
+
+
+def function_nodes(root: Node) -> list[tuple[Node, Node]]:
+    """(definition, body) of every function, in source order."""
+    found = []
+    for _, caps in syntax.matches("functions", root):
+        fn, body = caps.get("function"), caps.get("body")
+        if fn and body:
+            found.append((fn[0], body[0]))
+    found.sort(key=lambda fb: fb[0].start_byte)
+    return found
+
+
+# -- functions -------------------------------------------------------------------
+
+def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
+                     recursive_globals: frozenset = frozenset()) -> FunctionResult:
+    name = syntax.function_name(fn, source)
+    result = FunctionResult(name, fn.start_point[0] + 1)
+    if syntax.has_missing_close(body):
+        result.skipped = "unbalanced braces: the body does not end"
+        return result
+    pattern, constants = _tables(config)
+    if pattern is None or not pattern.search(source, body.start_byte, body.end_byte):
+        return result  # no lock call at all: nothing can be found
+    try:
+        aliases = _aliases(body, source)
+        lowerer = Lowerer(source, config, aliases, constants)
+        cfg = build_cfg(name, body, lowerer, source)
+
+        def is_recursive(key: str, fn_spec) -> bool:
+            return key in recursive_globals or config.is_recursive(key, fn_spec)
+
+        states = dataflow.solve(cfg, is_recursive)
+        result.cfg, result.states = cfg, states
+        result.findings = _run_rules(cfg, states, is_recursive, fn, body, source)
+    except (Unanalysable, dataflow.NoFixpoint) as e:
+        result.skipped = str(e)
+    except RecursionError:
+        result.skipped = "too deeply nested to analyse"
+    except Exception as e:  # never let one function take the file down
+        log.exception("internal error analysing %s", name)
+        result.skipped = f"internal error: {type(e).__name__}: {e}"
+    return result
+
+
+def replay(cfg: CFG, states: list, is_recursive):
+    """Yield (event, state before it) for every event of every reachable block."""
+    for block in cfg.blocks:
+        state = states[block.id]
+        if not state:
+            continue
+        for ev in block.events:
+            yield ev, state
+            state = dataflow.transfer(state, ev, is_recursive)
+
+
+def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, source: bytes) -> list:
+    steps = [(ev, st) for ev, st in replay(cfg, states, is_recursive) if isinstance(ev, LOCK_EVENTS + (Return,))]
+    released = frozenset(ev.key for ev, _ in steps if type(ev).__name__ == "Release")
+    acquired = frozenset(ev.key for ev, _ in steps if type(ev).__name__ in ("Acquire", "TryAcquire"))
+    always_held = None
+    for ev, st in steps:
+        if isinstance(ev, Return):
+            must = frozenset.intersection(*(frozenset(k for k, f in c.locks if f.held and not f.entry_held) for c in st))
+            always_held = must if always_held is None else always_held & must
+    visible = _CallerVisibility(fn, body, source)
+    ctx = RuleContext(
+        function=cfg.name,
+        is_recursive=is_recursive,
+        released_keys=released,
+        acquired_keys=acquired,
+        caller_visible=visible,
+        always_held_at_return=always_held or frozenset(),
+        try_sites=frozenset(ev.site for ev, _ in steps if type(ev).__name__ == "TryAcquire"),
+    )
+    for ev, st in steps:
+        for rule in RULE_MODULES:
+            if isinstance(ev, rule.EVENTS):
+                rule.check(ev, st, ctx)
+    # one finding per rule and site (a site in a loop is replayed once anyway)
+    seen, out = set(), []
+    for rule, site, message, related in ctx.reports:
+        if (rule, site) not in seen:
+            seen.add((rule, site))
+            out.append((rule, site, message, related))
+    return out
+
+
+class _CallerVisibility:
+    """Is a lock reachable from the function's parameters or from globals?"""
+
+    def __init__(self, fn: Node, body: Node, source: bytes):
+        self.fn, self.body, self.source = fn, body, source
+        self._params = self._locals = None
+
+    def __call__(self, key: str) -> bool:
+        m = _ROOT.match(key)
+        if not m:
+            return False
+        root = m.group(0)
+        if self._params is None:
+            decl = self.fn.child_by_field_name("declarator")
+            caps = syntax.captures("parameters", decl) if decl is not None else {}
+            self._params = {syntax.text(n, self.source) for n in caps.get("name", [])}
+            caps = syntax.captures("locals", self.body)
+            self._locals = {syntax.text(n, self.source) for n in caps.get("name", [])}
+        return root in self._params or root not in self._locals
+
+
+def _aliases(body: Node, source: bytes) -> dict[str, str]:
+    """Local names assigned exactly once from a lock-ish expression: name -> key."""
+    counts: dict[str, int] = {}
+    values: dict[str, Node] = {}
+    for _, caps in syntax.matches("aliases", body):
+        name = syntax.text(caps["name"][0], source)
+        counts[name] = counts.get(name, 0) + 1
+        values[name] = caps["value"][0]
+    aliases = {}
+    for name, n in counts.items():
+        value = values[name]
+        if n == 1 and value.type in ("pointer_expression", "field_expression", "identifier", "cast_expression", "parenthesized_expression", "subscript_expression"):
+            target = key_of(canonical(value, source))
+            if target and target != name:
+                aliases[name] = target
+    return aliases
+
+
+# -- positions -------------------------------------------------------------------
+
+def position(source: bytes, byte: int, point: tuple[int, int]) -> Pos:
+    row, col = point
+    prefix = source[byte - col:byte]
+    if prefix.isascii():
+        return Pos(row, col, col, col)
+    text = prefix.decode("utf-8", "replace")
+    return Pos(row, col, len(text), len(text.encode("utf-16-le")) // 2)
+
+
+def span_of(site: Site, source: bytes) -> Span:
+    return Span(position(source, site.start_byte, site.start), position(source, site.end_byte, site.end),
+                site.start_byte, site.end_byte)
+
+
+def make_finding(rule: str, site: Site, message: str, related, path: str, function: str, source: bytes,
+                 config: Config) -> Finding:
+    severity = config.severity(rule) if hasattr(config, "severity") else RULES[rule]
+    return Finding(
+        rule=rule,
+        severity=severity,
+        message=message,
+        path=path,
+        span=span_of(site, source),
+        function=function,
+        related=tuple(Related(path, span_of(s, source), msg) for s, msg in related if s is not None),
+    )

@@ -1,0 +1,423 @@
+"""Control-flow graphs of C functions, built from tree-sitter-c statements.
+
+Owns: the statement structure of a function body: blocks, branches (with the
+condition and the trail note of each edge), if/else chains, switch with
+fall-through and default, for/while/do loops with break and continue, goto and
+labels (a label's statements are its siblings in the tree), return, falling off
+the end, `#if`/`#ifdef` blocks inside bodies, macro blocks (`list_for_each(...)
+{...}` parses as a call, a MISSING `;` and a block). Expressions are lowered by
+`lower.Lowerer`.
+
+Blocks made for a function: `entry` (0) and `exit` (1); every return edges to
+exit. Code after a jump starts a block with no predecessor (dead code).
+Unanalysable syntax raises `Unanalysable`, and the caller skips the function.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from tree_sitter import Node
+
+from .events import Cond, Kill, Return, Site, TrailItem
+from .lower import Lowerer, flat, strip_parens
+from .lockexpr import canonical
+
+# Calls after which a path never returns (a lock still held there is not a leak).
+NORETURN = frozenset({
+    "abort", "exit", "_exit", "_Exit", "quick_exit", "__builtin_unreachable", "__builtin_trap",
+    "panic", "BUG", "g_assert_not_reached", "g_error", "assert_not_reached", "unreachable",
+    "__assert_fail", "err", "errx", "verr", "verrx", "longjmp", "siglongjmp", "abort_unless_debug",
+})
+# Macros followed by a block that run it repeatedly (`list_for_each_entry(...) {`).
+_LOOP_MACRO = re.compile(r"(?i)for_?each|^for_|_for$|foreach")
+_JUMP_WORDS = re.compile(rb"\b(return|goto|break|continue)\b")
+
+
+class Unanalysable(Exception):
+    """The function contains syntax the analysis cannot follow (the reason says where)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    target: int
+    cond: Optional[Cond] = None
+    truth: bool = True
+    note: Optional[TrailItem] = None
+
+
+@dataclass(slots=True)
+class Block:
+    id: int
+    events: list = field(default_factory=list)
+    succs: list = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CFG:
+    name: str
+    blocks: list
+    entry: int = 0
+    exit: int = 1
+
+    def reverse_postorder(self) -> list[int]:
+        order, seen = [], set()
+        stack = [(self.entry, iter(self.blocks[self.entry].succs))]
+        seen.add(self.entry)
+        while stack:
+            node, it = stack[-1]
+            for e in it:
+                if e.target not in seen:
+                    seen.add(e.target)
+                    stack.append((e.target, iter(self.blocks[e.target].succs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+        order.reverse()
+        return order
+
+
+class Builder:
+    """Builds the CFG of one function definition."""
+
+    def __init__(self, lowerer: Lowerer, source: bytes):
+        self.lower = lowerer
+        self.source = source
+        self.blocks: list[Block] = []
+        self.labels: dict[str, int] = {}
+        self.breaks: list[int] = []
+        self.continues: list[int] = []
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def new(self) -> int:
+        self.blocks.append(Block(len(self.blocks)))
+        return len(self.blocks) - 1
+
+    def edge(self, a: Optional[int], b: int, cond=None, truth=True, note=None) -> None:
+        if a is not None:
+            self.blocks[a].succs.append(Edge(b, cond, truth, note))
+
+    def events(self, block: int) -> list:
+        return self.blocks[block].events
+
+    def live(self, cur: Optional[int]) -> int:
+        """The block to append to: `cur`, or a fresh unreachable block after a jump."""
+        return cur if cur is not None else self.new()
+
+    def label(self, name: str) -> int:
+        if name not in self.labels:
+            self.labels[name] = self.new()
+        return self.labels[name]
+
+    def line(self, node: Node) -> int:
+        return node.start_point[0] + 1
+
+    # -- functions -----------------------------------------------------------------
+
+    def function(self, name: str, body: Node) -> CFG:
+        entry, exit_ = self.new(), self.new()
+        end = self.statement(body, entry)
+        if end is not None:  # falls off the end: the closing brace returns
+            close = body.child(body.child_count - 1)
+            self.events(end).append(Return(Site.of(close), implicit=True))
+            self.edge(end, exit_)
+        return CFG(name, self.blocks, entry, exit_)
+
+    # -- statements ----------------------------------------------------------------
+
+    def statement(self, node: Node, cur: Optional[int]) -> Optional[int]:
+        """Lower one statement starting in block `cur`; returns the block control
+        continues in, or None when it never falls through."""
+        handler = getattr(self, "_s_" + node.type, None)
+        if handler is not None:
+            return handler(node, cur)
+        if node.type in ("comment", ";", "{", "}", "type_definition", "struct_specifier", "preproc_def",
+                         "preproc_function_def", "preproc_call", "preproc_include", "function_definition",
+                         "linkage_specification", "enum_specifier", "union_specifier"):
+            return cur
+        if node.is_error:
+            return self._s_ERROR(node, cur)
+        # anything else (asm, attributed statements, expressions) is lowered for its calls
+        cur = self.live(cur)
+        self.lower.expr(node, self.events(cur))
+        return cur
+
+    def sequence(self, nodes, cur: Optional[int]) -> Optional[int]:
+        nodes = list(nodes)
+        i = 0
+        while i < len(nodes):
+            node = nodes[i]
+            nxt = nodes[i + 1] if i + 1 < len(nodes) else None
+            if nxt is not None and nxt.type == "compound_statement" and self._is_macro_head(node):
+                cur = self._macro_block(node, nxt, cur)
+                i += 2
+                continue
+            cur = self.statement(node, cur)
+            i += 1
+        return cur
+
+    def _is_macro_head(self, node: Node) -> bool:
+        """`name(args)` with a MISSING `;`, then a block: a block-introducing macro."""
+        if node.type != "expression_statement" or node.child_count < 2:
+            return False
+        last = node.child(node.child_count - 1)
+        return last.is_missing and node.named_children[0].type == "call_expression"
+
+    def _macro_block(self, head: Node, block: Node, cur: Optional[int]) -> Optional[int]:
+        call = head.named_children[0]
+        fn = call.child_by_field_name("function")
+        name = flat(fn, self.source) if fn is not None else ""
+        cur = self.live(cur)
+        self.lower.expr(call, self.events(cur))
+        if _LOOP_MACRO.search(name):
+            return self._loop(None, block, cur, note_text=f"`{name}(...)`", line=self.line(head))
+        return self.statement(block, cur)
+
+    def _s_compound_statement(self, node: Node, cur):
+        return self.sequence((c for c in node.named_children), cur)
+
+    def _s_translation_unit(self, node: Node, cur):
+        return self.sequence(node.named_children, cur)
+
+    def _s_expression_statement(self, node: Node, cur):
+        cur = self.live(cur)
+        self.lower.expr(node, self.events(cur))
+        inner = node.named_children[0] if node.named_child_count else None
+        if inner is not None and inner.type == "call_expression":
+            fn = inner.child_by_field_name("function")
+            if fn is not None and fn.type == "identifier" and flat(fn, self.source) in NORETURN:
+                return None
+        return cur
+
+    def _s_declaration(self, node: Node, cur):
+        cur = self.live(cur)
+        for d in node.children_by_field_name("declarator"):
+            if d.type == "init_declarator":
+                name_node = d.child_by_field_name("declarator")
+                while name_node is not None and name_node.type not in ("identifier",):
+                    name_node = name_node.child_by_field_name("declarator")
+                value = d.child_by_field_name("value")
+                name = flat(name_node, self.source) if name_node is not None else None
+                if name:
+                    self.events(cur).append(Kill((name,)))
+                if value is not None:
+                    self.lower.expr(value, self.events(cur), result=name)
+        return cur
+
+    def _s_return_statement(self, node: Node, cur):
+        cur = self.live(cur)
+        value_node = node.named_children[0] if node.named_child_count else None
+        value = None
+        if value_node is not None and value_node.type != "comment":
+            self.lower.expr(value_node, self.events(cur))
+            value = canonical(strip_parens(value_node), self.source)
+        self.events(cur).append(Return(Site.of(node), value=value))
+        self.edge(cur, 1)
+        return None
+
+    def _s_break_statement(self, node: Node, cur):
+        if self.breaks:
+            self.edge(cur, self.breaks[-1])
+        return None
+
+    def _s_continue_statement(self, node: Node, cur):
+        if self.continues:
+            self.edge(cur, self.continues[-1])
+        return None
+
+    def _s_goto_statement(self, node: Node, cur):
+        label = node.child_by_field_name("label")
+        if label is None:  # computed goto: where it goes is unknown
+            return None
+        name = flat(label, self.source)
+        self.edge(cur, self.label(name), note=TrailItem(self.line(node), f"via `goto {name}` at line {self.line(node)}"))
+        return None
+
+    def _s_labeled_statement(self, node: Node, cur):
+        label = node.child_by_field_name("label")
+        target = self.label(flat(label, self.source)) if label is not None else self.new()
+        self.edge(cur, target)
+        return self.sequence((c for c in node.named_children if c != label), target)
+
+    def _s_if_statement(self, node: Node, cur):
+        cur = self.live(cur)
+        then_b, after = self.new(), self.new()
+        alternative = node.child_by_field_name("alternative")
+        else_b = self.new() if alternative is not None else after
+        self.branch(node.child_by_field_name("condition"), cur, then_b, else_b)
+        self.edge(self.statement(node.child_by_field_name("consequence"), then_b), after)
+        if alternative is not None:
+            body = [c for c in alternative.named_children if c.type != "comment"]
+            self.edge(self.sequence(body, else_b), after)
+        return after
+
+    def _s_while_statement(self, node: Node, cur):
+        return self._loop(node.child_by_field_name("condition"), node.child_by_field_name("body"), self.live(cur))
+
+    def _s_for_statement(self, node: Node, cur):
+        cur = self.live(cur)
+        init = node.child_by_field_name("initializer")
+        if init is not None:
+            cur = self.statement(init, cur) if init.type == "declaration" else self._expr_into(init, cur)
+        return self._loop(node.child_by_field_name("condition"), node.child_by_field_name("body"), cur,
+                          update=node.child_by_field_name("update"))
+
+    def _expr_into(self, node: Node, cur: int) -> int:
+        self.lower.expr(node, self.events(cur))
+        return cur
+
+    def _loop(self, cond: Optional[Node], body: Optional[Node], cur: int, update: Optional[Node] = None,
+              note_text: str = "", line: int = 0) -> int:
+        header, body_b, after = self.new(), self.new(), self.new()
+        step = self.new() if update is not None else header
+        self.edge(cur, header)
+        if cond is not None:
+            self.branch(cond, header, body_b, after, loop=True)
+        else:
+            self.edge(header, body_b)
+            if note_text:  # a macro loop may run zero times
+                self.edge(header, after, note=TrailItem(line, f"when {note_text} at line {line} ends", True))
+        self.breaks.append(after)
+        self.continues.append(step)
+        end = self.statement(body, body_b) if body is not None else body_b
+        self.breaks.pop()
+        self.continues.pop()
+        self.edge(end, step)
+        if update is not None:
+            self.lower.expr(update, self.events(step))
+            self.edge(step, header)
+        return after
+
+    def _s_do_statement(self, node: Node, cur):
+        cur = self.live(cur)
+        body_b, cond_b, after = self.new(), self.new(), self.new()
+        self.edge(cur, body_b)
+        self.breaks.append(after)
+        self.continues.append(cond_b)
+        end = self.statement(node.child_by_field_name("body"), body_b)
+        self.breaks.pop()
+        self.continues.pop()
+        self.edge(end, cond_b)
+        self.branch(node.child_by_field_name("condition"), cond_b, body_b, after, loop=True)
+        return after
+
+    def _s_switch_statement(self, node: Node, cur):
+        cur = self.live(cur)
+        cond = strip_parens(node.child_by_field_name("condition"))
+        key = self.lower.value_key(cond, self.events(cur))
+        cond_text = flat(cond, self.source)
+        after = self.new()
+        body = node.child_by_field_name("body")
+        self.breaks.append(after)
+        prev, has_default = None, False
+        for child in body.named_children if body is not None else ():
+            if child.type != "case_statement":
+                prev = self.statement(child, prev)
+                continue
+            case_b = self.new()
+            self.edge(prev, case_b)  # fall-through from the previous case
+            value = child.child_by_field_name("value")
+            line = self.line(child)
+            if value is None:
+                has_default = True
+                self.edge(cur, case_b, note=TrailItem(line, f"in `default:` at line {line}"))
+            else:
+                vtext = self.lower.constant_text(value)
+                c = Cond(f"{cond_text} == {vtext}", key, "==", vtext)
+                self.edge(cur, case_b, c, True, TrailItem(line, f"in `case {flat(value, self.source)}:` at line {line}"))
+            prev = self.sequence((c for c in child.named_children if c != value), case_b)
+        self.breaks.pop()
+        self.edge(prev, after)
+        if not has_default:
+            self.edge(cur, after)
+        return after
+
+    # -- preprocessor conditionals inside bodies ---------------------------------------
+
+    def _preproc(self, node: Node, cur):
+        cur = self.live(cur)
+        after, then_b = self.new(), self.new()
+        name = node.child_by_field_name("name")
+        condition = node.child_by_field_name("condition")
+        if name is not None:
+            negated = flat(node.child(0), self.source) == "#ifndef"
+            text = f"{'!' if negated else ''}defined({flat(name, self.source)})"
+        elif condition is not None:
+            text = flat(condition, self.source)
+        else:
+            text = flat(node, self.source)[:40]
+        line = self.line(node)
+        cond = Cond(f"#if {text}")
+        self.edge(cur, then_b, cond, True, TrailItem(line, f"when `#if {text}` at line {line}"))
+        alternative = node.child_by_field_name("alternative")
+        skip = {name, condition, alternative}
+        body = [c for c in node.named_children if c not in skip]
+        self.edge(self.sequence(body, then_b), after)
+        if alternative is None:
+            self.edge(cur, after, cond, False, TrailItem(line, f"when not `#if {text}` at line {line}"))
+        else:
+            else_b = self.new()
+            self.edge(cur, else_b, cond, False, TrailItem(line, f"when not `#if {text}` at line {line}"))
+            if alternative.type == "preproc_else":
+                self.edge(self.sequence(alternative.named_children, else_b), after)
+            else:  # #elif / #elifdef: another conditional
+                self.edge(self._preproc(alternative, else_b), after)
+        return after
+
+    _s_preproc_ifdef = _preproc
+    _s_preproc_if = _preproc
+
+    # -- errors --------------------------------------------------------------------
+
+    def _s_ERROR(self, node: Node, cur):
+        """Macro soup the parser could not read: fine unless it hides a jump."""
+        if _JUMP_WORDS.search(self.source, node.start_byte, node.end_byte):
+            raise Unanalysable(f"unparsable code with a jump at line {self.line(node)}")
+        cur = self.live(cur)
+        for child in node.named_children:
+            self.lower.expr(child, self.events(cur))
+        return cur
+
+    # -- conditions ----------------------------------------------------------------
+
+    def branch(self, node: Optional[Node], cur: int, if_true: int, if_false: int, negated_text: str = "",
+               loop: bool = False) -> None:
+        """Edges from `cur` to `if_true`/`if_false` by the value of condition `node`,
+        following && and || short-circuits and `!`."""
+        if node is None:
+            self.edge(cur, if_true)
+            return
+        node = strip_parens(node)
+        if node.type == "unary_expression" and flat(node.child_by_field_name("operator"), self.source) == "!":
+            arg = node.child_by_field_name("argument")
+            return self.branch(arg, cur, if_false, if_true, "" if negated_text else flat(node, self.source), loop)
+        if node.type == "binary_expression":
+            op = flat(node.child_by_field_name("operator"), self.source)
+            if op in ("&&", "||"):
+                mid = self.new()
+                left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+                if op == "&&":
+                    self.branch(left, cur, mid, if_false, loop=loop)
+                else:
+                    self.branch(left, cur, if_true, mid, loop=loop)
+                self.branch(right, mid, if_true, if_false, loop=loop)
+                return
+        if node.type in ("number_literal", "true", "false"):
+            value = node.type == "true" or (node.type == "number_literal" and flat(node, self.source).rstrip("uUlL") not in ("0", "0x0"))
+            self.edge(cur, if_true if value else if_false)  # while (1), do { } while (0)
+            return
+        cond = self.lower.condition(node, self.events(cur))
+        line = self.line(node)
+        text = flat(node, self.source)
+        true_note = f"when `{text}` at line {line}"
+        false_note = f"when `{negated_text}` at line {line}" if negated_text else f"when `{text}` is false at line {line}"
+        self.edge(cur, if_true, cond, True, TrailItem(line, true_note, loop))
+        self.edge(cur, if_false, cond, False, TrailItem(line, false_note, loop))
+
+
+def build_cfg(name: str, body: Node, lowerer: Lowerer, source: bytes) -> CFG:
+    return Builder(lowerer, source).function(name, body)

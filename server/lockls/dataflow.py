@@ -1,0 +1,68 @@
+"""The lock dataflow: a worklist to a fixpoint over a function's CFG.
+
+Owns: propagating `LockState`s along blocks and edges (`transfer` per event,
+`refine` per edge, `join` at merges) until nothing changes. It reports nothing:
+rules replay the fixed states afterwards (see `analysis`). Termination: states
+only grow by classes of finitely many lock signatures, facts and trails only
+shrink at joins, recursion counts are capped; a hard step limit guards the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from . import lockstate as L
+from .cfg import CFG
+from .events import Acquire, Kill, Release, TryAcquire
+
+MAX_VISITS_PER_BLOCK = 64
+
+
+class NoFixpoint(Exception):
+    pass
+
+
+def transfer(state: L.LockState, event, is_recursive: Callable[[str, object], bool]) -> L.LockState:
+    """The state after `event`."""
+    if not state:
+        return state
+    if isinstance(event, Acquire):
+        rec = is_recursive(event.key, event.fn)
+        return L.normalize(L.acquire(c, event, rec) for c in state)
+    if isinstance(event, Release):
+        return L.normalize(L.release(c, event) for c in state)
+    if isinstance(event, TryAcquire):
+        rec = is_recursive(event.key, event.fn)
+        return L.normalize(x for c in state for x in L.try_acquire(c, event, rec))
+    if isinstance(event, Kill):
+        return L.normalize(L.kill(c, event) for c in state)
+    return state
+
+
+def solve(cfg: CFG, is_recursive: Callable[[str, object], bool]) -> list:
+    """The state at the start of every block (`()` for unreachable blocks)."""
+    blocks = cfg.blocks
+    order = cfg.reverse_postorder()
+    rank = {b: i for i, b in enumerate(order)}
+    states: list = [()] * len(blocks)
+    states[cfg.entry] = L.ENTRY
+    pending = {cfg.entry}
+    visits = [0] * len(blocks)
+    while pending:
+        b = min(pending, key=rank.__getitem__)  # reverse postorder: fewer revisits
+        pending.discard(b)
+        visits[b] += 1
+        if visits[b] > MAX_VISITS_PER_BLOCK:
+            raise NoFixpoint(f"no fixpoint after {MAX_VISITS_PER_BLOCK} visits of a block")
+        state = states[b]
+        for ev in blocks[b].events:
+            state = transfer(state, ev, is_recursive)
+        for e in blocks[b].succs:
+            out = L.refine(state, e.cond, e.truth, e.note)
+            if not out:
+                continue
+            merged = L.join(states[e.target], out)
+            if merged != states[e.target]:
+                states[e.target] = merged
+                pending.add(e.target)
+    return states

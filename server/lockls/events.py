@@ -1,0 +1,100 @@
+"""Lock events: what a statement does to locks, in the order it does it.
+
+The CFG builder lowers C statements to these; the dataflow engine and the rules
+only ever see events, never tree-sitter nodes. A `Site` is where an event comes
+from in the file (byte range and (row, byte column) points).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from .config import LockFunction
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    start_byte: int
+    end_byte: int
+    start: tuple[int, int]  # (row, byte column), 0-based
+    end: tuple[int, int]
+
+    @property
+    def line(self) -> int:
+        """1-based line, for messages."""
+        return self.start[0] + 1
+
+    @classmethod
+    def of(cls, node) -> "Site":
+        return cls(node.start_byte, node.end_byte, tuple(node.start_point), tuple(node.end_point))
+
+
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """A branch condition, reduced where possible to `key op const`.
+
+    `text` is the condition as written (normalised spaces); it doubles as an
+    opaque fact so that the same test repeated later is decided the same way.
+    `key`/`op`/`const` are set when the condition compares one value with a
+    constant (`rc != 0`, `!p`, `x == thrd_success`, a bare `flag`).
+    """
+
+    text: str
+    key: Optional[str] = None
+    op: Optional[str] = None  # "==", "!=", "<", "<=", ">", ">="
+    const: Optional[str] = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrailItem:
+    """A branch or jump taken on the way to a point, used to explain findings."""
+
+    line: int  # 1-based
+    text: str  # e.g. "when `x < 0` at line 12", "via `goto out` at line 20"
+    loop: bool = False  # a loop's own test: a weak explanation, used only when nothing else explains
+
+
+@dataclass(frozen=True, slots=True)
+class Acquire:
+    key: str  # canonical lock identity
+    written: str  # the lock expression as written
+    site: Site
+    fn: LockFunction
+    shared: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TryAcquire:
+    key: str
+    written: str
+    site: Site
+    fn: LockFunction
+    shared: bool
+    result: str  # the fact key that holds the call's return value
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    key: str
+    written: str
+    site: Site
+    fn: LockFunction
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """A value was (or may have been) changed: facts about `names` no longer hold."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Return:
+    site: Site
+    implicit: bool = False  # falling off the end of the function (the closing brace)
+    value: Optional[str] = None  # canonical returned expression (`return vm;` hands vm's lock on)
+
+
+Event = Union[Acquire, TryAcquire, Release, Kill, Return]
+LOCK_EVENTS = (Acquire, TryAcquire, Release)

@@ -1,0 +1,238 @@
+"""The lock lattice: which locks are held, for sure or on some paths, at a point.
+
+A `LockState` is a small set of *path classes*. Every path that reaches a point
+falls into the class of the locks it holds (its lock signature); a class keeps
+the path facts true on all of its paths (`facts`) and the branches all of them
+took (`trail`, to explain findings). "Held for sure" is held in every class;
+"held on some path" is held in at least one. Joining two states merges classes
+with the same signature (intersecting facts and trails), so the number of
+classes is bounded by the distinct lock signatures, and capped.
+
+Locks a function never touched are absent: their state at entry is unknown.
+Releasing an absent lock assumes the caller held it (`entry_held`), so functions
+that drop a caller's lock, or drop and retake it, are not reported.
+
+Values are immutable; `join`, `transfer` and `refine` return new states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from . import facts as F
+from .events import Acquire, Cond, Kill, Release, Site, TrailItem, TryAcquire
+
+MAX_CLASSES = 24
+MAX_COUNT = 3  # recursion depth tracked for recursive locks
+
+
+@dataclass(frozen=True, slots=True)
+class LockFact:
+    """What one path class knows about one lock."""
+
+    held: bool
+    entry_held: bool  # assumed held when the function was entered
+    shared: bool
+    count: int  # how many times it is held (recursive locks), 0 when released
+    sites: frozenset  # of Site: where it was taken (held) or dropped (not held)
+    written: str  # the lock as written at the first of `sites`
+
+    @property
+    def signature(self):
+        return (self.held, self.entry_held, self.shared, self.count)
+
+    def first_site(self) -> Optional[Site]:
+        return min(self.sites, key=lambda s: s.start_byte) if self.sites else None
+
+
+@dataclass(frozen=True, slots=True)
+class PathClass:
+    locks: tuple  # of (key, LockFact), sorted by key
+    facts: frozenset  # of facts.Fact
+    trail: frozenset  # of TrailItem
+
+    @property
+    def signature(self):
+        return tuple((k, f.signature) for k, f in self.locks)
+
+    def get(self, key: str) -> Optional[LockFact]:
+        for k, f in self.locks:
+            if k == key:
+                return f
+        return None
+
+    def with_lock(self, key: str, fact: Optional[LockFact]) -> "PathClass":
+        locks = [(k, f) for k, f in self.locks if k != key]
+        if fact is not None:
+            locks.append((key, fact))
+            locks.sort(key=lambda kf: kf[0])
+        return PathClass(tuple(locks), self.facts, self.trail)
+
+    def held(self) -> list[tuple[str, LockFact]]:
+        return [(k, f) for k, f in self.locks if f.held]
+
+
+LockState = tuple  # of PathClass, sorted by signature; () means unreachable
+
+ENTRY: LockState = (PathClass((), frozenset(), frozenset()),)
+
+
+# -- join ------------------------------------------------------------------------
+
+def _merge_fact(a: LockFact, b: LockFact) -> LockFact:
+    if a.sites == b.sites:
+        return a
+    sites = a.sites | b.sites
+    first = min((a, b), key=lambda f: f.first_site().start_byte if f.sites else 1 << 62)
+    return LockFact(a.held, a.entry_held, a.shared, a.count, sites, first.written)
+
+
+def _merge_class(a: PathClass, b: PathClass) -> PathClass:
+    if a == b:
+        return a
+    locks = tuple((k, _merge_fact(fa, fb)) for (k, fa), (_, fb) in zip(a.locks, b.locks))
+    return PathClass(locks, a.facts & b.facts, a.trail & b.trail)
+
+
+def join(a: LockState, b: LockState) -> LockState:
+    """The state of a point reached from both `a` and `b`."""
+    if not a:
+        return b
+    if not b or a == b:
+        return a
+    return normalize(_known_not_held_at_entry(a + b))
+
+
+def _known_not_held_at_entry(classes: tuple) -> list[PathClass]:
+    """A lock some path acquired was not held at entry, on any path: make classes
+    that never touched it say "not held" (so unlocking it there is reported)."""
+    known: dict[str, str] = {}
+    for c in classes:
+        for k, f in c.locks:
+            if not f.entry_held and k not in known:
+                known[k] = f.written
+    if not known:
+        return list(classes)
+    out = []
+    for c in classes:
+        for k, written in known.items():
+            if c.get(k) is None:
+                c = c.with_lock(k, LockFact(False, False, False, 0, frozenset(), written))
+        out.append(c)
+    return out
+
+
+def normalize(classes: Iterable[PathClass]) -> LockState:
+    """Sort classes (so equal states compare equal), merging equal signatures and capping."""
+    by_sig: dict = {}
+    for c in classes:
+        sig = c.signature
+        by_sig[sig] = _merge_class(by_sig[sig], c) if sig in by_sig else c
+    if len(by_sig) > MAX_CLASSES:
+        return _collapse(list(by_sig.values()))
+    return tuple(by_sig[s] for s in sorted(by_sig, key=repr))
+
+
+def _collapse(classes: list[PathClass]) -> LockState:
+    """Too many classes: forget the locks they disagree on (unknown => no findings)."""
+    first = classes[0]
+    agreed = []
+    for k, f in first.locks:
+        if all((c.get(k) is not None and c.get(k).signature == f.signature) for c in classes[1:]):
+            agreed.append(k)
+    merged = None
+    for c in classes:
+        reduced = PathClass(tuple((k, f) for k, f in c.locks if k in agreed), c.facts, c.trail)
+        merged = reduced if merged is None else _merge_class(merged, reduced)
+    return (merged,)
+
+
+# -- transfer --------------------------------------------------------------------
+
+def acquire(c: PathClass, ev: Acquire | TryAcquire, recursive: bool) -> PathClass:
+    f = c.get(ev.key)
+    if f is not None and f.held:
+        if recursive or (ev.shared and f.shared):
+            return c.with_lock(ev.key, LockFact(True, f.entry_held, f.shared, min(f.count + 1, MAX_COUNT), f.sites, f.written))
+        return c  # a double lock: the rule reports it; the lock stays held
+    entry_held = f.entry_held if f is not None else False
+    return c.with_lock(ev.key, LockFact(True, entry_held, ev.shared, 1, frozenset((ev.site,)), ev.written))
+
+
+def release(c: PathClass, ev: Release) -> PathClass:
+    f = c.get(ev.key)
+    if f is None:  # never touched here: the caller must have held it
+        return c.with_lock(ev.key, LockFact(False, True, False, 0, frozenset((ev.site,)), ev.written))
+    if f.held and f.count > 1:
+        return c.with_lock(ev.key, LockFact(True, f.entry_held, f.shared, f.count - 1, f.sites, f.written))
+    if f.held:
+        return c.with_lock(ev.key, LockFact(False, f.entry_held, False, 0, frozenset((ev.site,)), ev.written))
+    return c  # already released: unlock-unheld reports it
+
+
+def try_acquire(c: PathClass, ev: TryAcquire, recursive: bool) -> list[PathClass]:
+    """Split a class on a trylock: acquired (result = success) or not (result = failure)."""
+    base_facts = F.kill(c.facts, (ev.result,))
+    success_fact = F.outcome_fact(ev.result, ev.fn.success or "zero")
+    failure_fact = (
+        F.outcome_fact(ev.result, ev.fn.failure) if ev.fn.failure else F.complement_fact(ev.result, ev.fn.success or "zero")
+    )
+    won = acquire(PathClass(c.locks, base_facts | {success_fact}, c.trail), ev, recursive)
+    f = c.get(ev.key)
+    if f is None:  # a failed try means we did not hold it: an unlock now is a bug
+        lost_fact = LockFact(False, False, False, 0, frozenset((ev.site,)), ev.written)
+        lost = PathClass(c.locks, base_facts | {failure_fact}, c.trail).with_lock(ev.key, lost_fact)
+    else:
+        lost = PathClass(c.locks, base_facts | {failure_fact}, c.trail)
+    return [won, lost]
+
+
+def kill(c: PathClass, ev: Kill) -> PathClass:
+    new_facts = F.kill(c.facts, ev.names)
+    return c if new_facts is c.facts else PathClass(c.locks, new_facts, c.trail)
+
+
+def refine(state: LockState, cond: Optional[Cond], truth: bool, note: Optional[TrailItem]) -> LockState:
+    """The state along a branch edge: drop classes the condition contradicts."""
+    if cond is None and note is None:
+        return state
+    out = []
+    for c in state:
+        facts = c.facts
+        if cond is not None:
+            facts = F.assume(facts, cond, truth)
+            if facts is None:
+                continue  # this path cannot take this edge
+        trail = c.trail | {note} if note is not None else c.trail
+        out.append(PathClass(c.locks, facts, trail))
+    return normalize(out)
+
+
+# -- queries used by rules ---------------------------------------------------------
+
+def held_anywhere(state: LockState) -> list[tuple[str, LockFact]]:
+    """Every lock held on some path, one entry per key (the earliest site first)."""
+    seen: dict[str, LockFact] = {}
+    for c in state:
+        for k, f in c.locks:
+            if f.held:
+                seen[k] = _merge_fact(seen[k], f) if k in seen else f
+    return sorted(seen.items(), key=lambda kf: kf[1].first_site().start_byte)
+
+
+def explain(bad: list[PathClass], good: list[PathClass]) -> list[TrailItem]:
+    """The branches that lead to the `bad` classes and not to the `good` ones."""
+    if not bad or not good:
+        return []
+    common = frozenset.intersection(*(c.trail for c in bad))
+    seen_good = frozenset.union(*(c.trail for c in good))
+    distinguishing = common - seen_good
+    if not distinguishing:
+        distinguishing = common - frozenset.intersection(*(c.trail for c in good))
+    if not distinguishing:
+        # no single branch separates them: name a branch of one bad path
+        distinguishing = bad[0].trail - seen_good
+    # the most recent decisions explain best; a loop's own test only as a last resort
+    strong = [t for t in distinguishing if not t.loop] or list(distinguishing)
+    return sorted(sorted(strong, key=lambda t: (t.line, t.text))[-2:], key=lambda t: (t.line, t.text))

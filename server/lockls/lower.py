@@ -1,0 +1,191 @@
+"""Lowering C expressions to lock events and branch conditions.
+
+Owns: reading calls, assignments and conditions out of tree-sitter expression
+nodes, in evaluation order, and turning them into `events` (acquire, release,
+try-acquire, kill) and `Cond`s. Knows which functions lock through the `Config`.
+Statement structure (blocks, branches, jumps) is `cfg`'s business.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from tree_sitter import Node
+
+from .config import Config, LockFunction
+from .events import Acquire, Cond, Kill, Release, Site, TryAcquire
+from .lockexpr import canonical, key_of
+
+_SPACE = re.compile(r"\s+")
+_MAYBE_EVENTS = re.compile(rb"[=(]|\+\+|--")
+COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
+_FLIP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
+_CONSTANT_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_LITERALS = {"number_literal", "char_literal", "null", "true", "false"}
+
+
+def flat(node: Node, source: bytes) -> str:
+    """The node's text with runs of whitespace collapsed (for messages and fact keys)."""
+    return _SPACE.sub(" ", source[node.start_byte:node.end_byte].decode("utf-8", "replace")).strip()
+
+
+def strip_parens(node: Node) -> Node:
+    while node.type == "parenthesized_expression" and node.named_child_count:
+        node = node.named_children[-1]
+    return node
+
+
+class Lowerer:
+    """Turns expressions of one function into events, given the lock API table."""
+
+    def __init__(self, source: bytes, config: Config, aliases: dict[str, str], constants: frozenset[str]):
+        self.source = source
+        self.functions = config.functions
+        self.aliases = aliases
+        self.constants = constants  # names known to be constants (e.g. thrd_success)
+
+    # -- expressions ---------------------------------------------------------------
+
+    def expr(self, node: Node, out: list, result: Optional[str] = None) -> None:
+        """Append the events of evaluating `node` to `out`. `result` names where a
+        call's value is stored (`rc = pthread_mutex_trylock(...)`)."""
+        if not _MAYBE_EVENTS.search(self.source, node.start_byte, node.end_byte):
+            return  # no call, assignment or increment: nothing happens to locks or facts
+        self._walk(node, out, result)
+
+    def _walk(self, node: Node, out: list, result: Optional[str]) -> None:
+        t = node.type
+        if t == "call_expression":
+            self._call(node, out, result)
+        elif t == "assignment_expression":
+            self.assignment(node, out)
+        elif t == "update_expression":
+            arg = node.child_by_field_name("argument")
+            if arg is not None:
+                out.append(Kill((canonical(arg, self.source),)))
+        elif t in ("parenthesized_expression", "cast_expression"):
+            inner = strip_parens(node) if t == "parenthesized_expression" else node.child_by_field_name("value")
+            if inner is not None and inner is not node:
+                self._walk(inner, out, result)
+        elif t in _LITERALS or t in ("identifier", "string_literal", "concatenated_string", "field_identifier", "comment"):
+            return
+        else:
+            for child in node.named_children:
+                self._walk(child, out, None)
+
+    def assignment(self, node: Node, out: list) -> str:
+        """`x = e`: facts about x die, then e runs with its value stored in x."""
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        target = canonical(left, self.source) if left is not None else ""
+        if target:
+            out.append(Kill((target,)))
+        if right is not None:
+            op = node.child_by_field_name("operator")
+            self._walk(right, out, target if (op is not None and op.type == "=") else None)
+        return target
+
+    def _call(self, call: Node, out: list, result: Optional[str]) -> None:
+        args_node = call.child_by_field_name("arguments")
+        args = [a for a in args_node.named_children if a.type != "comment"] if args_node is not None else []
+        for a in args:
+            self._walk(a, out, None)
+        fn_node = call.child_by_field_name("function")
+        name = self.source[fn_node.start_byte:fn_node.end_byte].decode() if fn_node is not None and fn_node.type == "identifier" else None
+        fn = self.functions.get(name) if name else None
+        if fn is not None:
+            event = self.lock_event(fn, call, args, result)
+            if event is not None:
+                out.append(event)
+            return
+        # an unknown call may change what it gets the address of
+        touched = tuple(
+            canonical(a.child_by_field_name("argument"), self.source)
+            for a in args
+            if a.type == "pointer_expression" and a.child_by_field_name("operator").type == "&"
+        )
+        if touched:
+            out.append(Kill(touched))
+
+    def lock_event(self, fn: LockFunction, call: Node, args: list[Node], result: Optional[str]):
+        site = Site.of(call)
+        result_key = result or f"$t{call.start_byte}"
+        if fn.lock == "return":
+            key, written = result_key, (result or flat(call, self.source))
+        else:
+            index = fn.lock_arg
+            if index is None or index >= len(args):
+                return None  # a malformed call: nothing to learn from it
+            arg = args[index]
+            key = key_of(canonical(arg, self.source), self.aliases)
+            written = flat(arg, self.source)
+        if fn.action == "release":
+            return Release(key, written, site, fn)
+        if fn.action == "try-acquire":
+            return TryAcquire(key, written, site, fn, fn.shared, result_key)
+        return Acquire(key, written, site, fn, fn.shared)
+
+    # -- conditions ----------------------------------------------------------------
+
+    def condition(self, node: Node, out: list) -> Cond:
+        """Lower a condition atom (no &&, ||, !) to a Cond, appending its events."""
+        node = strip_parens(node)
+        if node.type == "binary_expression":
+            op_node = node.child_by_field_name("operator")
+            op = op_node.type if op_node is not None else ""
+            if op in COMPARISONS:
+                left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+                if left is not None and right is not None:
+                    if self.is_constant(right):
+                        return self._compare(node, left, op, right, out)
+                    if self.is_constant(left):
+                        return self._compare(node, right, _FLIP[op], left, out)
+        key = self.value_key(node, out)
+        return Cond(self._fact_text(node, key, "!=", "0"), key, "!=", "0")
+
+    def _compare(self, whole: Node, value: Node, op: str, const: Node, out: list) -> Cond:
+        key = self.value_key(value, out)
+        c = self.constant_text(const)
+        return Cond(self._fact_text(whole, key, op, c), key, op, c)
+
+    def _fact_text(self, node: Node, key: str, op: str, const: str) -> str:
+        # A trylock's result is fresh at each call: tie the text to the call site,
+        # not to the spelling, so a second trylock is never decided by the first.
+        if key.startswith("$t"):
+            return f"{key} {op} {const}"
+        return flat(node, self.source)
+
+    def value_key(self, node: Node, out: list) -> str:
+        """The fact key for the value of `node`, appending the events evaluating it."""
+        node = strip_parens(node)
+        t = node.type
+        if t == "assignment_expression":
+            return self.assignment(node, out)
+        if t == "call_expression":
+            before = len(out)
+            self._walk(node, out, None)
+            last = out[-1] if len(out) > before else None
+            if isinstance(last, TryAcquire) and last.site.start_byte == node.start_byte:
+                return last.result  # the call's own value, e.g. `if (trylock(&m) == 0)`
+            return flat(node, self.source)
+        if t in ("identifier", "field_expression", "subscript_expression", "pointer_expression"):
+            self.expr(node, out)
+            return canonical(node, self.source)
+        self.expr(node, out)
+        return flat(node, self.source)
+
+    def is_constant(self, node: Node) -> bool:
+        node = strip_parens(node)
+        if node.type in _LITERALS:
+            return True
+        if node.type == "identifier":
+            name = self.source[node.start_byte:node.end_byte].decode()
+            return name in self.constants or bool(_CONSTANT_NAME.match(name))
+        if node.type == "unary_expression":
+            arg = node.child_by_field_name("argument")
+            return arg is not None and strip_parens(arg).type == "number_literal"
+        return False
+
+    def constant_text(self, node: Node) -> str:
+        return _SPACE.sub("", self.source[node.start_byte:node.end_byte].decode("utf-8", "replace")).strip("()")

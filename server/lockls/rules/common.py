@@ -1,0 +1,50 @@
+"""What rules share: the context they report through and message phrasing.
+
+Rules never walk syntax trees: they look at one event and the lock state just
+before it, and call `ctx.report(...)`. Messages follow one shape: what happens
+to which lock (as written), on which paths (`when ...`), then `(held: ...)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from ..events import Site, TrailItem
+from ..lockstate import LockState, PathClass, explain, held_anywhere
+
+
+@dataclass
+class RuleContext:
+    """One function being checked: facts rules need beyond the lock state."""
+
+    function: str
+    is_recursive: Callable[[str, object], bool]
+    released_keys: frozenset  # every lock the function releases somewhere
+    acquired_keys: frozenset  # every lock the function acquires somewhere
+    caller_visible: Callable[[str], bool]  # is the lock reachable from parameters or globals?
+    always_held_at_return: frozenset  # locks held on every path at every return
+    try_sites: frozenset  # sites of trylocks (a "not held" there means the try failed)
+    reports: list = field(default_factory=list)
+
+    def report(self, rule: str, site: Site, message: str, related: list[tuple[Site, str]] = ()) -> None:
+        self.reports.append((rule, site, message, tuple(related)))
+
+
+def held_suffix(state: LockState) -> str:
+    held = held_anywhere(state)
+    if not held:
+        return " (held: none)"
+    return " (held: " + ", ".join(f.written for _, f in held) + ")"
+
+
+def when_clause(bad: list[PathClass], good: list[PathClass]) -> str:
+    """`` when `x < 0` at line 12`` when only some paths are bad, else ""."""
+    items: list[TrailItem] = explain(bad, good)
+    if not items:
+        return ""
+    return " " + " and ".join(i.text for i in items)
+
+
+def site_line(site: Optional[Site]) -> str:
+    return f"line {site.line}" if site is not None else "entry"

@@ -1,0 +1,76 @@
+"""double-lock: taking a non-recursive lock that may already be held.
+
+## What it finds
+An acquisition (`pthread_mutex_lock`, `mtx_lock`, a configured acquire
+function...) of a lock that is held, on at least one path, at that point: taken
+earlier in the same function and not released since. Shared (reader)
+acquisitions of a lock held shared are allowed; recursive locks may be re-taken.
+
+## Why it matters
+A default pthread mutex taken twice by the same thread deadlocks (or, for an
+error-checking mutex, fails with EDEADLK that nobody checks); a spinlock spins
+forever. It usually comes from a lock moved into a helper while a caller still
+takes it, or a loop that locks on every iteration but unlocks only on some.
+
+## Example
+```c
+void cache_evict(struct cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    if (c->count > c->max)
+        pthread_mutex_lock(&c->lock);   /* double-lock */
+    c->count--;
+    pthread_mutex_unlock(&c->lock);
+}
+```
+
+## Use instead
+```c
+void cache_evict(struct cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    if (c->count > c->max)
+        c->count--;
+    pthread_mutex_unlock(&c->lock);
+}
+```
+
+## Known limits
+- Only locks taken in the same function are known to be held; a lock the
+  caller holds is unknown (no finding).
+- A trylock of a held lock is not reported: it fails instead of deadlocking.
+- Whether a pthread mutex is recursive is decided at run time: declare such
+  locks in `.lockls.toml` (`[[locks]] match = "..." recursive = true`); globals
+  initialised with `PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP` are recognised.
+
+## Fix
+Remove the second acquisition, or release the lock before taking it again.
+Suppress with `/* lockls: ignore[double-lock] */` on the line.
+"""
+
+from __future__ import annotations
+
+from ..events import Acquire
+from .common import RuleContext, held_suffix, site_line, when_clause
+
+NAME = "double-lock"
+EVENTS = (Acquire,)
+
+
+def check(event: Acquire, state, ctx: RuleContext) -> None:
+    if ctx.is_recursive(event.key, event.fn):
+        return
+    bad, good = [], []
+    for c in state:
+        f = c.get(event.key)
+        if f is not None and f.held and not (event.shared and f.shared):
+            bad.append(c)
+        else:
+            good.append(c)
+    if not bad:
+        return
+    sites = sorted({s for c in bad for s in c.get(event.key).sites}, key=lambda s: s.start_byte)
+    first = sites[0] if sites else None
+    held = "may already be held" if good else "is already held"
+    message = f"`{event.written}` is taken but it {held} (taken at {site_line(first)}){when_clause(bad, good)}{held_suffix(state)}"
+    ctx.report(NAME, event.site, message, [(s, f"`{event.written}` first taken here") for s in sites])

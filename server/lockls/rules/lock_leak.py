@@ -1,0 +1,95 @@
+"""lock-leak: a lock taken in the function may still be held when it returns.
+
+## What it finds
+A `return` (or the function's closing brace, when it falls off the end) reached
+on at least one path with a lock that the function itself took and did not
+release. The finding points at the `return`, names the branch or `goto` that
+leads there when only some paths leak, lists the locks held there, and links to
+where the lock was taken.
+
+## Why it matters
+The next thread that asks for the lock waits forever. Leaks hide on error paths
+that tests rarely take: the early `return -ENOMEM` added months after the lock.
+
+## Example
+```c
+int queue_push(struct queue *q, struct job *job)
+{
+    pthread_mutex_lock(&q->lock);
+    if (q->len == q->cap)
+        return -1;              /* lock-leak: &q->lock is still held */
+    q->jobs[q->len++] = job;
+    pthread_mutex_unlock(&q->lock);
+    return 0;
+}
+```
+
+## Use instead
+```c
+int queue_push(struct queue *q, struct job *job)
+{
+    int rc = -1;
+
+    pthread_mutex_lock(&q->lock);
+    if (q->len == q->cap)
+        goto out;
+    q->jobs[q->len++] = job;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+```
+
+## Known limits
+- A function that takes a lock reachable from its parameters or globals, never
+  releases any lock, and returns holding it on every path is taken to be an
+  acquire function (`void queue_lock(struct queue *q)`), not a leak.
+- A function that returns the locked object it looked up (`return vm;`) hands
+  the lock to its caller: not a leak.
+- Paths through calls that never return (`abort()`, `exit()`) end there.
+
+## Fix
+Release the lock before the `return`, or jump to the cleanup label that
+releases it. Suppress with `/* lockls: ignore[lock-leak] */` on the line.
+"""
+
+from __future__ import annotations
+
+from ..events import Return
+from .common import RuleContext, held_suffix, site_line, when_clause
+
+NAME = "lock-leak"
+EVENTS = (Return,)
+
+
+def check(event: Return, state, ctx: RuleContext) -> None:
+    leaked: dict[str, tuple[list, list]] = {}
+    for c in state:
+        for key, f in c.locks:
+            if f.held and not f.entry_held and key != event.value:
+                leaked.setdefault(key, ([], []))
+    if not leaked:
+        return
+    for key in leaked:
+        if _is_acquire_function(key, ctx):
+            continue
+        bad = [c for c in state if (f := c.get(key)) is not None and f.held and not f.entry_held]
+        good = [c for c in state if c not in bad]
+        fact = bad[0].get(key)
+        for c in bad[1:]:
+            g = c.get(key)
+            if g.first_site() and g.first_site().start_byte < fact.first_site().start_byte:
+                fact = g
+        where = "at the end of the function" if event.implicit else "at this return"
+        may = "may still be held" if good else "is still held"
+        first = fact.first_site()
+        message = f"`{fact.written}` taken at {site_line(first)} {may} {where}{when_clause(bad, good)}{held_suffix(state)}"
+        related = [(s, f"`{fact.written}` taken here") for s in sorted(
+            {s for c in bad for s in c.get(key).sites}, key=lambda s: s.start_byte)]
+        ctx.report(NAME, event.site, message, related)
+
+
+def _is_acquire_function(key: str, ctx: RuleContext) -> bool:
+    """Takes a caller-visible lock, releases nothing, returns holding it: by design."""
+    return not ctx.released_keys and key in ctx.always_held_at_return and ctx.caller_visible(key)

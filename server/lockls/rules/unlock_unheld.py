@@ -1,0 +1,104 @@
+"""unlock-unheld: releasing a lock that may not be held.
+
+## What it finds
+A release (`pthread_mutex_unlock`, `mtx_unlock`, a configured release
+function...) of a lock that, on at least one path, is not held at that point:
+already released (a double unlock), not acquired because a trylock failed, or
+never taken while another lock taken in the function is (an unlock of the
+wrong lock).
+
+## Why it matters
+Unlocking a mutex you do not hold is undefined behaviour for default pthread
+mutexes; in practice it corrupts the lock, lets two threads into the critical
+section, or aborts in glibc's consistency checks. With a trylock, it means
+the failure path was never thought through.
+
+## Example
+```c
+void stats_flush(struct stats *s)
+{
+    if (pthread_mutex_trylock(&s->lock) != 0)
+        pthread_mutex_unlock(&s->lock);   /* unlock-unheld: the trylock failed */
+    write_out(s);
+}
+```
+
+## Use instead
+```c
+void stats_flush(struct stats *s)
+{
+    if (pthread_mutex_trylock(&s->lock) != 0)
+        return;                            /* busy: try again later */
+    write_out(s);
+    pthread_mutex_unlock(&s->lock);
+}
+```
+
+## Known limits
+- A lock the function releases without having taken it is assumed to be
+  held by the caller (an unlock helper, or a drop-and-retake), unless the
+  function took it on another path or holds another lock that it never
+  releases (then the unlock probably names the wrong lock).
+
+## Fix
+Remove the extra release, or move it to the paths where the lock is held.
+Suppress with `/* lockls: ignore[unlock-unheld] */` on the line.
+"""
+
+from __future__ import annotations
+
+from ..events import Release
+from ..lockstate import held_anywhere
+from .common import RuleContext, held_suffix, site_line, when_clause
+
+NAME = "unlock-unheld"
+EVENTS = (Release,)
+
+
+def check(event: Release, state, ctx: RuleContext) -> None:
+    bad, good = [], []
+    for c in state:
+        f = c.get(event.key)
+        (bad if f is not None and not f.held else good).append(c)
+    if bad:
+        _report_not_held(event, state, bad, good, ctx)
+    elif all(c.get(event.key) is None for c in state):
+        _report_wrong_lock(event, state, ctx)
+
+
+def _report_not_held(event: Release, state, bad, good, ctx: RuleContext) -> None:
+    reasons: dict[int, str] = {}
+    related = []
+    for c in bad:
+        f = c.get(event.key)
+        for s in f.sites:
+            if s.start_byte == event.site.start_byte or s.start_byte in reasons:
+                continue  # this very unlock, on an earlier loop iteration
+            failed_try = s in ctx.try_sites
+            reasons[s.start_byte] = f"the trylock at line {s.line} failed" if failed_try else f"released at line {s.line}"
+            related.append((s, "the trylock that failed" if failed_try else f"`{f.written}` released here"))
+    if reasons:
+        reason = ", or ".join(reasons[b] for b in sorted(reasons))
+    elif any(c.get(event.key).sites for c in bad):
+        reason = "released by this same call on an earlier iteration"
+    else:
+        reason = "not taken on this path"
+    related.sort(key=lambda r: r[0].start_byte)
+    held = "may not be held" if good else "is not held"
+    message = f"`{event.written}` is released but it {held} ({reason}){when_clause(bad, good)}{held_suffix(state)}"
+    ctx.report(NAME, event.site, message, related)
+
+
+def _report_wrong_lock(event: Release, state, ctx: RuleContext) -> None:
+    """Never taken here, while a lock the function takes and never releases is held."""
+    if event.key in ctx.acquired_keys:
+        return
+    orphans = [(k, f) for k, f in held_anywhere(state) if not f.entry_held and k not in ctx.released_keys]
+    if not orphans:
+        return
+    k, f = orphans[0]
+    message = (
+        f"`{event.written}` is released but it is not held; `{f.written}` (taken at "
+        f"{site_line(f.first_site())}) is held and never released{held_suffix(state)}"
+    )
+    ctx.report(NAME, event.site, message, [(f.first_site(), f"`{f.written}` taken here")])

@@ -1,0 +1,88 @@
+"""The tree-sitter layer: the C parser, the `.scm` queries and small node helpers.
+
+Owns: creating parsers, loading queries from `queries/` at run time, and reading
+names and text out of nodes. Everything above the CFG builder works on events,
+never on nodes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import tree_sitter_c
+from tree_sitter import Language, Node, Parser, Query, QueryCursor
+
+C_LANGUAGE = Language(tree_sitter_c.language())
+
+
+def new_parser() -> Parser:
+    return Parser(C_LANGUAGE)
+
+
+def _query_dirs() -> list[Path]:
+    """Where `.scm` files may live: an override, the source tree, an installed copy."""
+    dirs = []
+    if os.environ.get("LOCKLS_QUERIES"):
+        dirs.append(Path(os.environ["LOCKLS_QUERIES"]))
+    dirs.append(Path(__file__).resolve().parent.parent.parent / "queries")  # editable / source tree
+    dirs.append(Path(sys.prefix) / "share" / "lockls" / "queries")  # wheel install (data-files)
+    return dirs
+
+
+@lru_cache(maxsize=None)
+def load_query(name: str) -> Query:
+    """The query `queries/NAME.scm`, compiled once per process."""
+    for d in _query_dirs():
+        path = d / f"{name}.scm"
+        if path.is_file():
+            return Query(C_LANGUAGE, path.read_text(encoding="utf-8"))
+    raise FileNotFoundError(f"lockls: query {name}.scm not found in {', '.join(map(str, _query_dirs()))}")
+
+
+def captures(query_name: str, node: Node, start_byte: int | None = None, end_byte: int | None = None) -> dict[str, list[Node]]:
+    cursor = QueryCursor(load_query(query_name))
+    if start_byte is not None:
+        cursor.set_byte_range(start_byte, end_byte)
+    return cursor.captures(node)
+
+
+def matches(query_name: str, node: Node, start_byte: int | None = None, end_byte: int | None = None):
+    cursor = QueryCursor(load_query(query_name))
+    if start_byte is not None:
+        cursor.set_byte_range(start_byte, end_byte)
+    return cursor.matches(node)
+
+
+def text(node: Node, source: bytes) -> str:
+    """The node's source text (tree text can be stale after `tree.edit`; slice the bytes)."""
+    return source[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+
+def function_name(fn: Node, source: bytes) -> str:
+    """The name a function definition declares (`f` in `static int *f(void)`)."""
+    decl = fn.child_by_field_name("declarator")
+    while decl is not None:
+        if decl.type in ("identifier", "field_identifier"):
+            return text(decl, source)
+        if decl.type == "parenthesized_declarator":
+            decl = decl.named_children[0] if decl.named_child_count else None
+            continue
+        decl = decl.child_by_field_name("declarator")
+    return "<anonymous>"
+
+
+def has_missing_close(body: Node) -> bool:
+    """True when the body's closing brace was invented by the parser (unbalanced braces)."""
+    last = body.child(body.child_count - 1) if body.child_count else None
+    return last is not None and last.is_missing
+
+
+def call_name(call: Node, source: bytes) -> str | None:
+    """The called name for `f(...)`, or None for calls through expressions."""
+    fn = call.child_by_field_name("function")
+    if fn is not None and fn.type == "identifier":
+        return text(fn, source)
+    return None
