@@ -614,8 +614,8 @@ def _array_of_tables(entry: Validator) -> Validator:
         if not isinstance(value, list):
             problems.add(path, f"expected an array of tables ([[{format_key(path)}]]), got {_type_name(value)}")
             return _INVALID
-        parsed = [entry(item, path + (index,), problems) for index, item in enumerate(value)]
-        return tuple(item for item in parsed if item is not _INVALID)
+        # Invalid items stay as _INVALID so that later checks still name the right index.
+        return tuple(entry(item, path + (index,), problems) for index, item in enumerate(value))
 
     return check
 
@@ -651,8 +651,8 @@ _FUNCTION_KEYS: dict[str, Validator] = {
 def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
     """A [functions.NAME] table -> LockFunction (the cross-key rules live here)."""
     fields = _table(_FUNCTION_KEYS)(value, path, problems)
-    if fields is _INVALID:
-        return _INVALID
+    if fields is _INVALID or len(fields) < len(value):
+        return _INVALID  # an unknown key (reported) may be a misspelt action: say no more
     problems_before = len(problems.errors)
     actions = [action for action in ACTIONS if action in fields]
     if len(actions) != 1:
@@ -765,7 +765,8 @@ def _check_kind_references(
     for name, function in functions.items():
         check(function.kind, ("functions", name, "kind"))
     for index, pattern in enumerate(locks):
-        check(pattern.kind, ("locks", index, "kind"))
+        if pattern is not _INVALID:
+            check(pattern.kind, ("locks", index, "kind"))
 
 
 # -------------------------------------------------------------------------- presets
@@ -872,7 +873,7 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
         presets=tuple(presets),
         functions=functions,
         kinds=kinds,
-        locks=tuple(user_locks),
+        locks=tuple(pattern for pattern in user_locks if pattern is not _INVALID),
         select=frozenset(select) - frozenset(ignore),
         severities={**RULES, **_valid(rules, "severity", {})},
         include=_valid(files, "include", ()),

@@ -1,0 +1,746 @@
+"""Configuration: loading, validation messages with their lines, presets, discovery,
+include/exclude, fingerprints, show-config round trip and reloading."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import textwrap
+
+import pytest
+
+from lockls import config as config_module
+from lockls.config import (
+    ACTIONS,
+    Config,
+    ConfigError,
+    LockFunction,
+    LockKind,
+    LockPattern,
+    available_presets,
+    clear_config_cache,
+    config_for,
+    config_from_text,
+    default_config,
+    find_config_file,
+    glob_matches,
+    load_config,
+    show_config,
+)
+from lockls.rules import RULES
+
+ALL_ACTIONS = ", ".join(ACTIONS)
+FUNCTION_KEYS = "acquire, acquire-shared, release, try-acquire, try-acquire-shared, kind, success, failure"
+RULE_NAMES = ", ".join(RULES)
+
+
+def write(directory, text: str, name: str = ".lockls.toml") -> str:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return str(path)
+
+
+def load_error(tmp_path, text: str) -> ConfigError:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return caught.value
+
+
+def assert_single_error(error: ConfigError, line: int, key: str, message: str) -> None:
+    assert (error.line, error.key, error.message) == (line, key, message)
+    assert str(error) == f"{error.path}:{line}: {key}: {message}"
+    assert len(error.errors) == 1
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    clear_config_cache()
+    yield
+    clear_config_cache()
+
+
+# ------------------------------------------------------------------ error messages
+
+
+def test_unknown_function_key_names_the_expected_keys(tmp_path):
+    error = load_error(
+        tmp_path,
+        """
+        # wrappers
+        [functions.my_lock]
+        aquire = "arg0"
+        """,
+    )
+    assert_single_error(error, 3, "functions.my_lock.aquire", f"unknown key; expected one of {FUNCTION_KEYS}")
+
+
+def test_bad_severity_in_inline_table(tmp_path):
+    error = load_error(
+        tmp_path,
+        """
+        [rules]
+        select = ["lock-leak"]
+        severity = { lock-leak = "fatal" }
+        """,
+    )
+    assert_single_error(error, 3, "rules.severity.lock-leak", 'expected one of "error", "warning", "info", got "fatal"')
+
+
+def test_bad_severity_in_severity_table(tmp_path):
+    error = load_error(
+        tmp_path,
+        """
+        [rules.severity]
+        lock-leak = "error"
+        double-lock = "fatal"
+        """,
+    )
+    assert_single_error(error, 3, "rules.severity.double-lock", 'expected one of "error", "warning", "info", got "fatal"')
+
+
+def test_unknown_preset(tmp_path):
+    error = load_error(tmp_path, 'presets = ["pthread", "linus"]\n')
+    expected = ", ".join(available_presets())
+    assert_single_error(error, 1, "presets", f'unknown preset "linus"; expected one of {expected}')
+
+
+def test_unknown_rule_in_a_multiline_list_points_at_the_item(tmp_path):
+    error = load_error(
+        tmp_path,
+        """
+        [rules]
+        select = [
+            "lock-leak",
+            "lock-leek",
+        ]
+        """,
+    )
+    assert_single_error(error, 4, "rules.select", f'unknown rule "lock-leek"; expected one of {RULE_NAMES}')
+
+
+def test_bad_lock_spec(tmp_path):
+    error = load_error(
+        tmp_path,
+        """
+        [functions.f]
+        acquire = "first"
+        """,
+    )
+    assert_single_error(error, 2, "functions.f.acquire", 'expected a lock spec like "arg0" or "return", got "first"')
+
+
+def test_lock_argument_out_of_range(tmp_path):
+    error = load_error(tmp_path, '[functions.f]\nacquire = "arg16"\n')
+    assert_single_error(
+        error, 2, "functions.f.acquire", 'expected a lock spec like "arg0" or "return", got "arg16" (arguments are arg0 to arg15)'
+    )
+
+
+def test_release_of_return_value_is_rejected(tmp_path):
+    error = load_error(tmp_path, '[functions.f]\nrelease = "return"\n')
+    assert_single_error(
+        error, 2, "functions.f.release", '"return" is only valid for acquire and try-acquire functions; expected a lock spec like "arg0"'
+    )
+
+
+def test_function_without_action_points_at_its_header(tmp_path):
+    error = load_error(
+        tmp_path,
+        """
+        presets = ["pthread"]
+
+        [functions.f]
+        kind = "pthread_mutex"
+        """,
+    )
+    assert_single_error(error, 3, "functions.f", f"expected exactly one of {ALL_ACTIONS}, found none")
+
+
+def test_function_with_two_actions(tmp_path):
+    error = load_error(
+        tmp_path,
+        """
+        [functions.f]
+        acquire = "arg0"
+        release = "arg0"
+        """,
+    )
+    assert_single_error(error, 1, "functions.f", f"expected exactly one of {ALL_ACTIONS}, found both acquire and release")
+
+
+def test_function_with_three_actions(tmp_path):
+    error = load_error(tmp_path, '[functions.f]\nacquire = "arg0"\nrelease = "arg0"\ntry-acquire = "arg0"\nsuccess = "zero"\n')
+    assert error.message == f"expected exactly one of {ALL_ACTIONS}, found acquire, release and try-acquire"
+
+
+def test_success_only_valid_with_try_acquire(tmp_path):
+    error = load_error(
+        tmp_path,
+        """
+        [functions.f]
+        acquire = "arg0"
+        success = "zero"
+        """,
+    )
+    assert_single_error(error, 3, "functions.f.success", "only valid with try-acquire")
+
+
+def test_try_acquire_requires_success(tmp_path):
+    error = load_error(tmp_path, '[functions.f]\ntry-acquire-shared = "arg0"\n')
+    assert_single_error(
+        error,
+        1,
+        "functions.f.success",
+        'required with try-acquire-shared; expected one of zero, nonzero, nonnull, null, negative or a constant\'s name like "thrd_success"',
+    )
+
+
+def test_bad_outcome_type(tmp_path):
+    error = load_error(tmp_path, '[functions.f]\ntry-acquire = "arg0"\nsuccess = 0\n')
+    assert_single_error(
+        error,
+        3,
+        "functions.f.success",
+        'expected one of zero, nonzero, nonnull, null, negative or a constant\'s name like "thrd_success", got integer',
+    )
+
+
+def test_unknown_kind_lists_known_kinds(tmp_path):
+    error = load_error(
+        tmp_path,
+        """
+        presets = ["c11"]
+
+        [kinds.rec_mutex]
+        recursive = true
+
+        [functions.f]
+        acquire = "arg0"
+        kind = "mtx"
+        """,
+    )
+    assert_single_error(
+        error, 8, "functions.f.kind", 'unknown kind "mtx"; define it under [kinds.mtx] or use one of c11_mtx, rec_mutex'
+    )
+
+
+def test_unknown_kind_in_locks_names_the_element(tmp_path):
+    error = load_error(
+        tmp_path,
+        """
+        presets = []
+
+        [[locks]]
+        match = "*->a"
+
+        [[locks]]
+        match = "*->b"
+        kind = "rec"
+        """,
+    )
+    assert_single_error(error, 8, "locks[1].kind", 'unknown kind "rec"; define it under [kinds.rec]')
+
+
+def test_type_error_list_of_strings(tmp_path):
+    error = load_error(tmp_path, "[rules]\nignore = 3\n")
+    assert_single_error(error, 2, "rules.ignore", "expected a list of strings, got integer")
+
+
+def test_type_error_item_of_list(tmp_path):
+    error = load_error(tmp_path, '[files]\nexclude = ["a/**", 7]\n')
+    assert_single_error(error, 2, "files.exclude", "expected a list of strings, got integer at index 1")
+
+
+def test_unknown_top_level_key(tmp_path):
+    error = load_error(tmp_path, "# project\n\n[lokcs]\nmatch = 'x'\n")
+    assert_single_error(error, 3, "lokcs", "unknown key; expected one of presets, rules, files, functions, kinds, locks")
+
+
+def test_quoted_function_name_must_be_an_identifier(tmp_path):
+    error = load_error(tmp_path, '[functions."foo bar"]\nacquire = "arg0"\n')
+    assert_single_error(error, 1, 'functions."foo bar"', 'expected a C identifier as the function name, got "foo bar"')
+
+
+def test_dotted_keys_are_located(tmp_path):
+    error = load_error(
+        tmp_path,
+        """
+        [functions]
+        ok.acquire = "arg0"
+        bad.release = "argh"
+        """,
+    )
+    assert_single_error(error, 3, "functions.bad.release", 'expected a lock spec like "arg0" or "return", got "argh"')
+
+
+def test_a_table_built_from_dotted_keys_is_located_at_its_first_line(tmp_path):
+    error = load_error(
+        tmp_path,
+        """
+        [functions]
+        g.acquire = "arg0"
+        g.release = "arg0"
+        """,
+    )
+    assert_single_error(error, 2, "functions.g", f"expected exactly one of {ALL_ACTIONS}, found both acquire and release")
+
+
+def test_unknown_key_suppresses_the_action_count_check(tmp_path):
+    # "aquire" may be the action, misspelt: "found none" would only add noise.
+    error = load_error(tmp_path, '[functions.f]\naquire = "arg0"\nkind = "pthread_mutex"\n')
+    assert [e.key for e in error.errors] == ["functions.f.aquire"]
+
+
+def test_lines_inside_multiline_strings_are_not_keys(tmp_path):
+    # The string's text looks like a table and a key; the real one is on line 6.
+    error = load_error(
+        tmp_path,
+        '''
+        [files]
+        include = ["""
+        [functions.f]
+        acquire = 'x'
+        """]
+        exclude = 1
+        ''',
+    )
+    assert_single_error(error, 6, "files.exclude", "expected a list of strings, got integer")
+
+
+def test_subtable_of_array_element_is_located(tmp_path):
+    error = load_error(
+        tmp_path,
+        """
+        [[locks]]
+        match = "a"
+        [[locks]]
+        match = "b"
+        [locks.extra]
+        x = 1
+        """,
+    )
+    assert_single_error(error, 5, "locks[1].extra", "unknown key; expected one of match, kind, recursive")
+
+
+def test_several_errors_are_all_reported_in_line_order(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        [functions.f]
+        acquire = "first"
+
+        [rules]
+        select = ["nope"]
+        """,
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    error = caught.value
+    assert [(e.line, e.key) for e in error.errors] == [(2, "functions.f.acquire"), (5, "rules.select")]
+    assert (error.line, error.key) == (2, "functions.f.acquire")
+    assert str(error) == (
+        f'{path}:2: functions.f.acquire: expected a lock spec like "arg0" or "return", got "first"\n'
+        f'{path}:5: rules.select: unknown rule "nope"; expected one of {RULE_NAMES}'
+    )
+
+
+def test_syntax_error_gives_the_line(tmp_path):
+    error = load_error(
+        tmp_path,
+        """
+        [functions.f]
+        acquire = "arg0"
+        release =
+        """,
+    )
+    assert (error.line, error.key) == (3, "")
+    assert str(error) == f"{error.path}:3: invalid TOML: Invalid value (column 10)"
+
+
+def test_missing_file_has_no_line(tmp_path):
+    path = str(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.line is None
+    assert str(caught.value) == f"{path}: cannot read the configuration: No such file or directory"
+
+
+def test_error_format_without_key_and_without_line():
+    assert str(ConfigError("a.toml", None, "", "broken")) == "a.toml: broken"
+    assert str(ConfigError("a.toml", None, "rules", "broken")) == "a.toml: rules: broken"
+    assert str(ConfigError("a.toml", 4, "", "broken")) == "a.toml:4: broken"
+
+
+def test_config_error_survives_pickling():
+    error = ConfigError.combine([ConfigError("a.toml", 3, "k", "m1"), ConfigError("a.toml", 1, "j", "m0")])
+    copy = pickle.loads(pickle.dumps(error))
+    assert str(copy) == "a.toml:1: j: m0\na.toml:3: k: m1"
+    assert (copy.line, copy.key, copy.message) == (1, "j", "m0")
+
+
+# ---------------------------------------------------------- defaults and presets
+
+
+def test_default_config_has_every_preset_and_rule():
+    config = default_config()
+    assert config.source is None
+    assert config.presets == available_presets()
+    assert {"c11", "pthread"} <= set(config.presets)
+    assert config.select == frozenset(RULES)
+    assert dict(config.severities) == RULES
+    assert config.functions["pthread_mutex_lock"] == LockFunction("pthread_mutex_lock", "acquire", "arg0", kind="pthread_mutex")
+    assert config.functions["pthread_rwlock_tryrdlock"] == LockFunction(
+        "pthread_rwlock_tryrdlock", "try-acquire", "arg0", shared=True, success="zero", kind="pthread_rwlock"
+    )
+    assert config.functions["mtx_trylock"] == LockFunction("mtx_trylock", "try-acquire", "arg0", success="thrd_success", kind="c11_mtx")
+    assert config.kinds["pthread_spinlock"] == LockKind("pthread_spinlock", recursive=False)
+    assert default_config() is config  # cached
+
+
+def test_pthread_preset_covers_its_api():
+    functions = default_config().functions
+    actions = {name: f.config_action for name, f in functions.items() if name.startswith("pthread_")}
+    assert actions == {
+        "pthread_mutex_lock": "acquire",
+        "pthread_mutex_trylock": "try-acquire",
+        "pthread_mutex_timedlock": "try-acquire",
+        "pthread_mutex_unlock": "release",
+        "pthread_rwlock_rdlock": "acquire-shared",
+        "pthread_rwlock_tryrdlock": "try-acquire-shared",
+        "pthread_rwlock_timedrdlock": "try-acquire-shared",
+        "pthread_rwlock_wrlock": "acquire",
+        "pthread_rwlock_trywrlock": "try-acquire",
+        "pthread_rwlock_timedwrlock": "try-acquire",
+        "pthread_rwlock_unlock": "release",
+        "pthread_spin_lock": "acquire",
+        "pthread_spin_trylock": "try-acquire",
+        "pthread_spin_unlock": "release",
+    }
+    assert all(f.success == "zero" for n, f in functions.items() if n.startswith("pthread_") and f.is_try)
+
+
+def test_no_file_means_defaults(tmp_path):
+    (tmp_path / "src").mkdir()
+    assert config_for(str(tmp_path / "src" / "a.c")) is default_config()
+
+
+def test_only_the_listed_presets_are_on(tmp_path):
+    config = load_config(write(tmp_path, 'presets = ["c11"]\n'))
+    assert config.presets == ("c11",)
+    assert "mtx_lock" in config.functions
+    assert "pthread_mutex_lock" not in config.functions
+    assert set(config.kinds) == {"c11_mtx"}
+
+
+def test_no_presets(tmp_path):
+    config = load_config(write(tmp_path, 'presets = []\n[functions.grab]\nacquire = "arg1"\n'))
+    assert config.presets == ()
+    assert dict(config.functions) == {"grab": LockFunction("grab", "acquire", "arg1")}
+    assert config.functions["grab"].lock_arg == 1
+
+
+def test_user_function_overrides_preset(tmp_path):
+    config = load_config(
+        write(
+            tmp_path,
+            """
+            [functions.pthread_mutex_trylock]
+            try-acquire = "arg0"
+            success = "nonzero"
+            failure = "zero"
+            """,
+        )
+    )
+    assert config.functions["pthread_mutex_trylock"] == LockFunction(
+        "pthread_mutex_trylock", "try-acquire", "arg0", success="nonzero", failure="zero"
+    )
+    assert config.functions["pthread_mutex_lock"].kind == "pthread_mutex"  # the rest of the preset stays
+
+
+def test_full_schema_is_read(tmp_path):
+    config = load_config(
+        write(
+            tmp_path,
+            """
+            presets = ["pthread"]
+
+            [rules]
+            select = ["lock-leak", "double-lock"]
+            ignore = ["double-lock"]
+            severity = { lock-leak = "error" }
+
+            [files]
+            include = ["src/**"]
+            exclude = ["src/vendor"]
+
+            [functions.lookup_locked]
+            try-acquire = "return"
+            success = "nonnull"
+
+            [functions.rlock]
+            acquire-shared = "arg2"
+            kind = "rec_mutex"
+
+            [kinds.rec_mutex]
+            recursive = true
+
+            [[locks]]
+            match = "*->rec_lock"
+            recursive = true
+            kind = "rec_mutex"
+            """,
+        )
+    )
+    assert config.source == str(tmp_path / ".lockls.toml")
+    assert config.root == str(tmp_path)
+    assert config.select == frozenset({"lock-leak"})
+    assert config.severity("lock-leak") == "error"
+    assert config.severity("double-lock") == RULES["double-lock"]
+    assert config.include == ("src/**",) and config.exclude == ("src/vendor",)
+    assert config.functions["lookup_locked"] == LockFunction("lookup_locked", "try-acquire", "return", success="nonnull")
+    assert config.functions["lookup_locked"].lock_arg is None
+    assert config.functions["rlock"] == LockFunction("rlock", "acquire", "arg2", shared=True, kind="rec_mutex")
+    assert config.kinds["rec_mutex"] == LockKind("rec_mutex", True)
+    assert config.locks == (LockPattern("*->rec_lock", kind="rec_mutex", recursive=True),)
+
+
+def test_empty_select_turns_every_rule_off(tmp_path):
+    assert load_config(write(tmp_path, "[rules]\nselect = []\n")).select == frozenset()
+
+
+def test_examples_config_loads():
+    here = os.path.dirname(__file__)
+    config = load_config(os.path.join(here, "..", "examples", ".lockls.toml"))
+    assert config.functions["cache_trylock"] == LockFunction("cache_trylock", "try-acquire", "arg0", success="nonzero")
+    assert config.severity("lock-leak") == "error"
+
+
+# ------------------------------------------------------------ kinds and recursion
+
+
+def test_lock_kind_and_recursion_precedence(tmp_path):
+    config = load_config(
+        write(
+            tmp_path,
+            """
+            [kinds.rec]
+            recursive = true
+
+            [functions.rec_lock]
+            acquire = "arg0"
+            kind = "rec"
+
+            [[locks]]
+            match = "*->plain"
+            recursive = false
+
+            [[locks]]
+            match = "d->*"
+            kind = "rec"
+            """,
+        )
+    )
+    mutex_lock = config.functions["pthread_mutex_lock"]
+    rec_lock = config.functions["rec_lock"]
+    assert config.lock_kind_for("q->lock", mutex_lock) == config.kinds["pthread_mutex"]
+    assert config.lock_kind_for("d->big", mutex_lock) == LockKind("rec", True)  # the pattern wins
+    assert config.lock_kind_for("q->lock", None) is None
+    assert config.is_recursive("q->lock", mutex_lock) is False
+    assert config.is_recursive("q->lock", rec_lock) is True  # from the function's kind
+    assert config.is_recursive("q->plain", rec_lock) is False  # the pattern wins
+    assert config.is_recursive("d->big", mutex_lock) is True  # the pattern's kind
+    assert config.is_recursive("x", None) is False
+
+
+# --------------------------------------------------------------------- discovery
+
+
+def test_discovery_walks_up_and_prefers_dot_file(tmp_path):
+    write(tmp_path, "presets = []\n", name="lockls.toml")
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    (deep / "x.c").write_text("int x;\n")
+    assert find_config_file(str(deep / "x.c")) == str(tmp_path / "lockls.toml")
+    assert find_config_file(str(deep)) == str(tmp_path / "lockls.toml")
+    write(tmp_path, 'presets = ["c11"]\n', name=".lockls.toml")
+    assert find_config_file(str(deep / "x.c")) == str(tmp_path / ".lockls.toml")
+    write(tmp_path / "a", 'presets = ["pthread"]\n', name="lockls.toml")
+    assert find_config_file(str(deep / "x.c")) == str(tmp_path / "a" / "lockls.toml")  # nearest wins
+    assert config_for(str(deep / "x.c")).presets == ("pthread",)
+
+
+def test_explicit_config_wins_over_discovery(tmp_path):
+    write(tmp_path, 'presets = ["c11"]\n')
+    other = write(tmp_path / "elsewhere", 'presets = ["pthread"]\n', name="my.toml")
+    assert config_for(str(tmp_path / "a.c"), explicit=other).presets == ("pthread",)
+    assert config_for(str(tmp_path / "a.c")).presets == ("c11",)
+
+
+def test_config_is_reloaded_when_the_file_changes(tmp_path):
+    path = write(tmp_path, 'presets = ["c11"]\n')
+    first = config_for(str(tmp_path / "a.c"))
+    assert first.presets == ("c11",)
+    assert config_for(str(tmp_path / "b.c")) is first  # cached while unchanged
+    # The same text again: only the modification time tells.
+    with open(path, "w", encoding="utf-8") as file:
+        file.write('presets = ["c11"]\n')
+    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 1_000_000_000))
+    assert config_for(str(tmp_path / "a.c")) is not first
+    write(tmp_path, 'presets = ["pthread"]\n')
+    assert config_for(str(tmp_path / "a.c")).presets == ("pthread",)
+
+
+def test_broken_config_raises_until_fixed(tmp_path):
+    path = write(tmp_path, 'presets = "c11"\n')
+    for _ in range(2):  # also from the cache
+        with pytest.raises(ConfigError) as caught:
+            config_for(str(tmp_path / "a.c"))
+        assert str(caught.value) == f"{path}:1: presets: expected a list of strings, got string"
+    write(tmp_path, 'presets = ["c11", "pthread"]\n')
+    assert config_for(str(tmp_path / "a.c")).presets == ("c11", "pthread")
+
+
+def test_deleted_config_falls_back_to_the_next_one(tmp_path):
+    write(tmp_path, 'presets = ["c11"]\n')
+    inner = write(tmp_path / "sub", 'presets = ["pthread"]\n')
+    assert config_for(str(tmp_path / "sub" / "a.c")).presets == ("pthread",)
+    os.remove(inner)
+    assert config_for(str(tmp_path / "sub" / "a.c")).presets == ("c11",)
+
+
+# --------------------------------------------------------------- include/exclude
+
+
+@pytest.mark.parametrize(
+    "pattern, path, expected",
+    [
+        ("src/**", "src/a.c", True),
+        ("src/**", "src/x/y/a.c", True),
+        ("src/**", "lib/src/a.c", False),
+        ("src/*.c", "src/a.c", True),
+        ("src/*.c", "src/x/a.c", False),  # `*` stays in one directory
+        ("**/gen_*.c", "gen_a.c", True),
+        ("**/gen_*.c", "a/b/gen_a.c", True),
+        ("*.h", "include/deep/q.h", True),  # no "/": at any depth
+        ("/*.h", "include/q.h", False),  # a leading "/" anchors
+        ("/*.h", "q.h", True),
+        ("third_party", "third_party/x/y.c", True),  # a directory: everything inside
+        ("src/a?.c", "src/ab.c", True),
+        ("src/a?.c", "src/a/.c", False),
+        ("src/[ab].c", "src/b.c", True),
+        ("src/[!ab].c", "src/c.c", True),
+        ("src/[!ab].c", "src/a.c", False),
+        ("a/**/z.c", "a/z.c", True),
+        ("a/**/z.c", "a/b/c/z.c", True),
+    ],
+)
+def test_glob_matching(pattern, path, expected):
+    assert glob_matches(pattern, path) is expected
+
+
+def test_include_and_exclude_relative_to_the_config(tmp_path):
+    config = load_config(write(tmp_path, '[files]\ninclude = ["src/**", "*.h"]\nexclude = ["src/vendor"]\n'))
+    assert config.is_included(str(tmp_path / "src" / "a.c"))
+    assert config.is_included(str(tmp_path / "include" / "q.h"))
+    assert not config.is_included(str(tmp_path / "tests" / "t.c"))
+    assert not config.is_included(str(tmp_path / "src" / "vendor" / "z.c"))
+    assert not config.is_included(str(tmp_path.parent / "outside.c"))  # include set: outside is out
+
+
+def test_exclude_only_and_defaults(tmp_path):
+    config = load_config(write(tmp_path, '[files]\nexclude = ["build/**"]\n'))
+    assert config.is_included(str(tmp_path / "a.c"))
+    assert not config.is_included(str(tmp_path / "build" / "gen.c"))
+    assert config.is_included(str(tmp_path.parent / "outside.c"))
+    assert default_config().is_included("/anything/at/all.c")
+
+
+# ------------------------------------------------------------------ fingerprint
+
+
+def test_fingerprint_is_stable_and_tracks_only_analysis_inputs(tmp_path):
+    base = '[functions.grab]\nacquire = "arg0"\n'
+    one = config_from_text(base, str(tmp_path / "a.toml"))
+    again = config_from_text(base, str(tmp_path / "b.toml"))
+    assert len(one.fingerprint()) == 64 and int(one.fingerprint(), 16) >= 0
+    assert one.fingerprint() == again.fingerprint()
+    assert pickle.loads(pickle.dumps(one)).fingerprint() == one.fingerprint()
+    unrelated = base + '[rules]\nselect = ["lock-leak"]\nseverity = { lock-leak = "info" }\n[files]\nexclude = ["x"]\n'
+    assert config_from_text(unrelated, "c.toml").fingerprint() == one.fingerprint()
+    changed = '[functions.grab]\nacquire = "arg1"\n'
+    assert config_from_text(changed, "d.toml").fingerprint() != one.fingerprint()
+    with_lock = base + '[[locks]]\nmatch = "*"\nrecursive = true\n'
+    assert config_from_text(with_lock, "e.toml").fingerprint() != one.fingerprint()
+    fewer_presets = 'presets = ["c11"]\n' + base
+    assert config_from_text(fewer_presets, "f.toml").fingerprint() != one.fingerprint()
+
+
+def test_config_pickles(tmp_path):
+    config = load_config(write(tmp_path, '[[locks]]\nmatch = "*->m"\nrecursive = true\n'))
+    copy = pickle.loads(pickle.dumps(config))
+    assert copy == config
+    assert isinstance(copy, Config)
+
+
+# -------------------------------------------------------------------- show-config
+
+
+def test_show_config_round_trip(tmp_path):
+    original = load_config(
+        write(
+            tmp_path,
+            """
+            presets = ["pthread"]
+
+            [rules]
+            ignore = ["unlock-unheld"]
+            severity = { lock-leak = "info" }
+
+            [files]
+            include = ["src/**"]
+            exclude = ["weird \\"dir\\"\\tname/**"]
+
+            [functions."odd_name"]
+            try-acquire = "return"
+            success = "nonnull"
+            failure = "null"
+
+            [kinds.rec]
+            recursive = true
+
+            [[locks]]
+            match = "*->rec_lock"
+            kind = "rec"
+
+            [[locks]]
+            match = "g_*"
+            recursive = false
+            """,
+        )
+    )
+    text = show_config(original)
+    reloaded = load_config(write(tmp_path / "copy", text))
+    assert reloaded.fingerprint() == original.fingerprint()
+    assert reloaded.select == original.select == frozenset(RULES) - {"unlock-unheld"}
+    assert dict(reloaded.severities) == dict(original.severities)
+    assert reloaded.include == original.include and reloaded.exclude == original.exclude == ('weird "dir"\tname/**',)
+    assert reloaded.locks == original.locks
+    assert "[functions.pthread_mutex_lock]" in text  # presets are spelled out
+
+
+def test_show_config_of_defaults_round_trips(tmp_path):
+    text = show_config(default_config())
+    reloaded = load_config(write(tmp_path, text))
+    assert reloaded.fingerprint() == default_config().fingerprint()
+    assert reloaded.select == default_config().select
+    assert dict(reloaded.severities) == dict(default_config().severities)
+    assert dict(reloaded.functions) == dict(default_config().functions)
+
+
+def test_toml_strings_and_keys_are_escaped():
+    assert config_module.toml_string('a"b\\c\n\x01\x7f') == '"a\\"b\\\\c\\n\\u0001\\u007f"'
+    assert config_module.toml_key("lock-leak") == "lock-leak"
+    assert config_module.toml_key("a.b") == '"a.b"'
+    assert config_module.toml_value({"x": [True, 3, "s"]}) == '{ x = [true, 3, "s"] }'
