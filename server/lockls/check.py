@@ -121,6 +121,9 @@ class _Configs:
     """
 
     def __init__(self, explicit: str | None):
+        from .config import clear_config_cache
+
+        clear_config_cache()  # a run sees the config files as they are now (main() may run twice)
         self.explicit = explicit
         self._derived: dict[int, tuple[object, object, str]] = {}
 

@@ -1,0 +1,612 @@
+"""The `lockls` command line: --check, exit statuses, formats, cache, jobs, --explain.
+
+Most tests run `main([...])` in-process with a fake analysis (`fake_analysis`)
+that reports `BUG(rule)` markers found in the C text, so expectations do not
+depend on the real analysis. Tests named `test_e2e_*` run the real analysis on C
+written to tmp_path; extend them as rules land.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+import lockls.analysis
+import lockls.check
+from lockls import __version__
+from lockls.cli import main
+from lockls.findings import FileResult, Finding, Pos, Related, Span
+from lockls.rules import RULES
+
+LEAK_C = """\
+void leak(pthread_mutex_t *m)
+{
+    pthread_mutex_lock(m);
+    return; /* BUG(lock-leak) */
+}
+"""
+
+DOUBLE_C = """\
+void twice(pthread_mutex_t *m)
+{
+    pthread_mutex_lock(m);
+    pthread_mutex_lock(m); /* BUG(double-lock) */
+}
+"""
+
+CLEAN_C = """\
+void fine(pthread_mutex_t *m)
+{
+    pthread_mutex_lock(m);
+    pthread_mutex_unlock(m);
+}
+"""
+
+MARKER = re.compile(r"BUG\(([a-z-]+)\)")
+
+
+def fake_analyze_source(source: bytes, path: str, config) -> FileResult:
+    """A stand-in analysis: one finding per `BUG(rule)` marker, severity from RULES.
+
+    Reports every rule whatever `config.select` says (like the real one, which
+    the driver runs with all rules on). `CRASH` in the text raises; `SKIP` adds
+    a skipped function.
+    """
+    fake_analyze_source.calls.append(path)
+    if b"CRASH" in source:
+        raise RuntimeError("boom")
+    text = source.decode("utf-8", "replace")
+    findings = []
+    for line_no, line in enumerate(text.splitlines()):
+        for match in MARKER.finditer(line):
+            rule = match.group(1)
+            col = match.start()
+            where = Span(Pos(line_no, col, col, col), Pos(line_no, match.end(), match.end(), match.end()), 0, 0)
+            taken = Span(Pos(2, 4, 4, 4), Pos(2, 25, 25, 25), 0, 0)
+            findings.append(
+                Finding(rule, RULES[rule], f"{rule} on m (held: m)", path, where, "f", (Related(path, taken, "m acquired here"),))
+            )
+    skipped = ["g (line 1): too many paths"] if "SKIP" in text else []
+    return FileResult(path, findings, functions=text.count("\n{"), skipped=skipped)
+
+
+fake_analyze_source.calls = []
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Every test: its own cache dir and working directory; fresh config discovery."""
+    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    from lockls.config import clear_config_cache
+
+    clear_config_cache()
+    yield project
+    clear_config_cache()
+
+
+@pytest.fixture
+def fake_analysis(monkeypatch):
+    fake_analyze_source.calls = []
+    monkeypatch.setattr(lockls.analysis, "analyze_source", fake_analyze_source)
+    return fake_analyze_source.calls
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# -- exit status ------------------------------------------------------------------------
+
+def test_findings_exit_1_and_text_output(capsys, isolated, fake_analysis):
+    write(isolated / "src" / "leak.c", LEAK_C)
+    write(isolated / "src" / "ok.c", CLEAN_C)
+    status, out, err = run(capsys, "--check")
+    assert status == 1
+    assert out == "src/leak.c:4:16: warning: lock-leak on m (held: m) [lock-leak]\n"
+    assert re.fullmatch(r"lockls: 2 files, 2 functions, 1 finding \(1 warning\) in \d+\.\d\d s\n", err)
+
+
+def test_no_findings_exit_0(capsys, isolated, fake_analysis):
+    write(isolated / "ok.c", CLEAN_C)
+    status, out, err = run(capsys, "--check", "ok.c")
+    assert (status, out) == (0, "")
+    assert err.startswith("lockls: 1 file, 1 function, 0 findings in ")
+
+
+def test_fail_on_never(capsys, isolated, fake_analysis):
+    write(isolated / "a.c", DOUBLE_C)
+    status, out, _ = run(capsys, "--check", "--fail-on", "never")
+    assert status == 0 and "[double-lock]" in out
+
+
+def test_fail_on_error_ignores_warnings(capsys, isolated, fake_analysis):
+    write(isolated / "a.c", LEAK_C)
+    assert run(capsys, "--check", "--fail-on", "error")[0] == 0
+    write(isolated / "b.c", DOUBLE_C)
+    assert run(capsys, "--check", "--fail-on", "error")[0] == 1
+
+
+def test_config_severity_applies(capsys, isolated, fake_analysis):
+    write(isolated / ".lockls.toml", '[rules.severity]\nlock-leak = "error"\n')
+    write(isolated / "a.c", LEAK_C)
+    status, out, _ = run(capsys, "--check", "--fail-on", "error")
+    assert status == 1
+    assert out == "a.c:4:16: error: lock-leak on m (held: m) [lock-leak]\n"
+
+
+def test_bad_config_exits_2_naming_file_and_line(capsys, isolated, fake_analysis):
+    config = write(isolated / ".lockls.toml", 'presets = ["pthread"]\n\n[rules]\nselect = ["no-such-rule"]\n')
+    write(isolated / "a.c", LEAK_C)
+    status, out, err = run(capsys, "--check")
+    assert status == 2 and out == ""
+    assert err.startswith(f"{config}:4: rules.select")
+    assert fake_analysis == []
+
+
+def test_explicit_config_file(capsys, isolated, fake_analysis):
+    write(isolated / "a.c", LEAK_C + DOUBLE_C)
+    write(isolated / "conf" / "mine.toml", '[rules]\nselect = ["double-lock"]\n')
+    status, out, _ = run(capsys, "--check", "--config", "conf/mine.toml")
+    assert status == 1 and out.count("\n") == 1 and "[double-lock]" in out
+
+
+def test_missing_explicit_config_exits_2(capsys, isolated, fake_analysis):
+    write(isolated / "a.c", LEAK_C)
+    status, _, err = run(capsys, "--check", "--config", "nope.toml")
+    assert status == 2 and "nope.toml" in err
+
+
+def test_unknown_rule_exits_2(capsys, isolated):
+    status, _, err = run(capsys, "--check", "--select", "lock-leak,no-such-rule")
+    assert status == 2 and "--select: unknown rule 'no-such-rule'" in err
+    status, _, err = run(capsys, "--check", "--ignore", "bogus")
+    assert status == 2 and "--ignore: unknown rule 'bogus'" in err
+
+
+def test_missing_path_exits_2(capsys, isolated, fake_analysis):
+    write(isolated / "a.c", LEAK_C)
+    status, out, err = run(capsys, "--check", "a.c", "missing.c")
+    assert (status, out) == (2, "")
+    assert err == "lockls: error: missing.c: no such file or directory\n"
+
+
+def test_usage_errors_exit_2(capsys, isolated):
+    assert run(capsys, "--check", "--format", "xml")[0] == 2
+    assert run(capsys, "--check", "--jobs", "0")[0] == 2
+    status, _, err = run(capsys, "--format", "json")
+    assert status == 2 and "--format needs --check" in err
+    status, _, err = run(capsys, "a.c")
+    assert status == 2 and "PATH needs --check" in err
+
+
+def test_version(capsys):
+    status, out, _ = run(capsys, "--version")
+    assert (status, out) == (0, f"lockls {__version__}\n")
+
+
+# -- rule selection -----------------------------------------------------------------------
+
+@pytest.fixture
+def both_bugs(isolated):
+    write(isolated / "a.c", LEAK_C + DOUBLE_C)
+
+
+def rules_reported(out: str) -> list[str]:
+    return re.findall(r"\[([a-z-]+)\]$", out, re.M)
+
+
+def test_select(capsys, both_bugs, fake_analysis):
+    status, out, _ = run(capsys, "--check", "--select", "double-lock")
+    assert status == 1 and rules_reported(out) == ["double-lock"]
+
+
+def test_ignore(capsys, both_bugs, fake_analysis):
+    status, out, _ = run(capsys, "--check", "--ignore", "double-lock,unlock-unheld")
+    assert status == 1 and rules_reported(out) == ["lock-leak"]
+    status, out, _ = run(capsys, "--check", "--ignore", "double-lock", "--ignore", "lock-leak")
+    assert (status, out) == (0, "")
+
+
+def test_config_select_and_cli_select_override(capsys, isolated, both_bugs, fake_analysis):
+    write(isolated / ".lockls.toml", '[rules]\nignore = ["lock-leak"]\n')
+    assert rules_reported(run(capsys, "--check")[1]) == ["double-lock"]
+    # --select replaces the configured rule set (as in ruff).
+    assert rules_reported(run(capsys, "--check", "--select", "lock-leak")[1]) == ["lock-leak"]
+
+
+# -- paths ------------------------------------------------------------------------------
+
+def test_directory_walk_finds_c_and_h_skips_hidden(capsys, isolated, fake_analysis):
+    for name in ["a.c", "inc/b.h", "sub/deeper/c.c", ".git/x.c", ".hidden/y.c", "notes.txt", "z.cc"]:
+        write(isolated / name, LEAK_C)
+    status, out, _ = run(capsys, "--check", "--format", "json")
+    assert status == 1
+    assert [f["path"] for f in json.loads(out)] == ["a.c", "inc/b.h", "sub/deeper/c.c"]
+
+
+def test_explicit_file_is_checked_whatever_its_name(capsys, isolated, fake_analysis):
+    write(isolated / "weird.inc", LEAK_C)
+    assert rules_reported(run(capsys, "--check", "weird.inc")[1]) == ["lock-leak"]
+
+
+def test_config_exclude_applies_to_walked_files(capsys, isolated, fake_analysis):
+    write(isolated / ".lockls.toml", '[files]\nexclude = ["vendor/**"]\n')
+    write(isolated / "a.c", LEAK_C)
+    write(isolated / "vendor" / "v.c", LEAK_C)
+    out = run(capsys, "--check", "--format", "json")[1]
+    assert [f["path"] for f in json.loads(out)] == ["a.c"]
+
+
+def test_paths_outside_cwd_shown_as_given(capsys, isolated, tmp_path, fake_analysis):
+    write(tmp_path / "other" / "x.c", LEAK_C)
+    sub = isolated / "sub"
+    sub.mkdir()
+    os.chdir(sub)
+    out = run(capsys, "--check", "../../other/x.c")[1]
+    assert out.startswith("../../other/x.c:4:16: warning:")
+
+
+def test_output_sorted_by_path_line_column(capsys, isolated, fake_analysis):
+    write(isolated / "b.c", "BUG(lock-leak) BUG(double-lock)\nBUG(unlock-unheld)\n")
+    write(isolated / "a.c", "\n\nBUG(lock-leak)\n")
+    out = run(capsys, "--check", "b.c", "a.c")[1]
+    assert [line.split(": ")[0] for line in out.splitlines()] == ["a.c:3:1", "b.c:1:1", "b.c:1:16", "b.c:2:1"]
+
+
+# -- formats through the CLI -----------------------------------------------------------------
+
+def test_json_format(capsys, isolated, fake_analysis):
+    write(isolated / "a.c", LEAK_C)
+    status, out, err = run(capsys, "--check", "--format", "json")
+    assert status == 1 and err == ""  # no summary: stdout is for machines, stderr stays quiet
+    assert json.loads(out) == [
+        {
+            "path": "a.c",
+            "line": 4,
+            "column": 16,
+            "end_line": 4,
+            "end_column": 30,
+            "rule": "lock-leak",
+            "severity": "warning",
+            "message": "lock-leak on m (held: m)",
+            "related": [{"path": "a.c", "line": 3, "column": 5, "message": "m acquired here"}],
+        }
+    ]
+
+
+def test_sarif_format(capsys, isolated, fake_analysis):
+    from test_formats import assert_valid_sarif
+
+    write(isolated / "a.c", LEAK_C + DOUBLE_C)
+    status, out, _ = run(capsys, "--check", "--format", "sarif")
+    assert status == 1
+    log = json.loads(out)
+    assert_valid_sarif(log)
+    run_ = log["runs"][0]
+    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["double-lock", "lock-leak"]
+    assert [r["ruleId"] for r in run_["results"]] == ["lock-leak", "double-lock"]
+    assert run_["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": "a.c",
+        "uriBaseId": "%SRCROOT%",
+    }
+
+
+def test_github_format(capsys, isolated, fake_analysis):
+    write(isolated / "a.c", DOUBLE_C)
+    status, out, _ = run(capsys, "--check", "--format", "github")
+    assert status == 1
+    assert out == (
+        "::error file=a.c,line=4,col=31,endLine=4,endColumn=47,title=lockls double-lock"
+        "::double-lock on m (held: m)\n"
+    )
+
+
+# -- --explain, --show-config ----------------------------------------------------------------
+
+def test_explain_prints_the_rule_doc(capsys, monkeypatch):
+    import lockls.ruledocs as ruledocs
+
+    monkeypatch.setattr(ruledocs, "rule_doc", lambda rule: f"{rule}: the doc.\n\nMore.\n")
+    status, out, _ = run(capsys, "--explain", "lock-leak")
+    assert (status, out) == (0, "lock-leak: the doc.\n\nMore.\n")
+
+
+def test_explain_real_doc(capsys):
+    status, out, _ = run(capsys, "--check", "--explain", "lock-leak")
+    assert status == 0 and out.startswith("lock-leak: ")
+
+
+def test_explain_unknown_rule(capsys):
+    status, out, err = run(capsys, "--explain", "nope")
+    assert (status, out) == (2, "") and "unknown rule 'nope'" in err
+
+
+def test_show_config(capsys, isolated):
+    from lockls.config import config_for, show_config
+
+    write(isolated / ".lockls.toml", 'presets = ["pthread"]\n')
+    status, out, _ = run(capsys, "--show-config")
+    assert status == 0
+    assert out == show_config(config_for(str(isolated)))
+    assert out.startswith(f"# Effective lockls configuration (from {isolated / '.lockls.toml'}).")
+
+
+def test_show_config_bad_config(capsys, isolated):
+    config = write(isolated / ".lockls.toml", "presets = 3\n")
+    status, _, err = run(capsys, "--check", "--show-config")
+    assert status == 2 and err.startswith(f"{config}:1: presets")
+
+
+# -- cache --------------------------------------------------------------------------------
+
+def test_second_run_reads_the_cache(capsys, isolated, fake_analysis):
+    write(isolated / "a.c", LEAK_C)
+    write(isolated / "b.c", CLEAN_C)
+    first = run(capsys, "--check", "-v")
+    assert len(fake_analysis) == 2 and "cache hit" not in first[2]
+    second = run(capsys, "--check", "-v")
+    assert len(fake_analysis) == 2  # nothing re-analysed
+    assert "lockls: a.c: cache hit, 1 function(s), 1 finding(s)" in second[2]
+    assert "lockls: b.c: cache hit" in second[2]
+    assert first[:2] == second[:2]
+
+
+def test_cache_ignores_select_but_not_content_or_config(capsys, isolated, fake_analysis):
+    source = write(isolated / "a.c", LEAK_C + DOUBLE_C)
+    run(capsys, "--check", "--select", "double-lock")
+    status, out, _ = run(capsys, "--check", "--select", "lock-leak")  # a hit, other rules
+    assert len(fake_analysis) == 1 and rules_reported(out) == ["lock-leak"]
+    write(source, LEAK_C)
+    run(capsys, "--check")
+    assert len(fake_analysis) == 2
+    write(isolated / ".lockls.toml", 'presets = ["pthread"]\n')  # another fingerprint
+    run(capsys, "--check")
+    assert len(fake_analysis) == 3
+
+
+def test_no_cache_bypasses_it(capsys, isolated, fake_analysis):
+    write(isolated / "a.c", LEAK_C)
+    run(capsys, "--check")
+    status, out, err = run(capsys, "--check", "--no-cache", "-v")
+    assert len(fake_analysis) == 2 and status == 1
+    assert "cache: off" in err and "cache hit" not in err
+
+
+def test_cache_dir_option_and_location(capsys, isolated, tmp_path, fake_analysis):
+    write(isolated / "a.c", LEAK_C)
+    run(capsys, "--check", "--cache-dir", str(tmp_path / "mycache"))
+    entries = list((tmp_path / "mycache").rglob("*.json"))
+    assert len(entries) == 1
+    assert (tmp_path / "mycache" / "CACHEDIR.TAG").is_file()
+    assert not (tmp_path / "cache").exists()
+    assert not any(p.suffix == ".json" for p in isolated.rglob("*"))  # never in the checked tree
+
+
+def test_default_cache_dir_environment(monkeypatch, tmp_path):
+    from lockls.cache import default_cache_dir
+
+    monkeypatch.setenv("LOCKLS_CACHE_DIR", "/x/lockls-cache")
+    assert default_cache_dir() == "/x/lockls-cache"
+    monkeypatch.delenv("LOCKLS_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
+    assert default_cache_dir() == "/xdg/lockls"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_cache_dir() == str(tmp_path / ".cache" / "lockls")
+
+
+def test_corrupt_cache_entry_is_ignored(capsys, isolated, tmp_path, fake_analysis):
+    write(isolated / "a.c", LEAK_C)
+    expected = run(capsys, "--check")
+    (entry,) = (tmp_path / "cache").rglob("*.json")
+    entry.write_text('{"path": ')
+    assert run(capsys, "--check") == expected
+    assert len(fake_analysis) == 2
+    entry.write_text('{"path": "elsewhere.c", "findings": [], "functions": 0, "skipped": []}')
+    assert run(capsys, "--check") == expected
+    assert len(fake_analysis) == 3
+
+
+def test_unwritable_cache_dir_means_no_cache(capsys, isolated, tmp_path, fake_analysis):
+    blocker = write(tmp_path / "not-a-dir", "")
+    write(isolated / "a.c", LEAK_C)
+    status, out, err = run(capsys, "--check", "--cache-dir", str(blocker))
+    assert status == 1 and "[lock-leak]" in out and "cache" not in err
+    status, _, err = run(capsys, "--check", "-v", "--cache-dir", str(blocker))
+    assert status == 1 and "cache: disabled, cannot write" in err
+
+
+def test_analysis_errors_are_not_cached(capsys, isolated, fake_analysis):
+    write(isolated / "a.c", "CRASH\n")
+    run(capsys, "--check")
+    run(capsys, "--check")
+    assert len(fake_analysis) == 2
+
+
+# -- robustness -----------------------------------------------------------------------------
+
+def test_internal_error_is_reported_and_the_run_continues(capsys, isolated, fake_analysis):
+    write(isolated / "a.c", "CRASH\n")
+    write(isolated / "b.c", LEAK_C)
+    status, out, err = run(capsys, "--check")
+    assert status == 1 and rules_reported(out) == ["lock-leak"]
+    assert "a.c: error: internal error: RuntimeError: boom\n" in err
+    assert "Traceback" not in err
+    assert ", 1 file not analysed in " in err
+
+
+def test_internal_error_alone_does_not_fail_the_run(capsys, isolated, fake_analysis):
+    write(isolated / "a.c", "CRASH\n")
+    status, out, err = run(capsys, "--check")
+    assert (status, out) == (0, "") and "a.c: error: internal error" in err
+
+
+def test_unreadable_file_is_reported(capsys, isolated, fake_analysis):
+    (isolated / "dangling.c").symlink_to(isolated / "missing-target.c")
+    write(isolated / "b.c", CLEAN_C)
+    status, _, err = run(capsys, "--check")
+    assert status == 0
+    assert "dangling.c: error: cannot read file: No such file or directory" in err
+
+
+def test_skipped_functions_in_summary_and_verbose(capsys, isolated, fake_analysis):
+    write(isolated / "a.c", CLEAN_C + "/* SKIP */\n")
+    _, _, err = run(capsys, "--check")
+    assert ", 1 function skipped in " in err
+    _, _, err = run(capsys, "--check", "-v")
+    assert "lockls: a.c: skipped g (line 1): too many paths" in err
+
+
+# -- parallelism -----------------------------------------------------------------------------
+
+def test_jobs_2_gives_the_same_output_as_jobs_1(capsys, isolated, monkeypatch, fake_analysis):
+    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_BYTES", 0)
+    for i in range(12):
+        write(isolated / f"d{i % 3}" / f"f{i}.c", (LEAK_C if i % 2 else DOUBLE_C) * (i + 1))
+    write(isolated / "crash.c", "CRASH\n")
+    serial = run(capsys, "--check", "--no-cache", "--jobs", "1", "--format", "json")
+    parallel = run(capsys, "--check", "--no-cache", "--jobs", "2", "--format", "json", "-v")
+    assert serial[0] == parallel[0] == 1
+    assert serial[1] == parallel[1]
+    assert len(json.loads(serial[1])) == sum(range(1, 13))
+    assert "in 2 worker processes" in parallel[2]
+    assert "crash.c: error: internal error: RuntimeError: boom" in parallel[2]
+
+
+def test_parallel_run_fills_the_cache(capsys, isolated, monkeypatch, fake_analysis):
+    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_BYTES", 0)
+    for i in range(6):
+        write(isolated / f"f{i}.c", LEAK_C)
+    first = run(capsys, "--check", "--jobs", "3")
+    second = run(capsys, "--check", "--jobs", "3", "-v")
+    assert second[2].count("cache hit") == 6
+    assert first[:2] == second[:2]
+
+
+def test_small_runs_stay_in_process(capsys, isolated, fake_analysis):
+    write(isolated / "a.c", LEAK_C)
+    _, _, err = run(capsys, "--check", "--jobs", "8", "-v", "--no-cache")
+    assert "in-process" in err
+
+
+def test_chunks_balance_by_size():
+    from lockls.check import _chunks, _Task
+
+    tasks = [_Task(f"f{i}", None, "") for i in range(10)]
+    sizes = {f"f{i}": size for i, size in enumerate([100, 1, 1, 1, 1, 50, 50, 1, 1, 1])}
+    chunks = _chunks(tasks, sizes, 3)
+    assert sorted(t.path for c in chunks for t in c) == sorted(t.path for t in tasks)
+    assert sorted(sum(sizes[t.path] for t in c) for c in chunks) == [53, 54, 100]
+
+
+# -- the language server branch -------------------------------------------------------------
+
+def test_no_arguments_starts_the_server(monkeypatch):
+    calls = []
+    fake = types.ModuleType("lockls.server")
+    fake.main = lambda log_file=None: calls.append(log_file) or 0
+    monkeypatch.setitem(sys.modules, "lockls.server", fake)
+    assert main([]) == 0
+    assert main(["--stdio", "--log-file", "/tmp/x.log"]) == 0
+    assert calls == [None, "/tmp/x.log"]
+
+
+def test_server_unavailable_is_a_clear_error(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "lockls.server", None)  # import fails
+    status, _, err = run(capsys, "--stdio")
+    assert status == 2 and err.startswith("lockls: error: cannot start the language server")
+
+
+# -- subprocesses: imports and the installed entry points --------------------------------------
+
+def python(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+
+IMPORTS_AFTER_CHECK = """
+import sys
+from lockls.cli import main
+status = main(sys.argv[1:])
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"pygls", "lsprotocol", "tree_sitter", "tree_sitter_c", "multiprocessing"})
+print("status", status, "heavy", ",".join(heavy), file=sys.stderr)
+"""
+
+
+def test_check_does_not_import_pygls_or_lsprotocol(isolated):
+    write(isolated / "a.c", CLEAN_C)
+    proc = python("-c", IMPORTS_AFTER_CHECK, "--check", "a.c", cwd=isolated)
+    heavy = re.search(r"heavy (\S*)", proc.stderr).group(1).split(",")
+    assert "pygls" not in heavy and "lsprotocol" not in heavy, proc.stderr
+
+
+def test_cache_hits_import_neither_the_parser_nor_a_pool(isolated):
+    write(isolated / "a.c", CLEAN_C)
+    python("-c", IMPORTS_AFTER_CHECK, "--check", "a.c", cwd=isolated)  # fill the cache
+    proc = python("-c", IMPORTS_AFTER_CHECK, "--check", "-v", "a.c", cwd=isolated)
+    assert "a.c: cache hit" in proc.stderr
+    assert re.search(r"heavy $", proc.stderr, re.M), proc.stderr
+
+
+def test_python_dash_m_smoke(isolated):
+    write(isolated / "a.c", CLEAN_C)
+    assert python("-m", "lockls", "--version", cwd=isolated).stdout == f"lockls {__version__}\n"
+    proc = python("-m", "lockls", "--check", "--format", "json", cwd=isolated)
+    assert proc.returncode in (0, 1) and isinstance(json.loads(proc.stdout), list), proc.stderr
+
+
+# -- end to end with the real analysis (C in tmp_path) -----------------------------------------
+
+def test_e2e_invalid_utf8_and_binary_do_not_crash(capsys, isolated):
+    write(isolated / "latin1.c", "/* caf\xe9 */\nvoid f(void) { }\n".encode("latin-1"))
+    write(isolated / "garbage.c", bytes(range(256)) * 64)
+    write(isolated / "empty.h", b"")
+    status, out, err = run(capsys, "--check", "--no-cache")
+    assert status in (0, 1)
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert "lockls: 3 files" in err
+
+
+def test_e2e_lock_leak_is_reported_on_the_return(capsys, isolated):
+    write(
+        isolated / "leak.c",
+        "#include <pthread.h>\n"
+        "int f(pthread_mutex_t *m, int x)\n"
+        "{\n"
+        "    pthread_mutex_lock(m);\n"
+        "    if (x)\n"
+        "        return -1;\n"
+        "    pthread_mutex_unlock(m);\n"
+        "    return 0;\n"
+        "}\n",
+    )
+    status, out, err = run(capsys, "--check", "--no-cache", "--format", "json")
+    if "0 functions" in run(capsys, "--check", "--no-cache")[2]:
+        pytest.skip("the analysis is still a stub")
+    (leak,) = json.loads(out)
+    assert status == 1
+    assert (leak["rule"], leak["line"], leak["column"]) == ("lock-leak", 6, 9)
+    assert leak["related"][0]["line"] == 4
