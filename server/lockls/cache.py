@@ -4,8 +4,11 @@ Owns: where the cache lives, how entries are keyed, read and written. Must not
 analyse or filter: it stores a file's `FileResult` for *all* rules, before
 `--select`/`--ignore`/severity filtering, so changing those never invalidates it.
 
-Key: sha256 of (lockls version, config fingerprint, the file's path, sha256 of
-its bytes). The path is part of the key because findings carry it.
+Key: sha256 of (lockls version and code fingerprint, config fingerprint, the
+file's path, sha256 of its bytes). The path is part of the key because findings
+carry it. The code fingerprint hashes lockls' own sources, presets and queries
+(and which tree-sitter builds are installed), so a changed analysis never serves
+stale results, even without a version bump (editable installs, git checkouts).
 
 Location: `--cache-dir`, else `$LOCKLS_CACHE_DIR`, else `$XDG_CACHE_HOME/lockls`,
 else `~/.cache/lockls`; never the checked tree unless asked. Entries live in
@@ -20,10 +23,13 @@ entry is a miss; an unwritable directory turns the cache off for the run
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable
+from functools import lru_cache
 
 from . import __version__
 from .findings import FileResult, file_result_from_dict, file_result_to_dict
@@ -41,9 +47,50 @@ def default_cache_dir() -> str:
     return os.path.join(os.path.expanduser("~"), ".cache", "lockls")
 
 
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of everything besides config and input that decides the results.
+
+    Reads lockls' sources (about 200 KB: under a millisecond) and lists the
+    tree-sitter packages' files, without importing them (a cache hit must stay
+    free of tree-sitter).
+    """
+    digest = hashlib.sha256(__version__.encode())
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    query_dirs = [
+        os.environ.get("LOCKLS_QUERIES", ""),
+        os.path.join(os.path.dirname(os.path.dirname(package_dir)), "queries"),  # source tree
+        os.path.join(sys.prefix, "share", "lockls", "queries"),  # installed wheel
+    ]
+    for directory in [package_dir, *query_dirs]:
+        for path in _source_files(directory):
+            digest.update(path.encode("utf-8", "surrogateescape") + b"\0")
+            try:
+                with open(path, "rb") as fh:
+                    digest.update(fh.read())
+            except OSError:
+                pass
+    for module in ("tree_sitter", "tree_sitter_c"):
+        spec = importlib.util.find_spec(module)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            for entry in sorted(os.scandir(location), key=lambda e: e.name):
+                if entry.is_file():
+                    digest.update(f"{entry.name}:{entry.stat().st_size}\0".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _source_files(directory: str) -> list[str]:
+    found = []
+    if directory and os.path.isdir(directory):
+        for dirpath, dirnames, filenames in os.walk(directory):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            found += [os.path.join(dirpath, f) for f in sorted(filenames) if f.endswith((".py", ".toml", ".scm"))]
+    return found
+
+
 def entry_key(source: bytes, path: str, config_fingerprint: str) -> str:
     content = hashlib.sha256(source).hexdigest()
-    raw = "\0".join((__version__, config_fingerprint, path, content))
+    raw = "\0".join((code_fingerprint(), config_fingerprint, path, content))
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 

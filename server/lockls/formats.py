@@ -45,10 +45,14 @@ def relative_to_cwd(cwd: str | None = None, outside: Mapping[str, str] | None = 
     `outside[path]` (e.g. the spelling the user typed), else unchanged."""
     base = os.path.abspath(cwd or os.getcwd())
     outside = outside or {}
+    shown: dict[str, str] = {}  # called several times per finding: sorting, rendering
 
     def display(path: str) -> str:
-        rel = _relative_under(path, base)
-        return outside.get(path, path) if rel is None else rel
+        result = shown.get(path)
+        if result is None:
+            rel = _relative_under(path, base)
+            result = shown[path] = outside.get(path, path) if rel is None else rel
+        return result
 
     return display
 
