@@ -23,11 +23,9 @@ entry is a miss; an unwritable directory turns the cache off for the run
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -36,6 +34,23 @@ from .findings import FileResult, file_result_from_dict, file_result_to_dict
 
 LAYOUT_VERSION = "v1"  # bump when the entry format changes
 CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# lockls result cache; see https://bford.info/cachedir/\n"
+
+
+def read_bytes(path: str) -> bytes:
+    """The whole file; raw os.read is ~30% cheaper than open() for the many small
+    files a cache-hit run reads (every source and every entry)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        expected = os.fstat(fd).st_size
+        data = os.read(fd, expected + 1)  # one read for a regular file; +1 sees growth
+        if len(data) <= expected:
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def default_cache_dir() -> str:
@@ -70,13 +85,23 @@ def code_fingerprint() -> str:
                     digest.update(fh.read())
             except OSError:
                 pass
-    for module in ("tree_sitter", "tree_sitter_c"):
-        spec = importlib.util.find_spec(module)
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            for entry in sorted(os.scandir(location), key=lambda e: e.name):
-                if entry.is_file():
-                    digest.update(f"{entry.name}:{entry.stat().st_size}\0".encode("utf-8", "surrogateescape"))
+    for location in _package_dirs(("tree_sitter", "tree_sitter_c")):
+        for entry in sorted(os.scandir(location), key=lambda e: e.name):
+            if entry.is_file():
+                digest.update(f"{entry.name}:{entry.stat().st_size}\0".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
+
+
+def _package_dirs(names: tuple[str, ...]) -> list[str]:
+    """Where the first `sys.path` entry holding each package has it (no import)."""
+    found = []
+    for name in names:
+        for entry in sys.path:
+            candidate = os.path.join(entry or os.curdir, name)
+            if os.path.isdir(candidate):
+                found.append(candidate)
+                break
+    return found
 
 
 def _source_files(directory: str) -> list[str]:
@@ -106,15 +131,14 @@ class ResultCache:
         self._made_dirs: set[str] = set()
 
     def _entry_path(self, key: str) -> str:
-        return os.path.join(self.root, key[:2], key[2:] + ".json")
+        return f"{self.root}{os.sep}{key[:2]}{os.sep}{key[2:]}.json"
 
     def get(self, key: str, path: str) -> FileResult | None:
         """The cached result for `key`, or None. `path` guards against a key collision."""
         if not self.enabled:
             return None
         try:
-            with open(self._entry_path(key), "rb") as fh:
-                data = json.loads(fh.read())
+            data = json.loads(read_bytes(self._entry_path(key)))
             result = file_result_from_dict(data)
             if result.path != path:
                 raise ValueError("entry for another path")
@@ -138,6 +162,8 @@ class ResultCache:
             if shard not in self._made_dirs:
                 self._ensure_dir(shard)
             data = json.dumps(file_result_to_dict(result), separators=(",", ":")).encode("utf-8", "surrogatepass")
+            import tempfile  # only when writing: the cache-hit path never needs it
+
             fd, tmp = tempfile.mkstemp(dir=shard, prefix=".tmp-", suffix=".json")
             try:
                 with os.fdopen(fd, "wb") as fh:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TextIO
@@ -229,6 +228,8 @@ def _analyze_one(task: _Task, cache, verbose: bool) -> tuple[FileResult, list[st
     except Exception as e:  # a bug in lockls: report it, keep checking other files
         message = f"internal error: {type(e).__name__}: {e}"
         if verbose:
+            import traceback
+
             log.append(traceback.format_exc().rstrip())
         return FileResult(path=task.path, error=message), log
     if cache is not None:
@@ -344,9 +345,10 @@ def collect(options: CheckOptions, log: Callable[[str], None]) -> CheckReport:
         analysis_config, fingerprint = configs.analysis_config_and_fingerprint(file.config)
         task = _Task(file.path, analysis_config, fingerprint)
         if cache is not None:
+            from .cache import read_bytes
+
             try:
-                with open(file.path, "rb") as fh:
-                    source = fh.read()
+                source = read_bytes(file.path)
             except OSError:
                 source = None  # the analysis step reports it
             if source is not None:

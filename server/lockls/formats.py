@@ -20,8 +20,6 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path, PurePath
-from urllib.parse import quote
 
 from . import __version__
 from .findings import Finding, Span
@@ -180,12 +178,21 @@ def render_github(findings: Sequence[Finding], display: PathDisplay | None = Non
 
 # -- sarif --------------------------------------------------------------------------
 
+def _file_uri(path: str) -> str:
+    from pathlib import Path  # SARIF only: keep pathlib off the text/json path
+
+    return Path(os.path.abspath(path)).as_uri()
+
+
 def _sarif_artifact(path: str, base: str) -> dict:
     """Files under `base` are relative to %SRCROOT% (portable across checkouts)."""
     rel = _relative_under(path, base)
     if rel is not None:
+        from pathlib import PurePath
+        from urllib.parse import quote
+
         return {"uri": quote(PurePath(rel).as_posix()), "uriBaseId": SARIF_SRCROOT}
-    return {"uri": Path(os.path.abspath(path)).as_uri()}
+    return {"uri": _file_uri(path)}
 
 
 def _sarif_location(path: str, span: Span, base: str) -> dict:
@@ -290,7 +297,7 @@ def sarif_log(
             }
         },
         "invocations": [{"executionSuccessful": not notes, "toolExecutionNotifications": notes}],
-        "originalUriBaseIds": {SARIF_SRCROOT: {"uri": Path(base).as_uri().rstrip("/") + "/"}},
+        "originalUriBaseIds": {SARIF_SRCROOT: {"uri": _file_uri(base).rstrip("/") + "/"}},
         "columnKind": "utf16CodeUnits",
         "results": results,
     }
