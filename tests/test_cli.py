@@ -56,12 +56,14 @@ def fake_analyze_source(source: bytes, path: str, config) -> FileResult:
     """A stand-in analysis: one finding per `BUG(rule)` marker, severity from RULES.
 
     Reports every rule whatever `config.select` says (like the real one, which
-    the driver runs with all rules on). `CRASH` in the text raises; `SKIP` adds
-    a skipped function.
+    the driver runs with all rules on). `CRASH` in the text raises, `DIE` ends
+    the process; `SKIP` adds a skipped function.
     """
     fake_analyze_source.calls.append(path)
     if b"CRASH" in source:
         raise RuntimeError("boom")
+    if b"DIE" in source:  # a crash in native code, as far as the parent can tell
+        os._exit(3)
     text = source.decode("utf-8", "replace")
     findings = []
     for line_no, line in enumerate(text.splitlines()):
@@ -504,6 +506,18 @@ def test_parallel_run_fills_the_cache(capsys, isolated, monkeypatch, fake_analys
     second = run(capsys, "--check", "--jobs", "3", "-v")
     assert second[2].count("cache hit") == 6
     assert first[:2] == second[:2]
+
+
+def test_a_dying_worker_is_reported_not_fatal(capsys, isolated, monkeypatch, fake_analysis):
+    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_BYTES", 0)
+    for i in range(4):
+        write(isolated / f"f{i}.c", CLEAN_C)
+    write(isolated / "die.c", "DIE\n")
+    status, out, err = run(capsys, "--check", "--no-cache", "--jobs", "2")
+    assert (status, out) == (0, "")
+    assert "die.c: error: internal error: worker failed: BrokenProcessPool" in err
+    assert "Traceback" not in err
 
 
 def test_small_runs_stay_in_process(capsys, isolated, fake_analysis):

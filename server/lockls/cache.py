@@ -123,7 +123,8 @@ class ResultCache:
     """Get and put `FileResult`s by key; counts hits and misses for `--verbose`."""
 
     def __init__(self, directory: str | None = None, log: Callable[[str], None] | None = None):
-        self.root = os.path.join(directory or default_cache_dir(), LAYOUT_VERSION)
+        self.directory = directory or default_cache_dir()
+        self.root = os.path.join(self.directory, LAYOUT_VERSION)
         self.enabled = True
         self.hits = 0
         self.misses = 0

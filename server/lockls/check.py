@@ -65,7 +65,6 @@ class SourceFile:
     path: str
     given: str
     config: object = None
-    size: int = 0
 
 
 @dataclass
@@ -76,6 +75,17 @@ class CheckReport:
     results: list[FileResult] = field(default_factory=list)
     given: dict[str, str] = field(default_factory=dict)  # absolute path -> as typed
     cache_hits: int = 0
+
+
+def default_jobs() -> int:
+    """The cores this process may run on (affinity and cgroup-aware where Python is)."""
+    process_cpu_count = getattr(os, "process_cpu_count", None)  # Python 3.13+
+    if process_cpu_count is not None:
+        return process_cpu_count() or 1
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 # -- paths ------------------------------------------------------------------------
@@ -215,9 +225,10 @@ def _analyze_one(task: _Task, cache, verbose: bool) -> tuple[FileResult, list[st
     Returns the result and messages for the main process to print (workers
     must not write to stderr themselves: their lines would interleave)."""
     log: list[str] = []
+    from .cache import read_bytes
+
     try:
-        with open(task.path, "rb") as fh:
-            source = fh.read()
+        source = read_bytes(task.path)
     except OSError as e:
         return FileResult(path=task.path, error=f"cannot read file: {e.strerror or e}"), log
     try:
@@ -296,7 +307,7 @@ def analyze_tasks(
         importlib.import_module(".analysis", __package__)
         context = multiprocessing.get_context("fork")
     out: list[tuple[FileResult, list[str]]] = []
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
     try:
         futures = {pool.submit(_analyze_chunk, chunk, cache_dir, verbose): chunk for chunk in chunks}
         for future in as_completed(futures):
@@ -305,72 +316,37 @@ def analyze_tasks(
             except Exception as e:  # a worker died (e.g. a crash in native code)
                 for task in futures[future]:
                     out.append((FileResult(path=task.path, error=f"internal error: worker failed: {type(e).__name__}: {e}"), []))
+    except KeyboardInterrupt:
+        # Stop now rather than wait for running chunks (workers ignore SIGINT).
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return out
 
 
+def _worker_init() -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group; only the parent should react, once.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 # -- the run ------------------------------------------------------------------------
 
 def collect(options: CheckOptions, log: Callable[[str], None]) -> CheckReport:
-    """Find, configure, look up or analyse every file; return filtered, sorted findings."""
-    verbose = options.verbose
+    """Find, configure, look up or analyse every file; return the filtered findings."""
     configs = _Configs(options.config)
-    files: list[SourceFile] = []
-    for path, given, explicit in expand_paths(options.paths or (".",)):
-        config = configs.for_file(path)
-        if not explicit and not _is_included(config, path):
-            if verbose:
-                log(f"lockls: {given}: excluded by configuration")
-            continue
-        files.append(SourceFile(path, given, config))
+    files = _files_to_check(options, configs, log)
+    cache = _open_cache(options, log)
+    results, tasks, sizes = _look_up(files, configs, cache)
+    cached = set(results)
 
-    cache = None
-    cache_dir = None
-    if options.use_cache:
-        from .cache import ResultCache, default_cache_dir
-
-        cache_dir = options.cache_dir or default_cache_dir()
-        cache = ResultCache(cache_dir, log if verbose else None)
-        if verbose:
-            log(f"lockls: cache: {cache.root}")
-    elif verbose:
-        log("lockls: cache: off (--no-cache)")
-
-    results: dict[str, FileResult] = {}
-    cached: set[str] = set()
-    tasks: list[_Task] = []
-    sizes: dict[str, int] = {}
-    for file in files:
-        analysis_config, fingerprint = configs.analysis_config_and_fingerprint(file.config)
-        task = _Task(file.path, analysis_config, fingerprint)
-        if cache is not None:
-            from .cache import read_bytes
-
-            try:
-                source = read_bytes(file.path)
-            except OSError:
-                source = None  # the analysis step reports it
-            if source is not None:
-                sizes[file.path] = len(source)
-                from .cache import entry_key
-
-                hit = cache.get(entry_key(source, file.path, fingerprint), file.path)
-                if hit is not None:
-                    results[file.path] = hit
-                    cached.add(file.path)
-                    continue
-        else:
-            try:
-                sizes[file.path] = os.path.getsize(file.path)
-            except OSError:
-                pass
-        tasks.append(task)
-
-    jobs = options.jobs or os.cpu_count() or 1
-    writable_cache_dir = cache_dir if cache is not None and cache.enabled else None
+    writable_cache_dir = cache.directory if cache is not None and cache.enabled else None
     messages_seen: set[str] = set()
-    for result, messages in analyze_tasks(tasks, sizes, jobs, writable_cache_dir, verbose, log):
+    jobs = options.jobs or default_jobs()
+    for result, messages in analyze_tasks(tasks, sizes, jobs, writable_cache_dir, options.verbose, log):
         results[result.path] = result
         for message in messages:
             if message not in messages_seen:  # e.g. "cache disabled" once, not per file
@@ -384,14 +360,71 @@ def collect(options: CheckOptions, log: Callable[[str], None]) -> CheckReport:
     for file in files:
         result = results[file.path]
         report.results.append(result)
-        if verbose and result.error is None:
-            how = "cache hit" if file.path in cached else "analysed"
-            log(f"lockls: {file.given}: {how}, {result.functions} function(s), {len(result.findings)} finding(s)")
-        if verbose:
-            for skipped in result.skipped:
-                log(f"lockls: {file.given}: skipped {skipped}")
+        if options.verbose:
+            _log_file(log, file, result, file.path in cached)
         report.findings.extend(_filtered(result.findings, file.config, options))
     return report
+
+
+def _files_to_check(options: CheckOptions, configs: _Configs, log: Callable[[str], None]) -> list[SourceFile]:
+    files = []
+    for path, given, explicit in expand_paths(options.paths or (".",)):
+        config = configs.for_file(path)
+        # Like ruff: a file named on the command line is checked even if excluded.
+        if not explicit and not _is_included(config, path):
+            if options.verbose:
+                log(f"lockls: {given}: excluded by configuration")
+            continue
+        files.append(SourceFile(path, given, config))
+    return files
+
+
+def _open_cache(options: CheckOptions, log: Callable[[str], None]):
+    if not options.use_cache:
+        if options.verbose:
+            log("lockls: cache: off (--no-cache)")
+        return None
+    from .cache import ResultCache, default_cache_dir
+
+    cache = ResultCache(options.cache_dir or default_cache_dir(), log if options.verbose else None)
+    if options.verbose:
+        log(f"lockls: cache: {cache.root}")
+    return cache
+
+
+def _look_up(files: list[SourceFile], configs: _Configs, cache) -> tuple[dict[str, FileResult], list[_Task], dict[str, int]]:
+    """Cached results by path, the tasks left to analyse, and file sizes (for chunking).
+
+    Hashing happens here, in-process: a fully cached run starts no worker."""
+    from .cache import entry_key, read_bytes
+
+    results: dict[str, FileResult] = {}
+    tasks: list[_Task] = []
+    sizes: dict[str, int] = {}
+    for file in files:
+        analysis_config, fingerprint = configs.analysis_config_and_fingerprint(file.config)
+        try:
+            if cache is not None:
+                source = read_bytes(file.path)
+                sizes[file.path] = len(source)
+                hit = cache.get(entry_key(source, file.path, fingerprint), file.path)
+                if hit is not None:
+                    results[file.path] = hit
+                    continue
+            else:
+                sizes[file.path] = os.path.getsize(file.path)
+        except OSError:
+            pass  # unreadable: the analysis step reports it
+        tasks.append(_Task(file.path, analysis_config, fingerprint))
+    return results, tasks, sizes
+
+
+def _log_file(log: Callable[[str], None], file: SourceFile, result: FileResult, cached: bool) -> None:
+    if result.error is None:
+        how = "cache hit" if cached else "analysed"
+        log(f"lockls: {file.given}: {how}, {result.functions} function(s), {len(result.findings)} finding(s)")
+    for skipped in result.skipped:
+        log(f"lockls: {file.given}: skipped {skipped}")
 
 
 def _filtered(findings: Iterable[Finding], config, options: CheckOptions) -> Iterable[Finding]:

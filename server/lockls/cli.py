@@ -130,7 +130,7 @@ def run_check(args: argparse.Namespace, select: frozenset[str] | None, ignore: f
         select=select,
         ignore=ignore,
         fail_on=args.fail_on or "warning",
-        jobs=args.jobs or os.cpu_count() or 1,
+        jobs=args.jobs,  # None: every core this process may use
         use_cache=not args.no_cache,
         cache_dir=args.cache_dir,
         verbose=args.verbose,
