@@ -4,4 +4,7 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+# The guard matters: worker processes started with "spawn" (macOS, Windows)
+# import the main module again, and must not run the command a second time.
+if __name__ == "__main__":
+    sys.exit(main())

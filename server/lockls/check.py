@@ -300,8 +300,9 @@ def analyze_tasks(
     if verbose:
         log(f"lockls: analysing {len(tasks)} files in {workers} worker processes ({len(chunks)} chunks)")
     context = None
-    if "fork" in multiprocessing.get_all_start_methods():
+    if sys.platform.startswith("linux"):
         # fork: workers inherit the imported analysis instead of importing it again.
+        # (Elsewhere the platform default: fork is unsafe on macOS, absent on Windows.)
         import importlib
 
         importlib.import_module(".analysis", __package__)
