@@ -510,6 +510,18 @@ def test_empty_select_turns_every_rule_off(tmp_path):
     assert load_config(write(tmp_path, "[rules]\nselect = []\n")).select == frozenset()
 
 
+def test_the_documented_complete_example_loads(tmp_path):
+    here = os.path.dirname(__file__)
+    with open(os.path.join(here, "..", "docs", "configuration.md"), encoding="utf-8") as file:
+        doc = file.read()
+    example = doc.split("## A complete example", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    config = load_config(write(tmp_path, example))
+    assert config.presets == ("pthread",)
+    assert config.functions["obj_find_locked"] == LockFunction("obj_find_locked", "try-acquire", "return", success="nonnull")
+    assert config.is_recursive("d->rec_lock", None) is True
+    assert config.select == frozenset(RULES) - {"unlock-unheld"}
+
+
 def test_examples_config_loads():
     here = os.path.dirname(__file__)
     config = load_config(os.path.join(here, "..", "examples", ".lockls.toml"))
