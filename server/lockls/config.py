@@ -709,14 +709,15 @@ def _lock_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
     return LockPattern(match=fields["match"], kind=fields.get("kind"), recursive=fields.get("recursive"))
 
 
-def available_presets() -> tuple[str, ...]:
-    """The built-in presets: every `presets/NAME.toml` shipped with lockls, sorted."""
-    return _available_presets()
+def _presets_directory():
+    # One joinpath argument at a time: several arrived in Python 3.11.
+    return resources.files("lockls").joinpath("presets")
 
 
 @functools.lru_cache(maxsize=None)
-def _available_presets() -> tuple[str, ...]:
-    directory = resources.files("lockls").joinpath("presets")
+def available_presets() -> tuple[str, ...]:
+    """The built-in presets: every `presets/NAME.toml` shipped with lockls, sorted."""
+    directory = _presets_directory()
     return tuple(sorted(entry.name[: -len(".toml")] for entry in directory.iterdir() if entry.name.endswith(".toml")))
 
 
@@ -782,7 +783,7 @@ class _Preset:
 @functools.lru_cache(maxsize=None)
 def _load_preset(name: str) -> _Preset:
     """Parse and validate a built-in preset; a broken preset is a lockls bug (ConfigError)."""
-    resource = resources.files("lockls").joinpath("presets", f"{name}.toml")
+    resource = _presets_directory().joinpath(f"{name}.toml")
     path = f"<preset {name}>"
     text = resource.read_text(encoding="utf-8")
     data = _parse_toml(text, path)
@@ -1042,7 +1043,7 @@ def show_config(config: Config) -> str:
     """
     origin = "built-in defaults" if config.source is None else config.source
     lines = [f"# Effective lockls configuration (from {origin}).", f"presets = {toml_value(list(config.presets))}", ""]
-    lines += ["[rules]", f"select = {toml_value([r for r in _rule_order(config.select)])}", ""]
+    lines += ["[rules]", f"select = {toml_value(_rule_order(config.select))}", ""]
     lines += ["[rules.severity]"]
     lines += [f"{toml_key(rule)} = {toml_value(config.severity(rule))}" for rule in _rule_order(config.severities)]
     lines += ["", "[files]"]
