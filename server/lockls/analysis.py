@@ -23,7 +23,7 @@ from tree_sitter import Node, Tree
 from . import dataflow, syntax
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config
-from .events import LOCK_EVENTS, Return, Site
+from .events import LOCK_EVENTS, Kill, Return, Site
 from .findings import FileResult, Finding, Pos, Related, Span
 from .lockexpr import canonical, key_of
 from .lower import Lowerer
@@ -91,7 +91,9 @@ def analyze_source(source: bytes, path: str, config: Config) -> FileResult:
 
 def analyze_tree(tree: Tree, source: bytes, path: str, config: Config) -> FileResult:
     result = FileResult(path=path)
-    recursive_globals = frozenset(m.group(1).decode() for m in _RECURSIVE_INIT.finditer(source))
+    recursive_globals = frozenset(
+        m.group(1).decode() for m in _RECURSIVE_INIT.finditer(source)
+    ) if b"PTHREAD_RECURSIVE_MUTEX_INITIALIZER" in source else frozenset()
     table = suppressions(source)
     for fn_node, body in function_nodes(tree.root_node):
         fr = analyze_function(fn_node, body, source, config, recursive_globals)
@@ -108,14 +110,34 @@ def analyze_tree(tree: Tree, source: bytes, path: str, config: Config) -> FileRe
 
 
 def function_nodes(root: Node) -> list[tuple[Node, Node]]:
-    """(definition, body) of every function, in source order."""
+    """(definition, body) of every function, in source order.
+
+    Functions are top-level children almost always; the query runs only inside
+    the places the parser may have hidden more: ERROR nodes (a prototype followed
+    by an annotation macro) and bodies whose braces do not balance (an unclosed
+    `{` while typing swallows the functions after it)."""
     found = []
-    for _, caps in syntax.matches("functions", root):
-        fn, body = caps.get("function"), caps.get("body")
-        if fn and body:
-            found.append((fn[0], body[0]))
+    for node in root.children:
+        t = node.type
+        if t == "function_definition":
+            body = node.child_by_field_name("body")
+            if body is not None:
+                found.append((node, body))
+                if syntax.has_missing_close(body):
+                    found.extend(_nested_functions(root, body, exclude=node))
+        elif node.has_error or t in ("preproc_if", "preproc_ifdef", "linkage_specification", "ERROR"):
+            found.extend(_nested_functions(root, node))
     found.sort(key=lambda fb: fb[0].start_byte)
     return found
+
+
+def _nested_functions(root: Node, within: Node, exclude: Optional[Node] = None) -> list[tuple[Node, Node]]:
+    out = []
+    for _, caps in syntax.matches("functions", root, within.start_byte, within.end_byte):
+        fn, body = caps.get("function"), caps.get("body")
+        if fn and body and fn[0] != exclude and within.start_byte <= fn[0].start_byte and fn[0].end_byte <= within.end_byte:
+            out.append((fn[0], body[0]))
+    return out
 
 
 # -- functions -------------------------------------------------------------------
@@ -131,8 +153,8 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
     if pattern is None or not pattern.search(source, body.start_byte, body.end_byte):
         return result  # no lock call at all: nothing can be found
     try:
-        aliases = _aliases(body, source)
-        lowerer = Lowerer(source, config, aliases, constants)
+        aliases = LazyAliases(body, source)
+        lowerer = Lowerer(source, config, aliases, constants, pattern)
         cfg = build_cfg(name, body, lowerer, source)
 
         def is_recursive(key: str, fn_spec) -> bool:
@@ -151,13 +173,18 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
     return result
 
 
-def replay(cfg: CFG, states: list, is_recursive):
-    """Yield (event, state before it) for every event of every reachable block."""
+def replay(cfg: CFG, states: list, is_recursive, with_facts: bool = False):
+    """Yield (event, state before it) for every event of every reachable block.
+
+    Rules look at locks and trails only, so by default Kill events (which only
+    change facts) are not applied: cheaper, and the locks come out the same."""
     for block in cfg.blocks:
         state = states[block.id]
         if not state:
             continue
         for ev in block.events:
+            if isinstance(ev, Kill) and not with_facts:
+                continue
             yield ev, state
             state = dataflow.transfer(state, ev, is_recursive)
 
@@ -215,8 +242,29 @@ class _CallerVisibility:
         return root in self._params or root not in self._locals
 
 
+class LazyAliases:
+    """Local names assigned exactly once from a lock-ish expression: name -> key.
+
+    Computed on first need, and only when the name is assigned at all, since
+    most lock arguments (`&q->lock` with `q` a parameter) are never aliases."""
+
+    def __init__(self, body: Node, source: bytes):
+        self.body, self.source = body, source
+        self._table: Optional[dict[str, str]] = None
+
+    def __contains__(self, name: str) -> bool:
+        if self._table is None:
+            assigned = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s*=[^=]")
+            if not assigned.search(self.source, self.body.start_byte, self.body.end_byte):
+                return False
+            self._table = _aliases(self.body, self.source)
+        return name in self._table
+
+    def __getitem__(self, name: str) -> str:
+        return self._table[name]
+
+
 def _aliases(body: Node, source: bytes) -> dict[str, str]:
-    """Local names assigned exactly once from a lock-ish expression: name -> key."""
     counts: dict[str, int] = {}
     values: dict[str, Node] = {}
     for _, caps in syntax.matches("aliases", body):

@@ -21,7 +21,8 @@ from typing import Optional
 
 from tree_sitter import Node
 
-from .events import Cond, Kill, Return, Site, TrailItem
+from .events import Cond, Kill, Return, Site, TrailItem, TryAcquire
+from .facts import mentions
 from .lower import Lowerer, flat, strip_parens
 from .lockexpr import canonical
 
@@ -33,6 +34,7 @@ NORETURN = frozenset({
 })
 # Macros followed by a block that run it repeatedly (`list_for_each_entry(...) {`).
 _LOOP_MACRO = re.compile(r"(?i)for_?each|^for_|_for$|foreach")
+_WORD = re.compile(r"[A-Za-z_$]\w*")
 _JUMP_WORDS = re.compile(rb"\b(return|goto|break|continue)\b")
 
 
@@ -125,6 +127,8 @@ class Builder:
             close = body.child(body.child_count - 1)
             self.events(end).append(Return(Site.of(close), implicit=True))
             self.edge(end, exit_)
+        _drop_useless_kills(self.blocks)
+        _compact(self.blocks, keep=(entry, exit_))
         return CFG(name, self.blocks, entry, exit_)
 
     # -- statements ----------------------------------------------------------------
@@ -417,6 +421,67 @@ class Builder:
         false_note = f"when `{negated_text}` at line {line}" if negated_text else f"when `{text}` is false at line {line}"
         self.edge(cur, if_true, cond, True, TrailItem(line, true_note, loop))
         self.edge(cur, if_false, cond, False, TrailItem(line, false_note, loop))
+
+
+def _drop_useless_kills(blocks: list[Block]) -> None:
+    """Facts only ever concern branch conditions and trylock results: a Kill of
+    a value none of them mentions changes nothing, so it is dropped."""
+    keys = set()
+    for b in blocks:
+        for e in b.succs:
+            if e.cond is not None:
+                keys.add(e.cond.text)
+                if e.cond.key:
+                    keys.add(e.cond.key)
+        for ev in b.events:
+            if isinstance(ev, TryAcquire):
+                keys.add(ev.result)
+    words = {w for k in keys for w in _WORD.findall(k)}
+
+    def useful(ev: Kill) -> bool:
+        return any(_WORD.match(n) and _WORD.match(n).group(0) in words and any(mentions(k, n) for k in keys)
+                   for n in ev.names)
+
+    for b in blocks:
+        if any(isinstance(ev, Kill) for ev in b.events):
+            b.events = [ev for ev in b.events if not isinstance(ev, Kill) or useful(ev)]
+
+
+def _compact(blocks: list[Block], keep: tuple[int, ...]) -> None:
+    """Skip empty pass-through blocks and merge straight-line chains (fewer
+    blocks, same paths). Edges with a condition or a trail note are kept."""
+    def plain(b: Block) -> bool:
+        return len(b.succs) == 1 and b.succs[0].cond is None and b.succs[0].note is None
+
+    forward: dict[int, int] = {}
+    for b in blocks:
+        if b.id not in keep and not b.events and plain(b) and b.succs[0].target != b.id:
+            forward[b.id] = b.succs[0].target
+
+    def resolve(t: int) -> int:
+        seen = set()
+        while t in forward and t not in seen:
+            seen.add(t)
+            t = forward[t]
+        return t
+
+    preds = [0] * len(blocks)
+    for b in blocks:
+        if b.id in forward:
+            continue
+        b.succs = [Edge(resolve(e.target), e.cond, e.truth, e.note) if e.target in forward else e for e in b.succs]
+        for e in b.succs:
+            preds[e.target] += 1
+    for b in blocks:
+        if b.id in forward:
+            b.succs, b.events = [], []
+            continue
+        while plain(b) and b.succs[0].target not in keep and b.succs[0].target != b.id and preds[b.succs[0].target] == 1:
+            nxt = blocks[b.succs[0].target]
+            b.events.extend(nxt.events)
+            b.succs = nxt.succs
+            nxt.events, nxt.succs = [], []
+            preds[nxt.id] = 0
 
 
 def build_cfg(name: str, body: Node, lowerer: Lowerer, source: bytes) -> CFG:

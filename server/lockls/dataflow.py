@@ -9,6 +9,7 @@ shrink at joins, recursion counts are capped; a hard step limit guards the rest.
 
 from __future__ import annotations
 
+import heapq
 from typing import Callable
 
 from . import lockstate as L
@@ -35,7 +36,7 @@ def transfer(state: L.LockState, event, is_recursive: Callable[[str, object], bo
         rec = is_recursive(event.key, event.fn)
         return L.normalize(x for c in state for x in L.try_acquire(c, event, rec))
     if isinstance(event, Kill):
-        return L.normalize(L.kill(c, event) for c in state)
+        return L.kill_all(state, event)
     return state
 
 
@@ -46,11 +47,12 @@ def solve(cfg: CFG, is_recursive: Callable[[str, object], bool]) -> list:
     rank = {b: i for i, b in enumerate(order)}
     states: list = [()] * len(blocks)
     states[cfg.entry] = L.ENTRY
-    pending = {cfg.entry}
+    pending = [(0, cfg.entry)]  # a heap by reverse-postorder rank: fewer revisits
+    queued = {cfg.entry}
     visits = [0] * len(blocks)
     while pending:
-        b = min(pending, key=rank.__getitem__)  # reverse postorder: fewer revisits
-        pending.discard(b)
+        _, b = heapq.heappop(pending)
+        queued.discard(b)
         visits[b] += 1
         if visits[b] > MAX_VISITS_PER_BLOCK:
             raise NoFixpoint(f"no fixpoint after {MAX_VISITS_PER_BLOCK} visits of a block")
@@ -64,5 +66,7 @@ def solve(cfg: CFG, is_recursive: Callable[[str, object], bool]) -> list:
             merged = L.join(states[e.target], out)
             if merged != states[e.target]:
                 states[e.target] = merged
-                pending.add(e.target)
+                if e.target not in queued:
+                    queued.add(e.target)
+                    heapq.heappush(pending, (rank[e.target], e.target))
     return states

@@ -27,6 +27,8 @@ Facts = frozenset  # of Fact
 _NUMBER = re.compile(r"^[+-]?(0[xX][0-9a-fA-F]+|\d+)[uUlL]*$")
 _SYMBOL = re.compile(r"^[A-Za-z_]\w*$")
 _NAMED = {"NULL": 0, "nullptr": 0, "false": 0, "true": 1}
+# errno names (EBUSY, ETIMEDOUT...) are positive: never 0, never negative
+_ERRNO = re.compile(r"^E[A-Z0-9]+$")
 
 NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 _COMPARE = {
@@ -64,6 +66,8 @@ def _decide_one(fact: Fact, cond: Cond) -> Optional[bool]:
             return _COMPARE[op](nv, nc)
         if value == c:
             return op in ("==", "<=", ">=")
+        if nv is not None and _ERRNO.match(c):
+            return _compare_with_errno(nv, op)
         if op in ("==", "!=") and _SYMBOL.match(value) and _SYMBOL.match(c) and nv is None and nc is None:
             return op == "!="  # two different named constants (enumerators) differ
         return None
@@ -85,6 +89,13 @@ def _decide_one(fact: Fact, cond: Cond) -> Optional[bool]:
             return False if nc >= 0 else None
         if op == "!=":
             return True if nc >= 0 else None
+    return None
+
+
+def _compare_with_errno(known: int, op: str) -> Optional[bool]:
+    """`known op E...` where E is some positive errno value."""
+    if known <= 0:
+        return {"==": False, "!=": True, "<": True, "<=": True, ">": False, ">=": False}[op]
     return None
 
 

@@ -125,6 +125,9 @@ def _known_not_held_at_entry(classes: tuple) -> list[PathClass]:
 
 def normalize(classes: Iterable[PathClass]) -> LockState:
     """Sort classes (so equal states compare equal), merging equal signatures and capping."""
+    classes = tuple(classes)
+    if len(classes) <= 1:
+        return classes
     by_sig: dict = {}
     for c in classes:
         sig = c.signature
@@ -186,6 +189,13 @@ def try_acquire(c: PathClass, ev: TryAcquire, recursive: bool) -> list[PathClass
     else:
         lost = PathClass(c.locks, base_facts | {failure_fact}, c.trail)
     return [won, lost]
+
+
+def kill_all(state: LockState, ev: Kill) -> LockState:
+    out = tuple(kill(c, ev) for c in state)
+    if all(a is b for a, b in zip(out, state)):
+        return state
+    return normalize(out)
 
 
 def kill(c: PathClass, ev: Kill) -> PathClass:

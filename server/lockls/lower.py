@@ -39,20 +39,44 @@ def strip_parens(node: Node) -> Node:
 class Lowerer:
     """Turns expressions of one function into events, given the lock API table."""
 
-    def __init__(self, source: bytes, config: Config, aliases: dict[str, str], constants: frozenset[str]):
+    def __init__(self, source: bytes, config: Config, aliases: dict[str, str], constants: frozenset[str],
+                 lock_names: Optional[re.Pattern] = None):
         self.source = source
         self.functions = config.functions
         self.aliases = aliases
         self.constants = constants  # names known to be constants (e.g. thrd_success)
+        self.lock_names = lock_names  # regex of every lock function's name (a prefilter)
 
     # -- expressions ---------------------------------------------------------------
 
     def expr(self, node: Node, out: list, result: Optional[str] = None) -> None:
         """Append the events of evaluating `node` to `out`. `result` names where a
         call's value is stored (`rc = pthread_mutex_trylock(...)`)."""
-        if not _MAYBE_EVENTS.search(self.source, node.start_byte, node.end_byte):
+        start, end = node.start_byte, node.end_byte
+        if not _MAYBE_EVENTS.search(self.source, start, end):
             return  # no call, assignment or increment: nothing happens to locks or facts
+        if self.lock_names is not None and not self.lock_names.search(self.source, start, end):
+            # no lock call inside: only what it assigns matters (to path facts)
+            self._kills_only(node, out)
+            return
         self._walk(node, out, result)
+
+    def _kills_only(self, node: Node, out: list) -> None:
+        if node.type == "expression_statement" and node.named_child_count:
+            node = node.named_children[0]
+        t = node.type
+        if t == "update_expression":
+            target = node.child_by_field_name("argument")
+            if target is not None:
+                out.append(Kill((canonical(target, self.source),)))
+        elif t == "assignment_expression":
+            target, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if target is not None:
+                out.append(Kill((canonical(target, self.source),)))
+            if right is not None and _MAYBE_EVENTS.search(self.source, right.start_byte, right.end_byte):
+                self._walk(right, out, None)
+        else:
+            self._walk(node, out, None)
 
     def _walk(self, node: Node, out: list, result: Optional[str]) -> None:
         t = node.type

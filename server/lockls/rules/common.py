@@ -31,8 +31,9 @@ class RuleContext:
         self.reports.append((rule, site, message, tuple(related)))
 
 
-def held_suffix(state: LockState) -> str:
-    held = held_anywhere(state)
+def held_suffix(classes) -> str:
+    """`` (held: &a, &b)``: the locks held on the paths where the problem happens."""
+    held = held_anywhere(tuple(classes))
     if not held:
         return " (held: none)"
     return " (held: " + ", ".join(f.written for _, f in held) + ")"

@@ -72,5 +72,5 @@ def check(event: Acquire, state, ctx: RuleContext) -> None:
     sites = sorted({s for c in bad for s in c.get(event.key).sites}, key=lambda s: s.start_byte)
     first = sites[0] if sites else None
     held = "may already be held" if good else "is already held"
-    message = f"`{event.written}` is taken but it {held} (taken at {site_line(first)}){when_clause(bad, good)}{held_suffix(state)}"
+    message = f"`{event.written}` is taken but it {held} (taken at {site_line(first)}){when_clause(bad, good)}{held_suffix(bad)}"
     ctx.report(NAME, event.site, message, [(s, f"`{event.written}` first taken here") for s in sites])

@@ -84,7 +84,7 @@ def check(event: Return, state, ctx: RuleContext) -> None:
         where = "at the end of the function" if event.implicit else "at this return"
         may = "may still be held" if good else "is still held"
         first = fact.first_site()
-        message = f"`{fact.written}` taken at {site_line(first)} {may} {where}{when_clause(bad, good)}{held_suffix(state)}"
+        message = f"`{fact.written}` taken at {site_line(first)} {may} {where}{when_clause(bad, good)}{held_suffix(bad)}"
         related = [(s, f"`{fact.written}` taken here") for s in sorted(
             {s for c in bad for s in c.get(key).sites}, key=lambda s: s.start_byte)]
         ctx.report(NAME, event.site, message, related)

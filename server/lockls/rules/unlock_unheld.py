@@ -85,7 +85,7 @@ def _report_not_held(event: Release, state, bad, good, ctx: RuleContext) -> None
         reason = "not taken on this path"
     related.sort(key=lambda r: r[0].start_byte)
     held = "may not be held" if good else "is not held"
-    message = f"`{event.written}` is released but it {held} ({reason}){when_clause(bad, good)}{held_suffix(state)}"
+    message = f"`{event.written}` is released but it {held} ({reason}){when_clause(bad, good)}{held_suffix(bad)}"
     ctx.report(NAME, event.site, message, related)
 
 
