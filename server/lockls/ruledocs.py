@@ -66,3 +66,67 @@ def full_description(rule: str) -> str:
 
 def default_severity(rule: str) -> str:
     return RULES.get(rule, "warning")
+
+
+SECTIONS = ("What it finds", "Why it matters", "Example", "Use instead", "Known limits", "Fix")
+
+
+def sections(rule: str) -> dict[str, str]:
+    """The documentation's `## Heading` sections, by heading."""
+    out: dict[str, str] = {}
+    current = None
+    for line in rule_doc(rule).splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+            out[current] = ""
+        elif current is not None:
+            out[current] += line + "\n"
+    return {k: v.strip() for k, v in out.items()}
+
+
+def code_block(section_text: str) -> str:
+    """The first fenced code block of a section (the C of Example / Use instead)."""
+    inside, lines = False, []
+    for line in section_text.splitlines():
+        if line.startswith("```"):
+            if inside:
+                break
+            inside = True
+            continue
+        if inside:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def rule_page(rule: str) -> str:
+    """docs/rules/RULE.md: generated from the rule module's docstring, never edited by hand."""
+    doc = rule_doc(rule)
+    summary, _, rest = doc.partition("\n")
+    return (
+        f"# {rule}\n\n"
+        f"<!-- Generated from server/lockls/rules/{rule.replace('-', '_')}.py by "
+        f"`python -m lockls.ruledocs docs/rules`; edit the docstring, not this page. -->\n\n"
+        f"{short_description(rule)}\n"
+        f"{rest.rstrip()}\n\n"
+        f"Default severity: `{default_severity(rule)}`.\n"
+    )
+
+
+def write_pages(directory: str) -> list[str]:
+    import os
+
+    os.makedirs(directory, exist_ok=True)
+    written = []
+    for rule in RULES:
+        path = os.path.join(directory, f"{rule}.md")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(rule_page(rule))
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+
+    for p in write_pages(sys.argv[1] if len(sys.argv) > 1 else "docs/rules"):
+        print(p)

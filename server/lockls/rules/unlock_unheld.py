@@ -18,8 +18,10 @@ the failure path was never thought through.
 void stats_flush(struct stats *s)
 {
     if (pthread_mutex_trylock(&s->lock) != 0)
-        pthread_mutex_unlock(&s->lock);   /* unlock-unheld: the trylock failed */
+        goto out;
     write_out(s);
+out:
+    pthread_mutex_unlock(&s->lock);   /* unlock-unheld: the trylock may have failed */
 }
 ```
 

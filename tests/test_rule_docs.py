@@ -1,0 +1,48 @@
+"""Every rule's documentation: complete, true to its examples, and published.
+
+The docstring of each rule module is its documentation. Its Example must
+trigger the rule and its Use instead must not; docs/rules/RULE.md must be the
+page generated from it (`python -m lockls.ruledocs docs/rules`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lockls.analysis import analyze_source
+from lockls.cli import main
+from lockls.config import default_config
+from lockls.ruledocs import SECTIONS, code_block, rule_page, sections
+from lockls.rules import RULES
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "rules"
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_doc_has_every_section(rule):
+    assert list(sections(rule)) == list(SECTIONS)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_example_triggers_and_use_instead_does_not(rule):
+    parts = sections(rule)
+    bad = analyze_source(code_block(parts["Example"]).encode(), "example.c", default_config())
+    good = analyze_source(code_block(parts["Use instead"]).encode(), "good.c", default_config())
+    assert [f.rule for f in bad.findings] == [rule]
+    assert good.findings == []
+    assert bad.skipped == [] and good.skipped == []
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_published_page_matches_docstring(rule):
+    page = DOCS / f"{rule}.md"
+    assert page.read_text(encoding="utf-8") == rule_page(rule), f"regenerate with: python -m lockls.ruledocs docs/rules"
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_explain_prints_the_doc(rule, capsys):
+    assert main(["--check", "--explain", rule]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{rule}:") and "## Use instead" in out
