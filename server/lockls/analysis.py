@@ -23,7 +23,7 @@ from tree_sitter import Node, Tree
 from . import dataflow, syntax
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config
-from .events import LOCK_EVENTS, Kill, Return, Site
+from .events import LOCK_EVENTS, Derive, Kill, Return, Site
 from .findings import FileResult, Finding, Pos, Related, Span
 from .lockexpr import canonical, key_of
 from .lower import Lowerer
@@ -183,7 +183,7 @@ def replay(cfg: CFG, states: list, is_recursive, with_facts: bool = False):
         if not state:
             continue
         for ev in block.events:
-            if isinstance(ev, Kill) and not with_facts:
+            if isinstance(ev, (Kill, Derive)) and not with_facts:
                 continue
             yield ev, state
             state = dataflow.transfer(state, ev, is_recursive)
@@ -274,6 +274,9 @@ def _aliases(body: Node, source: bytes) -> dict[str, str]:
     aliases = {}
     for name, n in counts.items():
         value = values[name]
+        root = _ROOT.match(key_of(canonical(value, source)))
+        if root and counts.get(root.group(0), 0):
+            continue  # `next = cur->next` with cur reassigned later: not a fixed alias
         if n == 1 and value.type in ("pointer_expression", "field_expression", "identifier", "cast_expression", "parenthesized_expression", "subscript_expression"):
             target = key_of(canonical(value, source))
             if target and target != name:

@@ -21,7 +21,7 @@ from typing import Optional
 
 from tree_sitter import Node
 
-from .events import Cond, Kill, Return, Site, TrailItem, TryAcquire
+from .events import Acquire, Cond, Derive, Kill, Rebind, Release, Return, Site, TrailItem, TryAcquire
 from .facts import mentions
 from .lower import Lowerer, flat, strip_parens
 from .lockexpr import canonical
@@ -127,6 +127,7 @@ class Builder:
             close = body.child(body.child_count - 1)
             self.events(end).append(Return(Site.of(close), implicit=True))
             self.edge(end, exit_)
+        _drop_useless_conditions(self.blocks)
         _drop_useless_kills(self.blocks)
         _compact(self.blocks, keep=(entry, exit_))
         return CFG(name, self.blocks, entry, exit_)
@@ -208,8 +209,10 @@ class Builder:
                 name = flat(name_node, self.source) if name_node is not None else None
                 if name:
                     self.events(cur).append(Kill((name,)))
-                if value is not None:
-                    self.lower.expr(value, self.events(cur), result=name)
+                if value is not None and name:
+                    self.lower.store(name, value, self.events(cur), Site.of(d))
+                elif value is not None:
+                    self.lower.expr(value, self.events(cur))
         return cur
 
     def _s_return_statement(self, node: Node, cur):
@@ -313,12 +316,21 @@ class Builder:
         cur = self.live(cur)
         cond = strip_parens(node.child_by_field_name("condition"))
         key = self.lower.value_key(cond, self.events(cur))
-        cond_text = flat(cond, self.source)
+        cond_text = key if key.startswith("$t") else flat(cond, self.source)
         after = self.new()
         body = node.child_by_field_name("body")
+        children = list(body.named_children) if body is not None else []
+        values = [self.lower.constant_text(v) for c in children if c.type == "case_statement"
+                  for v in [c.child_by_field_name("value")] if v is not None]
+        # `default:` (or the end of the switch) is reached only when no case matched
+        no_match = cur
+        for v in values:
+            nxt = self.new()
+            self.edge(no_match, nxt, Cond(f"{cond_text} == {v}", key, "==", v), False)
+            no_match = nxt
         self.breaks.append(after)
         prev, has_default = None, False
-        for child in body.named_children if body is not None else ():
+        for child in children:
             if child.type != "case_statement":
                 prev = self.statement(child, prev)
                 continue
@@ -328,7 +340,7 @@ class Builder:
             line = self.line(child)
             if value is None:
                 has_default = True
-                self.edge(cur, case_b, note=TrailItem(line, f"in `default:` at line {line}"))
+                self.edge(no_match, case_b, note=TrailItem(line, f"in `default:` at line {line}"))
             else:
                 vtext = self.lower.constant_text(value)
                 c = Cond(f"{cond_text} == {vtext}", key, "==", vtext)
@@ -337,7 +349,7 @@ class Builder:
         self.breaks.pop()
         self.edge(prev, after)
         if not has_default:
-            self.edge(cur, after)
+            self.edge(no_match, after)
         return after
 
     # -- preprocessor conditionals inside bodies ---------------------------------------
@@ -423,6 +435,34 @@ class Builder:
         self.edge(cur, if_false, cond, False, TrailItem(line, false_note, loop))
 
 
+def _drop_useless_conditions(blocks: list[Block]) -> None:
+    """A branch condition only matters for what it lets a *later* test decide:
+    one whose value (text or key) nothing else tests, sets or tries is turned
+    into a plain branch, so paths are not split by facts nobody reads."""
+    sources: dict[str, set] = {}
+    for b in blocks:
+        for e in b.succs:
+            if e.cond is not None:
+                sources.setdefault(e.cond.text, set()).add(id(e.cond))
+                if e.cond.key:
+                    sources.setdefault(e.cond.key, set()).add(id(e.cond))
+        for ev in b.events:
+            if isinstance(ev, TryAcquire):
+                sources.setdefault(ev.result, set()).add(id(ev))
+            elif isinstance(ev, Derive):
+                sources.setdefault(ev.target, set()).add(id(ev))
+                if ev.cond is not None and ev.cond.key:
+                    sources.setdefault(ev.cond.key, set()).add(id(ev))
+
+    def useful(c: Cond) -> bool:
+        return len(sources.get(c.text, ())) > 1 or (c.key is not None and len(sources.get(c.key, ())) > 1)
+
+    for b in blocks:
+        if any(e.cond is not None and not useful(e.cond) for e in b.succs):
+            b.succs = [Edge(e.target, None, e.truth, e.note) if e.cond is not None and not useful(e.cond) else e
+                       for e in b.succs]
+
+
 def _drop_useless_kills(blocks: list[Block]) -> None:
     """Facts only ever concern branch conditions and trylock results: a Kill of
     a value none of them mentions changes nothing, so it is dropped."""
@@ -442,9 +482,24 @@ def _drop_useless_kills(blocks: list[Block]) -> None:
         return any(_WORD.match(n) and _WORD.match(n).group(0) in words and any(mentions(k, n) for k in keys)
                    for n in ev.names)
 
+    roots = {_WORD.match(ev.key).group(0) for b in blocks for ev in b.events
+             if isinstance(ev, (Acquire, Release, TryAcquire)) and _WORD.match(ev.key)}
+
+    def useful_rebind(ev: Rebind) -> bool:
+        return ev.target in roots or ev.source in roots
+
+    def keep(ev) -> bool:
+        if isinstance(ev, Kill):
+            return useful(ev)
+        if isinstance(ev, Rebind):
+            return useful_rebind(ev)
+        if isinstance(ev, Derive):
+            return ev.target in words and any(mentions(k, ev.target) for k in keys)
+        return True
+
     for b in blocks:
-        if any(isinstance(ev, Kill) for ev in b.events):
-            b.events = [ev for ev in b.events if not isinstance(ev, Kill) or useful(ev)]
+        if any(isinstance(ev, (Kill, Rebind, Derive)) for ev in b.events):
+            b.events = [ev for ev in b.events if keep(ev)]
 
 
 def _compact(blocks: list[Block], keep: tuple[int, ...]) -> None:

@@ -14,7 +14,7 @@ from typing import Callable
 
 from . import lockstate as L
 from .cfg import CFG
-from .events import Acquire, Kill, Release, TryAcquire
+from .events import Acquire, Derive, Kill, Rebind, Release, TryAcquire
 
 MAX_VISITS_PER_BLOCK = 64
 
@@ -37,6 +37,10 @@ def transfer(state: L.LockState, event, is_recursive: Callable[[str, object], bo
         return L.normalize(x for c in state for x in L.try_acquire(c, event, rec))
     if isinstance(event, Kill):
         return L.kill_all(state, event)
+    if isinstance(event, Rebind):
+        return L.normalize(L.rebind(c, event) for c in state)
+    if isinstance(event, Derive):
+        return L.normalize(L.derive(c, event) for c in state)
     return state
 
 

@@ -90,11 +90,34 @@ class Kill:
 
 
 @dataclass(frozen=True, slots=True)
+class Rebind:
+    """A pointer variable gets a new value: `target = source` (source None: anything else).
+
+    Locks named through the old value of `target` keep being tracked under a
+    stale name (so a leak is still reported); locks named through `source` move
+    to `target` (hand-over-hand list walks: `cur = next`)."""
+
+    target: str
+    source: Optional[str]
+    site: Site
+
+
+@dataclass(frozen=True, slots=True)
+class Derive:
+    """`target = <condition>`: the variable records whether `cond` held
+    (`bool locked = pthread_mutex_trylock(&m) == 0;`)."""
+
+    target: str
+    cond: Optional[Cond] = None
+    const: Optional[str] = None  # `target = CONST` instead of a condition
+
+
+@dataclass(frozen=True, slots=True)
 class Return:
     site: Site
     implicit: bool = False  # falling off the end of the function (the closing brace)
     value: Optional[str] = None  # canonical returned expression (`return vm;` hands vm's lock on)
 
 
-Event = Union[Acquire, TryAcquire, Release, Kill, Return]
+Event = Union[Acquire, TryAcquire, Release, Kill, Rebind, Derive, Return]
 LOCK_EVENTS = (Acquire, TryAcquire, Release)

@@ -51,6 +51,11 @@ def canonical(node: Node, source: bytes) -> str:
             # &*x and *&x are x
             return canonical(arg.child_by_field_name("argument"), source)
         return f"{op}{canonical(arg, source)}"
+    if t == "binary_expression" and _op(node) == "+":
+        # `locks + i` points at `locks[i]`
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if left is not None and right is not None and left.type in ("identifier", "field_expression"):
+            return f"{canonical(left, source)}[{_flat(right, source)}]"
     if t == "subscript_expression":
         arg = node.child_by_field_name("argument")
         index = node.child_by_field_name("index")
@@ -68,6 +73,8 @@ def key_of(canonical_text: str, aliases: dict[str, str] | None = None) -> str:
     key = canonical_text
     if key[:1] in ("&", "*"):
         key = key[1:]
+    if key.endswith("[0]"):  # &locks[0] is locks
+        key = key[:-3]
     if aliases:
         m = _ROOT.match(key)
         if m and m.group(0) in aliases:  # `l` or `q2->lock` through a local alias

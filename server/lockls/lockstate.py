@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from . import facts as F
-from .events import Acquire, Cond, Kill, Release, Site, TrailItem, TryAcquire
+from .events import Acquire, Cond, Derive, Kill, Rebind, Release, Site, TrailItem, TryAcquire
 
 MAX_CLASSES = 24
 MAX_COUNT = 3  # recursion depth tracked for recursive locks
@@ -124,17 +124,37 @@ def _known_not_held_at_entry(classes: tuple) -> list[PathClass]:
 
 
 def normalize(classes: Iterable[PathClass]) -> LockState:
-    """Sort classes (so equal states compare equal), merging equal signatures and capping."""
+    """Sort classes (so equal states compare equal), merging equal ones and capping.
+
+    Paths with the same locks but different facts stay apart while some other
+    path holds different locks (so that `if (a && b) lock(); ... if (a && b)
+    unlock();` is decided), up to MAX_CLASSES; when every path holds the same
+    locks they merge into one; past MAX_CLASSES, classes with the same locks merge (their facts
+    intersect), and past that again the locks they disagree on are forgotten."""
     classes = tuple(classes)
     if len(classes) <= 1:
         return classes
-    by_sig: dict = {}
+    first = classes[0].signature
+    if all(c.signature == first for c in classes[1:]):
+        # Every path holds the same locks: facts have nothing to tell apart yet.
+        merged = classes[0]
+        for c in classes[1:]:
+            merged = _merge_class(merged, c)
+        return (merged,)
+    by_key: dict = {}
     for c in classes:
-        sig = c.signature
-        by_sig[sig] = _merge_class(by_sig[sig], c) if sig in by_sig else c
-    if len(by_sig) > MAX_CLASSES:
-        return _collapse(list(by_sig.values()))
-    return tuple(by_sig[s] for s in sorted(by_sig, key=repr))
+        key = (c.signature, c.facts)
+        by_key[key] = _merge_class(by_key[key], c) if key in by_key else c
+    if len(by_key) > MAX_CLASSES:
+        by_sig: dict = {}
+        for c in by_key.values():
+            sig = c.signature
+            by_sig[sig] = _merge_class(by_sig[sig], c) if sig in by_sig else c
+        if len(by_sig) > MAX_CLASSES:
+            return _collapse(list(by_sig.values()))
+        by_key = {(c.signature, c.facts): c for c in by_sig.values()}
+    # any fixed order makes equal states equal tuples; hashing is cheap (repr is not)
+    return tuple(by_key[k] for k in sorted(by_key, key=hash))
 
 
 def _collapse(classes: list[PathClass]) -> LockState:
@@ -189,6 +209,44 @@ def try_acquire(c: PathClass, ev: TryAcquire, recursive: bool) -> list[PathClass
     else:
         lost = PathClass(c.locks, base_facts | {failure_fact}, c.trail)
     return [won, lost]
+
+
+def _root(key: str) -> str:
+    end = 0
+    while end < len(key) and (key[end].isalnum() or key[end] in "_$"):
+        end += 1
+    return key[:end]
+
+
+def rebind(c: PathClass, ev: Rebind) -> PathClass:
+    locks = []
+    changed = False
+    for k, f in c.locks:
+        root = _root(k)
+        if root == ev.target:
+            changed = True
+            if f.held:  # still held, through a name nobody can use any more
+                locks.append((f"{k}@{ev.site.start_byte}", f))
+        elif ev.source is not None and root == ev.source:
+            changed = True
+            locks.append((ev.target + k[len(root):], f))
+        else:
+            locks.append((k, f))
+    if not changed:
+        return c
+    locks.sort(key=lambda kf: kf[0])
+    return PathClass(tuple(locks), c.facts, c.trail)
+
+
+def derive(c: PathClass, ev: Derive) -> PathClass:
+    facts = F.kill(c.facts, (ev.target,))
+    if ev.const is not None:
+        facts = facts | {(ev.target, "eq", ev.const)}
+        return PathClass(c.locks, facts, c.trail)
+    verdict = F.decide(facts, ev.cond)
+    if verdict is not None:
+        facts = facts | {(ev.target, "ne" if verdict else "eq", "0")}
+    return c if facts == c.facts else PathClass(c.locks, facts, c.trail)
 
 
 def kill_all(state: LockState, ev: Kill) -> LockState:

@@ -14,7 +14,7 @@ from typing import Optional
 from tree_sitter import Node
 
 from .config import Config, LockFunction
-from .events import Acquire, Cond, Kill, Release, Site, TryAcquire
+from .events import Acquire, Cond, Derive, Kill, Rebind, Release, Site, TryAcquire
 from .lockexpr import canonical, key_of
 
 _SPACE = re.compile(r"\s+")
@@ -70,11 +70,7 @@ class Lowerer:
             if target is not None:
                 out.append(Kill((canonical(target, self.source),)))
         elif t == "assignment_expression":
-            target, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-            if target is not None:
-                out.append(Kill((canonical(target, self.source),)))
-            if right is not None and _MAYBE_EVENTS.search(self.source, right.start_byte, right.end_byte):
-                self._walk(right, out, None)
+            self.assignment(node, out)
         else:
             self._walk(node, out, None)
 
@@ -103,12 +99,45 @@ class Lowerer:
         left = node.child_by_field_name("left")
         right = node.child_by_field_name("right")
         target = canonical(left, self.source) if left is not None else ""
+        op = node.child_by_field_name("operator")
+        plain = op is not None and op.type == "="
         if target:
             out.append(Kill((target,)))
         if right is not None:
-            op = node.child_by_field_name("operator")
-            self._walk(right, out, target if (op is not None and op.type == "=") else None)
+            self.store(target if plain else None, right, out, Site.of(node), is_identifier=left.type == "identifier")
         return target
+
+    def store(self, target: Optional[str], value: Node, out: list, site: Site, is_identifier: bool = True) -> None:
+        """Evaluate `value` into variable `target` (an assignment or an initialiser)."""
+        inner = strip_parens(value)
+        if target and self.is_constant(inner):
+            out.append(Derive(target, const=self.constant_text(inner)))
+            return
+        if target and inner.type in ("binary_expression", "unary_expression") and self._is_condition(inner):
+            before = len(out)
+            cond = self._boolean(inner, out)
+            if cond is not None and any(isinstance(e, TryAcquire) for e in out[before:]):
+                out.append(Derive(target, cond))
+                return
+            del out[before:]
+        self._walk(value, out, target)
+        if target and is_identifier:
+            source = canonical(inner, self.source) if inner.type == "identifier" else None
+            out.append(Rebind(target, source, site))
+
+    def _is_condition(self, node: Node) -> bool:
+        op = node.child_by_field_name("operator")
+        return op is not None and (op.type in COMPARISONS or op.type == "!")
+
+    def _boolean(self, node: Node, out: list) -> Optional[Cond]:
+        """A Cond for `value == const` or `!value` stored into a variable."""
+        if node.type == "unary_expression":
+            arg = node.child_by_field_name("argument")
+            if arg is None:
+                return None
+            c = self.condition(arg, out)
+            return Cond(f"!({c.text})", c.key, "==", "0") if c.op == "!=" and c.const == "0" else None
+        return self.condition(node, out)
 
     def _call(self, call: Node, out: list, result: Optional[str]) -> None:
         args_node = call.child_by_field_name("arguments")
