@@ -95,6 +95,8 @@ def analyze_tree(tree: Tree, source: bytes, path: str, config: Config) -> FileRe
         m.group(1).decode() for m in _RECURSIVE_INIT.finditer(source)
     ) if b"PTHREAD_RECURSIVE_MUTEX_INITIALIZER" in source else frozenset()
     table = suppressions(source)
+    for name, line in damaged_definitions(tree.root_node, source):
+        result.skipped.append(f"{name} (line {line}): the parser could not read this definition (unbalanced braces?)")
     for fn_node, body in function_nodes(tree.root_node):
         fr = analyze_function(fn_node, body, source, config, recursive_globals)
         if fr.skipped:
@@ -129,6 +131,21 @@ def function_nodes(root: Node) -> list[tuple[Node, Node]]:
             found.extend(_nested_functions(root, node))
     found.sort(key=lambda fb: fb[0].start_byte)
     return found
+
+
+def damaged_definitions(root: Node, source: bytes) -> list[tuple[str, int]]:
+    """Function definitions swallowed whole by a top-level ERROR (e.g. the last
+    function while its braces are unbalanced): (name, line) of each."""
+    out = []
+    for node in root.children:
+        if node.type != "ERROR":
+            continue
+        children = node.children
+        for i, child in enumerate(children):
+            if child.type == "function_declarator" and any(c.type == "{" or c.type.endswith("statement") for c in children[i + 1:]):
+                name = child.child_by_field_name("declarator")
+                out.append((syntax.text(name, source) if name is not None else "<anonymous>", child.start_point[0] + 1))
+    return out
 
 
 def _nested_functions(root: Node, within: Node, exclude: Optional[Node] = None) -> list[tuple[Node, Node]]:
