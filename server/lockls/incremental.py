@@ -1,0 +1,208 @@
+"""Per-function result reuse for the language server.
+
+Owns: analysing an open document function by function, reusing the
+`FunctionResult` of every function whose text is unchanged. A result is keyed by
+the function definition's exact bytes, its start column, the kind of node it
+sits in (a function swallowed by an unclosed brace parses differently), the
+configuration fingerprint and the file's recursive-mutex globals. A reused result
+was computed where the function used to be: its sites are shifted by the byte and
+row distance it moved, and the `line N` numbers in its messages are renumbered
+(outside backquoted code). So after a keystroke only the edited function is
+re-analysed; everything else costs a dictionary lookup.
+
+Same pipeline as `analysis.analyze_tree` (suppressions, configured severities),
+never a second analysis. Must not import pygls or lsprotocol.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Optional
+
+from . import analysis
+from .analysis import FunctionResult, analyze_function, function_nodes
+from .config import Config
+from .events import Site
+from .suppress import is_suppressed, suppressions
+
+log = logging.getLogger("lockls.server")
+
+_LINE_REF = re.compile(r"\bline (\d+)\b")
+_RECURSIVE_INIT = getattr(analysis, "_RECURSIVE_INIT", None)
+
+
+def recursive_globals(source: bytes) -> frozenset:
+    if _RECURSIVE_INIT is None or b"PTHREAD_RECURSIVE_MUTEX_INITIALIZER" not in source:
+        return frozenset()
+    return frozenset(m.group(1).decode() for m in _RECURSIVE_INIT.finditer(source))
+
+
+def shift_site(site: Site, db: int, dr: int) -> Site:
+    if not db and not dr:
+        return site
+    return Site(site.start_byte + db, site.end_byte + db, (site.start[0] + dr, site.start[1]),
+                (site.end[0] + dr, site.end[1]))
+
+
+def renumber(message: str, dr: int) -> str:
+    """Add `dr` to every `line N` of a message, leaving `backquoted code` alone."""
+    if not dr or "line " not in message:
+        return message
+    parts = message.split("`")
+    for i in range(0, len(parts), 2):
+        parts[i] = _LINE_REF.sub(lambda m: f"line {int(m.group(1)) + dr}", parts[i])
+    return "`".join(parts)
+
+
+@dataclass
+class Entry:
+    """A cached function result and where the function was when it was computed."""
+
+    result: FunctionResult
+    base_byte: int
+    base_row: int
+    _shift: tuple = (0, 0)
+    _shifted: Optional[list] = None
+
+    def findings(self, db: int, dr: int) -> list:
+        if self._shifted is None or self._shift != (db, dr):
+            self._shifted = [
+                (rule, shift_site(site, db, dr), renumber(message, dr),
+                 tuple((shift_site(s, db, dr) if s is not None else None, renumber(m, dr)) for s, m in related))
+                for rule, site, message, related in self.result.findings
+            ]
+            self._shift = (db, dr)
+        return self._shifted
+
+
+class FunctionCache:
+    """An LRU of function results shared by every open document."""
+
+    def __init__(self, capacity: int = 20000):
+        self.capacity = capacity
+        self._entries: OrderedDict = OrderedDict()
+        self.misses = 0  # functions analysed (for tests and the log)
+        self.hits = 0
+
+    def get(self, key) -> Optional[Entry]:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+            self.hits += 1
+        return entry
+
+    def put(self, key, entry: Entry) -> None:
+        self._entries[key] = entry
+        self.misses += 1
+        if len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+@dataclass
+class Slot:
+    """One function of the current text and its (possibly reused) analysis."""
+
+    fn: object  # tree-sitter node of the definition (valid until the next edit)
+    body: object
+    start: int
+    end: int
+    entry: Entry
+    db: int  # current offset - offset the result was computed at
+    dr: int
+
+    @property
+    def result(self) -> FunctionResult:
+        return self.entry.result
+
+    @property
+    def name(self) -> str:
+        return self.entry.result.name
+
+    def to_base(self, offset: int) -> int:
+        return offset - self.db
+
+    def from_base(self, offset: int) -> int:
+        return offset + self.db
+
+
+@dataclass
+class Reported:
+    """A finding of the current text, with the function it is in."""
+
+    rule: str
+    severity: str
+    site: Site
+    message: str
+    related: tuple  # of (Site, message)
+    slot: Slot
+
+
+@dataclass
+class DocumentAnalysis:
+    version: Optional[int]
+    slots: list = field(default_factory=list)
+    findings: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    recursive_globals: frozenset = frozenset()
+    config: Optional[Config] = None
+    source: bytes = b""  # the text analysed
+
+    def slot_at(self, offset: int) -> Optional[Slot]:
+        """The innermost function whose definition contains `offset`."""
+        best = None
+        for slot in self.slots:
+            if slot.start <= offset < slot.end or (offset == slot.end and offset > slot.start):
+                if best is None or slot.end - slot.start < best.end - best.start:
+                    best = slot
+            elif slot.start > offset:
+                break
+        return best
+
+
+_logged_errors: set = set()
+
+
+def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
+                     select: Optional[frozenset] = None, version: Optional[int] = None) -> DocumentAnalysis:
+    rec = recursive_globals(source)
+    fp = config.fingerprint()
+    out = DocumentAnalysis(version, recursive_globals=rec, config=config)
+    for fn, body in function_nodes(tree.root_node):
+        start, end = fn.start_byte, fn.end_byte
+        parent = fn.parent
+        key = (source[start:end], fn.start_point[1], parent.type if parent is not None else "", fp, rec)
+        entry = cache.get(key)
+        if entry is None:
+            try:
+                fr = analyze_function(fn, body, source, config, rec)
+            except Exception as e:  # analyze_function catches its own; this is a last line of defence
+                name = source[start:min(end, start + 80)].split(b"(")[0].decode("utf-8", "replace")
+                if (name, type(e).__name__) not in _logged_errors:
+                    _logged_errors.add((name, type(e).__name__))
+                    log.exception("internal error analysing %s", name)
+                fr = FunctionResult(name, fn.start_point[0] + 1, skipped=f"internal error: {type(e).__name__}: {e}")
+            entry = Entry(fr, start, fn.start_point[0])
+            cache.put(key, entry)
+        slot = Slot(fn, body, start, end, entry, start - entry.base_byte, fn.start_point[0] - entry.base_row)
+        out.slots.append(slot)
+        if entry.result.skipped:
+            out.skipped.append(f"{entry.result.name} (line {fn.start_point[0] + 1}): {entry.result.skipped}")
+    table = suppressions(source)
+    enabled = select if select is not None else config.select
+    for slot in out.slots:
+        if not slot.entry.result.findings:
+            continue
+        for rule, site, message, related in slot.entry.findings(slot.db, slot.dr):
+            if enabled is not None and rule not in enabled:
+                continue
+            if is_suppressed(rule, site.start[0], table):
+                continue
+            out.findings.append(Reported(rule, config.severity(rule), site, message, related, slot))
+    out.findings.sort(key=lambda r: (r.site.start_byte, r.rule, r.message))
+    return out
