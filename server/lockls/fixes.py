@@ -113,7 +113,8 @@ def _leak_fixes(doc, finding, acquire, config: Config, events: list) -> list:
         call = f"{release.name}({acquire.written});"
         edits = _insert_before(doc, site.start_byte, site.end_byte, call)
         if edits:
-            out.append((f"Release `{acquire.written}` with `{release.name}` before this return", edits, True))
+            where = "at the end of the function" if doc.source[site.start_byte:site.start_byte + 1] == b"}" else "before this return"
+            out.append((f"Release `{acquire.written}` with `{release.name}` {where}", edits, True))
     goto = _goto_fix(doc, finding, acquire, events)
     if goto is not None:
         out.append(goto)

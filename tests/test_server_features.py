@@ -1,0 +1,276 @@
+"""The server's features without the transport: documents, fixes, hover, highlight,
+per-function reuse (lockls.lsp_features.Session, lockls.documents, lockls.incremental)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+from lsprotocol import types as T
+
+from lockls.analysis import analyze_source
+from lockls.config import default_config
+from lockls.documents import Document, LineIndex
+from lockls.lsp_features import Session
+
+URI = "file:///tmp/lockls-test/f.c"
+
+
+def session_with(text: str, encoding: str = "utf-16") -> Session:
+    s = Session()
+    s.encoding = encoding
+    s.open(URI, text, 1, "c")
+    return s
+
+
+def apply_edits(doc: Document, edits, encoding) -> str:
+    data = doc.source
+    spans = sorted(((doc.offset_at(e.range.start.line, e.range.start.character, encoding),
+                     doc.offset_at(e.range.end.line, e.range.end.character, encoding), e.new_text) for e in edits),
+                   reverse=True)
+    for a, b, text in spans:
+        data = data[:a] + text.encode() + data[b:]
+    return data.decode()
+
+
+def rules_of(text: str) -> list[str]:
+    return sorted(f.rule for f in analyze_source(text.encode(), "f.c", default_config()).findings)
+
+
+def actions_for(text: str, rule: str):
+    s = session_with(text)
+    result = s.analysis(URI)
+    (finding,) = [f for f in result.findings if f.rule == rule]
+    doc = s.documents[URI]
+    rng = s._range(doc, finding.site.start_byte, finding.site.end_byte)
+    return s, doc, s.code_actions(URI, rng)
+
+
+HEAD = "#include <pthread.h>\nstruct q { pthread_mutex_t lock; int n; };\n"
+
+LEAK_BRACED = HEAD + """int f(struct q *q)
+{
+    pthread_mutex_lock(&q->lock);
+    if (q->n) {
+        return -1;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return 0;
+}
+"""
+LEAK_BRACELESS = HEAD + """int f(struct q *q)
+{
+    pthread_mutex_lock(&q->lock);
+    if (q->n)
+        return -1;
+    pthread_mutex_unlock(&q->lock);
+    return 0;
+}
+"""
+LEAK_SAME_LINE = HEAD + """int f(struct q *q)
+{
+\tpthread_rwlock_wrlock(&q->rw);
+\tif (q->n) return -1;
+\tpthread_rwlock_unlock(&q->rw);
+\treturn 0;
+}
+"""
+LEAK_FALLTHROUGH = HEAD + """void f(struct q *q)
+{
+    pthread_mutex_lock(&q->lock);
+    if (q->n) {
+        pthread_mutex_unlock(&q->lock);
+        return;
+    }
+    q->n++;
+}
+"""
+LEAK_GOTO = HEAD + """int f(struct q *q)
+{
+    int rc = -1;
+    pthread_mutex_lock(&q->lock);
+    if (q->n)
+        return rc;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+"""
+DOUBLE = HEAD + """void f(struct q *q)
+{
+    pthread_mutex_lock(&q->lock);
+    pthread_mutex_lock(&q->lock);
+    pthread_mutex_unlock(&q->lock);
+}
+"""
+UNHELD = HEAD + """void f(struct q *q)
+{
+    pthread_mutex_lock(&q->lock);
+    pthread_mutex_unlock(&q->lock); q->n = 0; pthread_mutex_unlock(&q->lock);
+}
+"""
+
+
+@pytest.mark.parametrize("text", [LEAK_BRACED, LEAK_BRACELESS, LEAK_SAME_LINE, LEAK_FALLTHROUGH, LEAK_GOTO])
+def test_leak_release_fix(text):
+    s, doc, actions = actions_for(text, "lock-leak")
+    release = [a for a in actions if a.title.startswith("Release")]
+    assert release and release[0].is_preferred
+    fixed = apply_edits(doc, release[0].edit.changes[URI], "utf-16")
+    assert "lock-leak" not in rules_of(fixed), fixed
+    assert rules_of(fixed) == []
+
+
+def test_leak_fix_keeps_indentation_and_braces():
+    _, doc, actions = actions_for(LEAK_BRACELESS, "lock-leak")
+    fixed = apply_edits(doc, actions[0].edit.changes[URI], "utf-16")
+    assert "    if (q->n) {\n        pthread_mutex_unlock(&q->lock);\n        return -1;\n    }\n" in fixed
+    _, doc, actions = actions_for(LEAK_BRACED, "lock-leak")
+    fixed = apply_edits(doc, actions[0].edit.changes[URI], "utf-16")
+    assert "    if (q->n) {\n        pthread_mutex_unlock(&q->lock);\n        return -1;\n    }\n" in fixed
+    _, doc, actions = actions_for(LEAK_SAME_LINE, "lock-leak")
+    fixed = apply_edits(doc, actions[0].edit.changes[URI], "utf-16")
+    assert "\tif (q->n) {\n\t\tpthread_rwlock_unlock(&q->rw);\n\t\treturn -1;\n\t}\n" in fixed
+
+
+def test_leak_goto_fix():
+    _, doc, actions = actions_for(LEAK_GOTO, "lock-leak")
+    (goto,) = [a for a in actions if a.title.startswith("Jump to `out`")]
+    fixed = apply_edits(doc, goto.edit.changes[URI], "utf-16")
+    assert "        goto out;\n" in fixed
+    assert rules_of(fixed) == []
+
+
+@pytest.mark.parametrize("text,rule", [(DOUBLE, "double-lock"), (UNHELD, "unlock-unheld")])
+def test_remove_call_fix(text, rule):
+    _, doc, actions = actions_for(text, rule)
+    (remove,) = [a for a in actions if a.title.startswith("Remove")]
+    fixed = apply_edits(doc, remove.edit.changes[URI], "utf-16")
+    assert rule not in rules_of(fixed)
+    assert fixed.count("\n") == text.count("\n") - (1 if rule == "double-lock" else 0)
+
+
+@pytest.mark.parametrize("text,rule", [(LEAK_BRACELESS, "lock-leak"), (LEAK_FALLTHROUGH, "lock-leak"),
+                                       (DOUBLE, "double-lock"), (UNHELD, "unlock-unheld")])
+def test_suppress_fix(text, rule):
+    _, doc, actions = actions_for(text, rule)
+    (sup,) = [a for a in actions if a.title.startswith("Suppress")]
+    fixed = apply_edits(doc, sup.edit.changes[URI], "utf-16")
+    assert f"/* lockls: ignore[{rule}] */\n" in fixed
+    assert rule not in rules_of(fixed)
+
+
+# -- hover ---------------------------------------------------------------------------
+
+HOVER = HEAD + """int f(struct q *q, struct q *o, int x)
+{
+    int rc = 0;
+    pthread_mutex_lock(&q->lock);
+    if (x)
+        pthread_mutex_lock(&o->lock);
+    rc = x + 1;
+    if (x)
+        pthread_mutex_unlock(&o->lock);
+    pthread_mutex_unlock(&q->lock); /* lockls: ignore[unlock-unheld] */
+    return rc;
+}
+"""
+
+
+def hover_at(s: Session, text: str, needle: str, delta: int = 0):
+    index = text.index(needle) + delta
+    doc = s.documents[URI]
+    line, char = doc.position_of(len(text[:index].encode()), s.encoding)
+    h = s.hover(URI, line, char)
+    return h.contents.value if h else None
+
+
+def test_hover_held_locks():
+    s = session_with(HOVER)
+    assert hover_at(s, HOVER, "int rc") == "**Locks held here:** none"
+    assert hover_at(s, HOVER, "rc = x + 1") == (
+        "**Locks held here**\n- for sure: `&q->lock` (taken at line 6)\n- on some paths: `&o->lock` (taken at line 8)")
+    assert hover_at(s, HOVER, "return rc") == "**Locks held here:** none"
+    assert hover_at(s, HOVER, "int f") is None
+    assert hover_at(s, HOVER, "#include") is None
+    assert s.hover(URI, 999, 0) is None and s.hover("file:///nope.c", 0, 0) is None
+    assert "for sure" in s.hover(URI, 9, 999).contents.value  # clamped to the line's end
+
+
+def test_hover_lock_call_and_suppression():
+    s = session_with(HOVER)
+    text = hover_at(s, HOVER, "pthread_mutex_lock(&o->lock)", 3)
+    assert "**`&o->lock`** — `pthread_mutex_lock` acquires it" in text
+    assert "- kind: `pthread_mutex`" in text
+    assert "acquire `pthread_mutex_lock` at line 8 (this call)" in text
+    assert "release `pthread_mutex_unlock` at line 11" in text
+    doc = hover_at(s, HOVER, "lockls: ignore")
+    assert doc.startswith("**unlock-unheld**") and "unlock-unheld:" in doc
+
+
+def test_highlight():
+    s = session_with(HOVER)
+    doc = s.documents[URI]
+    line, char = doc.position_of(HOVER.index("pthread_mutex_unlock(&q->lock)") + 2)
+    hs = s.highlights(URI, line, char)
+    assert [(h.range.start.line, h.kind) for h in hs] == [
+        (5, T.DocumentHighlightKind.Read), (11, T.DocumentHighlightKind.Write)]
+    assert s.highlights(URI, 2, 0) is None
+
+
+# -- documents -------------------------------------------------------------------------
+
+def test_positions_non_ascii_and_form_feed():
+    text = "/* 日本 😀 */ int x;\f\n\fint y; /* é */\r\nz\rw"
+    doc = Document("u", text, 1)
+    data = text.encode()
+    assert doc.lines.starts == [0, data.index(b"\f\n") + 2, data.index(b"\r\n") + 2, data.index(b"\rw") + 1]
+    x = data.index(b"int x")
+    assert doc.position_of(x, "utf-16") == (0, len("/* 日本 😀 */ ".encode("utf-16-le")) // 2)
+    assert doc.position_of(x, "utf-8") == (0, x)
+    for enc in ("utf-8", "utf-16"):
+        for off in range(len(data) + 1):
+            if off < len(data) and (data[off] & 0xC0) == 0x80:
+                continue
+            assert doc.offset_at(*doc.position_of(off, enc), enc) == off or data[off - 1:off] == b"\r"
+
+
+EDIT = st.tuples(st.integers(0, 200), st.integers(0, 6),
+                 st.sampled_from(["", "\n", "\r\n", "\r", "\f", "x", "日", "😀", "a\nb", "\r\n\n"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab\n\r\f日😀 ", max_size=40), st.lists(EDIT, max_size=6))
+def test_line_index_incremental_equals_full(text, edits):
+    doc = Document("u", text, 1)
+    for at, length, new in edits:
+        size = len(doc.source)
+        # edit whole characters only
+        chars = doc.source.decode()
+        a = min(at, len(chars))
+        b = min(a + length, len(chars))
+        start, end = len(chars[:a].encode()), len(chars[:b].encode())
+        (sl, sc), (el, ec) = doc.position_of(start, "utf-16"), doc.position_of(end, "utf-16")
+        if doc.offset_at(sl, sc, "utf-16") != start or doc.offset_at(el, ec, "utf-16") != end:
+            continue  # inside a \r\n pair: not addressable by a position
+        doc.apply_change(new, ((sl, sc), (el, ec)), "utf-16")
+        assert doc.source == (chars[:a] + new + chars[b:]).encode()
+        assert doc.lines.starts == LineIndex(doc.source).starts
+
+
+def test_only_the_edited_function_is_reanalysed():
+    fns = "".join(HEAD if i == 0 else "" for i in range(1)) + "".join(
+        f"int f{i}(struct q *q)\n{{\n    pthread_mutex_lock(&q->lock);\n    if (q->n) return {i};\n"
+        f"    pthread_mutex_unlock(&q->lock);\n    return 0;\n}}\n" for i in range(20))
+    s = session_with(fns)
+    first = s.analysis(URI)
+    assert len(first.findings) == 20 and s.cache.misses == 20
+    doc = s.documents[URI]
+    line, _ = doc.position_of(fns.index("if (q->n) return 7"))
+    # insert a line inside f7: only f7 is analysed again, the rest move
+    s.change(URI, 2, [T.TextDocumentContentChangePartial(range=T.Range(T.Position(line, 0), T.Position(line, 0)), text="    q->n++;\n")])
+    second = s.analysis(URI)
+    assert s.cache.misses == 21
+    expected = analyze_source(doc.source, "f.c", default_config()).findings
+    assert [(f.rule, f.site.start_byte, f.message) for f in second.findings] == [
+        (f.rule, f.span.start_byte, f.message) for f in expected]
