@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-import pytest_lsp
 from lsprotocol import types as T
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient
 
-from lsp.helpers import SERVER_COMMAND, Editor, install_recorder, reference, summary, wait
+from lsp.fixtures import make_client_fixture
+from lsp.helpers import Editor, reference, summary
 
 LEAKY = """\
 #include <pthread.h>
@@ -25,25 +24,7 @@ int queue_push(struct queue *q, int job)
 }
 """
 
-CLIENTS = ["visual_studio_code", "neovim", "emacs"]
-
-
-@pytest_lsp.fixture(params=CLIENTS, config=ClientServerConfig(server_command=SERVER_COMMAND))
-async def client(lsp_client: LanguageClient, request, tmp_path):
-    caps = client_capabilities(request.param)
-    install_recorder(lsp_client)
-    lsp_client.registrations = []
-
-    @lsp_client.feature(T.CLIENT_REGISTER_CAPABILITY)
-    def register(params: T.RegistrationParams):
-        lsp_client.registrations.extend(params.registrations)
-        return None
-    result = await wait(lsp_client.initialize_session(T.InitializeParams(
-        capabilities=caps, root_uri=tmp_path.as_uri(), workspace_folders=[T.WorkspaceFolder(tmp_path.as_uri(), "ws")])))
-    lsp_client.encoding = result.capabilities.position_encoding or "utf-16"
-    lsp_client.client_name = request.param
-    yield
-    await wait(lsp_client.shutdown_session())
+client = make_client_fixture()
 
 
 def editor(client, tmp_path, text, name="q.c"):
