@@ -92,6 +92,10 @@ class Builder:
         self.labels: dict[str, int] = {}
         self.breaks: list[int] = []
         self.continues: list[int] = []
+        # texts/keys of conditions that decide whether a lock call runs: only facts
+        # about these are worth keeping paths apart for
+        self.controlling: set[str] = set()
+        self._guarding = False
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -127,7 +131,7 @@ class Builder:
             close = body.child(body.child_count - 1)
             self.events(end).append(Return(Site.of(close), implicit=True))
             self.edge(end, exit_)
-        _drop_useless_conditions(self.blocks)
+        _drop_useless_conditions(self.blocks, self.controlling)
         _drop_useless_kills(self.blocks)
         _compact(self.blocks, keep=(entry, exit_))
         return CFG(name, self.blocks, entry, exit_)
@@ -141,9 +145,12 @@ class Builder:
         if handler is not None:
             return handler(node, cur)
         if node.type in ("comment", ";", "{", "}", "type_definition", "struct_specifier", "preproc_def",
-                         "preproc_function_def", "preproc_call", "preproc_include", "function_definition",
+                         "preproc_function_def", "preproc_call", "preproc_include",
                          "linkage_specification", "enum_specifier", "union_specifier"):
             return cur
+        if node.type == "function_definition":
+            # C has no nested functions: a statement macro without `;` misparsed
+            raise Unanalysable(f"a macro the parser misread as a nested function at line {self.line(node)}")
         if node.is_error:
             return self._s_ERROR(node, cur)
         # anything else (asm, attributed statements, expressions) is lowered for its calls
@@ -164,6 +171,10 @@ class Builder:
             cur = self.statement(node, cur)
             i += 1
         return cur
+
+    def _guards_lock(self, start: int, end: int) -> bool:
+        names = self.lower.lock_names
+        return names is None or bool(names.search(self.source, start, end))
 
     def _is_macro_head(self, node: Node) -> bool:
         """`name(args)` with a MISSING `;`, then a block: a block-introducing macro."""
@@ -255,7 +266,10 @@ class Builder:
         then_b, after = self.new(), self.new()
         alternative = node.child_by_field_name("alternative")
         else_b = self.new() if alternative is not None else after
-        self.branch(node.child_by_field_name("condition"), cur, then_b, else_b)
+        condition = node.child_by_field_name("condition")
+        self._guarding = self._guards_lock(condition.end_byte if condition is not None else node.start_byte, node.end_byte)
+        self.branch(condition, cur, then_b, else_b)
+        self._guarding = False
         self.edge(self.statement(node.child_by_field_name("consequence"), then_b), after)
         if alternative is not None:
             body = [c for c in alternative.named_children if c.type != "comment"]
@@ -283,7 +297,9 @@ class Builder:
         step = self.new() if update is not None else header
         self.edge(cur, header)
         if cond is not None:
+            self._guarding = body is not None and self._guards_lock(body.start_byte, body.end_byte)
             self.branch(cond, header, body_b, after, loop=True)
+            self._guarding = False
         else:
             self.edge(header, body_b)
             if note_text:  # a macro loop may run zero times
@@ -309,7 +325,10 @@ class Builder:
         self.breaks.pop()
         self.continues.pop()
         self.edge(end, cond_b)
+        body = node.child_by_field_name("body")
+        self._guarding = body is not None and self._guards_lock(body.start_byte, body.end_byte)
         self.branch(node.child_by_field_name("condition"), cond_b, body_b, after, loop=True)
+        self._guarding = False
         return after
 
     def _s_switch_statement(self, node: Node, cur):
@@ -320,6 +339,8 @@ class Builder:
         after = self.new()
         body = node.child_by_field_name("body")
         children = list(body.named_children) if body is not None else []
+        if body is not None and self._guards_lock(body.start_byte, body.end_byte):
+            self.controlling.add(key)
         values = [self.lower.constant_text(v) for c in children if c.type == "case_statement"
                   for v in [c.child_by_field_name("value")] if v is not None]
         # `default:` (or the end of the switch) is reached only when no case matched
@@ -359,25 +380,30 @@ class Builder:
         after, then_b = self.new(), self.new()
         name = node.child_by_field_name("name")
         condition = node.child_by_field_name("condition")
+        directive = flat(node.child(0), self.source) if node.child_count else "#if"
         if name is not None:
-            negated = flat(node.child(0), self.source) == "#ifndef"
+            negated = directive == "#ifndef"
             text = f"{'!' if negated else ''}defined({flat(name, self.source)})"
+            shown = f"{directive} {flat(name, self.source)}"
         elif condition is not None:
             text = flat(condition, self.source)
+            shown = f"{directive} {text}"
         else:
-            text = flat(node, self.source)[:40]
+            text = shown = flat(node, self.source)[:40]
         line = self.line(node)
         cond = Cond(f"#if {text}")
-        self.edge(cur, then_b, cond, True, TrailItem(line, f"when `#if {text}` at line {line}"))
+        if self._guards_lock(node.start_byte, node.end_byte):
+            self.controlling.add(cond.text)
+        self.edge(cur, then_b, cond, True, TrailItem(line, f"when `{shown}` at line {line}"))
         alternative = node.child_by_field_name("alternative")
         skip = {name, condition, alternative}
         body = [c for c in node.named_children if c not in skip]
         self.edge(self.sequence(body, then_b), after)
         if alternative is None:
-            self.edge(cur, after, cond, False, TrailItem(line, f"when not `#if {text}` at line {line}"))
+            self.edge(cur, after, cond, False, TrailItem(line, f"when `{shown}` is false at line {line}"))
         else:
             else_b = self.new()
-            self.edge(cur, else_b, cond, False, TrailItem(line, f"when not `#if {text}` at line {line}"))
+            self.edge(cur, else_b, cond, False, TrailItem(line, f"when `{shown}` is false at line {line}"))
             if alternative.type == "preproc_else":
                 self.edge(self.sequence(alternative.named_children, else_b), after)
             else:  # #elif / #elifdef: another conditional
@@ -431,15 +457,21 @@ class Builder:
         text = flat(node, self.source)
         true_note = f"when `{text}` at line {line}"
         false_note = f"when `{negated_text}` at line {line}" if negated_text else f"when `{text}` is false at line {line}"
+        if self._guarding:
+            self.controlling.add(cond.text)
+            if cond.key:
+                self.controlling.add(cond.key)
         self.edge(cur, if_true, cond, True, TrailItem(line, true_note, loop))
         self.edge(cur, if_false, cond, False, TrailItem(line, false_note, loop))
 
 
-def _drop_useless_conditions(blocks: list[Block]) -> None:
+def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None:
     """A branch condition only matters for what it lets a *later* test decide:
-    one whose value (text or key) nothing else tests, sets or tries is turned
-    into a plain branch, so paths are not split by facts nobody reads."""
+    one whose value (text or key) nothing else tests, sets or tries, or that
+    no test guarding a lock call reads, is turned into a plain branch, so paths
+    are not split by facts nobody needs."""
     sources: dict[str, set] = {}
+    results: set[str] = set()  # trylock results and flags derived from them
     for b in blocks:
         for e in b.succs:
             if e.cond is not None:
@@ -449,13 +481,17 @@ def _drop_useless_conditions(blocks: list[Block]) -> None:
         for ev in b.events:
             if isinstance(ev, TryAcquire):
                 sources.setdefault(ev.result, set()).add(id(ev))
+                results.add(ev.result)
             elif isinstance(ev, Derive):
                 sources.setdefault(ev.target, set()).add(id(ev))
-                if ev.cond is not None and ev.cond.key:
-                    sources.setdefault(ev.cond.key, set()).add(id(ev))
+                if ev.cond is not None:
+                    results.add(ev.target)
+                    if ev.cond.key:
+                        sources.setdefault(ev.cond.key, set()).add(id(ev))
 
     def useful(c: Cond) -> bool:
-        return len(sources.get(c.text, ())) > 1 or (c.key is not None and len(sources.get(c.key, ())) > 1)
+        wanted = c.text in controlling or c.key in controlling or c.key in results
+        return wanted and (len(sources.get(c.text, ())) > 1 or (c.key is not None and len(sources.get(c.key, ())) > 1))
 
     for b in blocks:
         if any(e.cond is not None and not useful(e.cond) for e in b.succs):

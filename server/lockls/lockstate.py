@@ -126,21 +126,13 @@ def _known_not_held_at_entry(classes: tuple) -> list[PathClass]:
 def normalize(classes: Iterable[PathClass]) -> LockState:
     """Sort classes (so equal states compare equal), merging equal ones and capping.
 
-    Paths with the same locks but different facts stay apart while some other
-    path holds different locks (so that `if (a && b) lock(); ... if (a && b)
-    unlock();` is decided), up to MAX_CLASSES; when every path holds the same
-    locks they merge into one; past MAX_CLASSES, classes with the same locks merge (their facts
+    Paths with the same locks but different facts stay apart (so that
+    `if (a && b) lock(); ... if (a && b) unlock();` is decided), up to
+    MAX_CLASSES (the CFG keeps only facts that decide lock calls); past that, classes with the same locks merge (their facts
     intersect), and past that again the locks they disagree on are forgotten."""
     classes = tuple(classes)
     if len(classes) <= 1:
         return classes
-    first = classes[0].signature
-    if all(c.signature == first for c in classes[1:]):
-        # Every path holds the same locks: facts have nothing to tell apart yet.
-        merged = classes[0]
-        for c in classes[1:]:
-            merged = _merge_class(merged, c)
-        return (merged,)
     by_key: dict = {}
     for c in classes:
         key = (c.signature, c.facts)

@@ -9,6 +9,7 @@ Statement structure (blocks, branches, jumps) is `cfg`'s business.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Optional
 
 from tree_sitter import Node
@@ -34,6 +35,11 @@ def strip_parens(node: Node) -> Node:
     while node.type == "parenthesized_expression" and node.named_child_count:
         node = node.named_children[-1]
     return node
+
+
+def _default_success(name: str) -> str:
+    """What a plain lock call returns on success, when its status is checked."""
+    return "thrd_success" if name.startswith("mtx_") else "zero"
 
 
 class Lowerer:
@@ -120,10 +126,11 @@ class Lowerer:
                 out.append(Derive(target, cond))
                 return
             del out[before:]
-        self._walk(value, out, target)
         if target and is_identifier:
+            # the old value's locks go stale before the new value (maybe a locked object) arrives
             source = canonical(inner, self.source) if inner.type == "identifier" else None
             out.append(Rebind(target, source, site))
+        self._walk(value, out, target)
 
     def _is_condition(self, node: Node) -> bool:
         op = node.child_by_field_name("operator")
@@ -177,6 +184,11 @@ class Lowerer:
             return Release(key, written, site, fn)
         if fn.action == "try-acquire":
             return TryAcquire(key, written, site, fn, fn.shared, result_key)
+        if result is not None and fn.lock != "return":
+            # `if (pthread_mutex_lock(&m) != 0) return;`: a lock call whose status is
+            # kept or tested can fail; it took the lock only when it returned success.
+            checked = replace(fn, action="try-acquire", success=fn.success or _default_success(fn.name))
+            return TryAcquire(key, written, site, checked, fn.shared, result_key)
         return Acquire(key, written, site, fn, fn.shared)
 
     # -- conditions ----------------------------------------------------------------
@@ -217,7 +229,7 @@ class Lowerer:
             return self.assignment(node, out)
         if t == "call_expression":
             before = len(out)
-            self._walk(node, out, None)
+            self._walk(node, out, f"$t{node.start_byte}")
             last = out[-1] if len(out) > before else None
             if isinstance(last, TryAcquire) and last.site.start_byte == node.start_byte:
                 return last.result  # the call's own value, e.g. `if (trylock(&m) == 0)`

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-_SUPPRESSION = re.compile(rb"(?://|/\*)[^\n]*?lockls:\s*ignore(?:\[([^\]\n]*)\])?")
+# inside a `//` comment, or inside a `/* */` comment that has not closed before it
+_SUPPRESSION = re.compile(rb"(?://[^\n]*?|/\*(?:(?!\*/)[^\n])*?)lockls:\s*ignore(?:\[([^\]\n]*)\])?")
 ALL = "*"
 
 
