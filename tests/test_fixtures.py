@@ -8,7 +8,7 @@ Expectations are C comments on the line where a finding must be reported:
     /* expect+1: double-lock */                           (the next line)
 
 Without `@N` the column is the first non-blank character of the line. Quoted
-text must appear in the message. Several expectations: `expect: a, b`.
+text must appear in the message. Several expectations: `expect: a, b` (the same rule twice: two findings).
 Matching is exact in both directions: a missing or an extra finding fails, and
 the failure shows the fixture with the actual findings interleaved.
 """
@@ -16,6 +16,7 @@ the failure shows the fixture with the actual findings interleaved.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,8 @@ _EXPECT = re.compile(r"expect(?P<offset>[+-]\d+)?:\s*(?P<items>.*?)\s*(?:\*/|$)"
 _ITEM = re.compile(r'(?P<rule>[a-z][a-z-]*)(?:@(?P<col>\d+))?(?:\s*"(?P<text>[^"]*)")?')
 
 
-def expectations(lines: list[str]) -> tuple[set, dict]:
-    expected, texts = set(), {}
+def expectations(lines: list[str]) -> tuple[Counter, dict]:
+    expected, texts = Counter(), {}
     for i, line in enumerate(lines):
         for m in _EXPECT.finditer(line):
             target = i + int(m.group("offset") or 0)
@@ -38,9 +39,9 @@ def expectations(lines: list[str]) -> tuple[set, dict]:
             for item in _ITEM.finditer(m.group("items")):
                 col = int(item.group("col")) if item.group("col") else indent + 1
                 key = (target + 1, col, item.group("rule"))
-                expected.add(key)
+                expected[key] += 1
                 if item.group("text"):
-                    texts[key] = item.group("text")
+                    texts.setdefault(key, []).append(item.group("text"))
     return expected, texts
 
 
@@ -54,15 +55,19 @@ def test_fixture(path: Path):
     result = analyze_source(source, str(path), config_for(str(path)))
     lines = source.decode("utf-8").split("\n")
     expected, texts = expectations(lines)
-    actual = {(f.span.start.line + 1, f.span.start.char_col + 1, f.rule): f for f in result.findings}
+    messages: dict = {}
+    for f in result.findings:
+        messages.setdefault((f.span.start.line + 1, f.span.start.char_col + 1, f.rule), []).append(f.message)
+    actual = Counter({key: len(m) for key, m in messages.items()})
     problems = []
-    for key in sorted(expected - set(actual)):
+    for key in sorted(expected - actual):
         problems.append(f"missing {key[2]} at {key[0]}:{key[1]}")
-    for key in sorted(set(actual) - expected):
-        problems.append(f"unexpected {key[2]} at {key[0]}:{key[1]}: {actual[key].message}")
-    for key, text in texts.items():
-        if key in actual and text not in actual[key].message:
-            problems.append(f"{key[2]} at {key[0]}:{key[1]}: message lacks {text!r}: {actual[key].message}")
+    for key in sorted(actual - expected):
+        problems.append(f"unexpected {key[2]} at {key[0]}:{key[1]}: {messages[key]}")
+    for key, wanted in texts.items():
+        for text in wanted:
+            if key in messages and not any(text in m for m in messages[key]):
+                problems.append(f"{key[2]} at {key[0]}:{key[1]}: no message has {text!r}: {messages[key]}")
     if result.skipped and "skipped" not in path.name:
         problems.append(f"functions skipped: {result.skipped}")
     if problems:
@@ -84,5 +89,5 @@ def _interleave(lines: list[str], findings) -> str:
 def test_expectation_parser():
     lines = ['  return 1; /* expect: lock-leak, double-lock@3 "x (y)" */', "/* expect+1: unlock-unheld */", "\tunlock();"]
     expected, texts = expectations(lines)
-    assert expected == {(1, 3, "lock-leak"), (1, 3, "double-lock"), (3, 2, "unlock-unheld")}
-    assert texts == {(1, 3, "double-lock"): "x (y)"}
+    assert expected == Counter({(1, 3, "lock-leak"): 1, (1, 3, "double-lock"): 1, (3, 2, "unlock-unheld"): 1})
+    assert texts == {(1, 3, "double-lock"): ["x (y)"]}

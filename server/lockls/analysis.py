@@ -26,6 +26,7 @@ from .config import Config
 from .events import LOCK_EVENTS, Derive, Kill, Return, Site
 from .findings import FileResult, Finding, Pos, Related, Span
 from .lockexpr import canonical, key_of
+from .facts import number
 from .lower import Lowerer
 from .rules import RULES
 from .rules import double_lock, lock_leak, unlock_unheld
@@ -223,19 +224,45 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         acquired_keys=acquired,
         caller_visible=visible,
         always_held_at_return=always_held or frozenset(),
-        try_sites=frozenset(ev.site for ev, _ in steps if type(ev).__name__ == "TryAcquire"),
+        try_sites={ev.site: ev.fn.name for ev, _ in steps if type(ev).__name__ == "TryAcquire"},
+        try_wrapper_keys=_try_wrapper_keys(steps),
+        try_results=frozenset((ev.key, ev.result) for ev, _ in steps if type(ev).__name__ == "TryAcquire"),
     )
     for ev, st in steps:
         for rule in RULE_MODULES:
             if isinstance(ev, rule.EVENTS):
                 rule.check(ev, st, ctx)
-    # one finding per rule and site (a site in a loop is replayed once anyway)
     seen, out = set(), []
     for rule, site, message, related in ctx.reports:
-        if (rule, site) not in seen:
-            seen.add((rule, site))
+        if (rule, site, message) not in seen:
+            seen.add((rule, site, message))
             out.append((rule, site, message, related))
     return out
+
+
+def _try_wrapper_keys(steps) -> frozenset:
+    """Locks taken only by trylocks, never released here, that the function returns holding only with
+    return values it never returns without them (`return 1` when taken,
+    `return 0` when not): the caller learns from the value, like from a trylock."""
+    held_values: dict[str, set] = {}
+    free_values: dict[str, set] = {}
+    keys = set()
+    for ev, st in steps:
+        if not isinstance(ev, Return):
+            continue
+        if ev.value is None or number(ev.value) is None:
+            return frozenset()  # some return value tells nothing
+        for c in st:
+            for k, f in c.locks:
+                keys.add(k)
+        for k in keys:
+            for c in st:
+                f = c.get(k)
+                (held_values if f is not None and f.held else free_values).setdefault(k, set()).add(ev.value)
+    tried = {ev.key for ev, _ in steps if type(ev).__name__ == "TryAcquire"}
+    plain = {ev.key for ev, _ in steps if type(ev).__name__ in ("Acquire", "Release")}
+    return frozenset(k for k in held_values
+                     if k in tried and k not in plain and not (held_values[k] & free_values.get(k, set())))
 
 
 class _CallerVisibility:

@@ -231,8 +231,9 @@ class Builder:
         value_node = node.named_children[0] if node.named_child_count else None
         value = None
         if value_node is not None and value_node.type != "comment":
-            self.lower.expr(value_node, self.events(cur))
-            value = canonical(strip_parens(value_node), self.source)
+            # the value's key: a trylock's result when it is returned, so the
+            # caller can tell whether the lock was taken
+            value = self.lower.value_key(value_node, self.events(cur))
         self.events(cur).append(Return(Site.of(node), value=value))
         self.edge(cur, 1)
         return None

@@ -24,7 +24,9 @@ class RuleContext:
     acquired_keys: frozenset  # every lock the function acquires somewhere
     caller_visible: Callable[[str], bool]  # is the lock reachable from parameters or globals?
     always_held_at_return: frozenset  # locks held on every path at every return
-    try_sites: frozenset  # sites of trylocks (a "not held" there means the try failed)
+    try_sites: dict  # site -> function name of every trylock (a "not held" there means the try failed)
+    try_wrapper_keys: frozenset  # locks whose holding the return value tells the caller
+    try_results: frozenset  # (lock, result key) of every trylock
     reports: list = field(default_factory=list)
 
     def report(self, rule: str, site: Site, message: str, related: list[tuple[Site, str]] = ()) -> None:

@@ -47,6 +47,9 @@ out:
   acquire function (`void queue_lock(struct queue *q)`), not a leak.
 - A function that returns the locked object it looked up (`return vm;`) hands
   the lock to its caller: not a leak.
+- A function that returns a trylock's result (`return pthread_mutex_trylock(&q->lock);`),
+  or returns values when holding the lock that it never returns without it
+  (`return 1;` / `return 0;`), is a try-acquire function: not a leak.
 - Paths through calls that never return (`abort()`, `exit()`) end there.
 
 ## Fix
@@ -72,8 +75,10 @@ def check(event: Return, state, ctx: RuleContext) -> None:
     if not leaked:
         return
     for key in leaked:
-        if _is_acquire_function(key, ctx):
+        if _is_acquire_function(key, ctx) or key in ctx.try_wrapper_keys:
             continue
+        if event.value is not None and (key, event.value) in ctx.try_results:
+            continue  # returns the trylock's result: the caller knows whether it holds the lock
         bad = [c for c in state if (f := c.get(key)) is not None and f.held and not f.entry_held]
         good = [c for c in state if c not in bad]
         fact = bad[0].get(key)

@@ -77,7 +77,8 @@ def _report_not_held(event: Release, state, bad, good, ctx: RuleContext) -> None
             if s.start_byte == event.site.start_byte or s.start_byte in reasons:
                 continue  # this very unlock, on an earlier loop iteration
             failed_try = s in ctx.try_sites
-            reasons[s.start_byte] = f"the trylock at line {s.line} failed" if failed_try else f"released at line {s.line}"
+            what = f"`{ctx.try_sites[s]}`" if "timed" in ctx.try_sites.get(s, "") else "the trylock"
+            reasons[s.start_byte] = f"{what} at line {s.line} failed" if failed_try else f"released at line {s.line}"
             related.append((s, "the trylock that failed" if failed_try else f"`{f.written}` released here"))
     if reasons:
         reason = ", or ".join(reasons[b] for b in sorted(reasons))
