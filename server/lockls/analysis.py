@@ -23,7 +23,7 @@ from tree_sitter import Node, Tree
 from . import dataflow, syntax
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config
-from .events import LOCK_EVENTS, Derive, Kill, Return, Site
+from .events import LOCK_EVENTS, Acquire, Derive, Kill, Release, Return, Site, TryAcquire
 from .findings import FileResult, Finding, Pos, Related, Span
 from .lockexpr import canonical, key_of
 from .facts import number
@@ -209,8 +209,8 @@ def replay(cfg: CFG, states: list, is_recursive, with_facts: bool = False):
 
 def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, source: bytes) -> list:
     steps = [(ev, st) for ev, st in replay(cfg, states, is_recursive) if isinstance(ev, LOCK_EVENTS + (Return,))]
-    released = frozenset(ev.key for ev, _ in steps if type(ev).__name__ == "Release")
-    acquired = frozenset(ev.key for ev, _ in steps if type(ev).__name__ in ("Acquire", "TryAcquire"))
+    released = frozenset(ev.key for ev, _ in steps if isinstance(ev, Release))
+    acquired = frozenset(ev.key for ev, _ in steps if isinstance(ev, (Acquire, TryAcquire)))
     always_held = None
     for ev, st in steps:
         if isinstance(ev, Return):
@@ -224,9 +224,9 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         acquired_keys=acquired,
         caller_visible=visible,
         always_held_at_return=always_held or frozenset(),
-        try_sites={ev.site: ev.fn.name for ev, _ in steps if type(ev).__name__ == "TryAcquire"},
+        try_sites={ev.site: ev.fn.name for ev, _ in steps if isinstance(ev, TryAcquire)},
         try_wrapper_keys=_try_wrapper_keys(steps),
-        try_results=frozenset((ev.key, ev.result) for ev, _ in steps if type(ev).__name__ == "TryAcquire"),
+        try_results=frozenset((ev.key, ev.result) for ev, _ in steps if isinstance(ev, TryAcquire)),
     )
     for ev, st in steps:
         for rule in RULE_MODULES:
@@ -259,8 +259,8 @@ def _try_wrapper_keys(steps) -> frozenset:
             for c in st:
                 f = c.get(k)
                 (held_values if f is not None and f.held else free_values).setdefault(k, set()).add(ev.value)
-    tried = {ev.key for ev, _ in steps if type(ev).__name__ == "TryAcquire"}
-    plain = {ev.key for ev, _ in steps if type(ev).__name__ in ("Acquire", "Release")}
+    tried = {ev.key for ev, _ in steps if isinstance(ev, TryAcquire)}
+    plain = {ev.key for ev, _ in steps if isinstance(ev, (Acquire, Release))}
     return frozenset(k for k in held_values
                      if k in tried and k not in plain and not (held_values[k] & free_values.get(k, set())))
 
