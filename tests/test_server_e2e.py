@@ -13,14 +13,13 @@ LEAKY = """\
 
 struct queue { pthread_mutex_t lock; int len, cap; };
 
-int queue_push(struct queue *q, int job)
+void queue_push(struct queue *q, int job)
 {
     pthread_mutex_lock(&q->lock);
     if (q->len == q->cap)
-        return -1;
+        return;
     q->len++;
     pthread_mutex_unlock(&q->lock);
-    return 0;
 }
 """
 
@@ -45,7 +44,7 @@ async def test_open_reports_leak_with_related(client: LanguageClient, tmp_path):
     assert d.source == "lockls"
     assert d.severity == T.DiagnosticSeverity.Warning
     assert d.code_description.href.endswith("/lock-leak.md")
-    assert d.range == T.Range(ed.pos("return -1;"), ed.pos("return -1;", delta=len("return -1;")))
+    assert d.range == T.Range(ed.pos("return;"), ed.pos("return;", delta=len("return;")))
     assert d.message == "`&q->lock` taken at line 7 is still held at this return (held: &q->lock)"
     (rel,) = d.related_information
     assert rel.location.uri == ed.uri
@@ -55,7 +54,7 @@ async def test_open_reports_leak_with_related(client: LanguageClient, tmp_path):
 
 
 async def test_incremental_edits_introduce_and_remove_leak(client: LanguageClient, tmp_path):
-    fixed = LEAKY.replace("        return -1;", "    {\n        pthread_mutex_unlock(&q->lock);\n        return -1;\n    }")
+    fixed = LEAKY.replace("        return;", "    {\n        pthread_mutex_unlock(&q->lock);\n        return;\n    }")
     fixed = fixed.replace("if (q->len == q->cap)\n    {", "if (q->len == q->cap) {")
     ed = editor(client, tmp_path, fixed)
     assert await ed.open() == []
@@ -63,7 +62,7 @@ async def test_incremental_edits_introduce_and_remove_leak(client: LanguageClien
     at = ed.find("        pthread_mutex_unlock(&q->lock);\n")
     diags = await ed.change(at, at + len("        pthread_mutex_unlock(&q->lock);\n"), "")
     assert [d.code for d in diags] == ["lock-leak"]
-    assert diags[0].range.start == ed.pos("return -1;")
+    assert diags[0].range.start == ed.pos("return;")
     # type it back, character by character for the last few
     diags = await ed.change(at, at, "        pthread_mutex_unlock(&q->lock")
     assert summary(diags) == reference(ed)
@@ -74,7 +73,7 @@ async def test_incremental_edits_introduce_and_remove_leak(client: LanguageClien
     assert diags == []
     at = ed.find("        pthread_mutex_unlock(&q->lock);\n")
     diags = await ed.change(at, at + len("        pthread_mutex_unlock(&q->lock);\n"), "")
-    assert [(d.code, d.range.start.line) for d in diags] == [("lock-leak", ed.pos("return -1;").line)]
+    assert [(d.code, d.range.start.line) for d in diags] == [("lock-leak", ed.pos("return;").line)]
     assert "taken at line 9 " in diags[0].message
     # full-document sync works too
     assert await ed.replace_all(fixed) == []

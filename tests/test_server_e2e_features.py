@@ -24,7 +24,7 @@ int push(struct q *q, int x)
     rc = x + 1; /* 😀 */
     if (x)
         pthread_mutex_unlock(&q->other);
-    if (rc < 0) { const char *s = "😀😀"; (void)s; return -1; }
+    if (rc < 0) { const char *s = "😀😀"; (void)s; return rc; }
     pthread_mutex_unlock(&q->lock);
     return rc;
 }
@@ -48,7 +48,7 @@ async def test_diagnostics_non_ascii_positions(client: LanguageClient, tmp_path)
     by_rule = {d.code: d for d in diags}
     assert set(by_rule) == {"lock-leak", "double-lock"}
     leak = by_rule["lock-leak"]
-    assert leak.range == T.Range(ed.pos("return -1;"), ed.pos("return -1;", delta=len("return -1;")))
+    assert leak.range == T.Range(ed.pos("return rc; }"), ed.pos("return rc; }", delta=len("return rc;")))
     second = "pthread_mutex_lock(&q->lock);"
     dbl = by_rule["double-lock"]
     assert dbl.range == T.Range(ed.pos(second, 2), ed.pos(second, 2, delta=len(second) - 1))
@@ -127,7 +127,7 @@ async def test_code_actions_applied(client: LanguageClient, tmp_path):
         assert rule not in [d.code for d in diags]
         assert summary(diags) == reference(ed)
     assert diags == []
-    assert "return -1; }" in ed.text and "pthread_mutex_unlock(&q->lock); return -1;" in ed.text
+    assert "pthread_mutex_unlock(&q->lock); return rc; }" in ed.text
 
 
 async def test_suppress_action_applied(client: LanguageClient, tmp_path):

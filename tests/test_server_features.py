@@ -47,29 +47,27 @@ def actions_for(text: str, rule: str):
 
 HEAD = "#include <pthread.h>\nstruct q { pthread_mutex_t lock; int n; };\n"
 
-LEAK_BRACED = HEAD + """int f(struct q *q)
+LEAK_BRACED = HEAD + """void f(struct q *q)
 {
     pthread_mutex_lock(&q->lock);
     if (q->n) {
-        return -1;
+        return;
     }
     pthread_mutex_unlock(&q->lock);
-    return 0;
 }
 """
-LEAK_BRACELESS = HEAD + """int f(struct q *q)
+LEAK_BRACELESS = HEAD + """void f(struct q *q)
 {
     pthread_mutex_lock(&q->lock);
     if (q->n)
-        return -1;
+        return;
     pthread_mutex_unlock(&q->lock);
-    return 0;
 }
 """
-LEAK_SAME_LINE = HEAD + """int f(struct q *q)
+LEAK_SAME_LINE = HEAD + """void f(struct q *q)
 {
 \tpthread_rwlock_wrlock(&q->rw);
-\tif (q->n) return -1;
+\tif (q->n) return;
 \tpthread_rwlock_unlock(&q->rw);
 \treturn 0;
 }
@@ -90,7 +88,6 @@ LEAK_GOTO = HEAD + """int f(struct q *q)
     pthread_mutex_lock(&q->lock);
     if (q->n)
         return rc;
-    rc = 0;
 out:
     pthread_mutex_unlock(&q->lock);
     return rc;
@@ -124,13 +121,13 @@ def test_leak_release_fix(text):
 def test_leak_fix_keeps_indentation_and_braces():
     _, doc, actions = actions_for(LEAK_BRACELESS, "lock-leak")
     fixed = apply_edits(doc, actions[0].edit.changes[URI], "utf-16")
-    assert "    if (q->n) {\n        pthread_mutex_unlock(&q->lock);\n        return -1;\n    }\n" in fixed
+    assert "    if (q->n) {\n        pthread_mutex_unlock(&q->lock);\n        return;\n    }\n" in fixed
     _, doc, actions = actions_for(LEAK_BRACED, "lock-leak")
     fixed = apply_edits(doc, actions[0].edit.changes[URI], "utf-16")
-    assert "    if (q->n) {\n        pthread_mutex_unlock(&q->lock);\n        return -1;\n    }\n" in fixed
+    assert "    if (q->n) {\n        pthread_mutex_unlock(&q->lock);\n        return;\n    }\n" in fixed
     _, doc, actions = actions_for(LEAK_SAME_LINE, "lock-leak")
     fixed = apply_edits(doc, actions[0].edit.changes[URI], "utf-16")
-    assert "\tif (q->n) {\n\t\tpthread_rwlock_unlock(&q->rw);\n\t\treturn -1;\n\t}\n" in fixed
+    assert "\tif (q->n) {\n\t\tpthread_rwlock_unlock(&q->rw);\n\t\treturn;\n\t}\n" in fixed
 
 
 def test_leak_goto_fix():
@@ -260,13 +257,13 @@ def test_line_index_incremental_equals_full(text, edits):
 
 def test_only_the_edited_function_is_reanalysed():
     fns = "".join(HEAD if i == 0 else "" for i in range(1)) + "".join(
-        f"int f{i}(struct q *q)\n{{\n    pthread_mutex_lock(&q->lock);\n    if (q->n) return {i};\n"
-        f"    pthread_mutex_unlock(&q->lock);\n    return 0;\n}}\n" for i in range(20))
+        f"void f{i}(struct q *q)\n{{\n    pthread_mutex_lock(&q->lock);\n    if (q->n == {i}) return;\n"
+        f"    pthread_mutex_unlock(&q->lock);\n}}\n" for i in range(20))
     s = session_with(fns)
     first = s.analysis(URI)
     assert len(first.findings) == 20 and s.cache.misses == 20
     doc = s.documents[URI]
-    line, _ = doc.position_of(fns.index("if (q->n) return 7"))
+    line, _ = doc.position_of(fns.index("if (q->n == 7) return"))
     # insert a line inside f7: only f7 is analysed again, the rest move
     s.change(URI, 2, [T.TextDocumentContentChangePartial(range=T.Range(T.Position(line, 0), T.Position(line, 0)), text="    q->n++;\n")])
     second = s.analysis(URI)

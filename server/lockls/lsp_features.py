@@ -179,6 +179,12 @@ class Session:
         result = []
         for uri, errors in out.items():
             doc = self.documents.get(uri)
+            if doc is None:
+                try:
+                    with open(uri_to_path(uri), encoding="utf-8", errors="replace") as fh:
+                        doc = Document(uri, fh.read(), None)
+                except OSError:
+                    doc = None
             diags = []
             for e in errors:
                 line = (e.line - 1) if e.line else 0
