@@ -271,3 +271,33 @@ def test_only_the_edited_function_is_reanalysed():
     expected = analyze_source(doc.source, "f.c", default_config()).findings
     assert [(f.rule, f.site.start_byte, f.message) for f in second.findings] == [
         (f.rule, f.span.start_byte, f.message) for f in expected]
+
+
+def test_error_in_one_function_is_logged_once_and_skipped(monkeypatch, caplog):
+    from lockls import incremental
+
+    real = incremental.analyze_function
+
+    def flaky(fn, body, source, config, rec):
+        if b"f3" in source[fn.start_byte:body.start_byte]:
+            raise RuntimeError("boom")
+        return real(fn, body, source, config, rec)
+
+    monkeypatch.setattr(incremental, "analyze_function", flaky)
+    monkeypatch.setattr(incremental, "_logged_errors", set())
+    fns = HEAD + "".join(
+        f"void f{i}(struct q *q)\n{{\n    pthread_mutex_lock(&q->lock);\n    if (q->n == {i}) return;\n"
+        f"    pthread_mutex_unlock(&q->lock);\n}}\n" for i in range(5))
+    s = session_with(fns)
+    result = s.analysis(URI)
+    assert [f.slot.name for f in result.findings] == ["f0", "f1", "f2", "f4"]
+    assert any("f3" in x and "internal error" in x for x in result.skipped)
+    # edit f3 again: still skipped, still reported once in the log
+    doc = s.documents[URI]
+    line, _ = doc.position_of(fns.index("if (q->n == 3)"))
+    for version in (2, 3):
+        s.change(URI, version, [T.TextDocumentContentChangePartial(range=T.Range(T.Position(line, 0), T.Position(line, 0)), text=" ")])
+        assert [f.slot.name for f in s.analysis(URI).findings] == ["f0", "f1", "f2", "f4"]
+    assert sum("internal error analysing" in r.getMessage() for r in caplog.records) == 1
+    h = s.hover(URI, line, 6)
+    assert "could not analyse" in h.contents.value

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import analysis
+from . import analysis, syntax
 from .analysis import FunctionResult, analyze_function, function_nodes
 from .config import Config
 from .events import Site
@@ -182,7 +182,10 @@ def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
             try:
                 fr = analyze_function(fn, body, source, config, rec)
             except Exception as e:  # analyze_function catches its own; this is a last line of defence
-                name = source[start:min(end, start + 80)].split(b"(")[0].decode("utf-8", "replace")
+                try:
+                    name = syntax.function_name(fn, source)
+                except Exception:
+                    name = "<function>"
                 if (name, type(e).__name__) not in _logged_errors:
                     _logged_errors.add((name, type(e).__name__))
                     log.exception("internal error analysing %s", name)
