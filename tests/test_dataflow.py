@@ -198,8 +198,6 @@ void f(mtx_t *m) {
     assert r.findings == []
 
 
-@pytest.mark.xfail(strict=True, reason="facts.decide: after `rc == EBUSY` the test `rc == 0` is not decided "
-                   "(an errno name is nonzero), so an infeasible path reports a lock-leak")
 def test_errno_value_decides_a_zero_test():
     r = analyse("""
 int f(pthread_mutex_t *m) {
@@ -355,9 +353,6 @@ def test_paired_conditional_locks_in_a_loop_are_clean(n):
     assert r.findings == []
 
 
-@pytest.mark.xfail(strict=True, reason="five paired `if (x_i) lock(&l_i); ... if (x_i) unlock(&l_i);` in a loop "
-                   "exceed MAX_CLASSES; after the collapse the loop head brings back 'not held' classes without "
-                   "the x_i facts, and each unlock is reported as unlock-unheld (false positive)")
 def test_five_paired_conditional_locks_in_a_loop_are_clean():
     r = analyse(independent_locks(5, pair=True, loop=True))
     assert r.findings == []

@@ -141,6 +141,10 @@ class Builder:
     def statement(self, node: Node, cur: Optional[int]) -> Optional[int]:
         """Lower one statement starting in block `cur`; returns the block control
         continues in, or None when it never falls through."""
+        if node.has_error and node.type in ("declaration", "expression_statement") \
+                and _JUMP_WORDS.search(self.source, node.start_byte, node.end_byte):
+            # `TRACE(x) return x;` misparsed into a declaration: the jump would be lost
+            raise Unanalysable(f"unparsable code with a jump at line {self.line(node)}")
         handler = getattr(self, "_s_" + node.type, None)
         if handler is not None:
             return handler(node, cur)

@@ -30,6 +30,7 @@ _NAMED = {"NULL": 0, "nullptr": 0, "false": 0, "true": 1}
 # errno names (EBUSY, ETIMEDOUT...) are positive: never 0, never negative
 _ERRNO = re.compile(r"^E[A-Z0-9]+$")
 
+_FLIP_OP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 _COMPARE = {
     "==": lambda a, b: a == b,
@@ -68,6 +69,8 @@ def _decide_one(fact: Fact, cond: Cond) -> Optional[bool]:
             return op in ("==", "<=", ">=")
         if nv is not None and _ERRNO.match(c):
             return _compare_with_errno(nv, op)
+        if nc is not None and _ERRNO.match(value):  # key == EBUSY, tested against a number
+            return _compare_with_errno(nc, _FLIP_OP[op])
         if op in ("==", "!=") and _SYMBOL.match(value) and _SYMBOL.match(c) and nv is None and nc is None:
             return op == "!="  # two different named constants (enumerators) differ
         return None

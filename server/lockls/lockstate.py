@@ -37,10 +37,11 @@ class LockFact:
     count: int  # how many times it is held (recursive locks), 0 when released
     sites: frozenset  # of Site: where it was taken (held) or dropped (not held)
     written: str  # the lock as written at the first of `sites`
+    unknown: bool = False  # forgotten when too many paths disagreed: like never touched
 
     @property
     def signature(self):
-        return (self.held, self.entry_held, self.shared, self.count)
+        return (self.held, self.entry_held, self.shared, self.count, self.unknown)
 
     def first_site(self) -> Optional[Site]:
         return min(self.sites, key=lambda s: s.start_byte) if self.sites else None
@@ -85,7 +86,7 @@ def _merge_fact(a: LockFact, b: LockFact) -> LockFact:
         return a
     sites = a.sites | b.sites
     first = min((a, b), key=lambda f: f.first_site().start_byte if f.sites else 1 << 62)
-    return LockFact(a.held, a.entry_held, a.shared, a.count, sites, first.written)
+    return LockFact(a.held, a.entry_held, a.shared, a.count, sites, first.written, a.unknown)
 
 
 def _merge_class(a: PathClass, b: PathClass) -> PathClass:
@@ -151,22 +152,36 @@ def normalize(classes: Iterable[PathClass]) -> LockState:
 
 def _collapse(classes: list[PathClass]) -> LockState:
     """Too many classes: forget the locks they disagree on (unknown => no findings)."""
-    first = classes[0]
-    agreed = []
-    for k, f in first.locks:
-        if all((c.get(k) is not None and c.get(k).signature == f.signature) for c in classes[1:]):
-            agreed.append(k)
+    keys = {k for c in classes for k, _ in c.locks}
+    agreed = {}
+    for k in keys:
+        facts = [c.get(k) for c in classes]
+        if all(f is not None for f in facts) and len({f.signature for f in facts}) == 1:
+            agreed[k] = facts[0]
     merged = None
     for c in classes:
-        reduced = PathClass(tuple((k, f) for k, f in c.locks if k in agreed), c.facts, c.trail)
+        locks = tuple(sorted(
+            ((k, f if k in agreed else LockFact(False, False, False, 0, frozenset(), (f or _ANY).written, True))
+             for k in keys for f in [c.get(k)]),
+            key=lambda kf: kf[0]))
+        reduced = PathClass(locks, c.facts, c.trail)
         merged = reduced if merged is None else _merge_class(merged, reduced)
     return (merged,)
 
 
+_ANY = LockFact(False, False, False, 0, frozenset(), "")
+
+
 # -- transfer --------------------------------------------------------------------
 
+def _known(c: PathClass, key: str) -> Optional[LockFact]:
+    """The class's fact about `key`, None when never touched or forgotten."""
+    f = c.get(key)
+    return None if f is None or f.unknown else f
+
+
 def acquire(c: PathClass, ev: Acquire | TryAcquire, recursive: bool) -> PathClass:
-    f = c.get(ev.key)
+    f = _known(c, ev.key)
     if f is not None and f.held:
         if recursive or (ev.shared and f.shared):
             return c.with_lock(ev.key, LockFact(True, f.entry_held, f.shared, min(f.count + 1, MAX_COUNT), f.sites, f.written))
@@ -176,7 +191,7 @@ def acquire(c: PathClass, ev: Acquire | TryAcquire, recursive: bool) -> PathClas
 
 
 def release(c: PathClass, ev: Release) -> PathClass:
-    f = c.get(ev.key)
+    f = _known(c, ev.key)
     if f is None:  # never touched here: the caller must have held it
         return c.with_lock(ev.key, LockFact(False, True, False, 0, frozenset((ev.site,)), ev.written))
     if f.held and f.count > 1:
@@ -194,7 +209,7 @@ def try_acquire(c: PathClass, ev: TryAcquire, recursive: bool) -> list[PathClass
         F.outcome_fact(ev.result, ev.fn.failure) if ev.fn.failure else F.complement_fact(ev.result, ev.fn.success or "zero")
     )
     won = acquire(PathClass(c.locks, base_facts | {success_fact}, c.trail), ev, recursive)
-    f = c.get(ev.key)
+    f = _known(c, ev.key)
     if f is None:  # a failed try means we did not hold it: an unlock now is a bug
         lost_fact = LockFact(False, False, False, 0, frozenset((ev.site,)), ev.written)
         lost = PathClass(c.locks, base_facts | {failure_fact}, c.trail).with_lock(ev.key, lost_fact)

@@ -61,7 +61,7 @@ def check(event: Release, state, ctx: RuleContext) -> None:
     bad, good = [], []
     for c in state:
         f = c.get(event.key)
-        (bad if f is not None and not f.held else good).append(c)
+        (bad if f is not None and not f.held and not f.unknown else good).append(c)
     if bad:
         _report_not_held(event, state, bad, good, ctx)
     elif all(c.get(event.key) is None for c in state):
