@@ -172,7 +172,7 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
         return result  # no lock call at all: nothing can be found
     try:
         aliases = LazyAliases(body, source)
-        lowerer = Lowerer(source, config, aliases, constants, pattern)
+        lowerer = Lowerer(source, config, aliases, constants, pattern, origin=fn.start_byte)
         cfg = build_cfg(name, body, lowerer, source)
 
         def is_recursive(key: str, fn_spec) -> bool:

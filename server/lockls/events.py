@@ -100,6 +100,7 @@ class Rebind:
     target: str
     source: Optional[str]
     site: Site
+    tag: str = ""  # names the stale lock; relative to the function, so moving it changes nothing
 
 
 @dataclass(frozen=True, slots=True)

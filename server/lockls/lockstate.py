@@ -233,7 +233,7 @@ def rebind(c: PathClass, ev: Rebind) -> PathClass:
         if root == ev.target:
             changed = True
             if f.held:  # still held, through a name nobody can use any more
-                locks.append((f"{k}@{ev.site.start_byte}", f))
+                locks.append((f"{k}@{ev.tag}", f))
         elif ev.source is not None and root == ev.source:
             changed = True
             locks.append((ev.target + k[len(root):], f))
@@ -306,8 +306,8 @@ def explain(bad: list[PathClass], good: list[PathClass]) -> list[TrailItem]:
     if not distinguishing:
         distinguishing = common - frozenset.intersection(*(c.trail for c in good))
     if not distinguishing:
-        # no single branch separates them: name a branch of one bad path
-        distinguishing = bad[0].trail - seen_good
+        # no single branch separates them: name branches only bad paths took
+        distinguishing = frozenset.union(*(c.trail for c in bad)) - seen_good
     # the most recent decisions explain best; a loop's own test only as a last resort
     strong = [t for t in distinguishing if not t.loop] or list(distinguishing)
     return sorted(sorted(strong, key=lambda t: (t.line, t.text))[-2:], key=lambda t: (t.line, t.text))

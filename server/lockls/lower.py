@@ -46,12 +46,17 @@ class Lowerer:
     """Turns expressions of one function into events, given the lock API table."""
 
     def __init__(self, source: bytes, config: Config, aliases: dict[str, str], constants: frozenset[str],
-                 lock_names: Optional[re.Pattern] = None):
+                 lock_names: Optional[re.Pattern] = None, origin: int = 0):
         self.source = source
         self.functions = config.functions
         self.aliases = aliases
         self.constants = constants  # names known to be constants (e.g. thrd_success)
         self.lock_names = lock_names  # regex of every lock function's name (a prefilter)
+        self.origin = origin  # where the function starts: names made here are relative to it
+
+    def temp(self, node: Node) -> str:
+        """A name for a call's unnamed result, stable when the function moves in the file."""
+        return f"$t{node.start_byte - self.origin}"
 
     # -- expressions ---------------------------------------------------------------
 
@@ -129,7 +134,7 @@ class Lowerer:
         if target and is_identifier:
             # the old value's locks go stale before the new value (maybe a locked object) arrives
             source = canonical(inner, self.source) if inner.type == "identifier" else None
-            out.append(Rebind(target, source, site))
+            out.append(Rebind(target, source, site, str(site.start_byte - self.origin)))
         self._walk(value, out, target)
 
     def _is_condition(self, node: Node) -> bool:
@@ -170,7 +175,7 @@ class Lowerer:
 
     def lock_event(self, fn: LockFunction, call: Node, args: list[Node], result: Optional[str]):
         site = Site.of(call)
-        result_key = result or f"$t{call.start_byte}"
+        result_key = result or self.temp(call)
         if fn.lock == "return":
             key, written = result_key, (result or flat(call, self.source))
         else:
@@ -229,7 +234,7 @@ class Lowerer:
             return self.assignment(node, out)
         if t == "call_expression":
             before = len(out)
-            self._walk(node, out, f"$t{node.start_byte}")
+            self._walk(node, out, self.temp(node))
             last = out[-1] if len(out) > before else None
             if isinstance(last, TryAcquire) and last.site.start_byte == node.start_byte:
                 return last.result  # the call's own value, e.g. `if (trylock(&m) == 0)`
