@@ -168,7 +168,9 @@ class Builder:
         while i < len(nodes):
             node = nodes[i]
             nxt = nodes[i + 1] if i + 1 < len(nodes) else None
-            if nxt is not None and nxt.type == "compound_statement" and self._is_macro_head(node):
+            if nxt is not None and self._is_macro_head(node) and (
+                    nxt.type == "compound_statement" or (nxt.type.endswith("statement") and self._is_loop_macro(node))):
+                # `list_for_each_entry(...) { ... }`, or with a single statement as its body
                 cur = self._macro_block(node, nxt, cur)
                 i += 2
                 continue
@@ -186,6 +188,10 @@ class Builder:
             return False
         last = node.child(node.child_count - 1)
         return last.is_missing and node.named_children[0].type == "call_expression"
+
+    def _is_loop_macro(self, head: Node) -> bool:
+        fn = head.named_children[0].child_by_field_name("function")
+        return fn is not None and bool(_LOOP_MACRO.search(flat(fn, self.source)))
 
     def _macro_block(self, head: Node, block: Node, cur: Optional[int]) -> Optional[int]:
         call = head.named_children[0]
