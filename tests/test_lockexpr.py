@@ -89,15 +89,15 @@ def test_spellings_of_q_lock(expr):
         ("locks + 2", "locks[2]"),
         ("&locks[10]", "locks[10]"),
         # (&x)->y is x.y
-        ("(&x)->y", "x.y"),
-        ("&(&x)->y", "x.y"),
-        ("&x.y", "x.y"),
-        ("&(x.y)", "x.y"),
+        ("(&x)->y", "x->y"),
+        ("&(&x)->y", "x->y"),
+        ("&x.y", "x->y"),
+        ("&(x.y)", "x->y"),
         # nested members
-        ("&q->inner.lock", "q->inner.lock"),
-        ("&(*q).inner.lock", "q->inner.lock"),
-        ("&a.b->c", "a.b->c"),
-        ("&s.lock", "s.lock"),
+        ("&q->inner.lock", "q->inner->lock"),
+        ("&(*q).inner.lock", "q->inner->lock"),
+        ("&a.b->c", "a->b->c"),
+        ("&s.lock", "s->lock"),
     ],
 )
 def test_lock_keys(expr, expected):
@@ -124,8 +124,13 @@ def test_canonical_keeps_one_leading_operator(expr, expected):
 
 
 def test_distinct_locks_stay_distinct():
-    keys = {key(e) for e in ["&q->lock", "&q->lock2", "&q2->lock", "&q.lock", "&locks[1]", "&locks[2]", "&lock"]}
-    assert keys == {"q->lock", "q->lock2", "q2->lock", "q.lock", "locks[1]", "locks[2]", "lock"}
+    keys = {key(e) for e in ["&q->lock", "&q->lock2", "&q2->lock", "&q.other", "&locks[1]", "&locks[2]", "&lock"]}
+    assert keys == {"q->lock", "q->lock2", "q2->lock", "q->other", "locks[1]", "locks[2]", "lock"}
+
+
+def test_member_of_a_struct_and_through_its_pointer_are_one_lock():
+    # a wrapper given `&s` locks `s->lock`: the same lock as `&s.lock` taken directly
+    assert key("&s.lock") == key("&s->lock") == "s->lock"
 
 
 # -- key_of with local aliases ----------------------------------------------------
@@ -150,8 +155,8 @@ def test_key_of_alias_of_the_root():
     aliases = {"q2": "q"}
     assert key_of("q2->lock", aliases) == "q->lock"
     assert key_of("&q2->lock", aliases) == "q->lock"
-    assert key_of("q2->inner.lock", aliases) == "q->inner.lock"
-    assert key_of("q2[1].lock", aliases) == "q[1].lock"
+    assert key_of("q2->inner.lock", aliases) == "q->inner->lock"
+    assert key_of("q2[1].lock", aliases) == "q[1]->lock"
 
 
 def test_key_of_alias_only_substitutes_whole_root_names():
@@ -159,7 +164,7 @@ def test_key_of_alias_only_substitutes_whole_root_names():
     assert key_of("q2->lock", aliases) == "q2->lock"  # `q2` is not `q`
     assert key_of("ll", aliases) == "ll"
     assert key_of("x->l", aliases) == "x->l"  # only the root is an alias
-    assert key_of("x.q", aliases) == "x.q"
+    assert key_of("x.q", aliases) == "x->q"
 
 
 def test_key_of_alias_substitutes_once():

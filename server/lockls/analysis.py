@@ -12,6 +12,7 @@ function is still reported.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from tree_sitter import Node, Tree
 
 from . import dataflow, syntax
 from .cfg import CFG, Unanalysable, build_cfg
-from .config import Config
+from .config import Config, LockFunction
 from .events import LOCK_EVENTS, Acquire, Derive, Kill, Release, Return, Site, TryAcquire
 from .findings import FileResult, Finding, Pos, Related, Span
 from .lockexpr import canonical, key_of
@@ -92,6 +93,7 @@ def analyze_source(source: bytes, path: str, config: Config) -> FileResult:
 
 def analyze_tree(tree: Tree, source: bytes, path: str, config: Config) -> FileResult:
     result = FileResult(path=path)
+    config = with_wrappers(tree.root_node, source, config)
     recursive_globals = frozenset(
         m.group(1).decode() for m in _RECURSIVE_INIT.finditer(source)
     ) if b"PTHREAD_RECURSIVE_MUTEX_INITIALIZER" in source else frozenset()
@@ -156,6 +158,74 @@ def _nested_functions(root: Node, within: Node, exclude: Optional[Node] = None) 
         if fn and body and fn[0] != exclude and within.start_byte <= fn[0].start_byte and fn[0].end_byte <= within.end_byte:
             out.append((fn[0], body[0]))
     return out
+
+
+# -- wrappers ----------------------------------------------------------------------
+
+WRAPPER_MAX_STATEMENTS = 4  # "does nothing but take or drop a lock"
+_WRAPPER_CACHE: dict = {}
+
+
+def with_wrappers(root: Node, source: bytes, config: Config) -> Config:
+    """`config` plus the file's own lock wrappers: small functions that do nothing
+    but take, try or drop a lock reachable from a parameter
+    (`static void q_lock(struct queue *q) { pthread_mutex_lock(&q->lock); }`).
+    A call to one then acts as the lock operation it performs on its argument."""
+    pattern, _ = _tables(config)
+    if pattern is None:
+        return config
+    found: dict[str, LockFunction] = {}
+    fingerprint = config.fingerprint()
+    for fn, body in function_nodes(root):
+        if body.named_child_count > WRAPPER_MAX_STATEMENTS or not pattern.search(source, body.start_byte, body.end_byte):
+            continue
+        key = (source[fn.start_byte:fn.end_byte], fingerprint)
+        if key not in _WRAPPER_CACHE:
+            if len(_WRAPPER_CACHE) > 4096:
+                _WRAPPER_CACHE.clear()
+            _WRAPPER_CACHE[key] = _wrapper_of(fn, body, source, config)
+        wrapper = _WRAPPER_CACHE[key]
+        if wrapper is not None and wrapper.name not in config.functions:
+            found[wrapper.name] = wrapper
+    if not found:
+        return config
+    return dataclasses.replace(config, functions={**config.functions, **found})
+
+
+def _wrapper_of(fn: Node, body: Node, source: bytes, config: Config) -> Optional[LockFunction]:
+    fr = analyze_function(fn, body, source, config)
+    if fr.skipped or fr.cfg is None or fr.findings:
+        return None
+    events = [ev for b in fr.cfg.blocks if fr.states[b.id] for ev in b.events]
+    lock_events = [ev for ev in events if isinstance(ev, LOCK_EVENTS)]
+    if not lock_events or len({(type(ev), ev.key, ev.fn.name) for ev in lock_events}) != 1:
+        return None
+    ev = lock_events[0]
+    params = _parameters(fn, source)
+    root = _ROOT.match(ev.key)
+    if root is None or root.group(0) not in params:
+        return None  # a lock of its own or a global: not something the caller names
+    lock = f"arg{params.index(root.group(0))}"
+    path = ev.key[root.end():]
+    returns = [e for e in events if isinstance(e, Return)]
+    if isinstance(ev, Release):
+        return LockFunction(fr.name, "release", lock, kind=ev.fn.kind, path=path)
+    if isinstance(ev, Acquire):
+        held_everywhere = all(
+            all((f := c.get(ev.key)) is not None and f.held for c in st)
+            for e, st in replay(fr.cfg, fr.states, lambda k, f: False) if isinstance(e, Return))
+        if held_everywhere:
+            return LockFunction(fr.name, "acquire", lock, shared=ev.shared, kind=ev.fn.kind, path=path)
+        return None
+    if isinstance(ev, TryAcquire) and returns and all(r.value == ev.result for r in returns):
+        return dataclasses.replace(ev.fn, name=fr.name, lock=lock, path=path)
+    return None
+
+
+def _parameters(fn: Node, source: bytes) -> list[str]:
+    decl = fn.child_by_field_name("declarator")
+    caps = syntax.captures("parameters", decl) if decl is not None else {}
+    return [syntax.text(n, source) for n in sorted(caps.get("name", []), key=lambda n: n.start_byte)]
 
 
 # -- functions -------------------------------------------------------------------

@@ -65,6 +65,7 @@ class LockFunction:
     success: Optional[str] = None  # try-acquire: the outcome meaning "acquired"
     failure: Optional[str] = None  # try-acquire: the outcome meaning "not acquired"
     kind: Optional[str] = None  # a key of Config.kinds
+    path: str = ""  # inferred wrappers: the lock is `arg->path` (e.g. "->lock"); never in config files
 
     @property
     def is_try(self) -> bool:

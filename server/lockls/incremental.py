@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import analysis, syntax
-from .analysis import FunctionResult, analyze_function, function_nodes
+from .analysis import FunctionResult, analyze_function, function_nodes, with_wrappers
 from .config import Config
 from .events import Site
 from .suppress import is_suppressed, suppressions
@@ -170,6 +170,7 @@ _logged_errors: set = set()
 
 def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
                      select: Optional[frozenset] = None, version: Optional[int] = None) -> DocumentAnalysis:
+    config = with_wrappers(tree.root_node, source, config)  # the file's own lock wrappers, as --check
     rec = recursive_globals(source)
     fp = config.fingerprint()
     out = DocumentAnalysis(version, recursive_globals=rec, config=config)

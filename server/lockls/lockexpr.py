@@ -1,7 +1,7 @@
 """Lock identity: one canonical key for every spelling of the same lock.
 
 `&q->lock`, `&(q->lock)`, `(&q->lock)`, `&(*q).lock` and `q->lock` all name the
-lock `q->lock`. A pointer to a lock and the lock itself are the same identity:
+lock `q->lock`; `s.lock` and `s->lock` are the same identity too. A pointer to a lock and the lock itself are the same identity:
 the analysis strips one leading `&` or `*`, so `pthread_mutex_lock(q->lockp)` and
 `pthread_mutex_lock(&*q->lockp)` agree. Casts and parentheses are dropped, and
 simple local aliases (`pthread_mutex_t *l = &q->lock;`, assigned once) resolve to
@@ -75,6 +75,9 @@ def key_of(canonical_text: str, aliases: dict[str, str] | None = None) -> str:
         key = key[1:]
     if key.endswith("[0]"):  # &locks[0] is locks
         key = key[:-3]
+    # `.` and `->` name the same field for identity: `x.lock` reached through a
+    # pointer to x (a wrapper given `&x`) is `x->lock`
+    key = key.replace(".", "->")
     if aliases:
         m = _ROOT.match(key)
         if m and m.group(0) in aliases:  # `l` or `q2->lock` through a local alias

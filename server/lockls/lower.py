@@ -185,6 +185,9 @@ class Lowerer:
             arg = args[index]
             key = key_of(canonical(arg, self.source), self.aliases)
             written = flat(arg, self.source)
+            if fn.path:  # a wrapper that locks a field of what it is given
+                key = key + fn.path
+                written = key
         if fn.action == "release":
             return Release(key, written, site, fn)
         if fn.action == "try-acquire":
