@@ -23,6 +23,7 @@ from tree_sitter import Node
 
 from .events import Acquire, Cond, Derive, Kill, Rebind, Release, Return, Site, TrailItem, TryAcquire
 from .facts import mentions
+from .config import LockFunction
 from .lower import Lowerer, flat, strip_parens
 from .lockexpr import canonical
 
@@ -96,6 +97,11 @@ class Builder:
         # about these are worth keeping paths apart for
         self.controlling: set[str] = set()
         self._guarding = False
+        # scoped acquisitions (guards, lockers, `scoped_guard(...) {}`) per open block,
+        # released wherever control leaves the block; loops remember the depth they opened at
+        self.scopes: list[list] = []
+        self.break_depths: list[int] = []
+        self.continue_depths: list[int] = []
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -198,20 +204,52 @@ class Builder:
         fn = call.child_by_field_name("function")
         name = flat(fn, self.source) if fn is not None else ""
         cur = self.live(cur)
+        before = len(self.events(cur))
         self.lower.expr(call, self.events(cur))
         if _LOOP_MACRO.search(name):
             return self._loop(None, block, cur, note_text=f"`{name}(...)`", line=self.line(head))
-        return self.statement(block, cur)
+        scoped = [ev for ev in self.events(cur)[before:]
+                  if isinstance(ev, (Acquire, TryAcquire)) and ev.fn.scope == "macro"]
+        if not scoped:
+            return self.statement(block, cur)
+        # `scoped_guard(spinlock, &l) { ... }`: held for the block, released on every way out
+        self.scopes.append(scoped)
+        end = self.statement(block, cur)
+        return self._close_scope(end, block)
 
     def _s_compound_statement(self, node: Node, cur):
-        return self.sequence((c for c in node.named_children), cur)
+        self.scopes.append([])
+        end = self.sequence((c for c in node.named_children), cur)
+        close = node.child(node.child_count - 1) if node.child_count else node
+        return self._close_scope(end, close)
+
+    def _close_scope(self, cur: Optional[int], at: Node) -> Optional[int]:
+        """Pop the innermost scope, releasing its scoped locks if control falls out of it."""
+        scoped = self.scopes.pop()
+        if cur is not None and scoped:
+            self.events(cur).extend(_scope_releases(scoped, Site.of(at)))
+        return cur
+
+    def _leave_scopes(self, cur: Optional[int], depth: int, at: Node) -> None:
+        """A jump out of every scope deeper than `depth`: release their scoped locks."""
+        if cur is None:
+            return
+        for scoped in reversed(self.scopes[depth:]):
+            self.events(cur).extend(_scope_releases(scoped, Site.of(at)))
+
+    def _register_scoped(self, events: list, start: int) -> None:
+        for ev in events[start:]:
+            if isinstance(ev, (Acquire, TryAcquire)) and ev.fn.scope == "block" and self.scopes:
+                self.scopes[-1].append(ev)
 
     def _s_translation_unit(self, node: Node, cur):
         return self.sequence(node.named_children, cur)
 
     def _s_expression_statement(self, node: Node, cur):
         cur = self.live(cur)
+        before = len(self.events(cur))
         self.lower.expr(node, self.events(cur))
+        self._register_scoped(self.events(cur), before)
         inner = node.named_children[0] if node.named_child_count else None
         if inner is not None and inner.type == "call_expression":
             fn = inner.child_by_field_name("function")
@@ -221,6 +259,12 @@ class Builder:
 
     def _s_declaration(self, node: Node, cur):
         cur = self.live(cur)
+        before = len(self.events(cur))
+        self._declaration(node, cur)
+        self._register_scoped(self.events(cur), before)
+        return cur
+
+    def _declaration(self, node: Node, cur: int) -> None:
         for d in node.children_by_field_name("declarator"):
             if d.type == "init_declarator":
                 name_node = d.child_by_field_name("declarator")
@@ -234,7 +278,6 @@ class Builder:
                     self.lower.store(name, value, self.events(cur), Site.of(d))
                 elif value is not None:
                     self.lower.expr(value, self.events(cur))
-        return cur
 
     def _s_return_statement(self, node: Node, cur):
         cur = self.live(cur)
@@ -244,17 +287,20 @@ class Builder:
             # the value's key: a trylock's result when it is returned, so the
             # caller can tell whether the lock was taken
             value = self.lower.value_key(value_node, self.events(cur))
+        self._leave_scopes(cur, 0, node)
         self.events(cur).append(Return(Site.of(node), value=value))
         self.edge(cur, 1)
         return None
 
     def _s_break_statement(self, node: Node, cur):
         if self.breaks:
+            self._leave_scopes(cur, self.break_depths[-1], node)
             self.edge(cur, self.breaks[-1])
         return None
 
     def _s_continue_statement(self, node: Node, cur):
         if self.continues:
+            self._leave_scopes(cur, self.continue_depths[-1], node)
             self.edge(cur, self.continues[-1])
         return None
 
@@ -263,6 +309,7 @@ class Builder:
         if label is None:  # computed goto: where it goes is unknown
             return None
         name = flat(label, self.source)
+        self._leave_scopes(cur, 1, node)  # labels are almost always in the function's own block
         self.edge(cur, self.label(name), note=TrailItem(self.line(node), f"via `goto {name}` at line {self.line(node)}"))
         return None
 
@@ -316,10 +363,14 @@ class Builder:
             if note_text:  # a macro loop may run zero times
                 self.edge(header, after, note=TrailItem(line, f"when {note_text} at line {line} ends", True))
         self.breaks.append(after)
+        self.break_depths.append(len(self.scopes))
         self.continues.append(step)
+        self.continue_depths.append(len(self.scopes))
         end = self.statement(body, body_b) if body is not None else body_b
         self.breaks.pop()
+        self.break_depths.pop()
         self.continues.pop()
+        self.continue_depths.pop()
         self.edge(end, step)
         if update is not None:
             self.lower.expr(update, self.events(step))
@@ -331,10 +382,14 @@ class Builder:
         body_b, cond_b, after = self.new(), self.new(), self.new()
         self.edge(cur, body_b)
         self.breaks.append(after)
+        self.break_depths.append(len(self.scopes))
         self.continues.append(cond_b)
+        self.continue_depths.append(len(self.scopes))
         end = self.statement(node.child_by_field_name("body"), body_b)
         self.breaks.pop()
+        self.break_depths.pop()
         self.continues.pop()
+        self.continue_depths.pop()
         self.edge(end, cond_b)
         body = node.child_by_field_name("body")
         self._guarding = body is not None and self._guards_lock(body.start_byte, body.end_byte)
@@ -361,6 +416,7 @@ class Builder:
             self.edge(no_match, nxt, Cond(f"{cond_text} == {v}", key, "==", v), False)
             no_match = nxt
         self.breaks.append(after)
+        self.break_depths.append(len(self.scopes))
         prev, has_default = None, False
         for child in children:
             if child.type != "case_statement":
@@ -379,6 +435,7 @@ class Builder:
                 self.edge(cur, case_b, c, True, TrailItem(line, f"in `case {flat(value, self.source)}:` at line {line}"))
             prev = self.sequence((c for c in child.named_children if c != value), case_b)
         self.breaks.pop()
+        self.break_depths.pop()
         self.edge(prev, after)
         if not has_default:
             self.edge(no_match, after)
@@ -474,6 +531,14 @@ class Builder:
                 self.controlling.add(cond.key)
         self.edge(cur, if_true, cond, True, TrailItem(line, true_note, loop))
         self.edge(cur, if_false, cond, False, TrailItem(line, false_note, loop))
+
+
+_SCOPE_END = LockFunction("(end of scope)", "release", "arg0", unheld_ok=True)
+
+
+def _scope_releases(scoped: list, site: Site) -> list:
+    """The releases at the end of a scope, innermost acquisition first."""
+    return [Release(ev.key, ev.written, site, _SCOPE_END) for ev in reversed(scoped)]
 
 
 def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None:

@@ -47,6 +47,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 from .rules import RULES
 
 ACTIONS = ("acquire", "acquire-shared", "release", "try-acquire", "try-acquire-shared")
+SCOPES = ("block", "macro")
 OUTCOMES = ("zero", "nonzero", "nonnull", "null", "negative")
 SEVERITIES = ("error", "warning", "info")
 
@@ -66,6 +67,9 @@ class LockFunction:
     failure: Optional[str] = None  # try-acquire: the outcome meaning "not acquired"
     kind: Optional[str] = None  # a key of Config.kinds
     path: str = ""  # inferred wrappers: the lock is `arg->path` (e.g. "->lock"); never in config files
+    scope: Optional[str] = None  # acquire: "block" (held to the end of the enclosing block: guards,
+    #                              lockers) or "macro" (held for the block the macro introduces)
+    unheld_ok: bool = False  # release: fine when the lock is not held (a NULL object, a failed lookup)
 
     @property
     def is_try(self) -> bool:
@@ -646,6 +650,8 @@ _FUNCTION_KEYS: dict[str, Validator] = {
     "kind": _identifier,
     "success": _outcome,
     "failure": _outcome,
+    "scope": _one_of(SCOPES),
+    "unheld-ok": _boolean,
 }
 
 
@@ -672,6 +678,10 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
         problems.add(path + ("success",), f'required with {action}; expected one of {_joined(OUTCOMES)} or a constant\'s name like "thrd_success"')
     elif fields.get("failure") is not None and fields.get("failure") == fields["success"]:
         problems.add(path + ("failure",), f"must differ from success ({_quoted(fields['success'])})")
+    if "scope" in fields and action not in ("acquire", "acquire-shared"):
+        problems.add(path + ("scope",), "only valid with acquire and acquire-shared")
+    if "unheld-ok" in fields and action != "release":
+        problems.add(path + ("unheld-ok",), "only valid with release")
     if len(problems.errors) > problems_before or _INVALID in fields.values():
         return _INVALID
     return LockFunction(
@@ -682,6 +692,8 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
         success=fields.get("success"),
         failure=fields.get("failure"),
         kind=fields.get("kind"),
+        scope=fields.get("scope"),
+        unheld_ok=fields.get("unheld-ok", False),
     )
 
 
@@ -1077,7 +1089,9 @@ def _rule_order(rules: Iterable[str]) -> list[str]:
 
 def _function_fields(function: LockFunction) -> list[tuple[str, Any]]:
     fields = [(function.config_action, function.lock)]
-    for key in ("kind", "success", "failure"):
+    if function.unheld_ok:
+        fields.append(("unheld-ok", True))
+    for key in ("kind", "success", "failure", "scope"):
         value = getattr(function, key)
         if value is not None:
             fields.append((key, value))

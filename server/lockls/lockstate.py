@@ -198,7 +198,7 @@ def release(c: PathClass, ev: Release) -> PathClass:
         return c.with_lock(ev.key, LockFact(True, f.entry_held, f.shared, f.count - 1, f.sites, f.written))
     if f.held:
         return c.with_lock(ev.key, LockFact(False, f.entry_held, False, 0, frozenset((ev.site,)), ev.written))
-    return c  # already released: unlock-unheld reports it
+    return c  # already released: unlock-unheld reports it (unless the release tolerates it)
 
 
 def try_acquire(c: PathClass, ev: TryAcquire, recursive: bool) -> list[PathClass]:

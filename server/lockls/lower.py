@@ -157,6 +157,8 @@ class Lowerer:
         for a in args:
             self._walk(a, out, None)
         fn_node = call.child_by_field_name("function")
+        if fn_node is not None and fn_node.type == "call_expression":
+            fn_node = fn_node.child_by_field_name("function")  # `guard(mutex)(&m)`: the guard's name
         name = self.source[fn_node.start_byte:fn_node.end_byte].decode() if fn_node is not None and fn_node.type == "identifier" else None
         fn = self.functions.get(name) if name else None
         if fn is not None:
@@ -192,7 +194,7 @@ class Lowerer:
             return Release(key, written, site, fn)
         if fn.action == "try-acquire":
             return TryAcquire(key, written, site, fn, fn.shared, result_key)
-        if result is not None and fn.lock != "return":
+        if result is not None and fn.lock != "return" and fn.scope is None:
             # `if (pthread_mutex_lock(&m) != 0) return;`: a lock call whose status is
             # kept or tested can fail; it took the lock only when it returned success.
             checked = replace(fn, action="try-acquire", success=fn.success or _default_success(fn.name))

@@ -58,6 +58,8 @@ EVENTS = (Release,)
 
 
 def check(event: Release, state, ctx: RuleContext) -> None:
+    if event.fn.unheld_ok:
+        return  # `virDomainObjEndAPI(&vm)` with a NULL vm, the end of a guard's scope
     bad, good = [], []
     for c in state:
         f = c.get(event.key)
