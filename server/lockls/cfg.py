@@ -159,8 +159,7 @@ class Builder:
                          "linkage_specification", "enum_specifier", "union_specifier"):
             return cur
         if node.type == "function_definition":
-            # C has no nested functions: a statement macro without `;` misparsed
-            raise Unanalysable(f"a macro the parser misread as a nested function at line {self.line(node)}")
+            return self._misparsed_macro_block(node, cur)
         if node.is_error:
             return self._s_ERROR(node, cur)
         # anything else (asm, attributed statements, expressions) is lowered for its calls
@@ -194,6 +193,30 @@ class Builder:
             return False
         last = node.child(node.child_count - 1)
         return last.is_missing and node.named_children[0].type == "call_expression"
+
+    def _misparsed_macro_block(self, node: Node, cur: Optional[int]) -> Optional[int]:
+        """C has no nested functions: this is a macro. `MACRO(x) { ... }` with a
+        single identifier argument parses as `TYPE (x) { ... }`; anything else is
+        a statement macro without `;` that hides what follows, and the function is
+        not analysed."""
+        macro, decl, body = (node.child_by_field_name(f) for f in ("type", "declarator", "body"))
+        if macro is None or macro.type != "type_identifier" or decl is None \
+                or decl.type != "parenthesized_declarator" or body is None:
+            raise Unanalysable(f"a macro the parser misread as a nested function at line {self.line(node)}")
+        name = flat(macro, self.source)
+        args = [c for c in decl.named_children if c.type != "comment"]
+        cur = self.live(cur)
+        fn = self.lower.functions.get(name)
+        if _LOOP_MACRO.search(name):
+            return self._loop(None, body, cur, note_text=f"`{name}(...)`", line=self.line(node))
+        if fn is None or fn.scope != "macro":
+            return self.statement(body, cur)
+        event = self.lower.lock_event(fn, node, args, None)
+        if event is None:
+            return self.statement(body, cur)
+        self.events(cur).append(event)
+        self.scopes.append([event])
+        return self._close_scope(self.statement(body, cur), body)
 
     def _is_loop_macro(self, head: Node) -> bool:
         fn = head.named_children[0].child_by_field_name("function")
