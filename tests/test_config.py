@@ -30,7 +30,7 @@ from lockls.config import (
 from lockls.rules import RULES
 
 ALL_ACTIONS = ", ".join(ACTIONS)
-FUNCTION_KEYS = "acquire, acquire-shared, release, try-acquire, try-acquire-shared, kind, success, failure, scope, unheld-ok"
+FUNCTION_KEYS = "acquire, acquire-shared, release, try-acquire, try-acquire-shared, kind, success, failure, scope, unheld-ok, may-sleep"
 RULE_NAMES = ", ".join(RULES)
 
 
@@ -395,7 +395,7 @@ def test_default_config_has_every_preset_and_rule():
         "pthread_rwlock_tryrdlock", "try-acquire", "arg0", shared=True, success="zero", kind="pthread_rwlock"
     )
     assert config.functions["mtx_trylock"] == LockFunction("mtx_trylock", "try-acquire", "arg0", success="thrd_success", kind="c11_mtx")
-    assert config.kinds["pthread_spinlock"] == LockKind("pthread_spinlock", recursive=False)
+    assert config.kinds["pthread_spinlock"] == LockKind("pthread_spinlock", recursive=False, spinning=True)
     assert default_config() is config  # cached
 
 
@@ -756,3 +756,25 @@ def test_toml_strings_and_keys_are_escaped():
     assert config_module.toml_key("lock-leak") == "lock-leak"
     assert config_module.toml_key("a.b") == '"a.b"'
     assert config_module.toml_value({"x": [True, 3, "s"]}) == '{ x = [true, 3, "s"] }'
+
+
+def test_may_sleep_functions_and_spinning_kinds(tmp_path):
+    path = tmp_path / ".lockls.toml"
+    path.write_text(
+        '[functions.flush_disk]\nmay-sleep = true\n\n'
+        '[functions.pool_alloc]\nmay-sleep = "POOL_WAIT"\n\n'
+        '[kinds.ticket]\nspinning = true\n\n'
+        '[functions.ticket_lock]\nacquire = "arg0"\nkind = "ticket"\n'
+    )
+    config = load_config(str(path))
+    assert config.functions["flush_disk"] == LockFunction("flush_disk", "call", "", may_sleep="always")
+    assert config.functions["pool_alloc"].may_sleep == "POOL_WAIT"
+    assert config.kinds["ticket"] == LockKind("ticket", recursive=False, spinning=True)
+
+
+def test_may_sleep_errors(tmp_path):
+    path = tmp_path / ".lockls.toml"
+    path.write_text('[functions.f]\nmay-sleep = 3\n\n[functions.g]\nmay-sleep = true\nkind = "x"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert [(e.line, e.key) for e in info.value.errors] == [(2, "functions.f.may-sleep"), (6, "functions.g.kind")]

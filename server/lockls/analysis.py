@@ -24,19 +24,19 @@ from tree_sitter import Node, Tree
 from . import dataflow, syntax
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config, LockFunction
-from .events import LOCK_EVENTS, Acquire, Derive, Kill, Release, Return, Site, TryAcquire
+from .events import LOCK_EVENTS, Acquire, Call, Derive, Kill, Release, Return, Site, TryAcquire
 from .findings import FileResult, Finding, Pos, Related, Span
 from .lockexpr import canonical, key_of
 from .facts import number
 from .lower import Lowerer
 from .rules import RULES
-from .rules import double_lock, lock_leak, unlock_unheld
+from .rules import blocking_under_lock, double_lock, lock_leak, unlock_unheld
 from .rules.common import RuleContext
 from .suppress import is_suppressed, suppressions
 
 log = logging.getLogger("lockls")
 
-RULE_MODULES = (lock_leak, double_lock, unlock_unheld)
+RULE_MODULES = (lock_leak, double_lock, unlock_unheld, blocking_under_lock)
 _ROOT = re.compile(r"^[A-Za-z_]\w*")
 _RECURSIVE_INIT = re.compile(rb"\b([A-Za-z_]\w*)\s*(?:\[[^\]]*\])?\s*=\s*PTHREAD_RECURSIVE_MUTEX_INITIALIZER(?:_NP)?\b")
 C11_CONSTANTS = frozenset({"thrd_success", "thrd_busy", "thrd_error", "thrd_nomem", "thrd_timedout"})
@@ -299,7 +299,7 @@ def replay(cfg: CFG, states: list, is_recursive, with_facts: bool = False):
 
 
 def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, source: bytes) -> list:
-    steps = [(ev, st) for ev, st in replay(cfg, states, is_recursive) if isinstance(ev, LOCK_EVENTS + (Return,))]
+    steps = [(ev, st) for ev, st in replay(cfg, states, is_recursive) if isinstance(ev, LOCK_EVENTS + (Return, Call))]
     released = frozenset(ev.key for ev, _ in steps if isinstance(ev, Release))
     acquired = frozenset(ev.key for ev, _ in steps if isinstance(ev, (Acquire, TryAcquire)))
     always_held = None

@@ -70,6 +70,7 @@ class LockFunction:
     scope: Optional[str] = None  # acquire: "block" (held to the end of the enclosing block: guards,
     #                              lockers) or "macro" (held for the block the macro introduces)
     unheld_ok: bool = False  # release: fine when the lock is not held (a NULL object, a failed lookup)
+    may_sleep: Optional[str] = None  # "always", or an argument spelling that makes it sleep ("GFP_KERNEL")
 
     @property
     def is_try(self) -> bool:
@@ -77,8 +78,8 @@ class LockFunction:
 
     @property
     def lock_arg(self) -> Optional[int]:
-        """The argument index of the lock, or None when the lock is the return value."""
-        return None if self.lock == "return" else int(self.lock[3:])
+        """The argument index of the lock, or None when the lock is the return value (or no lock)."""
+        return int(self.lock[3:]) if self.lock.startswith("arg") else None
 
     @property
     def config_action(self) -> str:
@@ -92,6 +93,7 @@ class LockKind:
 
     name: str
     recursive: bool = False  # may be re-taken by its holder
+    spinning: bool = False  # waiters spin (spinlocks, rwlock_t): nothing may sleep while it is held
 
 
 @dataclass(frozen=True, slots=True)
@@ -644,6 +646,15 @@ def _rule_name(name: str, path: KeyPath, problems: _Problems) -> bool:
 
 # ------------------------------------------------------------------------- sections
 
+def _may_sleep(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    if value is True:
+        return "always"
+    if isinstance(value, str) and _IDENTIFIER.match(value):
+        return value
+    problems.add(path, f'expected true, or the argument that makes the call sleep like "GFP_KERNEL", got {_got(value)}')
+    return _INVALID
+
+
 # The keys of a [functions.NAME] table, in the order error messages list them.
 _FUNCTION_KEYS: dict[str, Validator] = {
     **{action: _lock_spec for action in ACTIONS},
@@ -652,6 +663,7 @@ _FUNCTION_KEYS: dict[str, Validator] = {
     "failure": _outcome,
     "scope": _one_of(SCOPES),
     "unheld-ok": _boolean,
+    "may-sleep": _may_sleep,
 }
 
 
@@ -662,6 +674,15 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
         return _INVALID  # an unknown key (reported) may be a misspelt action: say no more
     problems_before = len(problems.errors)
     actions = [action for action in ACTIONS if action in fields]
+    if not actions and "may-sleep" in fields:
+        if fields["may-sleep"] is _INVALID:
+            return _INVALID
+        extra = [k for k in fields if k not in ("may-sleep",)]
+        for key in extra:
+            problems.add(path + (key,), "only valid with an action (acquire, release, ...)")
+        if extra:
+            return _INVALID
+        return LockFunction(name=str(path[-1]), action="call", lock="", may_sleep=fields["may-sleep"])
     if len(actions) != 1:
         found = "none" if not actions else _found_list(actions)
         problems.add(path, f"expected exactly one of {_joined(ACTIONS)}, found {found}")
@@ -694,6 +715,7 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
         kind=fields.get("kind"),
         scope=fields.get("scope"),
         unheld_ok=fields.get("unheld-ok", False),
+        may_sleep=fields.get("may-sleep"),
     )
 
 
@@ -704,10 +726,11 @@ def _found_list(names: Sequence[str]) -> str:
 
 
 def _kind_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
-    fields = _table({"recursive": _boolean})(value, path, problems)
+    fields = _table({"recursive": _boolean, "spinning": _boolean})(value, path, problems)
     if fields is _INVALID or _INVALID in fields.values():
         return _INVALID
-    return LockKind(name=str(path[-1]), recursive=fields.get("recursive", False))
+    return LockKind(name=str(path[-1]), recursive=fields.get("recursive", False),
+                    spinning=fields.get("spinning", False))
 
 
 def _lock_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
@@ -1064,7 +1087,10 @@ def show_config(config: Config) -> str:
         lines.append(f"# relative to {config.root}")
     lines += [f"include = {toml_value(list(config.include))}", f"exclude = {toml_value(list(config.exclude))}"]
     for name in sorted(config.kinds):
-        lines += ["", f"[kinds.{toml_key(name)}]", f"recursive = {toml_value(config.kinds[name].recursive)}"]
+        kind = config.kinds[name]
+        lines += ["", f"[kinds.{toml_key(name)}]", f"recursive = {toml_value(kind.recursive)}"]
+        if kind.spinning:
+            lines.append("spinning = true")
     origins = _preset_origins(config)
     for name in sorted(config.functions):
         lines.append("")
@@ -1088,7 +1114,11 @@ def _rule_order(rules: Iterable[str]) -> list[str]:
 
 
 def _function_fields(function: LockFunction) -> list[tuple[str, Any]]:
+    if function.action == "call":
+        return [("may-sleep", True if function.may_sleep == "always" else function.may_sleep)]
     fields = [(function.config_action, function.lock)]
+    if function.may_sleep:
+        fields.append(("may-sleep", True if function.may_sleep == "always" else function.may_sleep))
     if function.unheld_ok:
         fields.append(("unheld-ok", True))
     for key in ("kind", "success", "failure", "scope"):

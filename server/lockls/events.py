@@ -62,6 +62,7 @@ class Acquire:
     site: Site
     fn: LockFunction
     shared: bool
+    spinning: Optional[bool] = None  # the lock's kind spins (True), sleeps (False), or is unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class TryAcquire:
     fn: LockFunction
     shared: bool
     result: str  # the fact key that holds the call's return value
+    spinning: Optional[bool] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,15 @@ class Release:
     written: str
     site: Site
     fn: LockFunction
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A call that matters to rules other than through locks (one that may sleep)."""
+
+    name: str
+    site: Site
+    may_sleep: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,5 +131,5 @@ class Return:
     value: Optional[str] = None  # canonical returned expression (`return vm;` hands vm's lock on)
 
 
-Event = Union[Acquire, TryAcquire, Release, Kill, Rebind, Derive, Return]
+Event = Union[Acquire, TryAcquire, Release, Call, Kill, Rebind, Derive, Return]
 LOCK_EVENTS = (Acquire, TryAcquire, Release)

@@ -38,6 +38,7 @@ class LockFact:
     sites: frozenset  # of Site: where it was taken (held) or dropped (not held)
     written: str  # the lock as written at the first of `sites`
     unknown: bool = False  # forgotten when too many paths disagreed: like never touched
+    spinning: bool = False  # held, and its kind spins: nothing may sleep now
 
     @property
     def signature(self):
@@ -86,7 +87,7 @@ def _merge_fact(a: LockFact, b: LockFact) -> LockFact:
         return a
     sites = a.sites | b.sites
     first = min((a, b), key=lambda f: f.first_site().start_byte if f.sites else 1 << 62)
-    return LockFact(a.held, a.entry_held, a.shared, a.count, sites, first.written, a.unknown)
+    return LockFact(a.held, a.entry_held, a.shared, a.count, sites, first.written, a.unknown, a.spinning or b.spinning)
 
 
 def _merge_class(a: PathClass, b: PathClass) -> PathClass:
@@ -184,10 +185,12 @@ def acquire(c: PathClass, ev: Acquire | TryAcquire, recursive: bool) -> PathClas
     f = _known(c, ev.key)
     if f is not None and f.held:
         if recursive or (ev.shared and f.shared):
-            return c.with_lock(ev.key, LockFact(True, f.entry_held, f.shared, min(f.count + 1, MAX_COUNT), f.sites, f.written))
+            return c.with_lock(ev.key, LockFact(True, f.entry_held, f.shared, min(f.count + 1, MAX_COUNT), f.sites,
+                                                f.written, False, f.spinning))
         return c  # a double lock: the rule reports it; the lock stays held
     entry_held = f.entry_held if f is not None else False
-    return c.with_lock(ev.key, LockFact(True, entry_held, ev.shared, 1, frozenset((ev.site,)), ev.written))
+    return c.with_lock(ev.key, LockFact(True, entry_held, ev.shared, 1, frozenset((ev.site,)), ev.written,
+                                        False, bool(ev.spinning)))
 
 
 def release(c: PathClass, ev: Release) -> PathClass:
@@ -195,7 +198,8 @@ def release(c: PathClass, ev: Release) -> PathClass:
     if f is None:  # never touched here: the caller must have held it
         return c.with_lock(ev.key, LockFact(False, True, False, 0, frozenset((ev.site,)), ev.written))
     if f.held and f.count > 1:
-        return c.with_lock(ev.key, LockFact(True, f.entry_held, f.shared, f.count - 1, f.sites, f.written))
+        return c.with_lock(ev.key, LockFact(True, f.entry_held, f.shared, f.count - 1, f.sites, f.written,
+                                            False, f.spinning))
     if f.held:
         return c.with_lock(ev.key, LockFact(False, f.entry_held, False, 0, frozenset((ev.site,)), ev.written))
     return c  # already released: unlock-unheld reports it (unless the release tolerates it)

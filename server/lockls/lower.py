@@ -15,7 +15,7 @@ from typing import Optional
 from tree_sitter import Node
 
 from .config import Config, LockFunction
-from .events import Acquire, Cond, Derive, Kill, Rebind, Release, Site, TryAcquire
+from .events import Acquire, Call, Cond, Derive, Kill, Rebind, Release, Site, TryAcquire
 from .lockexpr import canonical, key_of
 
 _SPACE = re.compile(r"\s+")
@@ -49,6 +49,7 @@ class Lowerer:
                  lock_names: Optional[re.Pattern] = None, origin: int = 0):
         self.source = source
         self.functions = config.functions
+        self.kinds = config.kinds
         self.aliases = aliases
         self.constants = constants  # names known to be constants (e.g. thrd_success)
         self.lock_names = lock_names  # regex of every lock function's name (a prefilter)
@@ -177,6 +178,8 @@ class Lowerer:
 
     def lock_event(self, fn: LockFunction, call: Node, args: list[Node], result: Optional[str]):
         site = Site.of(call)
+        if fn.action == "call":
+            return Call(fn.name, site, self._sleeps(fn, args))
         result_key = result or self.temp(call)
         if fn.lock == "return":
             key, written = result_key, (result or flat(call, self.source))
@@ -192,14 +195,23 @@ class Lowerer:
                 written = key
         if fn.action == "release":
             return Release(key, written, site, fn)
+        kind = self.kinds.get(fn.kind) if fn.kind else None
+        spinning = kind.spinning if kind is not None else None
         if fn.action == "try-acquire":
-            return TryAcquire(key, written, site, fn, fn.shared, result_key)
+            return TryAcquire(key, written, site, fn, fn.shared, result_key, spinning)
         if result is not None and fn.lock != "return" and fn.scope is None:
             # `if (pthread_mutex_lock(&m) != 0) return;`: a lock call whose status is
             # kept or tested can fail; it took the lock only when it returned success.
             checked = replace(fn, action="try-acquire", success=fn.success or _default_success(fn.name))
-            return TryAcquire(key, written, site, checked, fn.shared, result_key)
-        return Acquire(key, written, site, fn, fn.shared)
+            return TryAcquire(key, written, site, checked, fn.shared, result_key, spinning)
+        return Acquire(key, written, site, fn, fn.shared, spinning)
+
+    def _sleeps(self, fn: LockFunction, args: list[Node]) -> bool:
+        """`msleep(10)` always sleeps; `kmalloc(n, GFP_KERNEL)` only with that argument."""
+        if fn.may_sleep == "always":
+            return True
+        token = re.compile(rb"\b" + re.escape(fn.may_sleep.encode()) + rb"\b")
+        return any(token.search(self.source, a.start_byte, a.end_byte) for a in args)
 
     # -- conditions ----------------------------------------------------------------
 

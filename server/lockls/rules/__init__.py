@@ -12,4 +12,5 @@ RULES: dict[str, str] = {
     "lock-leak": "warning",
     "double-lock": "error",
     "unlock-unheld": "error",
+    "blocking-under-lock": "error",
 }

@@ -1,0 +1,84 @@
+"""blocking-under-lock: calling something that may sleep while a spinning lock is held.
+
+## What it finds
+A call to a function that may sleep (`msleep`, `schedule`, `copy_from_user`,
+`kmalloc(..., GFP_KERNEL)`, a project function marked `may-sleep`), or the
+acquisition of a sleeping lock (a mutex, an rw semaphore), at a point where a
+spinning lock (a spinlock, an rwlock_t, a raw spinlock, a pthread spinlock) is
+held on at least one path.
+
+## Why it matters
+A spinning lock's holder must not sleep: the other CPUs spin waiting for it,
+and in the kernel a spinlock disables preemption, so sleeping there is a bug
+("scheduling while atomic") that can deadlock the machine. With pthread
+spinlocks it burns the other threads' time slices.
+
+## Example
+```c
+void dev_reset(struct dev *d)
+{
+    spin_lock(&d->lock);
+    d->state = 0;
+    msleep(10);                 /* blocking-under-lock */
+    spin_unlock(&d->lock);
+}
+```
+
+## Use instead
+```c
+void dev_reset(struct dev *d)
+{
+    spin_lock(&d->lock);
+    d->state = 0;
+    spin_unlock(&d->lock);
+    msleep(10);
+}
+```
+
+## Known limits
+- Only calls the configuration marks as sleeping (the `linux` preset lists the
+  common ones) and locks whose kind is known; a function that sleeps because it
+  calls one of them is not followed.
+- `kmalloc` and friends sleep only with `GFP_KERNEL` written among their
+  arguments; a gfp variable is assumed not to sleep.
+- The RCU read side (`rcu_read_lock()`) is not modelled yet.
+
+## Fix
+Move the sleeping call out of the critical section, use a non-sleeping variant
+(`GFP_ATOMIC`, `udelay`), or protect the data with a sleeping lock. Suppress
+with `/* lockls: ignore[blocking-under-lock] */` on the line.
+"""
+
+from __future__ import annotations
+
+from ..events import Acquire, Call
+from .common import RuleContext, held_suffix, site_line, when_clause
+
+NAME = "blocking-under-lock"
+EVENTS = (Call, Acquire)
+
+
+def check(event, state, ctx: RuleContext) -> None:
+    if isinstance(event, Call):
+        if not event.may_sleep:
+            return
+        what = f"`{event.name}()` may sleep"
+    elif event.spinning is False:  # taking a lock whose waiters sleep
+        what = f"taking the sleeping lock `{event.written}` may sleep"
+    else:
+        return
+    bad, good, spinning = [], [], {}
+    for c in state:
+        held = [(k, f) for k, f in c.locks if f.held and f.spinning and k != getattr(event, "key", None)]
+        (bad if held else good).append(c)
+        for k, f in held:
+            spinning.setdefault(k, f)
+    if not bad:
+        return
+    key, lock = min(spinning.items(), key=lambda kf: kf[1].first_site().start_byte)
+    may = " may be" if good else " is"
+    message = (f"{what} while the spinning lock `{lock.written}` (taken at {site_line(lock.first_site())})"
+               f"{may} held{when_clause(bad, good)}{held_suffix(bad)}")
+    related = [(s, f"spinning lock `{f.written}` taken here")
+               for f in spinning.values() for s in sorted(f.sites, key=lambda s: s.start_byte)]
+    ctx.report(NAME, event.site, message, related)
