@@ -24,6 +24,7 @@ from tree_sitter import Node
 from .events import Acquire, Cond, Derive, Kill, Rebind, Release, Return, Site, TrailItem, TryAcquire
 from .facts import mentions
 from .config import LockFunction
+from .lockexpr import key_of
 from .lower import Lowerer, flat, strip_parens
 from .lockexpr import canonical
 
@@ -173,6 +174,17 @@ class Builder:
         while i < len(nodes):
             node = nodes[i]
             nxt = nodes[i + 1] if i + 1 < len(nodes) else None
+            after = nodes[i + 2] if i + 2 < len(nodes) else None
+            trailing = self._trailing_cleanup(node, nxt, after)
+            if trailing is not None:
+                variable, function, value = trailing
+                cur = self.live(cur)
+                self.events(cur).append(Kill((variable,)))
+                if value is not None:
+                    self.lower.store(variable, value, self.events(cur), Site.of(node))
+                self._register_cleanup(function, variable)
+                i += 3 if value is not None else 2
+                continue
             if nxt is not None and self._is_macro_head(node) and (
                     nxt.type == "compound_statement" or (nxt.type.endswith("statement") and self._is_loop_macro(node))):
                 # `list_for_each_entry(...) { ... }`, or with a single statement as its body
@@ -217,6 +229,23 @@ class Builder:
         self.events(cur).append(event)
         self.scopes.append([event])
         return self._close_scope(self.statement(body, cur), body)
+
+    def _trailing_cleanup(self, node: Node, nxt: Optional[Node], after: Optional[Node]):
+        """The trailing GNU form `T *p __attribute__((cleanup(f))) = v;` misparses as
+        `T * p` (MISSING `;`), an ERROR holding the attribute, then `v` (the `=` is
+        lost). Returns (variable, cleanup function, value node or None)."""
+        if nxt is None or nxt.type != "ERROR" or node.type != "expression_statement" or not node.named_child_count:
+            return None
+        product = node.named_children[0]
+        if product.type != "binary_expression" or flat(product.child_by_field_name("operator"), self.source) != "*":
+            return None
+        variable = product.child_by_field_name("right")
+        function = _cleanup_function(nxt, self.source)
+        if variable is None or variable.type != "identifier" or function is None:
+            return None
+        value = after.named_children[0] if after is not None and after.type == "expression_statement" \
+            and after.named_child_count else None
+        return flat(variable, self.source), function, value
 
     def _is_loop_macro(self, head: Node) -> bool:
         fn = head.named_children[0].child_by_field_name("function")
@@ -285,7 +314,22 @@ class Builder:
         before = len(self.events(cur))
         self._declaration(node, cur)
         self._register_scoped(self.events(cur), before)
+        cleanup = _cleanup_function(node, self.source)
+        if cleanup is not None:
+            for d in node.children_by_field_name("declarator"):
+                name = _declared_name(d)
+                if name is not None:
+                    self._register_cleanup(cleanup, flat(name, self.source))
         return cur
+
+    def _register_cleanup(self, function: str, variable: str) -> None:
+        """`T *l __attribute__((cleanup(unlock_fn))) = ...;`: at the end of the block
+        the compiler calls `unlock_fn(&l)`; when that releases a lock, so does the scope."""
+        fn = self.lower.functions.get(function)
+        if fn is None or fn.action != "release" or fn.lock_arg != 0 or not self.scopes:
+            return
+        key = key_of(variable, self.lower.aliases) + fn.path
+        self.scopes[-1].append(ScopedLock(key, variable))
 
     def _declaration(self, node: Node, cur: int) -> None:
         for d in node.children_by_field_name("declarator"):
@@ -557,6 +601,41 @@ class Builder:
 
 
 _SCOPE_END = LockFunction("(end of scope)", "release", "arg0", unheld_ok=True)
+
+
+class ScopedLock:
+    """A lock the end of a scope releases (a cleanup variable's lock)."""
+
+    __slots__ = ("key", "written")
+
+    def __init__(self, key: str, written: str):
+        self.key, self.written = key, written
+
+
+def _cleanup_function(node: Node, source: bytes) -> Optional[str]:
+    """`f` of an `__attribute__((cleanup(f)))` or `[[gnu::cleanup(f)]]` among a node's children."""
+    for child in node.children:
+        if child.type == "attribute_specifier":
+            for call in child.named_children[0].named_children if child.named_child_count else ():
+                if call.type == "call_expression" and flat(call.child_by_field_name("function"), source) in ("cleanup", "__cleanup__"):
+                    args = call.child_by_field_name("arguments")
+                    if args is not None and args.named_child_count:
+                        return flat(args.named_children[0], source)
+        elif child.type == "attribute_declaration":
+            for attr in child.named_children:
+                name = attr.child_by_field_name("name")
+                if name is not None and flat(name, source) in ("cleanup", "__cleanup__"):
+                    args = [a for a in attr.named_children if a.type == "argument_list"]
+                    if args and args[0].named_child_count:
+                        return flat(args[0].named_children[0], source)
+    return None
+
+
+def _declared_name(declarator: Node) -> Optional[Node]:
+    node = declarator
+    while node is not None and node.type != "identifier":
+        node = node.child_by_field_name("declarator")
+    return node
 
 
 def _scope_releases(scoped: list, site: Site) -> list:
