@@ -22,6 +22,7 @@ from typing import Optional
 from tree_sitter import Node, Tree
 
 from . import dataflow, syntax
+from .annotations import annotated_functions
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config, LockFunction
 from .events import LOCK_EVENTS, Acquire, Call, Derive, Kill, Release, Return, Site, TryAcquire
@@ -188,14 +189,16 @@ _WRAPPER_CACHE: dict = {}
 
 
 def with_wrappers(root: Node, source: bytes, config: Config) -> Config:
-    """`config` plus the file's own lock wrappers: small functions that do nothing
-    but take, try or drop a lock reachable from a parameter
-    (`static void q_lock(struct queue *q) { pthread_mutex_lock(&q->lock); }`).
+    """`config` plus the file's own lock functions: those annotated in the source
+    (`__acquires(x)`, `acquire_capability(x)`, ..., see `annotations`) and small
+    wrappers that do nothing but take, try or drop a lock reachable from a
+    parameter (`static void q_lock(struct queue *q) { pthread_mutex_lock(&q->lock); }`).
     A call to one then acts as the lock operation it performs on its argument."""
+    found: dict[str, LockFunction] = {
+        name: fn for name, fn in annotated_functions(root, source).items() if name not in config.functions}
     pattern, _ = _tables(config)
     if pattern is None:
         return config
-    found: dict[str, LockFunction] = {}
     fingerprint = config.fingerprint()
     for fn, body in function_nodes(root):
         if body.named_child_count > WRAPPER_MAX_STATEMENTS or not pattern.search(source, body.start_byte, body.end_byte):
@@ -206,7 +209,7 @@ def with_wrappers(root: Node, source: bytes, config: Config) -> Config:
                 _WRAPPER_CACHE.clear()
             _WRAPPER_CACHE[key] = _wrapper_of(fn, body, source, config)
         wrapper = _WRAPPER_CACHE[key]
-        if wrapper is not None and wrapper.name not in config.functions:
+        if wrapper is not None and wrapper.name not in config.functions and wrapper.name not in found:
             found[wrapper.name] = wrapper
     if not found:
         return config

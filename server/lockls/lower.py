@@ -183,6 +183,8 @@ class Lowerer:
         result_key = result or self.temp(call)
         if fn.lock == "return":
             key, written = result_key, (result or flat(call, self.source))
+        elif fn.lock == "global":  # an annotated function that takes a global lock
+            key = written = fn.path
         else:
             index = fn.lock_arg
             if index is None or index >= len(args):

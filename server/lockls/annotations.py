@@ -1,0 +1,186 @@
+"""Lock annotations already in the source: what a declared function does to locks.
+
+Owns: reading the Linux kernel's Context Analysis / sparse spellings
+(`__acquires(x)`, `__releases(x)`, `__acquires_shared(x)`, `__releases_shared(x)`,
+`__cond_acquires(ret, x)`) and clang's thread-safety attributes
+(`__attribute__((acquire_capability(x)))`, `release_capability`, the shared
+variants, `try_acquire_capability(ret, x)`, and the older `exclusive_lock_function`
+/ `unlock_function` names), written directly or through a macro `#define`d in the
+same file, after a function's parameters: on definitions and on prototypes
+(a prototype followed by an annotation macro is a top-level ERROR in
+tree-sitter-c: it is read there too). The result is `LockFunction`s, so calls
+to an annotated function act as the lock operation it declares.
+
+The annotation's lock is read from its text (tree-sitter mangles `&q->lock`
+inside these pseudo-calls): when it is reached through a parameter the call's
+argument is substituted; a lock named without any parameter is a global lock.
+Not yet: `requires`/`excludes` (`__must_hold`, `requires_capability`, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from tree_sitter import Node
+
+from .config import LockFunction
+from .syntax import text
+
+# annotation name -> (action, shared, is_try)
+_SPELLINGS = {
+    "__acquires": ("acquire", False, False),
+    "__acquires_shared": ("acquire", True, False),
+    "__releases": ("release", False, False),
+    "__releases_shared": ("release", True, False),
+    "__cond_acquires": ("try-acquire", False, True),
+    "__cond_acquires_shared": ("try-acquire", True, True),
+    "acquire_capability": ("acquire", False, False),
+    "acquire_shared_capability": ("acquire", True, False),
+    "exclusive_lock_function": ("acquire", False, False),
+    "shared_lock_function": ("acquire", True, False),
+    "release_capability": ("release", False, False),
+    "release_shared_capability": ("release", True, False),
+    "release_generic_capability": ("release", False, False),
+    "unlock_function": ("release", False, False),
+    "try_acquire_capability": ("try-acquire", False, True),
+    "try_acquire_shared_capability": ("try-acquire", True, True),
+    "exclusive_trylock_function": ("try-acquire", False, True),
+    "shared_trylock_function": ("try-acquire", True, True),
+}
+_WORD = re.compile(r"[A-Za-z_]\w*")
+_MACRO_DEF = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\([^)]*\)[ \t]+(.*)$", re.M)
+# what a clang try_acquire's first argument or a __cond_acquires' `ret` means
+_TRY_SUCCESS = {"true": "nonzero", "1": "nonzero", "nonzero": "nonzero", "false": "zero", "0": "zero",
+                "nonnull": "nonnull", "NULL": "null"}
+
+
+def annotated_functions(root: Node, source: bytes) -> dict[str, LockFunction]:
+    """Every function of the file whose declaration carries a lock annotation."""
+    if not any(s.encode() in source for s in ("__acquires", "__releases", "__cond_acquires", "capability",
+                                                "lock_function", "trylock_function")):
+        return {}
+    macros = _annotation_macros(source)
+    found: dict[str, LockFunction] = {}
+    for declarator in _function_declarators(root):
+        name_node = declarator.child_by_field_name("declarator")
+        params = declarator.child_by_field_name("parameters")
+        if name_node is None or name_node.type != "identifier" or params is None:
+            continue
+        names = _parameter_names(params, source)
+        for spelling, args in _annotations(declarator, source, macros):
+            fn = _lock_function(text(name_node, source), spelling, args, names)
+            if fn is not None:
+                found[fn.name] = fn
+    return found
+
+
+def _function_declarators(root: Node):
+    """Function declarators of definitions, prototypes and ERROR-wrapped prototypes."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for child in node.children:
+            if child.type == "function_declarator":
+                yield child
+            elif child.type in ("function_definition", "declaration", "ERROR", "preproc_ifdef", "preproc_if",
+                                "preproc_else", "preproc_elif", "linkage_specification", "declaration_list"):
+                stack.append(child)
+
+
+def _annotations(declarator: Node, source: bytes, macros: dict[str, str]):
+    """(annotation name, argument texts) after the parameter list."""
+    for child in declarator.children:
+        if child.type == "call_expression":
+            callee = child.child_by_field_name("function")
+            args = child.child_by_field_name("arguments")
+            if callee is None or args is None:
+                continue
+            name = text(callee, source)
+            name = macros.get(name, name)
+            if name in _SPELLINGS:
+                yield name, _split_args(text(args, source))
+        elif child.type == "attribute_specifier":
+            inner = text(child, source)
+            for m in re.finditer(r"(\w+)\s*\(", inner):
+                if m.group(1) in _SPELLINGS:
+                    yield m.group(1), _split_args(_balanced(inner, m.end() - 1))
+
+
+def _annotation_macros(source: bytes) -> dict[str, str]:
+    """`#define REQUIRES(...) __attribute__((requires_capability(__VA_ARGS__)))`:
+    macro name -> the annotation it expands to."""
+    out = {}
+    for m in _MACRO_DEF.finditer(source):
+        body = m.group(2).decode("utf-8", "replace")
+        for word in _WORD.findall(body):
+            if word in _SPELLINGS:
+                out[m.group(1).decode()] = word
+                break
+    return out
+
+
+def _balanced(s: str, open_index: int) -> str:
+    depth = 0
+    for i in range(open_index, len(s)):
+        depth += {"(": 1, ")": -1}.get(s[i], 0)
+        if depth == 0:
+            return s[open_index:i + 1]
+    return s[open_index:]
+
+
+def _split_args(parenthesized: str) -> list[str]:
+    inner = parenthesized.strip()[1:-1] if parenthesized.strip().startswith("(") else parenthesized
+    args, depth, current = [], 0, ""
+    for ch in inner:
+        if ch == "," and depth == 0:
+            args.append(current.strip())
+            current = ""
+            continue
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        current += ch
+    if current.strip():
+        args.append(current.strip())
+    return args
+
+
+def lock_text_key(expression: str) -> str:
+    """The lock identity of an annotation's lock expression (see `lockexpr`)."""
+    key = re.sub(r"\s+", "", expression)
+    while key.startswith("(") and key.endswith(")"):
+        key = key[1:-1]
+    key = re.sub(r"\(\*(\w+)\)\.", r"\1->", key)
+    key = key.replace("(", "").replace(")", "")
+    if key[:1] in ("&", "*"):
+        key = key[1:]
+    return key.replace(".", "->")
+
+
+def _parameter_names(params: Node, source: bytes) -> list[str]:
+    names = []
+    for p in params.named_children:
+        node = p.child_by_field_name("declarator") if p.type == "parameter_declaration" else None
+        while node is not None and node.type != "identifier":
+            node = node.child_by_field_name("declarator")
+        names.append(text(node, source) if node is not None else "")
+    return names
+
+
+def _lock_function(name: str, spelling: str, args: list[str], params: list[str]) -> Optional[LockFunction]:
+    action, shared, is_try = _SPELLINGS[spelling]
+    success = None
+    if is_try:
+        if len(args) < 2:
+            return None
+        success, args = _TRY_SUCCESS.get(args[0], "nonzero"), args[1:]
+    if not args:
+        return None
+    key = lock_text_key(args[0])
+    root = _WORD.match(key)
+    if root is None:
+        return None
+    if root.group(0) in params:
+        lock, path = f"arg{params.index(root.group(0))}", key[root.end():]
+    else:
+        lock, path = "global", key
+    return LockFunction(name, action, lock, shared=shared, success=success, path=path)
