@@ -21,7 +21,7 @@ from typing import Optional
 
 from tree_sitter import Node, Tree
 
-from . import dataflow, syntax
+from . import dataflow, lockstate, syntax
 from .annotations import annotated_functions
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config, LockFunction
@@ -31,13 +31,14 @@ from .lockexpr import canonical, key_of
 from .facts import number
 from .lower import Lowerer
 from .rules import RULES
-from .rules import blocking_under_lock, double_lock, lock_leak, unlock_unheld
+from .rules import (blocking_under_lock, double_lock, excluded_lock_held, lock_leak, missing_required_lock,
+                    unlock_unheld)
 from .rules.common import RuleContext
 from .suppress import is_suppressed, suppressions
 
 log = logging.getLogger("lockls")
 
-RULE_MODULES = (lock_leak, double_lock, unlock_unheld, blocking_under_lock)
+RULE_MODULES = (lock_leak, double_lock, unlock_unheld, blocking_under_lock, missing_required_lock, excluded_lock_held)
 _ROOT = re.compile(r"^[A-Za-z_]\w*")
 _RECURSIVE_INIT = re.compile(rb"\b([A-Za-z_]\w*)\s*(?:\[[^\]]*\])?\s*=\s*PTHREAD_RECURSIVE_MUTEX_INITIALIZER(?:_NP)?\b")
 C11_CONSTANTS = frozenset({"thrd_success", "thrd_busy", "thrd_error", "thrd_nomem", "thrd_timedout"})
@@ -246,6 +247,25 @@ def _wrapper_of(fn: Node, body: Node, source: bytes, config: Config) -> Optional
     return None
 
 
+def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes):
+    """The state at a function's entry: the locks it requires its caller to hold
+    (`__must_hold(&q->lock)`) are held there, taken by the caller."""
+    if own is None or not own.requires:
+        return lockstate.ENTRY
+    params = _parameters(fn, source)
+    held = {}
+    for ref in own.requires:
+        if ref.startswith("="):
+            key = ref[1:]
+        else:
+            m = re.match(r"arg(\d+)(.*)$", ref)
+            if not m or int(m.group(1)) >= len(params):
+                continue
+            key = params[int(m.group(1))] + m.group(2)
+        held[key] = lockstate.LockFact(True, True, False, 1, frozenset(), key)
+    return (lockstate.PathClass(tuple(sorted(held.items())), frozenset(), frozenset()),)
+
+
 def _parameters(fn: Node, source: bytes) -> list[str]:
     decl = fn.child_by_field_name("declarator")
     caps = syntax.captures("parameters", decl) if decl is not None else {}
@@ -272,7 +292,7 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
         def is_recursive(key: str, fn_spec) -> bool:
             return key in recursive_globals or config.is_recursive(key, fn_spec)
 
-        states = dataflow.solve(cfg, is_recursive)
+        states = dataflow.solve(cfg, is_recursive, _entry_state(config.functions.get(name), fn, source))
         result.cfg, result.states = cfg, states
         result.findings = _run_rules(cfg, states, is_recursive, fn, body, source)
     except (Unanalysable, dataflow.NoFixpoint) as e:

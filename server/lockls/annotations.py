@@ -14,12 +14,16 @@ to an annotated function act as the lock operation it declares.
 The annotation's lock is read from its text (tree-sitter mangles `&q->lock`
 inside these pseudo-calls): when it is reached through a parameter the call's
 argument is substituted; a lock named without any parameter is a global lock.
-Not yet: `requires`/`excludes` (`__must_hold`, `requires_capability`, ...).
+Contracts on callers (`__must_hold(x)`, `requires_capability(x)`,
+`__must_not_hold(x)`, `locks_excluded(x)`, ...) become the function's
+`requires` / `excludes`: the lock is held at the function's own entry, and
+callers are checked by `missing-required-lock` / `excluded-lock-held`.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Optional
 
 from tree_sitter import Node
@@ -47,6 +51,15 @@ _SPELLINGS = {
     "try_acquire_shared_capability": ("try-acquire", True, True),
     "exclusive_trylock_function": ("try-acquire", False, True),
     "shared_trylock_function": ("try-acquire", True, True),
+    # contracts on the caller
+    "__must_hold": ("requires", False, False),
+    "__must_hold_shared": ("requires", True, False),
+    "requires_capability": ("requires", False, False),
+    "requires_shared_capability": ("requires", True, False),
+    "exclusive_locks_required": ("requires", False, False),
+    "shared_locks_required": ("requires", True, False),
+    "__must_not_hold": ("excludes", False, False),
+    "locks_excluded": ("excludes", False, False),
 }
 _WORD = re.compile(r"[A-Za-z_]\w*")
 _MACRO_DEF = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\([^)]*\)[ \t]+(.*)$", re.M)
@@ -58,7 +71,8 @@ _TRY_SUCCESS = {"true": "nonzero", "1": "nonzero", "nonzero": "nonzero", "false"
 def annotated_functions(root: Node, source: bytes) -> dict[str, LockFunction]:
     """Every function of the file whose declaration carries a lock annotation."""
     if not any(s.encode() in source for s in ("__acquires", "__releases", "__cond_acquires", "capability",
-                                                "lock_function", "trylock_function")):
+                                                "lock_function", "trylock_function", "__must_", "_required",
+                                                "locks_excluded")):
         return {}
     macros = _annotation_macros(source)
     found: dict[str, LockFunction] = {}
@@ -68,11 +82,29 @@ def annotated_functions(root: Node, source: bytes) -> dict[str, LockFunction]:
         if name_node is None or name_node.type != "identifier" or params is None:
             continue
         names = _parameter_names(params, source)
+        name = text(name_node, source)
         for spelling, args in _annotations(declarator, source, macros):
-            fn = _lock_function(text(name_node, source), spelling, args, names)
+            action = _SPELLINGS[spelling][0]
+            if action in ("requires", "excludes"):
+                refs = tuple(r for r in (_lock_ref(lock_text_key(a), names) for a in args) if r)
+                base = found.get(name) or LockFunction(name, "call", "")
+                found[name] = replace(base, **{action: getattr(base, action) + refs})
+                continue
+            fn = _lock_function(name, spelling, args, names)
             if fn is not None:
-                found[fn.name] = fn
+                old = found.get(name)
+                found[name] = replace(fn, requires=old.requires, excludes=old.excludes) if old else fn
     return found
+
+
+def _lock_ref(key: str, params: list[str]) -> Optional[str]:
+    """"arg0->lock" for a lock reached through parameter 0, "=g" for a global `g`."""
+    root = _WORD.match(key)
+    if root is None:
+        return None
+    if root.group(0) in params:
+        return f"arg{params.index(root.group(0))}{key[root.end():]}"
+    return "=" + key
 
 
 def _function_declarators(root: Node):

@@ -71,6 +71,10 @@ class LockFunction:
     #                              lockers) or "macro" (held for the block the macro introduces)
     unheld_ok: bool = False  # release: fine when the lock is not held (a NULL object, a failed lookup)
     may_sleep: Optional[str] = None  # "always", or an argument spelling that makes it sleep ("GFP_KERNEL")
+    # locks that must be held (requires) / must not be held (excludes) when it is called,
+    # as lock refs: "argN" + a path ("arg0->lock"), or "=" + a global lock ("=ledger_mu")
+    requires: tuple = ()
+    excludes: tuple = ()
 
     @property
     def is_try(self) -> bool:

@@ -44,13 +44,14 @@ def transfer(state: L.LockState, event, is_recursive: Callable[[str, object], bo
     return state
 
 
-def solve(cfg: CFG, is_recursive: Callable[[str, object], bool]) -> list:
-    """The state at the start of every block (`()` for unreachable blocks)."""
+def solve(cfg: CFG, is_recursive: Callable[[str, object], bool], initial: L.LockState = L.ENTRY) -> list:
+    """The state at the start of every block (`()` for unreachable blocks), from
+    `initial` at the entry (locks the function requires its caller to hold)."""
     blocks = cfg.blocks
     order = cfg.reverse_postorder()
     rank = {b: i for i, b in enumerate(order)}
     states: list = [()] * len(blocks)
-    states[cfg.entry] = L.ENTRY
+    states[cfg.entry] = initial
     pending = [(0, cfg.entry)]  # a heap by reverse-postorder rank: fewer revisits
     queued = {cfg.entry}
     visits = [0] * len(blocks)

@@ -86,11 +86,14 @@ class Release:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """A call that matters to rules other than through locks (one that may sleep)."""
+    """A call that matters to rules other than through locks: one that may sleep,
+    or that requires (or excludes) locks held by its caller."""
 
     name: str
     site: Site
     may_sleep: bool
+    requires: tuple = ()  # (key, written) of locks that must be held here
+    excludes: tuple = ()  # (key, written) of locks that must not be held here
 
 
 @dataclass(frozen=True, slots=True)

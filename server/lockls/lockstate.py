@@ -297,7 +297,8 @@ def held_anywhere(state: LockState) -> list[tuple[str, LockFact]]:
         for k, f in c.locks:
             if f.held:
                 seen[k] = _merge_fact(seen[k], f) if k in seen else f
-    return sorted(seen.items(), key=lambda kf: kf[1].first_site().start_byte)
+    # locks held since the entry (no site) first
+    return sorted(seen.items(), key=lambda kf: kf[1].first_site().start_byte if kf[1].sites else -1)
 
 
 def explain(bad: list[PathClass], good: list[PathClass]) -> list[TrailItem]:

@@ -163,6 +163,8 @@ class Lowerer:
         name = self.source[fn_node.start_byte:fn_node.end_byte].decode() if fn_node is not None and fn_node.type == "identifier" else None
         fn = self.functions.get(name) if name else None
         if fn is not None:
+            if (fn.requires or fn.excludes) and fn.action != "call":
+                out.append(Call(fn.name, Site.of(call), False, self._refs(fn.requires, args), self._refs(fn.excludes, args)))
             event = self.lock_event(fn, call, args, result)
             if event is not None:
                 out.append(event)
@@ -179,7 +181,8 @@ class Lowerer:
     def lock_event(self, fn: LockFunction, call: Node, args: list[Node], result: Optional[str]):
         site = Site.of(call)
         if fn.action == "call":
-            return Call(fn.name, site, self._sleeps(fn, args))
+            return Call(fn.name, site, bool(fn.may_sleep) and self._sleeps(fn, args),
+                        self._refs(fn.requires, args), self._refs(fn.excludes, args))
         result_key = result or self.temp(call)
         if fn.lock == "return":
             key, written = result_key, (result or flat(call, self.source))
@@ -207,6 +210,19 @@ class Lowerer:
             checked = replace(fn, action="try-acquire", success=fn.success or _default_success(fn.name))
             return TryAcquire(key, written, site, checked, fn.shared, result_key, spinning)
         return Acquire(key, written, site, fn, fn.shared, spinning)
+
+    def _refs(self, refs: tuple, args: list[Node]) -> tuple:
+        """Lock refs ("arg0->lock", "=g") of a contract, resolved at a call: (key, written)."""
+        out = []
+        for ref in refs:
+            if ref.startswith("="):
+                out.append((ref[1:], ref[1:]))
+                continue
+            m = re.match(r"arg(\d+)(.*)$", ref)
+            if m and int(m.group(1)) < len(args):
+                key = key_of(canonical(args[int(m.group(1))], self.source), self.aliases) + m.group(2)
+                out.append((key, key))
+        return tuple(out)
 
     def _sleeps(self, fn: LockFunction, args: list[Node]) -> bool:
         """`msleep(10)` always sleeps; `kmalloc(n, GFP_KERNEL)` only with that argument."""

@@ -13,4 +13,6 @@ RULES: dict[str, str] = {
     "double-lock": "error",
     "unlock-unheld": "error",
     "blocking-under-lock": "error",
+    "missing-required-lock": "warning",
+    "excluded-lock-held": "warning",
 }

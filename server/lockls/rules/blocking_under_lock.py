@@ -75,7 +75,7 @@ def check(event, state, ctx: RuleContext) -> None:
             spinning.setdefault(k, f)
     if not bad:
         return
-    key, lock = min(spinning.items(), key=lambda kf: kf[1].first_site().start_byte)
+    key, lock = min(spinning.items(), key=lambda kf: kf[1].first_site().start_byte if kf[1].sites else -1)
     may = " may be" if good else " is"
     message = (f"{what} while the spinning lock `{lock.written}` (taken at {site_line(lock.first_site())})"
                f"{may} held{when_clause(bad, good)}{held_suffix(bad)}")

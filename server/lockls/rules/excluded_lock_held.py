@@ -1,0 +1,68 @@
+"""excluded-lock-held: calling a function that must not be called with a lock held.
+
+## What it finds
+A call to a function that declares it takes a lock itself, or otherwise must not
+run under it (`__must_not_hold(&q->lock)`, `__attribute__((locks_excluded(mu)))`,
+or the same through a macro defined in the file), at a point where that lock is
+held on at least one path.
+
+## Why it matters
+The callee will take the lock: with the caller already holding it, a
+non-recursive lock deadlocks on the spot (or on the one path that holds it).
+
+## Example
+```c
+void queue_flush(struct queue *q) __must_not_hold(&q->lock);
+
+void queue_close(struct queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->closed = 1;
+    queue_flush(q);                 /* excluded-lock-held */
+    pthread_mutex_unlock(&q->lock);
+}
+```
+
+## Use instead
+```c
+void queue_flush(struct queue *q) __must_not_hold(&q->lock);
+
+void queue_close(struct queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->closed = 1;
+    pthread_mutex_unlock(&q->lock);
+    queue_flush(q);
+}
+```
+
+## Known limits
+- Only locks held in the calling function itself are known; contracts come
+  from annotations in the analysed file.
+
+## Fix
+Release the lock before the call, or call a variant that expects it held.
+Suppress with `/* lockls: ignore[excluded-lock-held] */` on the line.
+"""
+
+from __future__ import annotations
+
+from ..events import Call
+from .common import RuleContext, held_suffix, site_line, when_clause
+
+NAME = "excluded-lock-held"
+EVENTS = (Call,)
+
+
+def check(event: Call, state, ctx: RuleContext) -> None:
+    for key, written in event.excludes:
+        bad = [c for c in state if (f := c.get(key)) is not None and f.held]
+        if not bad:
+            continue
+        good = [c for c in state if c not in bad]
+        fact = bad[0].get(key)
+        held = "may be held" if good else "is held"
+        message = (f"`{event.name}()` must not be called with `{written}` held, which {held} here "
+                   f"(taken at {site_line(fact.first_site())}){when_clause(bad, good)}{held_suffix(bad)}")
+        sites = sorted({s for c in bad for s in c.get(key).sites}, key=lambda s: s.start_byte)
+        ctx.report(NAME, event.site, message, [(s, f"`{fact.written}` taken here") for s in sites])

@@ -1,0 +1,73 @@
+"""missing-required-lock: calling a function that requires a lock that is not held.
+
+## What it finds
+A call to a function that declares it must be called with a lock held
+(`__must_hold(&q->lock)`, `__attribute__((requires_capability(q->mu)))`, or the
+same through a macro defined in the file) at a point where that lock is, on at
+least one path, known not to be held: released earlier, not acquired because a
+trylock failed, or taken only on some paths of the caller.
+
+## Why it matters
+The callee touches the data the lock protects, trusting its contract. Called
+without the lock, it races with every other thread that follows the rules, and
+the corruption shows up far from the call.
+
+## Example
+```c
+void queue_drain_locked(struct queue *q) __must_hold(&q->lock);
+
+void queue_close(struct queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->closed = 1;
+    pthread_mutex_unlock(&q->lock);
+    queue_drain_locked(q);          /* missing-required-lock */
+}
+```
+
+## Use instead
+```c
+void queue_drain_locked(struct queue *q) __must_hold(&q->lock);
+
+void queue_close(struct queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->closed = 1;
+    queue_drain_locked(q);
+    pthread_mutex_unlock(&q->lock);
+}
+```
+
+## Known limits
+- A lock the calling function never takes or drops is assumed to be held by
+  its own caller: only locks it is known not to hold are reported.
+- Contracts come from annotations in the analysed file (definitions or
+  prototypes); headers that are not analysed do not contribute yet.
+
+## Fix
+Take the lock around the call, or call the variant that takes the lock itself.
+Suppress with `/* lockls: ignore[missing-required-lock] */` on the line.
+"""
+
+from __future__ import annotations
+
+from ..events import Call
+from .common import RuleContext, held_suffix, when_clause
+
+NAME = "missing-required-lock"
+EVENTS = (Call,)
+
+
+def check(event: Call, state, ctx: RuleContext) -> None:
+    for key, written in event.requires:
+        bad, good = [], []
+        for c in state:
+            f = c.get(key)
+            (bad if f is not None and not f.held and not f.unknown else good).append(c)
+        if not bad:
+            continue
+        not_held = "may not be held" if good else "is not held"
+        message = (f"`{event.name}()` requires `{written}`, which {not_held} here"
+                   f"{when_clause(bad, good)}{held_suffix(bad)}")
+        related = sorted({s for c in bad for s in c.get(key).sites}, key=lambda s: s.start_byte)
+        ctx.report(NAME, event.site, message, [(s, f"`{written}` released or not acquired here") for s in related])
