@@ -30,7 +30,7 @@ from lockls.config import (
 from lockls.rules import RULES
 
 ALL_ACTIONS = ", ".join(ACTIONS)
-FUNCTION_KEYS = "acquire, acquire-shared, release, try-acquire, try-acquire-shared, kind, success, failure, scope, unheld-ok, may-sleep"
+FUNCTION_KEYS = "acquire, acquire-shared, release, try-acquire, try-acquire-shared, kind, success, failure, scope, unheld-ok, may-sleep, requires, excludes"
 RULE_NAMES = ", ".join(RULES)
 
 
@@ -255,7 +255,7 @@ def test_type_error_item_of_list(tmp_path):
 
 def test_unknown_top_level_key(tmp_path):
     error = load_error(tmp_path, "# project\n\n[lokcs]\nmatch = 'x'\n")
-    assert_single_error(error, 3, "lokcs", "unknown key; expected one of presets, rules, files, functions, kinds, locks")
+    assert_single_error(error, 3, "lokcs", "unknown key; expected one of presets, rules, files, functions, kinds, locks, annotations")
 
 
 def test_quoted_function_name_must_be_an_identifier(tmp_path):
@@ -778,3 +778,27 @@ def test_may_sleep_errors(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(str(path))
     assert [(e.line, e.key) for e in info.value.errors] == [(2, "functions.f.may-sleep"), (6, "functions.g.kind")]
+
+
+def test_annotations_and_contracts_round_trip(tmp_path):
+    path = tmp_path / ".lockls.toml"
+    path.write_text(
+        '[annotations]\nOVS_REQUIRES = "requires"\n\n'
+        '[functions.rehash]\nrequires = ["arg0->mutex", "big_lock"]\nexcludes = ["arg1.lock"]\n'
+    )
+    config = load_config(str(path))
+    assert config.annotations == {"OVS_REQUIRES": "requires"}
+    assert config.functions["rehash"] == LockFunction(
+        "rehash", "call", "", requires=("arg0->mutex", "=big_lock"), excludes=("arg1->lock",))
+    again = tmp_path / "again" / ".lockls.toml"
+    again.parent.mkdir()
+    again.write_text(show_config(config))
+    assert load_config(str(again)).fingerprint() == config.fingerprint()
+
+
+def test_annotation_and_lock_ref_errors(tmp_path):
+    path = tmp_path / ".lockls.toml"
+    path.write_text('[annotations]\nOVS_REQUIRES = "needs"\n\n[functions.f]\nrequires = ["q->"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert [(e.line, e.key) for e in info.value.errors] == [(2, "annotations.OVS_REQUIRES"), (5, "functions.f.requires")]

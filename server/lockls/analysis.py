@@ -196,7 +196,8 @@ def with_wrappers(root: Node, source: bytes, config: Config) -> Config:
     parameter (`static void q_lock(struct queue *q) { pthread_mutex_lock(&q->lock); }`).
     A call to one then acts as the lock operation it performs on its argument."""
     found: dict[str, LockFunction] = {
-        name: fn for name, fn in annotated_functions(root, source).items() if name not in config.functions}
+        name: fn for name, fn in annotated_functions(root, source, config.annotations).items()
+        if name not in config.functions}
     pattern, _ = _tables(config)
     if pattern is None:
         return config

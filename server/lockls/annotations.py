@@ -68,13 +68,26 @@ _TRY_SUCCESS = {"true": "nonzero", "1": "nonzero", "nonzero": "nonzero", "false"
                 "nonnull": "nonnull", "NULL": "null"}
 
 
-def annotated_functions(root: Node, source: bytes) -> dict[str, LockFunction]:
-    """Every function of the file whose declaration carries a lock annotation."""
-    if not any(s.encode() in source for s in ("__acquires", "__releases", "__cond_acquires", "capability",
+# a project macro's configured meaning -> the spelling that means it here
+_MEANINGS = {
+    "acquire": "acquire_capability", "acquire-shared": "acquire_shared_capability",
+    "release": "release_capability", "release-shared": "release_shared_capability",
+    "try-acquire": "try_acquire_capability", "try-acquire-shared": "try_acquire_shared_capability",
+    "requires": "requires_capability", "requires-shared": "requires_shared_capability",
+    "excludes": "locks_excluded",
+}
+
+
+def annotated_functions(root: Node, source: bytes, project_macros: Optional[dict] = None) -> dict[str, LockFunction]:
+    """Every function of the file whose declaration carries a lock annotation.
+    `project_macros` maps macros defined in headers lockls does not see
+    (`OVS_REQUIRES`) to their meaning ("requires"), from `[annotations]`."""
+    project = {m: _MEANINGS[v] for m, v in (project_macros or {}).items() if v in _MEANINGS}
+    if not project and not any(s.encode() in source for s in ("__acquires", "__releases", "__cond_acquires", "capability",
                                                 "lock_function", "trylock_function", "__must_", "_required",
                                                 "locks_excluded")):
         return {}
-    macros = _annotation_macros(source)
+    macros = {**project, **_annotation_macros(source)}
     found: dict[str, LockFunction] = {}
     for declarator in _function_declarators(root):
         name_node = declarator.child_by_field_name("declarator")

@@ -47,6 +47,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 from .rules import RULES
 
 ACTIONS = ("acquire", "acquire-shared", "release", "try-acquire", "try-acquire-shared")
+# what a project's annotation macro (`[annotations] OVS_REQUIRES = "requires"`) means
+ANNOTATION_MEANINGS = ("acquire", "acquire-shared", "release", "release-shared", "try-acquire",
+                       "try-acquire-shared", "requires", "requires-shared", "excludes")
 SCOPES = ("block", "macro")
 OUTCOMES = ("zero", "nonzero", "nonnull", "null", "negative")
 SEVERITIES = ("error", "warning", "info")
@@ -130,6 +133,7 @@ class Config:
     include: tuple[str, ...] = ()  # globs relative to `root`; empty: everything
     exclude: tuple[str, ...] = ()
     root: Optional[str] = None  # directory the globs are relative to
+    annotations: Mapping[str, str] = field(default_factory=dict)  # project macro -> meaning ("requires", ...)
 
     @functools.cached_property
     def _fingerprint(self) -> str:
@@ -141,6 +145,7 @@ class Config:
             "functions": [dataclasses.asdict(self.functions[n]) for n in sorted(self.functions)],
             "kinds": [dataclasses.asdict(self.kinds[n]) for n in sorted(self.kinds)],
             "locks": [dataclasses.asdict(p) for p in self.locks],  # order matters: first match wins
+            "annotations": dict(sorted(self.annotations.items())),
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
@@ -659,6 +664,24 @@ def _may_sleep(value: Any, path: KeyPath, problems: _Problems) -> Any:
     return _INVALID
 
 
+_LOCK_REF = re.compile(r"^(arg\d+|[A-Za-z_]\w*)((->|\.)[A-Za-z_]\w*)*$")
+
+
+def _lock_refs(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    """["arg0->lock", "big_lock"]: locks through an argument, or global locks."""
+    items = _string_list(value, path, problems)
+    if items is _INVALID:
+        return _INVALID
+    refs = []
+    for item in items:
+        if not _LOCK_REF.match(item):
+            problems.add(path, f'expected lock refs like "arg0->lock" or a global lock\'s name, got {_quoted(item)}')
+            return _INVALID
+        ref = item.replace(".", "->")
+        refs.append(ref if re.match(r"arg\d+", ref) else "=" + ref)
+    return tuple(refs)
+
+
 # The keys of a [functions.NAME] table, in the order error messages list them.
 _FUNCTION_KEYS: dict[str, Validator] = {
     **{action: _lock_spec for action in ACTIONS},
@@ -668,6 +691,8 @@ _FUNCTION_KEYS: dict[str, Validator] = {
     "scope": _one_of(SCOPES),
     "unheld-ok": _boolean,
     "may-sleep": _may_sleep,
+    "requires": _lock_refs,
+    "excludes": _lock_refs,
 }
 
 
@@ -678,15 +703,16 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
         return _INVALID  # an unknown key (reported) may be a misspelt action: say no more
     problems_before = len(problems.errors)
     actions = [action for action in ACTIONS if action in fields]
-    if not actions and "may-sleep" in fields:
-        if fields["may-sleep"] is _INVALID:
+    if not actions and any(k in fields for k in ("may-sleep", "requires", "excludes")):
+        if _INVALID in fields.values():
             return _INVALID
-        extra = [k for k in fields if k not in ("may-sleep",)]
+        extra = [k for k in fields if k not in ("may-sleep", "requires", "excludes")]
         for key in extra:
             problems.add(path + (key,), "only valid with an action (acquire, release, ...)")
         if extra:
             return _INVALID
-        return LockFunction(name=str(path[-1]), action="call", lock="", may_sleep=fields["may-sleep"])
+        return LockFunction(name=str(path[-1]), action="call", lock="", may_sleep=fields.get("may-sleep"),
+                            requires=fields.get("requires", ()), excludes=fields.get("excludes", ()))
     if len(actions) != 1:
         found = "none" if not actions else _found_list(actions)
         problems.add(path, f"expected exactly one of {_joined(ACTIONS)}, found {found}")
@@ -720,6 +746,8 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
         scope=fields.get("scope"),
         unheld_ok=fields.get("unheld-ok", False),
         may_sleep=fields.get("may-sleep"),
+        requires=fields.get("requires", ()),
+        excludes=fields.get("excludes", ()),
     )
 
 
@@ -778,6 +806,7 @@ _SECTIONS: dict[str, Validator] = {
     "functions": _FUNCTIONS,
     "kinds": _KINDS,
     "locks": _array_of_tables(_lock_entry),
+    "annotations": _named_tables(_one_of(ANNOTATION_MEANINGS), _c_identifier_name("macro name")),
 }
 _DOCUMENT = _table(_SECTIONS)
 _PRESET_DOCUMENT = _table({"functions": _FUNCTIONS, "kinds": _KINDS})
@@ -920,6 +949,7 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
         include=_valid(files, "include", ()),
         exclude=_valid(files, "exclude", ()),
         root=None if source is None else os.path.dirname(source),
+        annotations=_valid(parsed, "annotations", {}),
     )
 
 
@@ -1090,6 +1120,8 @@ def show_config(config: Config) -> str:
     if config.root is not None:
         lines.append(f"# relative to {config.root}")
     lines += [f"include = {toml_value(list(config.include))}", f"exclude = {toml_value(list(config.exclude))}"]
+    if config.annotations:
+        lines += ["", "[annotations]"] + [f"{toml_key(k)} = {toml_value(v)}" for k, v in sorted(config.annotations.items())]
     for name in sorted(config.kinds):
         kind = config.kinds[name]
         lines += ["", f"[kinds.{toml_key(name)}]", f"recursive = {toml_value(kind.recursive)}"]
@@ -1118,9 +1150,12 @@ def _rule_order(rules: Iterable[str]) -> list[str]:
 
 
 def _function_fields(function: LockFunction) -> list[tuple[str, Any]]:
+    refs = [(k, [r[1:] if r.startswith("=") else r for r in getattr(function, k)])
+            for k in ("requires", "excludes") if getattr(function, k)]
     if function.action == "call":
-        return [("may-sleep", True if function.may_sleep == "always" else function.may_sleep)]
-    fields = [(function.config_action, function.lock)]
+        sleeps = [("may-sleep", True if function.may_sleep == "always" else function.may_sleep)] if function.may_sleep else []
+        return sleeps + refs
+    fields = [(function.config_action, function.lock)] + refs
     if function.may_sleep:
         fields.append(("may-sleep", True if function.may_sleep == "always" else function.may_sleep))
     if function.unheld_ok:
