@@ -255,7 +255,7 @@ def test_type_error_item_of_list(tmp_path):
 
 def test_unknown_top_level_key(tmp_path):
     error = load_error(tmp_path, "# project\n\n[lokcs]\nmatch = 'x'\n")
-    assert_single_error(error, 3, "lokcs", "unknown key; expected one of presets, rules, files, functions, kinds, locks, annotations")
+    assert_single_error(error, 3, "lokcs", "unknown key; expected one of presets, rules, files, functions, kinds, locks, annotations, classes, lock-order")
 
 
 def test_quoted_function_name_must_be_an_identifier(tmp_path):
@@ -802,3 +802,25 @@ def test_annotation_and_lock_ref_errors(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(str(path))
     assert [(e.line, e.key) for e in info.value.errors] == [(2, "annotations.OVS_REQUIRES"), (5, "functions.f.requires")]
+
+
+def test_classes_and_lock_order(tmp_path):
+    path = tmp_path / ".lockls.toml"
+    path.write_text('lock-order = ["driver", "domain"]\n\n[classes.driver]\ntypes = ["struct  qemud_driver"]\n\n'
+                    '[classes.domain]\nmatch = ["*->dom_lock"]\nnests = false\nneeds = "driver"\n')
+    config = load_config(str(path))
+    assert config.lock_order == ("driver", "domain")
+    assert config.classes["driver"].types == ("struct qemud_driver",)
+    assert (config.classes["domain"].nests, config.classes["domain"].needs) == (False, "driver")
+    again = tmp_path / "again" / ".lockls.toml"
+    again.parent.mkdir()
+    again.write_text(show_config(config))
+    assert load_config(str(again)).fingerprint() == config.fingerprint()
+
+
+def test_class_errors(tmp_path):
+    path = tmp_path / ".lockls.toml"
+    path.write_text('lock-order = ["drvier"]\n\n[classes.domain]\nnests = false\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert [(e.line, e.key) for e in info.value.errors] == [(1, "lock-order"), (3, "classes.domain")]

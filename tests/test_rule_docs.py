@@ -13,8 +13,8 @@ import pytest
 
 from lockls.analysis import analyze_source
 from lockls.cli import main
-from lockls.config import default_config
-from lockls.ruledocs import SECTIONS, code_block, rule_page, sections
+from lockls.config import config_from_text, default_config
+from lockls.ruledocs import SECTIONS, code_block, rule_doc, rule_page, sections
 from lockls.rules import RULES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "rules"
@@ -25,11 +25,21 @@ def test_doc_has_every_section(rule):
     assert list(sections(rule)) == list(SECTIONS)
 
 
+def _doc_config(rule):
+    """The configuration the rule's documentation shows (its first ```toml block), if any."""
+    doc = rule_doc(rule)
+    if "```toml" not in doc:
+        return default_config()
+    toml = doc.split("```toml", 1)[1].split("```", 1)[0]
+    return config_from_text(toml, f"{rule}.lockls.toml")
+
+
 @pytest.mark.parametrize("rule", RULES)
 def test_example_triggers_and_use_instead_does_not(rule):
     parts = sections(rule)
-    bad = analyze_source(code_block(parts["Example"]).encode(), "example.c", default_config())
-    good = analyze_source(code_block(parts["Use instead"]).encode(), "good.c", default_config())
+    config = _doc_config(rule)
+    bad = analyze_source(code_block(parts["Example"]).encode(), "example.c", config)
+    good = analyze_source(code_block(parts["Use instead"]).encode(), "good.c", config)
     assert [f.rule for f in bad.findings] == [rule]
     assert good.findings == []
     assert bad.skipped == [] and good.skipped == []

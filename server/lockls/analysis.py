@@ -31,14 +31,15 @@ from .lockexpr import canonical, key_of
 from .facts import number
 from .lower import Lowerer
 from .rules import RULES
-from .rules import (blocking_under_lock, double_lock, excluded_lock_held, lock_leak, missing_required_lock,
-                    unlock_unheld)
+from .rules import (blocking_under_lock, double_lock, excluded_lock_held, lock_leak, lock_order, missing_required_lock,
+                    nested_lock, unlock_unheld)
 from .rules.common import RuleContext
 from .suppress import is_suppressed, suppressions
 
 log = logging.getLogger("lockls")
 
-RULE_MODULES = (lock_leak, double_lock, unlock_unheld, blocking_under_lock, missing_required_lock, excluded_lock_held)
+RULE_MODULES = (lock_leak, double_lock, unlock_unheld, blocking_under_lock, missing_required_lock, excluded_lock_held,
+                lock_order, nested_lock)
 _ROOT = re.compile(r"^[A-Za-z_]\w*")
 _RECURSIVE_INIT = re.compile(rb"\b([A-Za-z_]\w*)\s*(?:\[[^\]]*\])?\s*=\s*PTHREAD_RECURSIVE_MUTEX_INITIALIZER(?:_NP)?\b")
 C11_CONSTANTS = frozenset({"thrd_success", "thrd_busy", "thrd_error", "thrd_nomem", "thrd_timedout"})
@@ -267,6 +268,29 @@ def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes):
     return (lockstate.PathClass(tuple(sorted(held.items())), frozenset(), frozenset()),)
 
 
+def _variable_types(fn: Node, body: Node, source: bytes) -> dict[str, str]:
+    """name -> declared type (`struct qemud_driver`) of the parameters and the
+    body's own declarations, for lock classes given by type."""
+    out: dict[str, str] = {}
+    decl = fn.child_by_field_name("declarator")
+    while decl is not None and decl.type != "function_declarator":
+        decl = decl.child_by_field_name("declarator")
+    params = decl.child_by_field_name("parameters") if decl is not None else None
+    nodes = list(params.named_children) if params is not None else []
+    nodes += [c for c in body.named_children if c.type == "declaration"]
+    for node in nodes:
+        type_node = node.child_by_field_name("type")
+        if type_node is None:
+            continue
+        type_text = " ".join(syntax.text(type_node, source).split())
+        for d in node.children_by_field_name("declarator"):
+            while d is not None and d.type != "identifier":
+                d = d.child_by_field_name("declarator")
+            if d is not None:
+                out[syntax.text(d, source)] = type_text
+    return out
+
+
 def _parameters(fn: Node, source: bytes) -> list[str]:
     decl = fn.child_by_field_name("declarator")
     caps = syntax.captures("parameters", decl) if decl is not None else {}
@@ -287,7 +311,8 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
         return result  # no lock call at all: nothing can be found
     try:
         aliases = LazyAliases(body, source)
-        lowerer = Lowerer(source, config, aliases, constants, pattern, origin=fn.start_byte)
+        lowerer = Lowerer(source, config, aliases, constants, pattern, origin=fn.start_byte,
+                          variable_types=lambda: _variable_types(fn, body, source))
         cfg = build_cfg(name, body, lowerer, source)
 
         def is_recursive(key: str, fn_spec) -> bool:
@@ -295,7 +320,7 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
 
         states = dataflow.solve(cfg, is_recursive, _entry_state(config.functions.get(name), fn, source))
         result.cfg, result.states = cfg, states
-        result.findings = _run_rules(cfg, states, is_recursive, fn, body, source)
+        result.findings = _run_rules(cfg, states, is_recursive, fn, body, source, config)
     except (Unanalysable, dataflow.NoFixpoint) as e:
         result.skipped = str(e)
     except RecursionError:
@@ -322,7 +347,7 @@ def replay(cfg: CFG, states: list, is_recursive, with_facts: bool = False):
             state = dataflow.transfer(state, ev, is_recursive)
 
 
-def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, source: bytes) -> list:
+def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, source: bytes, config: Config) -> list:
     steps = [(ev, st) for ev, st in replay(cfg, states, is_recursive) if isinstance(ev, LOCK_EVENTS + (Return, Call))]
     released = frozenset(ev.key for ev, _ in steps if isinstance(ev, Release))
     acquired = frozenset(ev.key for ev, _ in steps if isinstance(ev, (Acquire, TryAcquire)))
@@ -342,6 +367,8 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         try_sites={ev.site: ev.fn.name for ev, _ in steps if isinstance(ev, TryAcquire)},
         try_wrapper_keys=_try_wrapper_keys(steps),
         try_results=frozenset((ev.key, ev.result) for ev, _ in steps if isinstance(ev, TryAcquire)),
+        lock_order=tuple(getattr(config, "lock_order", ())),
+        classes=dict(getattr(config, "classes", {})),
     )
     for ev, st in steps:
         for rule in RULE_MODULES:

@@ -104,6 +104,17 @@ class LockKind:
 
 
 @dataclass(frozen=True, slots=True)
+class LockClass:
+    """A class of locks (e.g. every lock reached through a `struct qemud_driver *`)."""
+
+    name: str
+    match: tuple = ()  # fnmatch globs over canonical lock expressions
+    types: tuple = ()  # locks reached through a variable of one of these types ("struct qemud_driver")
+    nests: bool = True  # false: two locks of this class must never be held together (nested-lock)
+    needs: Optional[str] = None  # taking one requires holding a lock of this class (lock-order)
+
+
+@dataclass(frozen=True, slots=True)
 class LockPattern:
     """Properties of the locks whose canonical expression matches a glob."""
 
@@ -134,6 +145,8 @@ class Config:
     exclude: tuple[str, ...] = ()
     root: Optional[str] = None  # directory the globs are relative to
     annotations: Mapping[str, str] = field(default_factory=dict)  # project macro -> meaning ("requires", ...)
+    classes: Mapping[str, LockClass] = field(default_factory=dict)
+    lock_order: tuple = ()  # class names: a lock of an earlier class is taken before one of a later class
 
     @functools.cached_property
     def _fingerprint(self) -> str:
@@ -146,6 +159,8 @@ class Config:
             "kinds": [dataclasses.asdict(self.kinds[n]) for n in sorted(self.kinds)],
             "locks": [dataclasses.asdict(p) for p in self.locks],  # order matters: first match wins
             "annotations": dict(sorted(self.annotations.items())),
+            "classes": [dataclasses.asdict(self.classes[n]) for n in sorted(self.classes)],
+            "lock_order": list(self.lock_order),
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
@@ -751,6 +766,19 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
     )
 
 
+def _class_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    fields = _table({"match": _string_list, "types": _string_list, "nests": _boolean, "needs": _identifier})(
+        value, path, problems)
+    if fields is _INVALID or _INVALID in fields.values():
+        return _INVALID
+    if not fields.get("match") and not fields.get("types"):
+        problems.add(path, 'expected "match" (globs over lock expressions) or "types" (like "struct driver"), found neither')
+        return _INVALID
+    return LockClass(name=str(path[-1]), match=tuple(fields.get("match", ())),
+                     types=tuple(" ".join(t.split()) for t in fields.get("types", ())),
+                     nests=fields.get("nests", True), needs=fields.get("needs"))
+
+
 def _found_list(names: Sequence[str]) -> str:
     if len(names) == 2:
         return f"both {names[0]} and {names[1]}"
@@ -807,6 +835,8 @@ _SECTIONS: dict[str, Validator] = {
     "kinds": _KINDS,
     "locks": _array_of_tables(_lock_entry),
     "annotations": _named_tables(_one_of(ANNOTATION_MEANINGS), _c_identifier_name("macro name")),
+    "classes": _named_tables(lambda v, p, pr: _class_entry(v, p, pr), _c_identifier_name("class name")),
+    "lock-order": _string_list,
 }
 _DOCUMENT = _table(_SECTIONS)
 _PRESET_DOCUMENT = _table({"functions": _FUNCTIONS, "kinds": _KINDS})
@@ -934,6 +964,13 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
     functions.update(user_functions)  # the project's entry replaces a preset's
     _check_kind_references(user_functions, user_locks, kinds, problems)
 
+    classes = _valid(parsed, "classes", {})
+    for index, name in enumerate(_valid(parsed, "lock-order", ())):
+        if name not in classes:
+            problems.add(("lock-order",), f"unknown class {_quoted(name)}; define it under [classes.{name}]")
+    for cls in classes.values():
+        if cls.needs is not None and cls.needs not in classes:
+            problems.add(("classes", cls.name, "needs"), f"unknown class {_quoted(cls.needs)}; define it under [classes.{cls.needs}]")
     rules = _valid(parsed, "rules", {})
     select = _valid(rules, "select", tuple(RULES))
     ignore = _valid(rules, "ignore", ())
@@ -950,6 +987,8 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
         exclude=_valid(files, "exclude", ()),
         root=None if source is None else os.path.dirname(source),
         annotations=_valid(parsed, "annotations", {}),
+        classes=_valid(parsed, "classes", {}),
+        lock_order=tuple(_valid(parsed, "lock-order", ())),
     )
 
 
@@ -1120,6 +1159,19 @@ def show_config(config: Config) -> str:
     if config.root is not None:
         lines.append(f"# relative to {config.root}")
     lines += [f"include = {toml_value(list(config.include))}", f"exclude = {toml_value(list(config.exclude))}"]
+    if config.lock_order:
+        lines.insert(1, f"lock-order = {toml_value(list(config.lock_order))}")
+    for name in sorted(config.classes):
+        cls = config.classes[name]
+        lines += ["", f"[classes.{toml_key(name)}]"]
+        if cls.match:
+            lines.append(f"match = {toml_value(list(cls.match))}")
+        if cls.types:
+            lines.append(f"types = {toml_value(list(cls.types))}")
+        if not cls.nests:
+            lines.append("nests = false")
+        if cls.needs:
+            lines.append(f"needs = {toml_value(cls.needs)}")
     if config.annotations:
         lines += ["", "[annotations]"] + [f"{toml_key(k)} = {toml_value(v)}" for k, v in sorted(config.annotations.items())]
     for name in sorted(config.kinds):

@@ -63,6 +63,7 @@ class Acquire:
     fn: LockFunction
     shared: bool
     spinning: Optional[bool] = None  # the lock's kind spins (True), sleeps (False), or is unknown
+    lock_class: Optional[str] = None  # its class in the configuration ([classes.NAME])
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ class TryAcquire:
     shared: bool
     result: str  # the fact key that holds the call's return value
     spinning: Optional[bool] = None
+    lock_class: Optional[str] = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ class LockFact:
     written: str  # the lock as written at the first of `sites`
     unknown: bool = False  # forgotten when too many paths disagreed: like never touched
     spinning: bool = False  # held, and its kind spins: nothing may sleep now
+    lock_class: Optional[str] = None  # the lock's configured class, when held
 
     @property
     def signature(self):
@@ -87,7 +88,8 @@ def _merge_fact(a: LockFact, b: LockFact) -> LockFact:
         return a
     sites = a.sites | b.sites
     first = min((a, b), key=lambda f: f.first_site().start_byte if f.sites else 1 << 62)
-    return LockFact(a.held, a.entry_held, a.shared, a.count, sites, first.written, a.unknown, a.spinning or b.spinning)
+    return LockFact(a.held, a.entry_held, a.shared, a.count, sites, first.written, a.unknown,
+                    a.spinning or b.spinning, a.lock_class or b.lock_class)
 
 
 def _merge_class(a: PathClass, b: PathClass) -> PathClass:
@@ -186,11 +188,11 @@ def acquire(c: PathClass, ev: Acquire | TryAcquire, recursive: bool) -> PathClas
     if f is not None and f.held:
         if recursive or (ev.shared and f.shared):
             return c.with_lock(ev.key, LockFact(True, f.entry_held, f.shared, min(f.count + 1, MAX_COUNT), f.sites,
-                                                f.written, False, f.spinning))
+                                                f.written, False, f.spinning, f.lock_class))
         return c  # a double lock: the rule reports it; the lock stays held
     entry_held = f.entry_held if f is not None else False
     return c.with_lock(ev.key, LockFact(True, entry_held, ev.shared, 1, frozenset((ev.site,)), ev.written,
-                                        False, bool(ev.spinning)))
+                                        False, bool(ev.spinning), ev.lock_class))
 
 
 def release(c: PathClass, ev: Release) -> PathClass:
@@ -199,7 +201,7 @@ def release(c: PathClass, ev: Release) -> PathClass:
         return c.with_lock(ev.key, LockFact(False, True, False, 0, frozenset((ev.site,)), ev.written))
     if f.held and f.count > 1:
         return c.with_lock(ev.key, LockFact(True, f.entry_held, f.shared, f.count - 1, f.sites, f.written,
-                                            False, f.spinning))
+                                            False, f.spinning, f.lock_class))
     if f.held:
         return c.with_lock(ev.key, LockFact(False, f.entry_held, False, 0, frozenset((ev.site,)), ev.written))
     return c  # already released: unlock-unheld reports it (unless the release tolerates it)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from fnmatch import fnmatchcase
 from typing import Optional
 
 from tree_sitter import Node
@@ -46,10 +47,12 @@ class Lowerer:
     """Turns expressions of one function into events, given the lock API table."""
 
     def __init__(self, source: bytes, config: Config, aliases: dict[str, str], constants: frozenset[str],
-                 lock_names: Optional[re.Pattern] = None, origin: int = 0):
+                 lock_names: Optional[re.Pattern] = None, origin: int = 0, variable_types=None):
         self.source = source
         self.functions = config.functions
         self.kinds = config.kinds
+        self.classes = getattr(config, "classes", {})
+        self.variable_types = variable_types  # () -> {name: declared type}, for classes by type
         self.aliases = aliases
         self.constants = constants  # names known to be constants (e.g. thrd_success)
         self.lock_names = lock_names  # regex of every lock function's name (a prefilter)
@@ -202,14 +205,30 @@ class Lowerer:
             return Release(key, written, site, fn)
         kind = self.kinds.get(fn.kind) if fn.kind else None
         spinning = kind.spinning if kind is not None else None
+        lock_class = self.class_of(key) if self.classes else None
         if fn.action == "try-acquire":
-            return TryAcquire(key, written, site, fn, fn.shared, result_key, spinning)
+            return TryAcquire(key, written, site, fn, fn.shared, result_key, spinning, lock_class)
         if result is not None and fn.lock != "return" and fn.scope is None:
             # `if (pthread_mutex_lock(&m) != 0) return;`: a lock call whose status is
             # kept or tested can fail; it took the lock only when it returned success.
             checked = replace(fn, action="try-acquire", success=fn.success or _default_success(fn.name))
-            return TryAcquire(key, written, site, checked, fn.shared, result_key, spinning)
-        return Acquire(key, written, site, fn, fn.shared, spinning)
+            return TryAcquire(key, written, site, checked, fn.shared, result_key, spinning, lock_class)
+        return Acquire(key, written, site, fn, fn.shared, spinning, lock_class)
+
+    def class_of(self, key: str) -> Optional[str]:
+        """The configured class of a lock: by its expression, or by the type of the
+        variable it is reached through (`driver->lock` with `struct qemud_driver *driver`)."""
+        root = re.match(r"[A-Za-z_]\w*", key)
+        declared = None
+        for cls in self.classes.values():
+            if any(fnmatchcase(key, glob) for glob in cls.match):
+                return cls.name
+            if cls.types and root is not None and self.variable_types is not None:
+                if declared is None:
+                    declared = self.variable_types().get(root.group(0), "")
+                if declared in cls.types:
+                    return cls.name
+        return None
 
     def _refs(self, refs: tuple, args: list[Node]) -> tuple:
         """Lock refs ("arg0->lock", "=g") of a contract, resolved at a call: (key, written)."""

@@ -15,4 +15,6 @@ RULES: dict[str, str] = {
     "blocking-under-lock": "error",
     "missing-required-lock": "warning",
     "excluded-lock-held": "warning",
+    "lock-order": "error",
+    "nested-lock": "error",
 }

@@ -27,6 +27,8 @@ class RuleContext:
     try_sites: dict  # site -> function name of every trylock (a "not held" there means the try failed)
     try_wrapper_keys: frozenset  # locks whose holding the return value tells the caller
     try_results: frozenset  # (lock, result key) of every trylock
+    lock_order: tuple = ()  # configured class order
+    classes: dict = field(default_factory=dict)  # class name -> config.LockClass
     reports: list = field(default_factory=list)
 
     def report(self, rule: str, site: Site, message: str, related: list[tuple[Site, str]] = ()) -> None:
