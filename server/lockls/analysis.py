@@ -117,15 +117,19 @@ def analyze_source(source: bytes, path: str, config: Config) -> FileResult:
 
 def analyze_tree(tree: Tree, source: bytes, path: str, config: Config) -> FileResult:
     result = FileResult(path=path)
-    config = with_wrappers(tree.root_node, source, config)
     recursive_globals = frozenset(
         m.group(1).decode() for m in _RECURSIVE_INIT.finditer(source)
     ) if b"PTHREAD_RECURSIVE_MUTEX_INITIALIZER" in source else frozenset()
+    analyzed: dict = {}  # small functions already analysed while looking for wrappers
+    file_config = with_wrappers(tree.root_node, source, config, recursive_globals, analyzed)
+    if file_config is not config:
+        analyzed.clear()  # the file's own lock functions change what calls mean: start over
+    config = file_config
     table = suppressions(source)
     for name, line in damaged_definitions(tree.root_node, source):
         result.skipped.append(f"{name} (line {line}): the parser could not read this definition (unbalanced braces?)")
     for fn_node, body in function_nodes(tree.root_node):
-        fr = analyze_function(fn_node, body, source, config, recursive_globals)
+        fr = analyzed.get(fn_node.start_byte) or analyze_function(fn_node, body, source, config, recursive_globals)
         if fr.skipped:
             result.skipped.append(f"{fr.name} (line {fr.line}): {fr.skipped}")
             continue
@@ -190,18 +194,21 @@ WRAPPER_MAX_STATEMENTS = 4  # "does nothing but take or drop a lock"
 _WRAPPER_CACHE: dict = {}
 
 
-def with_wrappers(root: Node, source: bytes, config: Config) -> Config:
+def with_wrappers(root: Node, source: bytes, config: Config, recursive_globals: frozenset = frozenset(),
+                  analyzed: Optional[dict] = None) -> Config:
     """`config` plus the file's own lock functions: those annotated in the source
     (`__acquires(x)`, `acquire_capability(x)`, ..., see `annotations`) and small
     wrappers that do nothing but take, try or drop a lock reachable from a
     parameter (`static void q_lock(struct queue *q) { pthread_mutex_lock(&q->lock); }`).
-    A call to one then acts as the lock operation it performs on its argument."""
+    A call to one then acts as the lock operation it performs on its argument.
+    `analyzed` (start byte -> FunctionResult) collects the functions analysed on the
+    way, for a caller that can reuse them when the configuration did not change."""
     found: dict[str, LockFunction] = {
         name: fn for name, fn in annotated_functions(root, source, config.annotations).items()
         if name not in config.functions}
     pattern, _ = _tables(config)
     if pattern is None:
-        return config
+        return dataclasses.replace(config, functions={**config.functions, **found}) if found else config
     fingerprint = config.fingerprint()
     for fn, body in function_nodes(root):
         if body.named_child_count > WRAPPER_MAX_STATEMENTS or not pattern.search(source, body.start_byte, body.end_byte):
@@ -210,7 +217,10 @@ def with_wrappers(root: Node, source: bytes, config: Config) -> Config:
         if key not in _WRAPPER_CACHE:
             if len(_WRAPPER_CACHE) > 4096:
                 _WRAPPER_CACHE.clear()
-            _WRAPPER_CACHE[key] = _wrapper_of(fn, body, source, config)
+            fr = analyze_function(fn, body, source, config, recursive_globals)
+            if analyzed is not None:
+                analyzed[fn.start_byte] = fr
+            _WRAPPER_CACHE[key] = _wrapper_of(fr, fn, source)
         wrapper = _WRAPPER_CACHE[key]
         if wrapper is not None and wrapper.name not in config.functions and wrapper.name not in found:
             found[wrapper.name] = wrapper
@@ -219,8 +229,7 @@ def with_wrappers(root: Node, source: bytes, config: Config) -> Config:
     return dataclasses.replace(config, functions={**config.functions, **found})
 
 
-def _wrapper_of(fn: Node, body: Node, source: bytes, config: Config) -> Optional[LockFunction]:
-    fr = analyze_function(fn, body, source, config)
+def _wrapper_of(fr: FunctionResult, fn: Node, source: bytes) -> Optional[LockFunction]:
     if fr.skipped or fr.cfg is None or fr.findings:
         return None
     events = [ev for b in fr.cfg.blocks if fr.states[b.id] for ev in b.events]
