@@ -208,7 +208,7 @@ def with_wrappers(root: Node, source: bytes, config: Config, recursive_globals: 
         if name not in config.functions}
     pattern, _ = _tables(config)
     if pattern is None:
-        return dataclasses.replace(config, functions={**config.functions, **found}) if found else config
+        return _derived(config, config.fingerprint(), found) if found else config
     fingerprint = config.fingerprint()
     for fn, body in function_nodes(root):
         if body.named_child_count > WRAPPER_MAX_STATEMENTS or not pattern.search(source, body.start_byte, body.end_byte):
@@ -226,7 +226,21 @@ def with_wrappers(root: Node, source: bytes, config: Config, recursive_globals: 
             found[wrapper.name] = wrapper
     if not found:
         return config
-    return dataclasses.replace(config, functions={**config.functions, **found})
+    return _derived(config, fingerprint, found)
+
+
+_DERIVED: dict = {}
+
+
+def _derived(config: Config, fingerprint: str, found: dict) -> Config:
+    """`config` plus a file's own lock functions, reused while they do not change
+    (a new Config would have its fingerprint computed again on every keystroke)."""
+    key = (fingerprint, tuple(sorted(found.items())))
+    if key not in _DERIVED:
+        if len(_DERIVED) > 256:
+            _DERIVED.clear()
+        _DERIVED[key] = dataclasses.replace(config, functions={**config.functions, **found})
+    return _DERIVED[key]
 
 
 def _wrapper_of(fr: FunctionResult, fn: Node, source: bytes) -> Optional[LockFunction]:
