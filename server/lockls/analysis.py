@@ -22,7 +22,7 @@ from typing import Optional
 from tree_sitter import Node, Tree
 
 from . import dataflow, lockstate, syntax
-from .annotations import annotated_functions
+from .annotations import annotated_functions, unchecked_functions
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config, LockFunction
 from .events import LOCK_EVENTS, Acquire, Call, Derive, Kill, Release, Return, Site, TryAcquire
@@ -128,12 +128,15 @@ def analyze_tree(tree: Tree, source: bytes, path: str, config: Config) -> FileRe
     table = suppressions(source)
     for name, line in damaged_definitions(tree.root_node, source):
         result.skipped.append(f"{name} (line {line}): the parser could not read this definition (unbalanced braces?)")
+    unchecked = unchecked_functions(tree.root_node, source)
     for fn_node, body in function_nodes(tree.root_node):
         fr = analyzed.get(fn_node.start_byte) or analyze_function(fn_node, body, source, config, recursive_globals)
         if fr.skipped:
             result.skipped.append(f"{fr.name} (line {fr.line}): {fr.skipped}")
             continue
         result.functions += 1
+        if fr.name in unchecked:
+            continue  # no_thread_safety_analysis: the author opted this function out
         for rule, site, message, related in fr.findings:
             if is_suppressed(rule, site.start[0], table):
                 continue

@@ -120,6 +120,26 @@ def _lock_ref(key: str, params: list[str]) -> Optional[str]:
     return "=" + key
 
 
+def unchecked_functions(root: Node, source: bytes) -> frozenset:
+    """Functions marked `no_thread_safety_analysis` (directly or through a macro
+    defined in the file): their own findings are not reported."""
+    if b"no_thread_safety_analysis" not in source:
+        return frozenset()
+    macros = {m.group(1).decode() for m in _MACRO_DEF.finditer(source) if b"no_thread_safety_analysis" in m.group(2)}
+    names = set()
+    for declarator in _function_declarators(root):
+        name_node = declarator.child_by_field_name("declarator")
+        if name_node is None or name_node.type != "identifier":
+            continue
+        # the attribute may sit before the declaration (`__attribute__((...)) void f()`) or after it
+        owner = declarator.parent if declarator.parent is not None else declarator
+        head = source[owner.start_byte:(owner.child_by_field_name("body") or declarator).start_byte]
+        words = set(_WORD.findall(head.decode("utf-8", "replace")))
+        if "no_thread_safety_analysis" in words or words & macros:
+            names.add(text(name_node, source))
+    return frozenset(names)
+
+
 def _function_declarators(root: Node):
     """Function declarators of definitions, prototypes and ERROR-wrapped prototypes."""
     stack = [root]

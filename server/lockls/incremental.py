@@ -24,6 +24,7 @@ from typing import Optional
 
 from . import analysis, syntax
 from .analysis import FunctionResult, analyze_function, function_nodes, with_wrappers
+from .annotations import unchecked_functions
 from .config import Config
 from .events import Site
 from .suppress import is_suppressed, suppressions
@@ -199,8 +200,9 @@ def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
             out.skipped.append(f"{entry.result.name} (line {fn.start_point[0] + 1}): {entry.result.skipped}")
     table = suppressions(source)
     enabled = select if select is not None else config.select
+    unchecked = unchecked_functions(tree.root_node, source)
     for slot in out.slots:
-        if not slot.entry.result.findings:
+        if not slot.entry.result.findings or slot.entry.result.name in unchecked:
             continue
         for rule, site, message, related in slot.entry.findings(slot.db, slot.dr):
             if enabled is not None and rule not in enabled:
