@@ -27,7 +27,7 @@ from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config, LockFunction
 from .events import LOCK_EVENTS, Acquire, Call, Derive, Kill, Release, Return, Site, TryAcquire
 from .findings import FileResult, Finding, Pos, Related, Span
-from .lockexpr import canonical, key_of
+from .lockexpr import canonical, key_of, resolve_lock_ref
 from .facts import number
 from .lower import Lowerer
 from .rules import RULES
@@ -282,15 +282,9 @@ def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes):
         return lockstate.ENTRY
     params = _parameters(fn, source)
     held = {}
-    for ref in own.requires:
-        if ref.startswith("="):
-            key = ref[1:]
-        else:
-            m = re.match(r"arg(\d+)(.*)$", ref)
-            if not m or int(m.group(1)) >= len(params):
-                continue
-            key = params[int(m.group(1))] + m.group(2)
-        held[key] = lockstate.LockFact(True, True, False, 1, frozenset(), key)
+    for key in (resolve_lock_ref(ref, params) for ref in own.requires):
+        if key is not None:
+            held[key] = lockstate.LockFact(True, True, False, 1, frozenset(), key)
     return (lockstate.PathClass(tuple(sorted(held.items())), frozenset(), frozenset()),)
 
 

@@ -98,3 +98,15 @@ def _strip_parens(node: Node | None) -> Node | None:
 
 def _flat(node: Node, source: bytes) -> str:
     return _SPACE.sub("", text(node, source))
+
+
+def resolve_lock_ref(ref: str, argument_keys: list[str]) -> str | None:
+    """The lock a contract's ref names: "=g" is the global `g`; "arg1->lock" is
+    `->lock` of argument 1, given the keys of the arguments (at a call) or the
+    parameter names (inside the function). None when the argument is missing."""
+    if ref.startswith("="):
+        return ref[1:]
+    m = re.match(r"arg(\d+)(.*)$", ref)
+    if m is None or int(m.group(1)) >= len(argument_keys):
+        return None
+    return argument_keys[int(m.group(1))] + m.group(2)

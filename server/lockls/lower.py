@@ -17,7 +17,7 @@ from tree_sitter import Node
 
 from .config import Config, LockFunction
 from .events import Acquire, Call, Cond, Derive, Kill, Rebind, Release, Site, TryAcquire
-from .lockexpr import canonical, key_of
+from .lockexpr import canonical, key_of, resolve_lock_ref
 
 _SPACE = re.compile(r"\s+")
 _MAYBE_EVENTS = re.compile(rb"[=(]|\+\+|--")
@@ -232,16 +232,9 @@ class Lowerer:
 
     def _refs(self, refs: tuple, args: list[Node]) -> tuple:
         """Lock refs ("arg0->lock", "=g") of a contract, resolved at a call: (key, written)."""
-        out = []
-        for ref in refs:
-            if ref.startswith("="):
-                out.append((ref[1:], ref[1:]))
-                continue
-            m = re.match(r"arg(\d+)(.*)$", ref)
-            if m and int(m.group(1)) < len(args):
-                key = key_of(canonical(args[int(m.group(1))], self.source), self.aliases) + m.group(2)
-                out.append((key, key))
-        return tuple(out)
+        keys = [key_of(canonical(a, self.source), self.aliases) for a in args] if refs else []
+        resolved = (resolve_lock_ref(ref, keys) for ref in refs)
+        return tuple((key, key) for key in resolved if key is not None)
 
     def _sleeps(self, fn: LockFunction, args: list[Node]) -> bool:
         """`msleep(10)` always sleeps; `kmalloc(n, GFP_KERNEL)` only with that argument."""
