@@ -255,7 +255,7 @@ def test_type_error_item_of_list(tmp_path):
 
 def test_unknown_top_level_key(tmp_path):
     error = load_error(tmp_path, "# project\n\n[lokcs]\nmatch = 'x'\n")
-    assert_single_error(error, 3, "lokcs", "unknown key; expected one of presets, rules, files, functions, kinds, locks, annotations, classes, lock-order")
+    assert_single_error(error, 3, "lokcs", "unknown key; expected one of presets, rules, files, functions, kinds, locks, annotations, classes, lock-order, guarded")
 
 
 def test_quoted_function_name_must_be_an_identifier(tmp_path):
@@ -824,3 +824,24 @@ def test_class_errors(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(str(path))
     assert [(e.line, e.key) for e in info.value.errors] == [(1, "lock-order"), (3, "classes.domain")]
+
+
+def test_guarded_data(tmp_path):
+    path = tmp_path / ".lockls.toml"
+    path.write_text('[[guarded]]\nfield = "len"\nby = "lock"\n\n[[guarded]]\nvariable = "count"\nby = "count_lock"\n'
+                    'everywhere = true\n\n[[guarded]]\nfield = "refs"\nby = "self"\n')
+    config = load_config(str(path))
+    assert [(g.field, g.variable, g.by, g.everywhere) for g in config.guarded] == [
+        ("len", None, "lock", False), (None, "count", "=count_lock", True), ("refs", None, "self", False)]
+    again = tmp_path / "again" / ".lockls.toml"
+    again.parent.mkdir()
+    again.write_text(show_config(config))
+    assert load_config(str(again)).fingerprint() == config.fingerprint()
+
+
+def test_guarded_errors(tmp_path):
+    path = tmp_path / ".lockls.toml"
+    path.write_text('[[guarded]]\nby = "lock"\n\n[[guarded]]\nfield = "n"\nby = "a b"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert [(e.line, e.key) for e in info.value.errors] == [(1, "guarded[0]"), (6, "guarded[1].by")]

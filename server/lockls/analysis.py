@@ -25,21 +25,21 @@ from . import dataflow, lockstate, syntax
 from .annotations import annotated_functions, unchecked_functions
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config, LockFunction
-from .events import LOCK_EVENTS, Acquire, Call, Derive, Kill, Release, Return, Site, TryAcquire
+from .events import LOCK_EVENTS, Access, Acquire, Call, Derive, Kill, Release, Return, Site, TryAcquire
 from .findings import FileResult, Finding, Pos, Related, Span
 from .lockexpr import canonical, key_of, resolve_lock_ref
 from .facts import number
 from .lower import Lowerer
 from .rules import RULES
 from .rules import (blocking_under_lock, double_lock, excluded_lock_held, lock_leak, lock_order, missing_required_lock,
-                    nested_lock, unlock_unheld)
+                    nested_lock, unguarded_access, unlock_unheld)
 from .rules.common import RuleContext
 from .suppress import is_suppressed, suppressions
 
 log = logging.getLogger("lockls")
 
 RULE_MODULES = (lock_leak, double_lock, unlock_unheld, blocking_under_lock, missing_required_lock, excluded_lock_held,
-                lock_order, nested_lock)
+                lock_order, nested_lock, unguarded_access)
 _ROOT = re.compile(r"^[A-Za-z_]\w*")
 _RECURSIVE_INIT = re.compile(rb"\b([A-Za-z_]\w*)\s*(?:\[[^\]]*\])?\s*=\s*PTHREAD_RECURSIVE_MUTEX_INITIALIZER(?:_NP)?\b")
 C11_CONSTANTS = frozenset({"thrd_success", "thrd_busy", "thrd_error", "thrd_nomem", "thrd_timedout"})
@@ -92,7 +92,9 @@ def _trie_regex(words: list[str]) -> str:
 
 
 def _build_tables(config: Config):
-    names = sorted(config.functions)
+    # functions that call none of these are not analysed: guarded data checked
+    # everywhere makes its users worth analysing too
+    names = sorted(set(config.functions) | {g.field or g.variable for g in getattr(config, "guarded", ()) if g.everywhere})
     pattern = re.compile(rb"\b" + _trie_regex(names).encode() + rb"\b") if names else None
     constants = set(C11_CONSTANTS)
     for fn in config.functions.values():
@@ -368,7 +370,7 @@ def replay(cfg: CFG, states: list, is_recursive, with_facts: bool = False):
 
 
 def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, source: bytes, config: Config) -> list:
-    steps = [(ev, st) for ev, st in replay(cfg, states, is_recursive) if isinstance(ev, LOCK_EVENTS + (Return, Call))]
+    steps = [(ev, st) for ev, st in replay(cfg, states, is_recursive) if isinstance(ev, LOCK_EVENTS + (Return, Call, Access))]
     released = frozenset(ev.key for ev, _ in steps if isinstance(ev, Release))
     acquired = frozenset(ev.key for ev, _ in steps if isinstance(ev, (Acquire, TryAcquire)))
     always_held = None

@@ -25,7 +25,7 @@ from .events import Acquire, Cond, Derive, Kill, Rebind, Release, Return, Site, 
 from .facts import mentions
 from .config import LockFunction
 from .lockexpr import key_of
-from .lower import Lowerer, flat, strip_parens
+from .lower import Lowerer, flat, shown, strip_parens
 from .lockexpr import canonical
 
 # Calls after which a path never returns (a lock still held there is not a leak).
@@ -299,6 +299,7 @@ class Builder:
 
     def _s_expression_statement(self, node: Node, cur):
         cur = self.live(cur)
+        self.lower.accesses(node, self.events(cur))
         before = len(self.events(cur))
         self.lower.expr(node, self.events(cur))
         self._register_scoped(self.events(cur), before)
@@ -311,6 +312,7 @@ class Builder:
 
     def _s_declaration(self, node: Node, cur):
         cur = self.live(cur)
+        self.lower.accesses(node, self.events(cur))
         before = len(self.events(cur))
         self._declaration(node, cur)
         self._register_scoped(self.events(cur), before)
@@ -351,6 +353,7 @@ class Builder:
         value_node = node.named_children[0] if node.named_child_count else None
         value = None
         if value_node is not None and value_node.type != "comment":
+            self.lower.accesses(value_node, self.events(cur))
             # the value's key: a trylock's result when it is returned, so the
             # caller can tell whether the lock was taken
             value = self.lower.value_key(value_node, self.events(cur))
@@ -499,7 +502,7 @@ class Builder:
             else:
                 vtext = self.lower.constant_text(value)
                 c = Cond(f"{cond_text} == {vtext}", key, "==", vtext)
-                self.edge(cur, case_b, c, True, TrailItem(line, f"in `case {flat(value, self.source)}:` at line {line}"))
+                self.edge(cur, case_b, c, True, TrailItem(line, f"in `case {shown(value, self.source)}:` at line {line}"))
             prev = self.sequence((c for c in child.named_children if c != value), case_b)
         self.breaks.pop()
         self.break_depths.pop()
@@ -571,7 +574,7 @@ class Builder:
         node = strip_parens(node)
         if node.type == "unary_expression" and flat(node.child_by_field_name("operator"), self.source) == "!":
             arg = node.child_by_field_name("argument")
-            return self.branch(arg, cur, if_false, if_true, "" if negated_text else flat(node, self.source), loop)
+            return self.branch(arg, cur, if_false, if_true, "" if negated_text else shown(node, self.source), loop)
         if node.type == "binary_expression":
             op = flat(node.child_by_field_name("operator"), self.source)
             if op in ("&&", "||"):
@@ -587,9 +590,10 @@ class Builder:
             value = node.type == "true" or (node.type == "number_literal" and flat(node, self.source).rstrip("uUlL") not in ("0", "0x0"))
             self.edge(cur, if_true if value else if_false)  # while (1), do { } while (0)
             return
+        self.lower.accesses(node, self.events(cur))
         cond = self.lower.condition(node, self.events(cur))
         line = self.line(node)
-        text = flat(node, self.source)
+        text = shown(node, self.source)
         true_note = f"when `{text}` at line {line}"
         false_note = f"when `{negated_text}` at line {line}" if negated_text else f"when `{text}` is false at line {line}"
         if self._guarding:

@@ -115,6 +115,16 @@ class LockClass:
 
 
 @dataclass(frozen=True, slots=True)
+class GuardedData:
+    """Data that must only be touched with a lock held (`unguarded-access`)."""
+
+    field: Optional[str] = None  # a struct field, reached as `obj->field` or `obj.field`
+    variable: Optional[str] = None  # or a global variable
+    by: str = ""  # the guard: a sibling field of `obj` ("lock"), "self" (the object itself), or "=global_lock"
+    everywhere: bool = False  # report in every function, not only those that take or drop the guard
+
+
+@dataclass(frozen=True, slots=True)
 class LockPattern:
     """Properties of the locks whose canonical expression matches a glob."""
 
@@ -147,6 +157,7 @@ class Config:
     annotations: Mapping[str, str] = field(default_factory=dict)  # project macro -> meaning ("requires", ...)
     classes: Mapping[str, LockClass] = field(default_factory=dict)
     lock_order: tuple = ()  # class names: a lock of an earlier class is taken before one of a later class
+    guarded: tuple = ()  # GuardedData entries
 
     @functools.cached_property
     def _fingerprint(self) -> str:
@@ -161,6 +172,7 @@ class Config:
             "annotations": dict(sorted(self.annotations.items())),
             "classes": [dataclasses.asdict(self.classes[n]) for n in sorted(self.classes)],
             "lock_order": list(self.lock_order),
+            "guarded": [dataclasses.asdict(g) for g in self.guarded],
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
@@ -766,6 +778,26 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
     )
 
 
+def _guarded_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    fields = _table({"field": _identifier, "variable": _identifier, "by": _string, "everywhere": _boolean})(
+        value, path, problems)
+    if fields is _INVALID or _INVALID in fields.values():
+        return _INVALID
+    if ("field" in fields) == ("variable" in fields):
+        problems.add(path, 'expected exactly one of "field" (a struct field) and "variable" (a global)')
+        return _INVALID
+    by = fields.get("by", "")
+    if not re.match(r"^(self|[A-Za-z_]\w*(->[A-Za-z_]\w*)*)$", by.replace(".", "->")):
+        problems.add(path + ("by",), 'expected the guarding lock: a sibling field like "lock", "self", or a global lock\'s name')
+        return _INVALID
+    if "variable" in fields:
+        by = "=" + by  # a global's guard is a global lock
+    elif by != "self":
+        by = by.replace(".", "->")
+    return GuardedData(field=fields.get("field"), variable=fields.get("variable"), by=by,
+                       everywhere=fields.get("everywhere", False))
+
+
 def _class_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
     fields = _table({"match": _string_list, "types": _string_list, "nests": _boolean, "needs": _identifier})(
         value, path, problems)
@@ -837,6 +869,7 @@ _SECTIONS: dict[str, Validator] = {
     "annotations": _named_tables(_one_of(ANNOTATION_MEANINGS), _c_identifier_name("macro name")),
     "classes": _named_tables(lambda v, p, pr: _class_entry(v, p, pr), _c_identifier_name("class name")),
     "lock-order": _string_list,
+    "guarded": _array_of_tables(lambda v, p, pr: _guarded_entry(v, p, pr)),
 }
 _DOCUMENT = _table(_SECTIONS)
 _PRESET_DOCUMENT = _table({"functions": _FUNCTIONS, "kinds": _KINDS})
@@ -989,6 +1022,7 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
         annotations=_valid(parsed, "annotations", {}),
         classes=_valid(parsed, "classes", {}),
         lock_order=tuple(_valid(parsed, "lock-order", ())),
+        guarded=tuple(g for g in _valid(parsed, "guarded", ()) if g is not _INVALID),
     )
 
 
@@ -1172,6 +1206,12 @@ def show_config(config: Config) -> str:
             lines.append("nests = false")
         if cls.needs:
             lines.append(f"needs = {toml_value(cls.needs)}")
+    for g in config.guarded:
+        lines += ["", "[[guarded]]"]
+        lines.append(f"field = {toml_value(g.field)}" if g.field else f"variable = {toml_value(g.variable)}")
+        lines.append(f"by = {toml_value(g.by.lstrip('='))}")
+        if g.everywhere:
+            lines.append("everywhere = true")
     if config.annotations:
         lines += ["", "[annotations]"] + [f"{toml_key(k)} = {toml_value(v)}" for k, v in sorted(config.annotations.items())]
     for name in sorted(config.kinds):

@@ -99,6 +99,17 @@ class Call:
 
 
 @dataclass(frozen=True, slots=True)
+class Access:
+    """A read or write of guarded data; `key` is the lock that guards it."""
+
+    key: str
+    guard: str  # the guarding lock as shown in messages
+    written: str  # the data as written
+    site: Site
+    everywhere: bool = False  # report even where the function never takes or drops the guard
+
+
+@dataclass(frozen=True, slots=True)
 class Kill:
     """A value was (or may have been) changed: facts about `names` no longer hold."""
 
@@ -136,5 +147,5 @@ class Return:
     value: Optional[str] = None  # canonical returned expression (`return vm;` hands vm's lock on)
 
 
-Event = Union[Acquire, TryAcquire, Release, Call, Kill, Rebind, Derive, Return]
+Event = Union[Acquire, TryAcquire, Release, Call, Access, Kill, Rebind, Derive, Return]
 LOCK_EVENTS = (Acquire, TryAcquire, Release)

@@ -16,7 +16,7 @@ from typing import Optional
 from tree_sitter import Node
 
 from .config import Config, LockFunction
-from .events import Acquire, Call, Cond, Derive, Kill, Rebind, Release, Site, TryAcquire
+from .events import Access, Acquire, Call, Cond, Derive, Kill, Rebind, Release, Site, TryAcquire
 from .lockexpr import canonical, key_of, resolve_lock_ref
 
 _SPACE = re.compile(r"\s+")
@@ -30,6 +30,20 @@ _LITERALS = {"number_literal", "char_literal", "null", "true", "false"}
 def flat(node: Node, source: bytes) -> str:
     """The node's text with runs of whitespace collapsed (for messages and fact keys)."""
     return _SPACE.sub(" ", source[node.start_byte:node.end_byte].decode("utf-8", "replace")).strip()
+
+
+_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+SHOWN_MAX = 60
+
+
+def shown(node: Node, source: bytes) -> str:
+    """An expression as messages show it: as written, without comments or
+    backquotes, and cut short (broken code can make an "argument" a whole block)."""
+    raw = source[node.start_byte:node.end_byte].decode("utf-8", "replace")
+    if "/" in raw:
+        raw = _COMMENT.sub(" ", raw)
+    text = _SPACE.sub(" ", raw).strip().replace("`", "'")
+    return text if len(text) <= SHOWN_MAX else text[:SHOWN_MAX - 1].rstrip() + "…"
 
 
 def strip_parens(node: Node) -> Node:
@@ -53,6 +67,11 @@ class Lowerer:
         self.kinds = config.kinds
         self.classes = getattr(config, "classes", {})
         self.variable_types = variable_types  # () -> {name: declared type}, for classes by type
+        guarded = getattr(config, "guarded", ())
+        self.guarded_fields = {g.field: g for g in guarded if g.field}
+        self.guarded_variables = {g.variable: g for g in guarded if g.variable}
+        names = sorted(set(self.guarded_fields) | set(self.guarded_variables))
+        self.guarded_names = re.compile(rb"\b(?:" + b"|".join(n.encode() for n in names) + rb")\b") if names else None
         self.aliases = aliases
         self.constants = constants  # names known to be constants (e.g. thrd_success)
         self.lock_names = lock_names  # regex of every lock function's name (a prefilter)
@@ -188,7 +207,7 @@ class Lowerer:
                         self._refs(fn.requires, args), self._refs(fn.excludes, args))
         result_key = result or self.temp(call)
         if fn.lock == "return":
-            key, written = result_key, (result or flat(call, self.source))
+            key, written = result_key, (result or shown(call, self.source))
         elif fn.lock == "global":  # an annotated function that takes a global lock
             key = written = fn.path
         else:
@@ -197,7 +216,7 @@ class Lowerer:
                 return None  # a malformed call: nothing to learn from it
             arg = args[index]
             key = key_of(canonical(arg, self.source), self.aliases)
-            written = flat(arg, self.source)
+            written = shown(arg, self.source)
             if fn.path:  # a wrapper that locks a field of what it is given
                 key = key + fn.path
                 written = key
@@ -242,6 +261,30 @@ class Lowerer:
             return True
         token = re.compile(rb"\b" + re.escape(fn.may_sleep.encode()) + rb"\b")
         return any(token.search(self.source, a.start_byte, a.end_byte) for a in args)
+
+    # -- guarded data ----------------------------------------------------------------
+
+    def accesses(self, node: Node, out: list) -> None:
+        """Access events for the guarded data `node` reads or writes, in source order."""
+        if self.guarded_names is None or not self.guarded_names.search(self.source, node.start_byte, node.end_byte):
+            return
+        stack = [node]
+        found = []
+        while stack:
+            n = stack.pop()
+            if n.type == "field_expression":
+                field = n.child_by_field_name("field")
+                guard = self.guarded_fields.get(flat(field, self.source)) if field is not None else None
+                if guard is not None:
+                    obj = key_of(canonical(n.child_by_field_name("argument"), self.source), self.aliases)
+                    key = obj if guard.by == "self" else f"{obj}->{guard.by}"
+                    found.append(Access(key, key, shown(n, self.source), Site.of(n), guard.everywhere))
+            elif n.type == "identifier":
+                guard = self.guarded_variables.get(flat(n, self.source))
+                if guard is not None:
+                    found.append(Access(guard.by[1:], guard.by[1:], shown(n, self.source), Site.of(n), guard.everywhere))
+            stack.extend(reversed(n.named_children))
+        out.extend(sorted(found, key=lambda a: a.site.start_byte))
 
     # -- conditions ----------------------------------------------------------------
 

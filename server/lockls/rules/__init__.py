@@ -17,4 +17,5 @@ RULES: dict[str, str] = {
     "excluded-lock-held": "warning",
     "lock-order": "error",
     "nested-lock": "error",
+    "unguarded-access": "warning",
 }
