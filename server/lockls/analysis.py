@@ -119,11 +119,10 @@ def analyze_source(source: bytes, path: str, config: Config) -> FileResult:
 
 def analyze_tree(tree: Tree, source: bytes, path: str, config: Config) -> FileResult:
     result = FileResult(path=path)
-    recursive_globals = frozenset(
-        m.group(1).decode() for m in _RECURSIVE_INIT.finditer(source)
-    ) if b"PTHREAD_RECURSIVE_MUTEX_INITIALIZER" in source else frozenset()
+    rec = recursive_globals(source)
+    functions = function_nodes(tree.root_node)
     analyzed: dict = {}  # small functions already analysed while looking for wrappers
-    file_config = with_wrappers(tree.root_node, source, config, recursive_globals, analyzed)
+    file_config = with_wrappers(tree.root_node, source, config, rec, analyzed, functions)
     if file_config is not config:
         analyzed.clear()  # the file's own lock functions change what calls mean: start over
     config = file_config
@@ -131,8 +130,8 @@ def analyze_tree(tree: Tree, source: bytes, path: str, config: Config) -> FileRe
     for name, line in damaged_definitions(tree.root_node, source):
         result.skipped.append(f"{name} (line {line}): the parser could not read this definition (unbalanced braces?)")
     unchecked = unchecked_functions(tree.root_node, source)
-    for fn_node, body in function_nodes(tree.root_node):
-        fr = analyzed.get(fn_node.start_byte) or analyze_function(fn_node, body, source, config, recursive_globals)
+    for fn_node, body in functions:
+        fr = analyzed.get(fn_node.start_byte) or analyze_function(fn_node, body, source, config, rec)
         if fr.skipped:
             result.skipped.append(f"{fr.name} (line {fr.line}): {fr.skipped}")
             continue
@@ -145,6 +144,13 @@ def analyze_tree(tree: Tree, source: bytes, path: str, config: Config) -> FileRe
             result.findings.append(make_finding(rule, site, message, related, path, fr.name, source, config))
     result.findings.sort(key=Finding.sort_key)
     return result
+
+
+def recursive_globals(source: bytes) -> frozenset:
+    """Globals initialised with PTHREAD_RECURSIVE_MUTEX_INITIALIZER(_NP): recursive locks."""
+    if b"PTHREAD_RECURSIVE_MUTEX_INITIALIZER" not in source:
+        return frozenset()
+    return frozenset(m.group(1).decode() for m in _RECURSIVE_INIT.finditer(source))
 
 
 def function_nodes(root: Node) -> list[tuple[Node, Node]]:
@@ -199,8 +205,8 @@ WRAPPER_MAX_STATEMENTS = 4  # "does nothing but take or drop a lock"
 _WRAPPER_CACHE: dict = {}
 
 
-def with_wrappers(root: Node, source: bytes, config: Config, recursive_globals: frozenset = frozenset(),
-                  analyzed: Optional[dict] = None) -> Config:
+def with_wrappers(root: Node, source: bytes, config: Config, recursive: frozenset = frozenset(),
+                  analyzed: Optional[dict] = None, functions: Optional[list] = None) -> Config:
     """`config` plus the file's own lock functions: those annotated in the source
     (`__acquires(x)`, `acquire_capability(x)`, ..., see `annotations`) and small
     wrappers that do nothing but take, try or drop a lock reachable from a
@@ -215,14 +221,14 @@ def with_wrappers(root: Node, source: bytes, config: Config, recursive_globals: 
     if pattern is None:
         return _derived(config, config.fingerprint(), found) if found else config
     fingerprint = config.fingerprint()
-    for fn, body in function_nodes(root):
+    for fn, body in functions if functions is not None else function_nodes(root):
         if body.named_child_count > WRAPPER_MAX_STATEMENTS or not pattern.search(source, body.start_byte, body.end_byte):
             continue
         key = (source[fn.start_byte:fn.end_byte], fingerprint)
         if key not in _WRAPPER_CACHE:
             if len(_WRAPPER_CACHE) > 4096:
                 _WRAPPER_CACHE.clear()
-            fr = analyze_function(fn, body, source, config, recursive_globals)
+            fr = analyze_function(fn, body, source, config, recursive)
             if analyzed is not None:
                 analyzed[fn.start_byte] = fr
             _WRAPPER_CACHE[key] = _wrapper_of(fr, fn, source)
@@ -294,9 +300,7 @@ def _variable_types(fn: Node, body: Node, source: bytes) -> dict[str, str]:
     """name -> declared type (`struct qemud_driver`) of the parameters and the
     body's own declarations, for lock classes given by type."""
     out: dict[str, str] = {}
-    decl = fn.child_by_field_name("declarator")
-    while decl is not None and decl.type != "function_declarator":
-        decl = decl.child_by_field_name("declarator")
+    decl = syntax.function_declarator(fn)
     params = decl.child_by_field_name("parameters") if decl is not None else None
     nodes = list(params.named_children) if params is not None else []
     nodes += [c for c in body.named_children if c.type == "declaration"]
@@ -306,17 +310,14 @@ def _variable_types(fn: Node, body: Node, source: bytes) -> dict[str, str]:
             continue
         type_text = " ".join(syntax.text(type_node, source).split())
         for d in node.children_by_field_name("declarator"):
-            while d is not None and d.type != "identifier":
-                d = d.child_by_field_name("declarator")
-            if d is not None:
-                out[syntax.text(d, source)] = type_text
+            name = syntax.declared_name(d)
+            if name is not None:
+                out[syntax.text(name, source)] = type_text
     return out
 
 
 def _parameters(fn: Node, source: bytes) -> list[str]:
-    decl = fn.child_by_field_name("declarator")
-    caps = syntax.captures("parameters", decl) if decl is not None else {}
-    return [syntax.text(n, source) for n in sorted(caps.get("name", []), key=lambda n: n.start_byte)]
+    return syntax.parameter_names(syntax.function_declarator(fn), source)
 
 
 # -- functions -------------------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import Optional
 from tree_sitter import Node
 
 from .config import LockFunction
-from .syntax import text
+from .syntax import parameter_names, text
 
 # annotation name -> (action, shared, is_try)
 _SPELLINGS = {
@@ -91,10 +91,9 @@ def annotated_functions(root: Node, source: bytes, project_macros: Optional[dict
     found: dict[str, LockFunction] = {}
     for declarator in _function_declarators(root):
         name_node = declarator.child_by_field_name("declarator")
-        params = declarator.child_by_field_name("parameters")
-        if name_node is None or name_node.type != "identifier" or params is None:
+        if name_node is None or name_node.type != "identifier" or declarator.child_by_field_name("parameters") is None:
             continue
-        names = _parameter_names(params, source)
+        names = parameter_names(declarator, source)
         name = text(name_node, source)
         for spelling, args in _annotations(declarator, source, macros):
             action = _SPELLINGS[spelling][0]
@@ -219,16 +218,6 @@ def lock_text_key(expression: str) -> str:
     if key[:1] in ("&", "*"):
         key = key[1:]
     return key.replace(".", "->")
-
-
-def _parameter_names(params: Node, source: bytes) -> list[str]:
-    names = []
-    for p in params.named_children:
-        node = p.child_by_field_name("declarator") if p.type == "parameter_declaration" else None
-        while node is not None and node.type != "identifier":
-            node = node.child_by_field_name("declarator")
-        names.append(text(node, source) if node is not None else "")
-    return names
 
 
 def _lock_function(name: str, spelling: str, args: list[str], params: list[str]) -> Optional[LockFunction]:

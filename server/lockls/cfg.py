@@ -25,6 +25,7 @@ from .events import Acquire, Cond, Derive, Kill, Rebind, Release, Return, Site, 
 from .facts import mentions
 from .config import LockFunction
 from .lockexpr import key_of
+from .syntax import declared_name
 from .lower import Lowerer, flat, shown, strip_parens
 from .lockexpr import canonical
 
@@ -294,9 +295,6 @@ class Builder:
             if isinstance(ev, (Acquire, TryAcquire)) and ev.fn.scope == "block" and self.scopes:
                 self.scopes[-1].append(ev)
 
-    def _s_translation_unit(self, node: Node, cur):
-        return self.sequence(node.named_children, cur)
-
     def _s_expression_statement(self, node: Node, cur):
         cur = self.live(cur)
         self.lower.accesses(node, self.events(cur))
@@ -319,7 +317,7 @@ class Builder:
         cleanup = _cleanup_function(node, self.source)
         if cleanup is not None:
             for d in node.children_by_field_name("declarator"):
-                name = _declared_name(d)
+                name = declared_name(d)
                 if name is not None:
                     self._register_cleanup(cleanup, flat(name, self.source))
         return cur
@@ -336,9 +334,7 @@ class Builder:
     def _declaration(self, node: Node, cur: int) -> None:
         for d in node.children_by_field_name("declarator"):
             if d.type == "init_declarator":
-                name_node = d.child_by_field_name("declarator")
-                while name_node is not None and name_node.type not in ("identifier",):
-                    name_node = name_node.child_by_field_name("declarator")
+                name_node = declared_name(d.child_by_field_name("declarator"))
                 value = d.child_by_field_name("value")
                 name = flat(name_node, self.source) if name_node is not None else None
                 if name:
@@ -633,13 +629,6 @@ def _cleanup_function(node: Node, source: bytes) -> Optional[str]:
                     if args and args[0].named_child_count:
                         return flat(args[0].named_children[0], source)
     return None
-
-
-def _declared_name(declarator: Node) -> Optional[Node]:
-    node = declarator
-    while node is not None and node.type != "identifier":
-        node = node.child_by_field_name("declarator")
-    return node
 
 
 def _scope_releases(scoped: list, site: Site) -> list:

@@ -22,8 +22,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import analysis, syntax
-from .analysis import FunctionResult, analyze_function, function_nodes, with_wrappers
+from . import syntax
+from .analysis import FunctionResult, analyze_function, function_nodes, recursive_globals, with_wrappers
 from .annotations import unchecked_functions
 from .config import Config
 from .events import Site
@@ -32,13 +32,6 @@ from .suppress import is_suppressed, suppressions
 log = logging.getLogger("lockls.server")
 
 _LINE_REF = re.compile(r"\bline (\d+)\b")
-_RECURSIVE_INIT = getattr(analysis, "_RECURSIVE_INIT", None)
-
-
-def recursive_globals(source: bytes) -> frozenset:
-    if _RECURSIVE_INIT is None or b"PTHREAD_RECURSIVE_MUTEX_INITIALIZER" not in source:
-        return frozenset()
-    return frozenset(m.group(1).decode() for m in _RECURSIVE_INIT.finditer(source))
 
 
 def shift_site(site: Site, db: int, dr: int) -> Site:
@@ -171,11 +164,12 @@ _logged_errors: set = set()
 
 def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
                      select: Optional[frozenset] = None, version: Optional[int] = None) -> DocumentAnalysis:
-    config = with_wrappers(tree.root_node, source, config)  # the file's own lock wrappers, as --check
     rec = recursive_globals(source)
+    functions = function_nodes(tree.root_node)
+    config = with_wrappers(tree.root_node, source, config, rec, functions=functions)  # as --check does
     fp = config.fingerprint()
     out = DocumentAnalysis(version, recursive_globals=rec, config=config)
-    for fn, body in function_nodes(tree.root_node):
+    for fn, body in functions:
         start, end = fn.start_byte, fn.end_byte
         parent = fn.parent
         key = (source[start:end], fn.start_point[1], parent.type if parent is not None else "", fp, rec)

@@ -11,6 +11,7 @@ import os
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Optional
 
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser, Query, QueryCursor
@@ -72,6 +73,36 @@ def function_name(fn: Node, source: bytes) -> str:
             continue
         decl = decl.child_by_field_name("declarator")
     return "<anonymous>"
+
+
+def declared_name(declarator: Optional[Node]) -> Optional[Node]:
+    """The identifier a declarator declares (`p` in `*p`, `p[4]`, `p = 0`, `(*p)(void)`)."""
+    node = declarator
+    while node is not None and node.type != "identifier":
+        node = node.child_by_field_name("declarator") if node.type != "parenthesized_declarator" \
+            else (node.named_children[0] if node.named_child_count else None)
+    return node
+
+
+def function_declarator(fn: Node) -> Optional[Node]:
+    """The `f(params)` part of a function definition (under any pointer declarators)."""
+    decl = fn.child_by_field_name("declarator")
+    while decl is not None and decl.type != "function_declarator":
+        decl = decl.child_by_field_name("declarator")
+    return decl
+
+
+def parameter_names(declarator: Optional[Node], source: bytes) -> list[str]:
+    """The parameters' names by position ("" for an unnamed one), so that
+    "argument N" and "parameter N" always agree."""
+    params = declarator.child_by_field_name("parameters") if declarator is not None else None
+    names = []
+    for p in params.named_children if params is not None else ():
+        if p.type != "parameter_declaration":
+            continue  # comments, `...`
+        name = declared_name(p.child_by_field_name("declarator"))
+        names.append(text(name, source) if name is not None else "")
+    return names
 
 
 def has_missing_close(body: Node) -> bool:
