@@ -35,6 +35,21 @@ class RuleContext:
         self.reports.append((rule, site, message, tuple(related)))
 
 
+def partition(state: LockState, is_bad: Callable[[PathClass], bool]) -> tuple[list, list]:
+    """(the path classes where the problem happens, the others)."""
+    bad, good = [], []
+    for c in state:
+        (bad if is_bad(c) else good).append(c)
+    return bad, good
+
+
+def known_not_held(c: PathClass, key: str) -> bool:
+    """On these paths the lock is known not to be held (released, or a failed try);
+    an untouched or forgotten lock is unknown, not "not held"."""
+    f = c.get(key)
+    return f is not None and not f.held and not f.unknown
+
+
 def held_suffix(classes) -> str:
     """`` (held: &a, &b)``: the locks held on the paths where the problem happens."""
     held = held_anywhere(tuple(classes))

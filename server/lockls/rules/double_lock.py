@@ -51,7 +51,7 @@ Suppress with `/* lockls: ignore[double-lock] */` on the line.
 from __future__ import annotations
 
 from ..events import Acquire
-from .common import RuleContext, held_suffix, site_line, when_clause
+from .common import RuleContext, held_suffix, partition, site_line, when_clause
 
 NAME = "double-lock"
 EVENTS = (Acquire,)
@@ -60,13 +60,8 @@ EVENTS = (Acquire,)
 def check(event: Acquire, state, ctx: RuleContext) -> None:
     if ctx.is_recursive(event.key, event.fn):
         return
-    bad, good = [], []
-    for c in state:
-        f = c.get(event.key)
-        if f is not None and f.held and not (event.shared and f.shared):
-            bad.append(c)
-        else:
-            good.append(c)
+    bad, good = partition(state, lambda c: (f := c.get(event.key)) is not None and f.held
+                          and not (event.shared and f.shared))
     if not bad:
         return
     sites = sorted({s for c in bad for s in c.get(event.key).sites}, key=lambda s: s.start_byte)

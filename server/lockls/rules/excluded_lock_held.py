@@ -48,7 +48,7 @@ Suppress with `/* lockls: ignore[excluded-lock-held] */` on the line.
 from __future__ import annotations
 
 from ..events import Call
-from .common import RuleContext, held_suffix, site_line, when_clause
+from .common import RuleContext, held_suffix, partition, site_line, when_clause
 
 NAME = "excluded-lock-held"
 EVENTS = (Call,)
@@ -56,10 +56,9 @@ EVENTS = (Call,)
 
 def check(event: Call, state, ctx: RuleContext) -> None:
     for key, written in event.excludes:
-        bad = [c for c in state if (f := c.get(key)) is not None and f.held]
+        bad, good = partition(state, lambda c: (f := c.get(key)) is not None and f.held)
         if not bad:
             continue
-        good = [c for c in state if c not in bad]
         fact = bad[0].get(key)
         held = "may be held" if good else "is held"
         message = (f"`{event.name}()` must not be called with `{written}` held, which {held} here "

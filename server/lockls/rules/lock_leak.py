@@ -60,7 +60,7 @@ releases it. Suppress with `/* lockls: ignore[lock-leak] */` on the line.
 from __future__ import annotations
 
 from ..events import Return
-from .common import RuleContext, held_suffix, site_line, when_clause
+from .common import RuleContext, held_suffix, partition, site_line, when_clause
 
 NAME = "lock-leak"
 EVENTS = (Return,)
@@ -79,8 +79,7 @@ def check(event: Return, state, ctx: RuleContext) -> None:
             continue
         if event.value is not None and (key, event.value) in ctx.try_results:
             continue  # returns the trylock's result: the caller knows whether it holds the lock
-        bad = [c for c in state if (f := c.get(key)) is not None and f.held and not f.entry_held]
-        good = [c for c in state if c not in bad]
+        bad, good = partition(state, lambda c: (f := c.get(key)) is not None and f.held and not f.entry_held)
         fact = bad[0].get(key)
         for c in bad[1:]:
             g = c.get(key)

@@ -58,7 +58,7 @@ Suppress with `/* lockls: ignore[lock-order] */` on the line.
 from __future__ import annotations
 
 from ..events import Acquire
-from .common import RuleContext, held_suffix, site_line, when_clause
+from .common import RuleContext, held_suffix, partition, site_line, when_clause
 
 NAME = "lock-order"
 EVENTS = (Acquire,)
@@ -86,9 +86,8 @@ def check(event: Acquire, state, ctx: RuleContext) -> None:
                 offender.sites, key=lambda s: s.start_byte)])
     cls = ctx.classes.get(new)
     if cls is not None and cls.needs:
-        bad = [c for c in state if not any(f.lock_class == cls.needs for _, f in c.held())]
+        bad, good = partition(state, lambda c: not any(f.lock_class == cls.needs for _, f in c.held()))
         if bad:
-            good = [c for c in state if c not in bad]
             message = (f"`{event.written}` ({new}) is taken without holding a `{cls.needs}` lock"
                        f"{when_clause(bad, good)}{held_suffix(bad)}")
             ctx.report(NAME, event.site, message, [])

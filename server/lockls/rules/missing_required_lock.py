@@ -52,7 +52,7 @@ Suppress with `/* lockls: ignore[missing-required-lock] */` on the line.
 from __future__ import annotations
 
 from ..events import Call
-from .common import RuleContext, held_suffix, when_clause
+from .common import RuleContext, held_suffix, known_not_held, partition, when_clause
 
 NAME = "missing-required-lock"
 EVENTS = (Call,)
@@ -60,10 +60,7 @@ EVENTS = (Call,)
 
 def check(event: Call, state, ctx: RuleContext) -> None:
     for key, written in event.requires:
-        bad, good = [], []
-        for c in state:
-            f = c.get(key)
-            (bad if f is not None and not f.held and not f.unknown else good).append(c)
+        bad, good = partition(state, lambda c: known_not_held(c, key))
         if not bad:
             continue
         not_held = "may not be held" if good else "is not held"

@@ -65,7 +65,7 @@ section. Suppress with `/* lockls: ignore[unguarded-access] */` on the line.
 from __future__ import annotations
 
 from ..events import Access
-from .common import RuleContext, held_suffix, when_clause
+from .common import RuleContext, held_suffix, partition, when_clause
 
 NAME = "unguarded-access"
 EVENTS = (Access,)
@@ -74,10 +74,7 @@ EVENTS = (Access,)
 def check(event: Access, state, ctx: RuleContext) -> None:
     if not event.everywhere and event.key not in ctx.acquired_keys and event.key not in ctx.released_keys:
         return  # the caller is assumed to hold it
-    bad, good = [], []
-    for c in state:
-        f = c.get(event.key)
-        (good if f is not None and f.held else bad).append(c)
+    bad, good = partition(state, lambda c: not ((f := c.get(event.key)) is not None and f.held))
     if not bad:
         return
     held = "may not be held" if good else "is not held"

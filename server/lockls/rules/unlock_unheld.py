@@ -51,7 +51,7 @@ from __future__ import annotations
 
 from ..events import Release
 from ..lockstate import held_anywhere
-from .common import RuleContext, held_suffix, site_line, when_clause
+from .common import RuleContext, held_suffix, known_not_held, partition, site_line, when_clause
 
 NAME = "unlock-unheld"
 EVENTS = (Release,)
@@ -60,10 +60,7 @@ EVENTS = (Release,)
 def check(event: Release, state, ctx: RuleContext) -> None:
     if event.fn.unheld_ok:
         return  # `virDomainObjEndAPI(&vm)` with a NULL vm, the end of a guard's scope
-    bad, good = [], []
-    for c in state:
-        f = c.get(event.key)
-        (bad if f is not None and not f.held and not f.unknown else good).append(c)
+    bad, good = partition(state, lambda c: known_not_held(c, event.key))
     if bad:
         _report_not_held(event, state, bad, good, ctx)
     elif all(c.get(event.key) is None for c in state):
