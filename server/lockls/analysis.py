@@ -25,6 +25,8 @@ from . import dataflow, lockstate, syntax
 from .annotations import annotated_functions, unchecked_functions
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config, LockFunction
+from .contracts import Contracts
+from .contracts import apply as apply_contracts
 from .events import LOCK_EVENTS, Access, Acquire, Call, Derive, Kill, Release, Return, Site, TryAcquire
 from .findings import FileResult, Finding, Pos, Related, Span
 from .lockexpr import canonical, key_of, resolve_lock_ref
@@ -207,51 +209,41 @@ _WRAPPER_CACHE: dict = {}
 
 def with_wrappers(root: Node, source: bytes, config: Config, recursive: frozenset = frozenset(),
                   analyzed: Optional[dict] = None, functions: Optional[list] = None) -> Config:
-    """`config` plus the file's own lock functions: those annotated in the source
-    (`__acquires(x)`, `acquire_capability(x)`, ..., see `annotations`) and small
-    wrappers that do nothing but take, try or drop a lock reachable from a
-    parameter (`static void q_lock(struct queue *q) { pthread_mutex_lock(&q->lock); }`).
-    A call to one then acts as the lock operation it performs on its argument.
+    """`config` with the file's own contracts laid over it (see `file_contracts`)."""
+    return apply_contracts(config, file_contracts(root, source, config, recursive, analyzed, functions))
+
+
+def file_contracts(root: Node, source: bytes, config: Config, recursive: frozenset = frozenset(),
+                   analyzed: Optional[dict] = None, functions: Optional[list] = None) -> Contracts:
+    """What the file says about locks beyond its function bodies (see `contracts`):
+    lock functions annotated in the source (`__acquires(x)`, `acquire_capability(x)`,
+    ..., see `annotations`) and small wrappers that do nothing but take, try or drop
+    a lock reachable from a parameter (`static void q_lock(struct queue *q) {
+    pthread_mutex_lock(&q->lock); }`), whose calls then act as the lock operation
+    they perform on their argument.
     `analyzed` (start byte -> FunctionResult) collects the functions analysed on the
     way, for a caller that can reuse them when the configuration did not change."""
     found: dict[str, LockFunction] = {
         name: fn for name, fn in annotated_functions(root, source, config.annotations).items()
         if name not in config.functions}
     pattern, _ = _tables(config)
-    if pattern is None:
-        return _derived(config, config.fingerprint(), found) if found else config
-    fingerprint = config.fingerprint()
-    for fn, body in functions if functions is not None else function_nodes(root):
-        if body.named_child_count > WRAPPER_MAX_STATEMENTS or not pattern.search(source, body.start_byte, body.end_byte):
-            continue
-        key = (source[fn.start_byte:fn.end_byte], fingerprint)
-        if key not in _WRAPPER_CACHE:
-            if len(_WRAPPER_CACHE) > 4096:
-                _WRAPPER_CACHE.clear()
-            fr = analyze_function(fn, body, source, config, recursive)
-            if analyzed is not None:
-                analyzed[fn.start_byte] = fr
-            _WRAPPER_CACHE[key] = _wrapper_of(fr, fn, source)
-        wrapper = _WRAPPER_CACHE[key]
-        if wrapper is not None and wrapper.name not in config.functions and wrapper.name not in found:
-            found[wrapper.name] = wrapper
-    if not found:
-        return config
-    return _derived(config, fingerprint, found)
-
-
-_DERIVED: dict = {}
-
-
-def _derived(config: Config, fingerprint: str, found: dict) -> Config:
-    """`config` plus a file's own lock functions, reused while they do not change
-    (a new Config would have its fingerprint computed again on every keystroke)."""
-    key = (fingerprint, tuple(sorted(found.items())))
-    if key not in _DERIVED:
-        if len(_DERIVED) > 256:
-            _DERIVED.clear()
-        _DERIVED[key] = dataclasses.replace(config, functions={**config.functions, **found})
-    return _DERIVED[key]
+    if pattern is not None:
+        fingerprint = config.fingerprint()
+        for fn, body in functions if functions is not None else function_nodes(root):
+            if body.named_child_count > WRAPPER_MAX_STATEMENTS or not pattern.search(source, body.start_byte, body.end_byte):
+                continue
+            key = (source[fn.start_byte:fn.end_byte], fingerprint)
+            if key not in _WRAPPER_CACHE:
+                if len(_WRAPPER_CACHE) > 4096:
+                    _WRAPPER_CACHE.clear()
+                fr = analyze_function(fn, body, source, config, recursive)
+                if analyzed is not None:
+                    analyzed[fn.start_byte] = fr
+                _WRAPPER_CACHE[key] = _wrapper_of(fr, fn, source)
+            wrapper = _WRAPPER_CACHE[key]
+            if wrapper is not None and wrapper.name not in config.functions and wrapper.name not in found:
+                found[wrapper.name] = wrapper
+    return Contracts(functions=tuple(sorted(found.items())))
 
 
 def _wrapper_of(fr: FunctionResult, fn: Node, source: bytes) -> Optional[LockFunction]:

@@ -120,8 +120,12 @@ class GuardedData:
 
     field: Optional[str] = None  # a struct field, reached as `obj->field` or `obj.field`
     variable: Optional[str] = None  # or a global variable
+    type: Optional[str] = None  # or every use of a variable of this struct type ("struct qemud_driver")
     by: str = ""  # the guard: a sibling field of `obj` ("lock"), "self" (the object itself), or "=global_lock"
     everywhere: bool = False  # report in every function, not only those that take or drop the guard
+    pointee: bool = False  # what the field/variable points to is guarded, not the pointer (pt_guarded_by)
+    exceptions: tuple = ()  # type guards: fields and functions a use through which needs no lock
+    declared: Optional[tuple] = None  # (path, line) of a source annotation that declared it
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +162,9 @@ class Config:
     classes: Mapping[str, LockClass] = field(default_factory=dict)
     lock_order: tuple = ()  # class names: a lock of an earlier class is taken before one of a later class
     guarded: tuple = ()  # GuardedData entries
+    order_pairs: tuple = ()  # (earlier, later) lock globs: acquired_before / acquired_after annotations
+    entry_points: tuple = ()  # names or globs of functions that start with no lock held
+    entry_tables: tuple = ()  # types whose initializers list entry points ("struct file_operations")
 
     @functools.cached_property
     def _fingerprint(self) -> str:
@@ -173,6 +180,9 @@ class Config:
             "classes": [dataclasses.asdict(self.classes[n]) for n in sorted(self.classes)],
             "lock_order": list(self.lock_order),
             "guarded": [dataclasses.asdict(g) for g in self.guarded],
+            "order_pairs": [list(p) for p in self.order_pairs],
+            "entry_points": list(self.entry_points),
+            "entry_tables": list(self.entry_tables),
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()

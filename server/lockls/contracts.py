@@ -1,0 +1,84 @@
+"""What a file tells the analysis about locks beyond its function bodies.
+
+Owns: `Contracts`, the facts one file contributes to how *other* code is
+analysed, and `apply`, which lays them over a `Config`:
+- lock functions: annotated prototypes and definitions (`__acquires(x)`,
+  `acquire_capability(x)`, `__must_hold(x)`, ...) and inferred wrappers
+  (`static void q_lock(struct queue *q) { spin_lock(&q->lock); }`);
+- guarded data declared in the source (`int len __guarded_by(&lock);`,
+  `GUARDED_BY(mu)`, `PT_GUARDED_BY(mu)`);
+- lock order declared on locks (`ACQUIRED_BEFORE(b)`, `ACQUIRED_AFTER(a)`);
+- entry points found in method tables (`.open = foo_open` in an initializer of
+  a type the configuration lists under `[entry-points] tables`).
+
+A file's own contracts always apply to it; `--check` (and the language server's
+workspace index) also merges the contracts of every file of the project, so a
+wrapper or an annotated prototype in one file is honoured in another. Where two
+sources disagree the configuration wins, then the file's own contracts, then
+the project's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Iterable
+
+from .config import Config
+
+
+@dataclass(frozen=True)
+class Contracts:
+    """Facts a file contributes. Immutable, picklable and hashable (a cache key part)."""
+
+    functions: tuple = ()  # (name, LockFunction), sorted by name
+    guarded: tuple = ()  # GuardedData declared by annotations
+    order: tuple = ()  # (earlier, later) pairs of lock globs, from acquired_before / acquired_after
+    entry_points: tuple = ()  # names of functions stored in method tables, sorted
+
+    def __bool__(self) -> bool:
+        return bool(self.functions or self.guarded or self.order or self.entry_points)
+
+    @staticmethod
+    def merge(parts: Iterable["Contracts"]) -> "Contracts":
+        """The union of several files' contracts; for a function named twice the
+        first part that names it wins (callers pass the most specific first)."""
+        functions: dict = {}
+        guarded: dict = {}
+        order: dict = {}
+        entries: set = set()
+        for part in parts:
+            for name, fn in part.functions:
+                functions.setdefault(name, fn)
+            guarded.update(dict.fromkeys(part.guarded))
+            order.update(dict.fromkeys(part.order))
+            entries.update(part.entry_points)
+        return Contracts(tuple(sorted(functions.items())), tuple(guarded), tuple(order), tuple(sorted(entries)))
+
+
+_APPLIED: dict = {}
+
+
+def apply(config: Config, contracts: Contracts) -> Config:
+    """`config` with `contracts` laid over it (configured functions are never replaced).
+
+    The result is cached, so a document re-analysed on every keystroke keeps the
+    same Config (and fingerprint) while its contracts do not change."""
+    if not contracts:
+        return config
+    key = (config.fingerprint(), contracts)
+    if key not in _APPLIED:
+        if len(_APPLIED) > 256:
+            _APPLIED.clear()
+        functions = dict(config.functions)
+        for name, fn in contracts.functions:
+            functions.setdefault(name, fn)
+        known = set(config.guarded)
+        _APPLIED[key] = dataclasses.replace(
+            config,
+            functions=functions,
+            guarded=config.guarded + tuple(g for g in contracts.guarded if g not in known),
+            order_pairs=config.order_pairs + tuple(p for p in contracts.order if p not in config.order_pairs),
+            entry_points=tuple(sorted(set(config.entry_points) | set(contracts.entry_points))),
+        )
+    return _APPLIED[key]
