@@ -26,6 +26,7 @@ from .annotations import annotated_functions, unchecked_functions
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config, LockFunction
 from .contracts import Contracts
+from .declarations import data_annotations, table_entry_points
 from .contracts import apply as apply_contracts
 from .events import LOCK_EVENTS, Access, Acquire, Call, Derive, Kill, Release, Return, Site, TryAcquire
 from .findings import FileResult, Finding, Pos, Related, Span
@@ -104,6 +105,19 @@ def _build_tables(config: Config):
             if outcome and outcome not in ("zero", "nonzero", "nonnull", "null", "negative"):
                 constants.add(outcome)
     return pattern, frozenset(constants)
+
+
+_GUARDED_PATTERNS: dict = {}
+
+
+def _guarded_pattern(config: Config) -> Optional[re.Pattern]:
+    """A prefilter for entry points: the names of guarded fields and variables and
+    the guarded types (an entry point that touches none needs no analysis)."""
+    key = config.fingerprint()
+    if key not in _GUARDED_PATTERNS:
+        words = sorted({g.field or g.variable or g.type.split()[-1] for g in config.guarded})
+        _GUARDED_PATTERNS[key] = re.compile(rb"\b" + _trie_regex(words).encode() + rb"\b") if words else None
+    return _GUARDED_PATTERNS[key]
 
 
 @lru_cache(maxsize=1)
@@ -243,7 +257,9 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
             wrapper = _WRAPPER_CACHE[key]
             if wrapper is not None and wrapper.name not in config.functions and wrapper.name not in found:
                 found[wrapper.name] = wrapper
-    return Contracts(functions=tuple(sorted(found.items())))
+    guarded, order = data_annotations(root, source, config.annotations)
+    entry_points = table_entry_points(root, source, config.entry_tables)
+    return Contracts(functions=tuple(sorted(found.items())), guarded=guarded, order=order, entry_points=entry_points)
 
 
 def _wrapper_of(fr: FunctionResult, fn: Node, source: bytes) -> Optional[LockFunction]:
@@ -275,16 +291,31 @@ def _wrapper_of(fr: FunctionResult, fn: Node, source: bytes) -> Optional[LockFun
     return None
 
 
-def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes):
+def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes, entry_point: Optional[CFG] = None):
     """The state at a function's entry: the locks it requires its caller to hold
-    (`__must_hold(&q->lock)`) are held there, taken by the caller."""
-    if own is None or not own.requires:
-        return lockstate.ENTRY
-    params = _parameters(fn, source)
+    (`__must_hold(&q->lock)`) are held there, taken by the caller. In an entry
+    point (`entry_point` is then its CFG) every other lock it names is known not
+    to be held: nobody called it with a lock."""
     held = {}
-    for key in (resolve_lock_ref(ref, params) for ref in own.requires):
-        if key is not None:
-            held[key] = lockstate.LockFact(True, True, False, 1, frozenset(), key)
+    if own is not None and own.requires:
+        params = _parameters(fn, source)
+        for key in (resolve_lock_ref(ref, params) for ref in own.requires):
+            if key is not None:
+                held[key] = lockstate.LockFact(True, True, False, 1, frozenset(), key)
+    if entry_point is not None:
+        for block in entry_point.blocks:
+            for ev in block.events:
+                if isinstance(ev, (Acquire, TryAcquire, Release, Access)):
+                    named = ((ev.key, ev.written if not isinstance(ev, Access) else ev.guard),)
+                elif isinstance(ev, Call):
+                    named = ev.requires
+                else:
+                    continue
+                for key, written in named:
+                    if key not in held and not key.startswith("$"):
+                        held[key] = lockstate.LockFact(False, False, False, 0, frozenset(), written)
+    if not held:
+        return lockstate.ENTRY
     return (lockstate.PathClass(tuple(sorted(held.items())), frozenset(), frozenset()),)
 
 
@@ -322,8 +353,11 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
         result.skipped = "unbalanced braces: the body does not end"
         return result
     pattern, constants = _tables(config)
+    entry_point = bool(config.entry_points) and config.is_entry_point(name)
     if pattern is None or not pattern.search(source, body.start_byte, body.end_byte):
-        return result  # no lock call at all: nothing can be found
+        guarded = _guarded_pattern(config) if entry_point else None
+        if guarded is None or not guarded.search(source, fn.start_byte, body.end_byte):
+            return result  # no lock call at all (nor, in an entry point, guarded data): nothing can be found
     try:
         aliases = LazyAliases(body, source)
         lowerer = Lowerer(source, config, aliases, constants, pattern, origin=fn.start_byte,
@@ -333,9 +367,10 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
         def is_recursive(key: str, fn_spec) -> bool:
             return key in recursive_globals or config.is_recursive(key, fn_spec)
 
-        states = dataflow.solve(cfg, is_recursive, _entry_state(config.functions.get(name), fn, source))
+        initial = _entry_state(config.functions.get(name), fn, source, cfg if entry_point else None)
+        states = dataflow.solve(cfg, is_recursive, initial)
         result.cfg, result.states = cfg, states
-        result.findings = _run_rules(cfg, states, is_recursive, fn, body, source, config)
+        result.findings = _run_rules(cfg, states, is_recursive, fn, body, source, config, entry_point)
     except (Unanalysable, dataflow.NoFixpoint) as e:
         result.skipped = str(e)
     except RecursionError:
@@ -362,7 +397,8 @@ def replay(cfg: CFG, states: list, is_recursive, with_facts: bool = False):
             state = dataflow.transfer(state, ev, is_recursive)
 
 
-def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, source: bytes, config: Config) -> list:
+def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, source: bytes, config: Config,
+               entry_point: bool = False) -> list:
     steps = [(ev, st) for ev, st in replay(cfg, states, is_recursive) if isinstance(ev, LOCK_EVENTS + (Return, Call, Access))]
     released = frozenset(ev.key for ev, _ in steps if isinstance(ev, Release))
     acquired = frozenset(ev.key for ev, _ in steps if isinstance(ev, (Acquire, TryAcquire)))
@@ -384,6 +420,8 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         try_results=frozenset((ev.key, ev.result) for ev, _ in steps if isinstance(ev, TryAcquire)),
         lock_order=tuple(getattr(config, "lock_order", ())),
         classes=dict(getattr(config, "classes", {})),
+        order_pairs=config.order_pairs,
+        entry_point=entry_point,
     )
     for ev, st in steps:
         for rule in RULE_MODULES:

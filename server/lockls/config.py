@@ -49,7 +49,9 @@ from .rules import RULES
 ACTIONS = ("acquire", "acquire-shared", "release", "try-acquire", "try-acquire-shared")
 # what a project's annotation macro (`[annotations] OVS_REQUIRES = "requires"`) means
 ANNOTATION_MEANINGS = ("acquire", "acquire-shared", "release", "release-shared", "try-acquire",
-                       "try-acquire-shared", "requires", "requires-shared", "excludes")
+                       "try-acquire-shared", "requires", "requires-shared", "excludes",
+                       # on data: `OVS_GUARDED_BY(mu)`, `OVS_ACQ_BEFORE(other)`
+                       "guarded-by", "pt-guarded-by", "acquired-before", "acquired-after")
 SCOPES = ("block", "macro")
 OUTCOMES = ("zero", "nonzero", "nonnull", "null", "negative")
 SEVERITIES = ("error", "warning", "info")
@@ -125,7 +127,6 @@ class GuardedData:
     everywhere: bool = False  # report in every function, not only those that take or drop the guard
     pointee: bool = False  # what the field/variable points to is guarded, not the pointer (pt_guarded_by)
     exceptions: tuple = ()  # type guards: fields and functions a use through which needs no lock
-    declared: Optional[tuple] = None  # (path, line) of a source annotation that declared it
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +202,11 @@ class Config:
         if self.include and not any(glob_matches(g, relative) for g in self.include):
             return False
         return not any(glob_matches(g, relative) for g in self.exclude)
+
+    def is_entry_point(self, function: str) -> bool:
+        """Whether `function` starts with no lock held (listed, matched by a glob, or
+        stored in a method table of an `[entry-points] tables` type)."""
+        return any(fnmatch.fnmatchcase(function, pattern) for pattern in self.entry_points)
 
     def severity(self, rule: str) -> str:
         """The severity of `rule`'s findings."""
@@ -789,23 +795,51 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
 
 
 def _guarded_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
-    fields = _table({"field": _identifier, "variable": _identifier, "by": _string, "everywhere": _boolean})(
-        value, path, problems)
+    fields = _table({"field": _identifier, "variable": _identifier, "type": _string, "by": _string,
+                     "everywhere": _boolean, "pointee": _boolean, "except": _string_list})(value, path, problems)
     if fields is _INVALID or _INVALID in fields.values():
         return _INVALID
-    if ("field" in fields) == ("variable" in fields):
-        problems.add(path, 'expected exactly one of "field" (a struct field) and "variable" (a global)')
+    if sum(k in fields for k in ("field", "variable", "type")) != 1:
+        problems.add(path, 'expected exactly one of "field" (a struct field), "variable" (a global) and '
+                           '"type" (every use of a variable of a struct type, like "struct driver")')
         return _INVALID
     by = fields.get("by", "")
     if not re.match(r"^(self|[A-Za-z_]\w*(->[A-Za-z_]\w*)*)$", by.replace(".", "->")):
         problems.add(path + ("by",), 'expected the guarding lock: a sibling field like "lock", "self", or a global lock\'s name')
         return _INVALID
     if "variable" in fields:
+        if by == "self":
+            problems.add(path + ("by",), 'a global is guarded by a global lock: expected its name, not "self"')
+            return _INVALID
         by = "=" + by  # a global's guard is a global lock
     elif by != "self":
         by = by.replace(".", "->")
-    return GuardedData(field=fields.get("field"), variable=fields.get("variable"), by=by,
-                       everywhere=fields.get("everywhere", False))
+    if "except" in fields and "type" not in fields:
+        problems.add(path + ("except",), 'only valid with "type"')
+        return _INVALID
+    type_name = " ".join(fields["type"].split()) if "type" in fields else None
+    if type_name is not None and not re.match(r"^(struct |union )?[A-Za-z_]\w*$", type_name):
+        problems.add(path + ("type",), f'expected a type name like "struct driver" or "virDomainObjPtr", got {_quoted(fields["type"])}')
+        return _INVALID
+    return GuardedData(field=fields.get("field"), variable=fields.get("variable"), type=type_name, by=by,
+                       everywhere=fields.get("everywhere", False), pointee=fields.get("pointee", False),
+                       exceptions=tuple(fields.get("except", ())))
+
+
+def _entry_points_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    fields = _table({"functions": _string_list, "tables": _string_list})(value, path, problems)
+    if fields is _INVALID or _INVALID in fields.values():
+        return _INVALID
+    for index, name in enumerate(fields.get("functions", ())):
+        if not re.match(r"^[A-Za-z_*?\[][\w*?\[\]!-]*$", name):
+            problems.add(path + ("functions",), f'expected function names or globs like "*_ioctl", got {_quoted(name)}')
+            return _INVALID
+    tables = tuple(" ".join(t.split()) for t in fields.get("tables", ()))
+    for name in tables:
+        if not re.match(r"^(struct |union )?[A-Za-z_]\w*$", name):
+            problems.add(path + ("tables",), f'expected type names like "struct file_operations", got {_quoted(name)}')
+            return _INVALID
+    return {"functions": tuple(fields.get("functions", ())), "tables": tables}
 
 
 def _class_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
@@ -880,6 +914,7 @@ _SECTIONS: dict[str, Validator] = {
     "classes": _named_tables(lambda v, p, pr: _class_entry(v, p, pr), _c_identifier_name("class name")),
     "lock-order": _string_list,
     "guarded": _array_of_tables(lambda v, p, pr: _guarded_entry(v, p, pr)),
+    "entry-points": lambda v, p, pr: _entry_points_entry(v, p, pr),
 }
 _DOCUMENT = _table(_SECTIONS)
 _PRESET_DOCUMENT = _table({"functions": _FUNCTIONS, "kinds": _KINDS})
@@ -1033,6 +1068,8 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
         classes=_valid(parsed, "classes", {}),
         lock_order=tuple(_valid(parsed, "lock-order", ())),
         guarded=tuple(g for g in _valid(parsed, "guarded", ()) if g is not _INVALID),
+        entry_points=_valid(parsed, "entry-points", {}).get("functions", ()),
+        entry_tables=_valid(parsed, "entry-points", {}).get("tables", ()),
     )
 
 
@@ -1218,10 +1255,22 @@ def show_config(config: Config) -> str:
             lines.append(f"needs = {toml_value(cls.needs)}")
     for g in config.guarded:
         lines += ["", "[[guarded]]"]
-        lines.append(f"field = {toml_value(g.field)}" if g.field else f"variable = {toml_value(g.variable)}")
+        if g.field:
+            lines.append(f"field = {toml_value(g.field)}")
+        elif g.variable:
+            lines.append(f"variable = {toml_value(g.variable)}")
+        else:
+            lines.append(f"type = {toml_value(g.type)}")
         lines.append(f"by = {toml_value(g.by.lstrip('='))}")
         if g.everywhere:
             lines.append("everywhere = true")
+        if g.pointee:
+            lines.append("pointee = true")
+        if g.exceptions:
+            lines.append(f"except = {toml_value(list(g.exceptions))}")
+    if config.entry_points or config.entry_tables:
+        lines += ["", "[entry-points]", f"functions = {toml_value(list(config.entry_points))}",
+                  f"tables = {toml_value(list(config.entry_tables))}"]
     if config.annotations:
         lines += ["", "[annotations]"] + [f"{toml_key(k)} = {toml_value(v)}" for k, v in sorted(config.annotations.items())]
     for name in sorted(config.kinds):

@@ -57,6 +57,17 @@ def _default_success(name: str) -> str:
     return "thrd_success" if name.startswith("mtx_") else "zero"
 
 
+def _guard_key(guard, obj: str) -> str:
+    """The lock guarding data reached through `obj`: the object itself, a sibling field, or a global."""
+    if guard.by == "self":
+        return obj
+    return guard.by[1:] if guard.by.startswith("=") else f"{obj}->{guard.by}"
+
+
+# the kernel's markers for an intended race: what they wrap is not checked
+_EXEMPT_WRAPPERS = frozenset({"context_unsafe", "context_unsafe_alias", "data_race"})
+
+
 class Lowerer:
     """Turns expressions of one function into events, given the lock API table."""
 
@@ -66,10 +77,13 @@ class Lowerer:
         self.functions = config.functions
         self.kinds = config.kinds
         self.classes = getattr(config, "classes", {})
-        self.variable_types = variable_types  # () -> {name: declared type}, for classes by type
+        self._variable_types = variable_types  # () -> {name: declared type}, for classes and guards by type
+        self._types: Optional[dict] = None
         guarded = getattr(config, "guarded", ())
         self.guarded_fields = {g.field: g for g in guarded if g.field}
         self.guarded_variables = {g.variable: g for g in guarded if g.variable}
+        self.guarded_types = {g.type: g for g in guarded if g.type}
+        self._guarded_locals: Optional[dict] = None  # variable -> GuardedData of its type, when first needed
         names = sorted(set(self.guarded_fields) | set(self.guarded_variables))
         self.guarded_names = re.compile(rb"\b(?:" + b"|".join(n.encode() for n in names) + rb")\b") if names else None
         self.aliases = aliases
@@ -206,6 +220,7 @@ class Lowerer:
             return Call(fn.name, site, bool(fn.may_sleep) and self._sleeps(fn, args),
                         self._refs(fn.requires, args), self._refs(fn.excludes, args))
         result_key = result or self.temp(call)
+        plain = None  # the lock as written, canonical but without following aliases
         if fn.lock == "return":
             key, written = result_key, (result or shown(call, self.source))
         elif fn.lock == "global":  # an annotated function that takes a global lock
@@ -215,16 +230,17 @@ class Lowerer:
             if index is None or index >= len(args):
                 return None  # a malformed call: nothing to learn from it
             arg = args[index]
-            key = key_of(canonical(arg, self.source), self.aliases)
+            plain = canonical(arg, self.source)
+            key = key_of(plain, self.aliases)
             written = shown(arg, self.source)
             if fn.path:  # a wrapper that locks a field of what it is given
                 key = key + fn.path
-                written = key
+                plain = written = plain + fn.path
         if fn.action == "release":
             return Release(key, written, site, fn)
         kind = self.kinds.get(fn.kind) if fn.kind else None
         spinning = kind.spinning if kind is not None else None
-        lock_class = self.class_of(key) if self.classes else None
+        lock_class = self.class_of(key, plain) if self.classes else None
         if fn.action == "try-acquire":
             return TryAcquire(key, written, site, fn, fn.shared, result_key, spinning, lock_class)
         if result is not None and fn.lock != "return" and fn.scope is None:
@@ -234,26 +250,31 @@ class Lowerer:
             return TryAcquire(key, written, site, checked, fn.shared, result_key, spinning, lock_class)
         return Acquire(key, written, site, fn, fn.shared, spinning, lock_class)
 
-    def class_of(self, key: str) -> Optional[str]:
+    def class_of(self, key: str, plain: Optional[str] = None) -> Optional[str]:
         """The configured class of a lock: by its expression, or by the type of the
-        variable it is reached through (`driver->lock` with `struct qemud_driver *driver`)."""
-        root = re.match(r"[A-Za-z_]\w*", key)
+        variable it is reached through (`driver->lock` with `struct qemud_driver *driver`),
+        looking at the lock as written (`plain`) too: `driver` may be an alias of
+        `conn->private_data`, whose type says nothing."""
         declared = None
         for cls in self.classes.values():
             if any(fnmatchcase(key, glob) for glob in cls.match):
                 return cls.name
-            if cls.types and root is not None and self.variable_types is not None:
+            if cls.types:
                 if declared is None:
-                    declared = self.variable_types().get(root.group(0), "")
-                if declared in cls.types:
+                    types = self.variable_types()
+                    declared = {types.get(m.group(0), "") for m in (re.match(r"[A-Za-z_]\w*", k) for k in (key, plain) if k) if m}
+                if declared & set(cls.types):
                     return cls.name
         return None
 
     def _refs(self, refs: tuple, args: list[Node]) -> tuple:
         """Lock refs ("arg0->lock", "=g") of a contract, resolved at a call: (key, written)."""
-        keys = [key_of(canonical(a, self.source), self.aliases) for a in args] if refs else []
-        resolved = (resolve_lock_ref(ref, keys) for ref in refs)
-        return tuple((key, key) for key in resolved if key is not None)
+        if not refs:
+            return ()
+        plain = [canonical(a, self.source) for a in args]
+        keys = [key_of(p, self.aliases) for p in plain]
+        resolved = ((resolve_lock_ref(ref, keys), resolve_lock_ref(ref, plain)) for ref in refs)
+        return tuple((key, written) for key, written in resolved if key is not None)
 
     def _sleeps(self, fn: LockFunction, args: list[Node]) -> bool:
         """`msleep(10)` always sleeps; `kmalloc(n, GFP_KERNEL)` only with that argument."""
@@ -264,27 +285,109 @@ class Lowerer:
 
     # -- guarded data ----------------------------------------------------------------
 
+    def variable_types(self) -> dict:
+        """name -> declared type of the function's parameters and locals (computed once)."""
+        if self._types is None:
+            self._types = self._variable_types() if self._variable_types is not None else {}
+        return self._types
+
+    def _typed_guards(self) -> dict:
+        """Variables of the function whose type is guarded (`[[guarded]] type = ...`)."""
+        if self._guarded_locals is None:
+            self._guarded_locals = {}
+            if self.guarded_types:
+                for name, declared in self.variable_types().items():
+                    guard = self.guarded_types.get(declared)
+                    if guard is not None:
+                        self._guarded_locals[name] = guard
+        return self._guarded_locals
+
     def accesses(self, node: Node, out: list) -> None:
-        """Access events for the guarded data `node` reads or writes, in source order."""
-        if self.guarded_names is None or not self.guarded_names.search(self.source, node.start_byte, node.end_byte):
+        """Access events for the guarded data `node` reads or writes, in source order.
+        Code inside `context_unsafe(...)` / `data_race(...)` is exempt (the author
+        says the race is intended)."""
+        typed = self._typed_guards() if self.guarded_types else None
+        if not typed and (self.guarded_names is None
+                          or not self.guarded_names.search(self.source, node.start_byte, node.end_byte)):
             return
         stack = [node]
         found = []
         while stack:
             n = stack.pop()
-            if n.type == "field_expression":
+            t = n.type
+            if t == "field_expression":
                 field = n.child_by_field_name("field")
                 guard = self.guarded_fields.get(flat(field, self.source)) if field is not None else None
-                if guard is not None:
-                    obj = key_of(canonical(n.child_by_field_name("argument"), self.source), self.aliases)
-                    key = obj if guard.by == "self" else f"{obj}->{guard.by}"
-                    found.append(Access(key, key, shown(n, self.source), Site.of(n), guard.everywhere))
-            elif n.type == "identifier":
-                guard = self.guarded_variables.get(flat(n, self.source))
-                if guard is not None:
+                if guard is not None and self._dereferenced(n, guard):
+                    plain = canonical(n.child_by_field_name("argument"), self.source)
+                    key, shown_guard = _guard_key(guard, key_of(plain, self.aliases)), _guard_key(guard, plain)
+                    found.append(Access(key, shown_guard, shown(n, self.source), Site.of(n), guard.everywhere))
+            elif t == "identifier":
+                name = flat(n, self.source)
+                guard = self.guarded_variables.get(name)
+                if guard is not None and self._dereferenced(n, guard):
                     found.append(Access(guard.by[1:], guard.by[1:], shown(n, self.source), Site.of(n), guard.everywhere))
+                elif typed and name in typed:
+                    access = self._typed_use(n, typed[name])
+                    if access is not None:
+                        found.append(access)
+            elif t == "call_expression":
+                callee = n.child_by_field_name("function")
+                if callee is not None and flat(callee, self.source) in _EXEMPT_WRAPPERS:
+                    continue
             stack.extend(reversed(n.named_children))
         out.extend(sorted(found, key=lambda a: a.site.start_byte))
+
+    @staticmethod
+    def _dereferenced(n: Node, guard) -> bool:
+        """A `pt_guarded_by` pointer is guarded only where what it points to is used
+        (`*p`, `p[i]`, `p->x`); any other guard, on every use."""
+        if not guard.pointee:
+            return True
+        parent = n.parent
+        while parent is not None and parent.type == "parenthesized_expression":
+            n, parent = parent, parent.parent
+        if parent is None:
+            return False
+        if parent.type == "pointer_expression":
+            op = parent.child_by_field_name("operator")
+            return op is not None and op.type == "*"
+        if parent.type == "subscript_expression":
+            return parent.child_by_field_name("argument") == n
+        if parent.type == "field_expression":
+            op = parent.child_by_field_name("operator")
+            return parent.child_by_field_name("argument") == n and op is not None and op.type == "->"
+        return False
+
+    def _typed_use(self, n: Node, guard) -> Optional[Access]:
+        """A use of a variable of a guarded type: a field reached through it (other
+        than the guard and the exceptions), or passing it to a function that is
+        not a lock function nor an exception. Comparing, copying or returning the
+        pointer is not a use of the object."""
+        parent = n.parent
+        inner = n
+        while parent is not None and parent.type in ("parenthesized_expression", "pointer_expression"):
+            inner, parent = parent, parent.parent
+        if parent is None:
+            return None
+        plain = canonical(n, self.source)
+        if parent.type == "field_expression" and parent.child_by_field_name("argument") == inner:
+            field = flat(parent.child_by_field_name("field"), self.source)
+            if field == guard.by or field in guard.exceptions or self.guarded_fields.get(field) is not None:
+                return None  # the lock itself, an exempt field, or a field with a guard of its own
+            used = parent
+        elif parent.type == "argument_list":
+            call = parent.parent
+            callee = call.child_by_field_name("function") if call is not None else None
+            name = flat(callee, self.source) if callee is not None else ""
+            fn = self.functions.get(name)
+            if name in guard.exceptions or name in _EXEMPT_WRAPPERS or fn is not None:
+                return None  # an exception, a lock function, or one whose contract says what it needs
+            used = call
+        else:
+            return None
+        key = _guard_key(guard, key_of(plain, self.aliases))
+        return Access(key, _guard_key(guard, plain), shown(used, self.source), Site.of(used), guard.everywhere)
 
     # -- conditions ----------------------------------------------------------------
 

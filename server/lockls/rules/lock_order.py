@@ -57,6 +57,9 @@ Suppress with `/* lockls: ignore[lock-order] */` on the line.
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+from functools import lru_cache
+
 from ..events import Acquire
 from .common import RuleContext, held_suffix, partition, site_line, when_clause
 
@@ -65,6 +68,8 @@ EVENTS = (Acquire,)
 
 
 def check(event: Acquire, state, ctx: RuleContext) -> None:
+    if ctx.order_pairs:
+        _check_declared_order(event, state, ctx)
     new = event.lock_class
     if new is None:
         return
@@ -91,3 +96,42 @@ def check(event: Acquire, state, ctx: RuleContext) -> None:
             message = (f"`{event.written}` ({new}) is taken without holding a `{cls.needs}` lock"
                        f"{when_clause(bad, good)}{held_suffix(bad)}")
             ctx.report(NAME, event.site, message, [])
+
+
+def _check_declared_order(event: Acquire, state, ctx: RuleContext) -> None:
+    """`acquired_before` / `acquired_after` on the locks' declarations."""
+    after = _taken_after(ctx.order_pairs)
+    later_globs = {later for earlier, laters in after.items() if fnmatchcase(event.key, earlier) for later in laters}
+    if not later_globs:
+        return
+    bad, good, offender = [], [], None
+    for c in state:
+        later = [(k, f) for k, f in c.held() if k != event.key and any(fnmatchcase(k, g) for g in later_globs)]
+        (bad if later else good).append(c)
+        if later and offender is None:
+            offender = later[0][1]
+    if not bad:
+        return
+    held = "is held" if not good else "may be held"
+    message = (f"`{event.written}` is taken while `{offender.written}`, declared to be acquired after it, {held} "
+               f"(taken at {site_line(offender.first_site())}){when_clause(bad, good)}{held_suffix(bad)}")
+    ctx.report(NAME, event.site, message, [(s, f"`{offender.written}` taken here") for s in sorted(
+        offender.sites, key=lambda s: s.start_byte)])
+
+
+@lru_cache(maxsize=64)
+def _taken_after(pairs: tuple) -> dict:
+    """earlier glob -> every glob declared (directly or through a chain) to come after it."""
+    direct: dict = {}
+    for earlier, later in pairs:
+        direct.setdefault(earlier, set()).add(later)
+    closure = {}
+    for start in direct:
+        seen, todo = set(), list(direct[start])
+        while todo:
+            glob = todo.pop()
+            if glob not in seen:
+                seen.add(glob)
+                todo.extend(direct.get(glob, ()))
+        closure[start] = frozenset(seen)
+    return closure

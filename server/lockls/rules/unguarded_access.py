@@ -72,9 +72,13 @@ EVENTS = (Access,)
 
 
 def check(event: Access, state, ctx: RuleContext) -> None:
-    if not event.everywhere and event.key not in ctx.acquired_keys and event.key not in ctx.released_keys:
+    if (not event.everywhere and not ctx.entry_point
+            and event.key not in ctx.acquired_keys and event.key not in ctx.released_keys):
         return  # the caller is assumed to hold it
-    bad, good = partition(state, lambda c: not ((f := c.get(event.key)) is not None and f.held))
+    # untouched: held by the caller, unless the function takes the lock itself
+    # (then it was not held on entry) or the data must be guarded everywhere
+    bad, good = partition(state, lambda c: not f.held if (f := c.get(event.key)) is not None
+                          else event.everywhere or event.key in ctx.acquired_keys)
     if not bad:
         return
     held = "may not be held" if good else "is not held"

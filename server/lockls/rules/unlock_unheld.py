@@ -83,6 +83,8 @@ def _report_not_held(event: Release, state, bad, good, ctx: RuleContext) -> None
         reason = ", or ".join(reasons[b] for b in sorted(reasons))
     elif any(c.get(event.key).sites for c in bad):
         reason = "released by this same call on an earlier iteration"
+    elif ctx.entry_point:
+        reason = f"{ctx.function} is an entry point: nothing is held when it starts"
     else:
         reason = "not taken on this path"
     related.sort(key=lambda r: r[0].start_byte)

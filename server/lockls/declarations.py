@@ -1,0 +1,202 @@
+"""What data declarations say about locks: guarded data, declared lock order,
+and method tables whose functions are entry points.
+
+Owns: reading, from one file,
+- `guarded_by(x)` / `pt_guarded_by(x)` (clang, written as `__attribute__((...))`
+  or through a macro `#define`d in the file, e.g. `GUARDED_BY(mu)`), the kernel's
+  `__guarded_by(&x)` / `__pt_guarded_by(&x)`, and project macros mapped in
+  `[annotations]` (`OVS_GUARDED_BY = "guarded-by"`), on struct fields and on
+  globals -> `GuardedData`. A field's guard is a sibling field when the struct
+  declares one of that name, else a global lock; a global's guard is a global lock;
+- `acquired_before(...)` / `acquired_after(...)` (and mapped project macros such
+  as `OVS_ACQ_BEFORE`) on lock declarations -> (earlier, later) pairs of lock
+  globs: `"big_lock"` for a global, `"*->mu"` for a struct field;
+- initializers of the types listed under `[entry-points] tables` (a driver's
+  method table, `struct file_operations`): the functions stored there.
+
+Annotations on data misparse in every position tree-sitter-c sees them (an ERROR
+around the name, a function declarator named after the macro, a bogus second
+statement after a global), so they are read from the text: the word before the
+annotation is what it declares, and the syntax tree only tells whether that
+position lies inside a struct body.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping, Optional
+
+from tree_sitter import Node
+
+from .config import GuardedData
+from .syntax import text
+
+# spelling -> meaning ("guarded-by", "pt-guarded-by", "acquired-before", "acquired-after")
+_SPELLINGS = {
+    "guarded_by": "guarded-by",
+    "__guarded_by": "guarded-by",
+    "pt_guarded_by": "pt-guarded-by",
+    "__pt_guarded_by": "pt-guarded-by",
+    "acquired_before": "acquired-before",
+    "acquired_after": "acquired-after",
+}
+MEANINGS = frozenset(_SPELLINGS.values())
+_MACRO_DEF = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\([^)]*\)[ \t]+(.*)$", re.M)
+_WORD = re.compile(r"[A-Za-z_]\w*")
+_IGNORED_PARENTS = ("preproc_function_def", "preproc_def", "comment", "string_literal")
+
+
+def _spellings(source: bytes, project_macros: Optional[Mapping[str, str]]) -> dict[str, str]:
+    """Every spelling that means a data annotation here: the built-in ones, macros
+    defined in the file that expand to one, and the project's mapped macros."""
+    out = dict(_SPELLINGS)
+    for m in _MACRO_DEF.finditer(source):
+        for word in _WORD.findall(m.group(2).decode("utf-8", "replace")):
+            if word in _SPELLINGS:
+                out[m.group(1).decode()] = _SPELLINGS[word]
+                break
+    for macro, meaning in (project_macros or {}).items():
+        if meaning in MEANINGS:
+            out[macro] = meaning
+    return out
+
+
+def data_annotations(root: Node, source: bytes, project_macros: Optional[Mapping[str, str]] = None) -> tuple[tuple, tuple]:
+    """(GuardedData entries, (earlier, later) lock-glob pairs) declared in the file."""
+    if not any(s.encode() in source for s in ("guarded_by", "acquired_", "GUARDED", "ACQ")) and not project_macros:
+        return (), ()
+    spellings = _spellings(source, project_macros)
+    names = sorted(spellings, key=len, reverse=True)
+    pattern = re.compile(
+        rb"\b([A-Za-z_]\w*)\s*(?:\[[^\]\n]*\]\s*)*(?:__attribute__\s*\(\(\s*)?("
+        + b"|".join(re.escape(n.encode()) for n in names) + rb")\s*\(")
+    guarded: list = []
+    order: list = []
+    for m in pattern.finditer(source):
+        declared = m.group(1).decode()
+        if declared in spellings or declared in ("__attribute__", "define"):
+            continue
+        node = root.descendant_for_byte_range(m.start(1), m.end(1))
+        struct_body = _struct_body(node)
+        if node is None or struct_body is False:
+            continue  # a macro definition, a comment or a string
+        args = _arguments(source, m.end() - 1)
+        meaning = spellings[m.group(2).decode()]
+        siblings = _words(struct_body, source) if struct_body is not None else set()
+        if meaning in ("guarded-by", "pt-guarded-by"):
+            if not args:
+                continue
+            guard = _lock_name(args[0])
+            if guard is None:
+                continue
+            if struct_body is not None:
+                by = guard if guard.split("->")[0] in siblings else "=" + guard
+                guarded.append(GuardedData(field=declared, by=by, pointee=meaning == "pt-guarded-by"))
+            else:
+                guarded.append(GuardedData(variable=declared, by="=" + guard, pointee=meaning == "pt-guarded-by"))
+            continue
+        this = f"*->{declared}" if struct_body is not None else declared
+        for arg in args:
+            other = _lock_name(arg)
+            if other is None:
+                continue
+            other = f"*->{other}" if struct_body is not None and other in siblings else other
+            order.append((this, other) if meaning == "acquired-before" else (other, this))
+    return tuple(guarded), tuple(dict.fromkeys(order))
+
+
+def _struct_body(node: Optional[Node]):
+    """The enclosing struct body (field_declaration_list) of `node`, None at the
+    top level, False where an annotation cannot be (a macro, comment, string,
+    function body)."""
+    while node is not None:
+        t = node.type
+        if t in _IGNORED_PARENTS or t == "compound_statement":
+            return False
+        if t == "field_declaration_list":
+            return node
+        node = node.parent
+    return None
+
+
+def _words(node: Node, source: bytes) -> set:
+    return set(_WORD.findall(text(node, source)))
+
+
+def _arguments(source: bytes, open_index: int) -> list[str]:
+    """The comma-separated arguments of the parenthesised list starting at `open_index`."""
+    depth, current, args = 0, [], []
+    for i in range(open_index, min(len(source), open_index + 400)):
+        ch = source[i:i + 1]
+        if ch == b"(":
+            depth += 1
+            if depth == 1:
+                continue
+        elif ch == b")":
+            depth -= 1
+            if depth == 0:
+                break
+        if ch == b"," and depth == 1:
+            args.append(b"".join(current).decode("utf-8", "replace").strip())
+            current = []
+            continue
+        current.append(ch)
+    tail = b"".join(current).decode("utf-8", "replace").strip()
+    if tail:
+        args.append(tail)
+    return args
+
+
+def _lock_name(arg: str) -> Optional[str]:
+    """`&mu` / `mu` / `(&d->lock)` -> "mu" / "d->lock"; None for anything else."""
+    key = re.sub(r"\s+", "", arg)
+    while key.startswith("(") and key.endswith(")"):
+        key = key[1:-1]
+    key = key.lstrip("&*").replace(".", "->")
+    return key if re.fullmatch(r"[A-Za-z_]\w*(->[A-Za-z_]\w*)*", key) else None
+
+
+# -- method tables ------------------------------------------------------------------
+
+def table_entry_points(root: Node, source: bytes, table_types: tuple) -> tuple[str, ...]:
+    """Names stored in initializers of the given types (`static const struct
+    file_operations fops = { .open = demo_open, ... }`): the functions the
+    framework calls with no lock held. Arrays of such structs count too."""
+    if not table_types:
+        return ()
+    wanted = {" ".join(t.split()) for t in table_types}
+    if not any(t.split()[-1].encode() in source for t in wanted):
+        return ()
+    found: set = set()
+    for node in root.children:
+        if node.type != "declaration":
+            continue
+        type_node = node.child_by_field_name("type")
+        if type_node is None or " ".join(text(type_node, source).split()) not in wanted:
+            continue
+        for declarator in node.children_by_field_name("declarator"):
+            value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
+            if value is not None and value.type == "initializer_list":
+                _collect_names(value, source, found)
+    return tuple(sorted(found))
+
+
+def _collect_names(node: Node, source: bytes, found: set) -> None:
+    for child in node.named_children:
+        if child.type == "initializer_pair":
+            value = child.child_by_field_name("value")
+            if value is not None:
+                _collect_value(value, source, found)
+        else:
+            _collect_value(child, source, found)
+
+
+def _collect_value(value: Node, source: bytes, found: set) -> None:
+    if value.type == "initializer_list":
+        _collect_names(value, source, found)
+    elif value.type == "identifier":
+        found.add(text(value, source))
+    elif value.type == "pointer_expression":  # `.release = &demo_release`
+        arg = value.child_by_field_name("argument")
+        if arg is not None and arg.type == "identifier":
+            found.add(text(arg, source))
