@@ -845,3 +845,50 @@ def test_guarded_errors(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(str(path))
     assert [(e.line, e.key) for e in info.value.errors] == [(1, "guarded[0]"), (6, "guarded[1].by")]
+
+
+def test_guarded_types_and_entry_points(tmp_path):
+    path = tmp_path / ".lockls.toml"
+    path.write_text('[[guarded]]\ntype = "struct  qemud_driver"\nby = "lock"\nexcept = ["config", "virObjectRef"]\n\n'
+                    '[[guarded]]\nfield = "slots"\nby = "lock"\npointee = true\n\n'
+                    '[entry-points]\nfunctions = ["*_ioctl", "handle_event"]\ntables = ["struct file_operations", "virHypervisorDriver"]\n')
+    config = load_config(str(path))
+    assert [(g.type, g.field, g.by, g.pointee, g.exceptions) for g in config.guarded] == [
+        ("struct qemud_driver", None, "lock", False, ("config", "virObjectRef")), (None, "slots", "lock", True, ())]
+    assert config.entry_points == ("*_ioctl", "handle_event")
+    assert config.entry_tables == ("struct file_operations", "virHypervisorDriver")
+    assert config.is_entry_point("demo_ioctl") and config.is_entry_point("handle_event")
+    assert not config.is_entry_point("handle_event_locked")
+    again = tmp_path / "again" / ".lockls.toml"
+    again.parent.mkdir()
+    again.write_text(show_config(config))
+    assert load_config(str(again)).fingerprint() == config.fingerprint()
+
+
+def test_guarded_type_and_entry_point_errors(tmp_path):
+    path = tmp_path / ".lockls.toml"
+    path.write_text('[[guarded]]\ntype = "struct"\nby = "lock"\n\n'
+                    '[[guarded]]\nfield = "n"\nby = "lock"\nexcept = ["x"]\n\n'
+                    '[[guarded]]\nvariable = "g"\nby = "self"\n\n'
+                    '[[guarded]]\nfield = "n"\ntype = "struct s"\nby = "lock"\n\n'
+                    '[entry-points]\nfunctions = ["bad name"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert [(e.line, e.key, e.message) for e in info.value.errors] == [
+        (2, "guarded[0].type", 'expected a type name like "struct driver" or "virDomainObjPtr", got "struct"'),
+        (8, "guarded[1].except", 'only valid with "type"'),
+        (12, "guarded[2].by", 'a global is guarded by a global lock: expected its name, not "self"'),
+        (14, "guarded[3]", 'expected exactly one of "field" (a struct field), "variable" (a global) and "type" '
+                           '(every use of a variable of a struct type, like "struct driver")'),
+        (20, "entry-points.functions", 'expected function names or globs like "*_ioctl", got "bad name"'),
+    ]
+
+
+def test_data_annotation_meanings(tmp_path):
+    path = tmp_path / ".lockls.toml"
+    path.write_text('[annotations]\nOVS_GUARDED_BY = "guarded-by"\nOVS_PT_GUARDED_BY = "pt-guarded-by"\n'
+                    'OVS_ACQ_BEFORE = "acquired-before"\nOVS_ACQ_AFTER = "acquired-after"\nOVS_BAD = "guarded"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert [(e.line, e.key) for e in info.value.errors] == [(6, "annotations.OVS_BAD")]
+    assert "guarded-by" in info.value.errors[0].message
