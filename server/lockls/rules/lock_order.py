@@ -18,6 +18,13 @@ match = ["*->dom_lock"]
 A class may also say `needs = "driver"`: a lock of it is only ever taken while
 a `driver` lock is held.
 
+Orders declared on the locks themselves count too, with no configuration:
+clang's `acquired_before(...)` / `acquired_after(...)` (directly or through
+macros such as `ACQUIRED_BEFORE(b)`, or project macros mapped in
+`[annotations]` like `OVS_ACQ_BEFORE = "acquired-before"`), on globals and on
+struct fields, followed transitively (`a` before `b` and `b` before `c` put
+`a` before `c`).
+
 ## Why it matters
 Two threads taking the same two locks in opposite orders deadlock, and only
 under load. A written order, checked everywhere, is the only defence that scales.

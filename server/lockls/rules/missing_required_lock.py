@@ -5,7 +5,9 @@ A call to a function that declares it must be called with a lock held
 (`__must_hold(&q->lock)`, `__attribute__((requires_capability(q->mu)))`, or the
 same through a macro defined in the file) at a point where that lock is, on at
 least one path, known not to be held: released earlier, not acquired because a
-trylock failed, or taken only on some paths of the caller.
+trylock failed, or taken only on some paths of the caller. In an entry point
+(`[entry-points]`: called with no lock held) a lock the function never takes
+is known not to be held.
 
 ## Why it matters
 The callee touches the data the lock protects, trusting its contract. Called

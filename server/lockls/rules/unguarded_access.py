@@ -1,9 +1,16 @@
 """unguarded-access: reading or writing guarded data without holding its lock.
 
 ## What it finds
-A use of data the configuration declares guarded (a struct field guarded by a
-sibling lock field or by the object itself, or a global guarded by a global
-lock) at a point where, on at least one path, its lock is not held.
+A use of guarded data at a point where, on at least one path, its lock is not
+held. Guarded data is declared in the source, with no configuration:
+
+- clang's `guarded_by(mu)` / `pt_guarded_by(mu)` (directly in
+  `__attribute__((...))` or through a macro defined in the file, such as
+  `GUARDED_BY(mu)`), the kernel's `__guarded_by(&lock)` / `__pt_guarded_by(&lock)`,
+  and project macros mapped in `[annotations]` (`OVS_GUARDED_BY = "guarded-by"`),
+  on struct fields (guarded by a sibling field) and globals (by a global lock);
+
+or in the configuration:
 
 ```toml
 [[guarded]]
@@ -15,9 +22,17 @@ variable = "registry_count"
 by = "registry_lock"
 ```
 
+A `[[guarded]]` entry may also guard every use of a variable of a struct type
+(`type = "struct qemud_driver"`: a field reached through it, or passing it to
+a function), with `except` naming fields and functions that need no lock.
+With `pt_guarded_by` (or `pointee = true`) only what the pointer points to is
+guarded (`*p`, `p[i]`, `p->x`), not the pointer itself.
+
 Findings are reported in functions that take or drop the guarding lock
-themselves (elsewhere a use is assumed to be covered by the caller), and in
-every function for entries with `everywhere = true`.
+themselves, in entry points (`[entry-points]`: functions called with no lock
+held), and everywhere for entries with `everywhere = true`; elsewhere a use is
+assumed to be covered by the caller. Code wrapped in the kernel's
+`context_unsafe(...)` or `data_race(...)` is an intended race and not checked.
 
 ## Why it matters
 The lock only protects data that is touched under it. One unguarded read of a
@@ -51,11 +66,11 @@ int queue_len(struct queue *q)
 ```
 
 ## Known limits
-- Guarded data is declared in the configuration; `guarded_by` / `__guarded_by`
-  annotations in the source are not read yet.
 - A field is recognised by its name (any struct with a field of that name).
-- Entry points (functions that start with no lock held) cannot be declared yet:
-  use `everywhere = true` for data that must never be touched unlocked.
+- Guards on a struct type follow the parameters and the locals declared at the
+  top of the function body, not variables declared in nested blocks.
+- A function that neither takes nor drops the lock and is not an entry point
+  is assumed to be called with the lock held.
 
 ## Fix
 Take the lock around the access, or move the access into the critical

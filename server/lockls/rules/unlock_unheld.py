@@ -5,7 +5,9 @@ A release (`pthread_mutex_unlock`, `mtx_unlock`, a configured release
 function...) of a lock that, on at least one path, is not held at that point:
 already released (a double unlock), not acquired because a trylock failed, or
 never taken while another lock taken in the function is (an unlock of the
-wrong lock).
+wrong lock). In an entry point (`[entry-points]` in the configuration: a
+function called with no lock held), releasing a lock the function never took
+is reported too; elsewhere the caller is assumed to have taken it.
 
 ## Why it matters
 Unlocking a mutex you do not hold is undefined behaviour for default pthread
