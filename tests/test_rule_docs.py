@@ -56,3 +56,14 @@ def test_explain_prints_the_doc(rule, capsys):
     assert main(["--check", "--explain", rule]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"{rule}:") and "## Use instead" in out
+
+
+def test_readme_worked_example_is_the_fixture_config():
+    """The README's two-level driver/object example shows the configuration the
+    fixture tests/fixtures/entry/ is checked with, word for word."""
+    root = Path(__file__).parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Worked example: a two-level driver/object model"):]
+    block = section[section.index("```toml\n") + len("```toml\n"):]
+    block = block[:block.index("```")]
+    assert block == (root / "tests" / "fixtures" / "entry" / ".lockls.toml").read_text(encoding="utf-8")
