@@ -26,7 +26,7 @@ from .annotations import annotated_functions, unchecked_functions
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config, LockFunction
 from .contracts import Contracts
-from .declarations import data_annotations, table_entry_points
+from .declarations import data_annotations, recursive_lock_patterns, table_entry_points
 from .contracts import apply as apply_contracts
 from .events import LOCK_EVENTS, Access, Acquire, Call, Derive, Kill, Release, Return, Site, TryAcquire
 from .findings import FileResult, Finding, Pos, Related, Span
@@ -259,7 +259,8 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
                 found[wrapper.name] = wrapper
     guarded, order = data_annotations(root, source, config.annotations)
     entry_points = table_entry_points(root, source, config.entry_tables)
-    return Contracts(functions=tuple(sorted(found.items())), guarded=guarded, order=order, entry_points=entry_points)
+    return Contracts(functions=tuple(sorted(found.items())), guarded=guarded, order=order, entry_points=entry_points,
+                     locks=recursive_lock_patterns(root, source))
 
 
 def _wrapper_of(fr: FunctionResult, fn: Node, source: bytes) -> Optional[LockFunction]:

@@ -8,6 +8,7 @@ analysed, and `apply`, which lays them over a `Config`:
 - guarded data declared in the source (`int len __guarded_by(&lock);`,
   `GUARDED_BY(mu)`, `PT_GUARDED_BY(mu)`);
 - lock order declared on locks (`ACQUIRED_BEFORE(b)`, `ACQUIRED_AFTER(a)`);
+- recursive locks: those declared with a `reentrant_capability` type;
 - entry points found in method tables (`.open = foo_open` in an initializer of
   a type the configuration lists under `[entry-points] tables`).
 
@@ -35,9 +36,10 @@ class Contracts:
     guarded: tuple = ()  # GuardedData declared by annotations
     order: tuple = ()  # (earlier, later) pairs of lock globs, from acquired_before / acquired_after
     entry_points: tuple = ()  # names of functions stored in method tables, sorted
+    locks: tuple = ()  # LockPattern(recursive=True) for locks of a reentrant_capability type
 
     def __bool__(self) -> bool:
-        return bool(self.functions or self.guarded or self.order or self.entry_points)
+        return bool(self.functions or self.guarded or self.order or self.entry_points or self.locks)
 
     @staticmethod
     def merge(parts: Iterable["Contracts"]) -> "Contracts":
@@ -47,13 +49,16 @@ class Contracts:
         guarded: dict = {}
         order: dict = {}
         entries: set = set()
+        locks: dict = {}
         for part in parts:
             for name, fn in part.functions:
                 functions.setdefault(name, fn)
             guarded.update(dict.fromkeys(part.guarded))
             order.update(dict.fromkeys(part.order))
             entries.update(part.entry_points)
-        return Contracts(tuple(sorted(functions.items())), tuple(guarded), tuple(order), tuple(sorted(entries)))
+            locks.update(dict.fromkeys(part.locks))
+        return Contracts(tuple(sorted(functions.items())), tuple(guarded), tuple(order), tuple(sorted(entries)),
+                         tuple(locks))
 
 
 _APPLIED: dict = {}
@@ -80,5 +85,7 @@ def apply(config: Config, contracts: Contracts) -> Config:
             guarded=config.guarded + tuple(g for g in contracts.guarded if g not in known),
             order_pairs=config.order_pairs + tuple(p for p in contracts.order if p not in config.order_pairs),
             entry_points=tuple(sorted(set(config.entry_points) | set(contracts.entry_points))),
+            # after the configured [[locks]]: the first match wins, and the project's word is final
+            locks=config.locks + tuple(p for p in contracts.locks if p not in config.locks),
         )
     return _APPLIED[key]

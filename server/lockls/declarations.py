@@ -1,5 +1,5 @@
 """What data declarations say about locks: guarded data, declared lock order,
-and method tables whose functions are entry points.
+recursive lock types, and method tables whose functions are entry points.
 
 Owns: reading, from one file,
 - `guarded_by(x)` / `pt_guarded_by(x)` (clang, written as `__attribute__((...))`
@@ -11,6 +11,10 @@ Owns: reading, from one file,
 - `acquired_before(...)` / `acquired_after(...)` (and mapped project macros such
   as `OVS_ACQ_BEFORE`) on lock declarations -> (earlier, later) pairs of lock
   globs: `"big_lock"` for a global, `"*->mu"` for a struct field;
+- `reentrant_capability` on a struct (directly or through a macro defined in
+  the file): every lock declared with that type (or a typedef of it) may be
+  re-taken by its holder -> `LockPattern`s ("g_rec" for a global, "*->lock"
+  for a field, "m" for a parameter or local);
 - initializers of the types listed under `[entry-points] tables` (a driver's
   method table, `struct file_operations`): the functions stored there.
 
@@ -200,3 +204,63 @@ def _collect_value(value: Node, source: bytes, found: set) -> None:
         arg = value.child_by_field_name("argument")
         if arg is not None and arg.type == "identifier":
             found.add(text(arg, source))
+
+
+# -- recursive lock types -------------------------------------------------------------
+
+_STRUCT_HEAD = re.compile(
+    rb"\b(typedef\s+)?struct\b((?:\s*(?:__attribute__\s*\(\((?:[^()]|\([^()]*\))*\)\)|[A-Z_][A-Z0-9_]*(?:\s*\([^()]*\))?))*)"
+    rb"\s*([A-Za-z_]\w*)?\s*\{")
+
+
+def recursive_lock_patterns(root: Node, source: bytes) -> tuple:
+    """`LockPattern(recursive=True)`s for the locks declared with a type marked
+    `reentrant_capability` (clang's attribute for locks their holder may re-take)."""
+    if b"reentrant_capability" not in source:
+        return ()
+    from .config import LockPattern  # a config type, like GuardedData
+
+    macros = {m.group(1).decode() for m in _MACRO_DEF.finditer(source) if b"reentrant_capability" in m.group(2)}
+    macros |= {m.group(1).decode() for m in re.finditer(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+(.*)$", source, re.M)
+               if b"reentrant_capability" in m.group(2)}
+    types: set = set()
+    for m in _STRUCT_HEAD.finditer(source):
+        attributes = m.group(2).decode("utf-8", "replace")
+        if "reentrant_capability" not in attributes and not set(_WORD.findall(attributes)) & macros:
+            continue
+        node = root.descendant_for_byte_range(m.start(), m.start() + 6)
+        if node is None or _struct_body(node) is False:
+            continue  # inside a macro definition, a comment or a function body
+        if m.group(3) and m.group(3).decode() not in macros:
+            types.add("struct " + m.group(3).decode())
+        if m.group(1):  # typedef struct ... { ... } name;
+            close = _matching_brace(source, m.end() - 1)
+            name = re.match(rb"\s*([A-Za-z_]\w*)\s*;", source[close + 1:close + 200]) if close is not None else None
+            if name:
+                types.add(name.group(1).decode())
+    if not types:
+        return ()
+    spelled = b"|".join(re.escape(t.encode()).replace(rb"\ ", rb"\s+") for t in sorted(types, key=len, reverse=True))
+    patterns: dict = {}
+    for m in re.finditer(rb"\b(?:" + spelled + rb")\b[\s*]*(?:const\s+)?\**\s*([A-Za-z_]\w*)\s*[;,=)\[]", source):
+        node = root.descendant_for_byte_range(m.start(1), m.end(1))
+        body = _struct_body(node)
+        if node is None or node.type in ("comment", "string_content"):
+            continue
+        name = m.group(1).decode()
+        glob = f"*->{name}" if body not in (None, False) else name
+        patterns.setdefault(glob, LockPattern(match=glob, recursive=True))
+    return tuple(patterns.values())
+
+
+def _matching_brace(source: bytes, open_index: int) -> Optional[int]:
+    depth = 0
+    for i in range(open_index, len(source)):
+        c = source[i]
+        if c == 0x7B:
+            depth += 1
+        elif c == 0x7D:
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
