@@ -86,7 +86,7 @@ def data_annotations(root: Node, source: bytes, project_macros: Optional[Mapping
             continue  # a macro definition, a comment or a string
         args = _arguments(source, m.end() - 1)
         meaning = spellings[m.group(2).decode()]
-        siblings = _words(struct_body, source) if struct_body is not None else set()
+        siblings = _field_names(struct_body, source, names) if struct_body is not None else set()
         if meaning in ("guarded-by", "pt-guarded-by"):
             if not args:
                 continue
@@ -123,8 +123,12 @@ def _struct_body(node: Optional[Node]):
     return None
 
 
-def _words(node: Node, source: bytes) -> set:
-    return set(_WORD.findall(text(node, source)))
+def _field_names(body: Node, source: bytes, spellings: list) -> set:
+    """The names a struct body declares: the word before `;`, `,`, `:` (bit
+    fields), `[` or an annotation (not the words inside annotations)."""
+    annotation = "|".join(re.escape(n) for n in spellings + ["__attribute__"])
+    declared = re.compile(r"([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)*(?=[;,:]|(?:" + annotation + r")\b)")
+    return set(declared.findall(text(body, source)))
 
 
 def _arguments(source: bytes, open_index: int) -> list[str]:

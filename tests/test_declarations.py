@@ -1,0 +1,103 @@
+"""Reading what data declarations say: guarded data, declared order, recursive
+lock types and method tables (`lockls.declarations`)."""
+
+from __future__ import annotations
+
+from lockls import syntax
+from lockls.config import GuardedData, LockPattern
+from lockls.declarations import data_annotations, recursive_lock_patterns, table_entry_points
+
+
+def _root(source: bytes):
+    return syntax.new_parser().parse(source).root_node
+
+
+def annotations(text: str, macros=None):
+    source = text.encode()
+    return data_annotations(_root(source), source, macros)
+
+
+def test_guarded_fields_and_globals_in_every_spelling():
+    guarded, order = annotations("""
+#define GUARDED_BY(x) __attribute__((guarded_by(x)))
+#define PT_GUARDED_BY(x) __attribute__((pt_guarded_by(x)))
+struct s {
+    pthread_mutex_t mu;
+    long a GUARDED_BY(mu);
+    int *b PT_GUARDED_BY(mu);
+    char c[16] __attribute__((guarded_by(mu)));
+    struct list_head d __guarded_by(&mu);
+    void **e __pt_guarded_by(&mu);
+    int f GUARDED_BY(big_lock);   /* not a sibling: a global lock */
+    int g;
+};
+static int h __guarded_by(&h_lock) = 0;
+int i GUARDED_BY(i_mu), j;
+""")
+    assert guarded == (
+        GuardedData(field="a", by="mu"), GuardedData(field="b", by="mu", pointee=True),
+        GuardedData(field="c", by="mu"), GuardedData(field="d", by="mu"),
+        GuardedData(field="e", by="mu", pointee=True), GuardedData(field="f", by="=big_lock"),
+        GuardedData(variable="h", by="=h_lock"), GuardedData(variable="i", by="=i_mu"),
+    )
+    assert order == ()
+
+
+def test_annotations_in_comments_strings_macros_and_bodies_are_not_declarations():
+    guarded, order = annotations("""
+/* int x GUARDED_BY(mu); */
+#define DECLARE_GUARDED(t, n) t n __guarded_by(&lock)
+const char *doc = "int y __guarded_by(&lock);";
+void f(void)
+{
+    int local __guarded_by(&lock);
+}
+""")
+    assert guarded == () and order == ()
+
+
+def test_project_macros_and_order():
+    guarded, order = annotations("""
+struct table { struct ovs_mutex mutex; int n OVS_GUARDED_BY(mutex); };
+static struct ovs_mutex a OVS_ACQ_BEFORE(b, c);
+static struct ovs_mutex d OVS_ACQ_AFTER(c);
+struct pair { pthread_mutex_t first ACQUIRED_BEFORE(second); pthread_mutex_t second; };
+""", {"OVS_GUARDED_BY": "guarded-by", "OVS_ACQ_BEFORE": "acquired-before", "OVS_ACQ_AFTER": "acquired-after",
+      "ACQUIRED_BEFORE": "acquired-before", "OVS_REQUIRES": "requires"})
+    assert guarded == (GuardedData(field="n", by="mutex"),)
+    assert order == (("a", "b"), ("a", "c"), ("c", "d"), ("*->first", "*->second"))
+
+
+def test_method_tables():
+    source = b"""
+static const struct file_operations fops = {
+    .owner = THIS_MODULE,
+    .open = demo_open,
+    .release = &demo_release,
+};
+static virHypervisorDriver drv = { .connectOpen = qemuConnectOpen };
+static const struct cmd cmds[] = {
+    { "start", cmd_start },
+    { .name = "stop", .fn = cmd_stop },
+};
+static struct other_ops not_listed = { .run = not_an_entry };
+"""
+    root = _root(source)
+    assert table_entry_points(root, source, ("struct file_operations", "virHypervisorDriver", "struct  cmd")) == (
+        "THIS_MODULE", "cmd_start", "cmd_stop", "demo_open", "demo_release", "qemuConnectOpen")
+    assert table_entry_points(root, source, ()) == ()
+
+
+def test_reentrant_types():
+    source = b"""
+#define REENTRANT __attribute__((reentrant_capability))
+typedef struct __attribute__((capability("mutex"), reentrant_capability)) rmutex { int o; } rmutex_t;
+struct REENTRANT nmutex { int o; };
+struct plain { int o; };
+rmutex_t g;
+struct nmutex n2;
+struct plain p;
+struct holder { rmutex_t lock; };
+"""
+    assert recursive_lock_patterns(_root(source), source) == (
+        LockPattern("g", recursive=True), LockPattern("n2", recursive=True), LockPattern("*->lock", recursive=True))
