@@ -13,8 +13,8 @@ import pytest
 from lockls import analysis, syntax
 from lockls.cfg import CFG, Unanalysable, build_cfg
 from lockls.config import default_config
-from lockls.events import Acquire, Cond, Release, Return
-from lockls.lower import Lowerer
+from lockls.events import Acquire, Cond, Release, Return, TryAcquire
+from lockls.lower import SHOWN_MAX, Lowerer
 
 _PARSER = syntax.new_parser()
 _CONFIG = default_config()
@@ -685,3 +685,74 @@ def test_reverse_postorder_starts_at_entry_and_covers_reachable_blocks():
     # every forward (non-back) edge goes later in the order
     rank = {b: i for i, b in enumerate(order)}
     assert all(rank[s] < rank[e.target] for s, e in edges(cfg))
+
+
+# -- kernel lock guards ---------------------------------------------------------------------
+
+def test_scoped_cond_guard_runs_its_failure_statement_or_the_block():
+    code = "int f(struct d *d) {\n scoped_cond_guard(mutex_intr, return -EINTR, &d->m) {\n  L(a);\n }\n L(b);\n return 0;\n}"
+    cfg, src = build(code)
+    tried = events(cfg, TryAcquire)
+    assert [(ev.key, ev.fn.name, ev.fn.action) for ev in tried] == [("d->m", "scoped_cond_guard", "try-acquire")]
+    fail_return = next(r for r in returns(cfg) if r.value == "-EINTR")
+    assert src[fail_return.site.start_byte:fail_return.site.end_byte] == b"return -EINTR"
+    assert fail_return.site.start == (1, 31)  # where `return` is written in the file
+    a, b = block_of(cfg, "a"), block_of(cfg, "b")
+    _, took = branch(cfg, "scoped_cond_guard(mutex_intr, return -EINTR, &d->m)", True)
+    _, failed = branch(cfg, "scoped_cond_guard(mutex_intr, return -EINTR, &d->m)", False)
+    assert took.note.text == "when `scoped_cond_guard(mutex_intr, return -EINTR, &d->m)` takes `&d->m` at line 2"
+    assert failed.note.text == "when `scoped_cond_guard(mutex_intr, return -EINTR, &d->m)` fails at line 2"
+    assert a in reachable(cfg, took.target) and a not in reachable(cfg, failed.target)
+    assert b not in reachable(cfg, failed.target)  # the failure returns
+    # the block's end releases the guard's lock before `L(b)`
+    releases = [ev for ev in events(cfg, Release) if ev.key == "d->m"]
+    assert [ev.site.start for ev in releases] == [(3, 1)]
+
+
+@pytest.mark.parametrize("fail, after_reached", [("goto out", False), ("break", True), ("continue", True),
+                                                  ("ret = -EINTR", True), ("{ ret = -EINTR; goto out; }", False)])
+def test_scoped_cond_guard_failure_statements(fail, after_reached):
+    code = (f"int f(struct d *d) {{\n int ret = 0;\n scoped_cond_guard(mutex_intr, {fail}, &d->m) {{\n  L(a);\n }}\n"
+            " L(b);\nout:\n L(c);\n return ret;\n}")
+    cfg = cfg_of(code)
+    head = f"scoped_cond_guard(mutex_intr, {fail}, &d->m)"
+    _, failed = branch(cfg, head if len(head) <= SHOWN_MAX else head[:SHOWN_MAX - 1].rstrip() + "…", False)
+    b, c = block_of(cfg, "b"), block_of(cfg, "c")
+    assert (b in reachable(cfg, failed.target)) is after_reached
+    assert c in reachable(cfg, failed.target)
+    if "goto" in fail:
+        assert "via `goto out` at line 3" in [e.note.text for _, e in edges(cfg) if e.note is not None]
+
+
+def test_scoped_cond_guard_with_an_unreadable_failure_statement_is_unanalysable():
+    code = "int f(struct d *d) {\n scoped_cond_guard(mutex_intr, do { goto out; } while (0), &d->m) {\n  L(a);\n }\nout:\n return 0;\n}"
+    with pytest.raises(Unanalysable, match=r"a `scoped_cond_guard` the parser could not read at line 2"):
+        cfg_of(code)
+
+
+def test_conditional_scoped_guard_skips_its_block_when_the_try_fails():
+    cfg = cfg_of("void f(struct d *d) {\n scoped_guard(mutex_try, &d->m) {\n  L(a);\n }\n L(b);\n}")
+    assert [(ev.key, ev.fn.success) for ev in events(cfg, TryAcquire)] == [("d->m", "nonzero")]
+    _, failed = branch(cfg, "scoped_guard(mutex_try, &d->m)", False)
+    assert block_of(cfg, "a") not in reachable(cfg, failed.target)
+    assert block_of(cfg, "b") in reachable(cfg, failed.target)
+
+
+def test_plain_scoped_guard_takes_its_lock_without_a_branch():
+    cfg = cfg_of("void f(struct d *d) {\n scoped_guard(spinlock_irqsave, &d->l) {\n  L(a);\n }\n}")
+    assert [(ev.key, ev.fn.kind) for ev in events(cfg, Acquire) if ev.key == "d->l"] == [("d->l", "spinlock")]
+    assert branch_edges(cfg) == []
+
+
+def test_break_in_a_scoped_guard_leaves_the_guard_not_the_loop():
+    cfg = cfg_of("void f(struct d *d, int n) {\n while (n--) {\n  scoped_guard(mutex, &d->m) {\n"
+                 "   if (d->x)\n    break;\n   L(a);\n  }\n  L(b);\n }\n L(c);\n}")
+    _, brk = branch(cfg, "d->x", True)
+    assert block_of(cfg, "b") in reachable(cfg, brk.target, avoid={block_of(cfg, "a")})
+
+
+@pytest.mark.parametrize("code, key", [("guard(rcu)();", "RCU"), ("scoped_guard(rcu) { }", "RCU"),
+                                       ("rcu_read_lock();", "RCU"), ("rcu_read_lock_bh();", "RCU_BH")])
+def test_rcu_takes_a_global_context(code, key):
+    cfg = cfg_of(f"void f(void) {{ {code} }}")
+    assert [(ev.key, ev.written, ev.shared, ev.spinning) for ev in events(cfg, Acquire)] == [(key, key, True, True)]

@@ -624,3 +624,17 @@ def test_e2e_lock_leak_is_reported_on_the_return(capsys, isolated):
     assert status == 1
     assert (leak["rule"], leak["line"], leak["column"]) == ("lock-leak", 6, 9)
     assert leak["related"][0]["line"] == 4
+
+
+def test_json_related_points_at_declarations(capsys):
+    """Related places outside the function: the guard in the configuration file,
+    the declared order, and where the held lock was taken."""
+    entry = Path(__file__).parent / "fixtures" / "entry"
+    assert main(["--check", "--no-cache", "--format", "json", str(entry / "driver.c")]) == 1
+    findings = {(f["line"], f["rule"]): f["related"] for f in json.loads(capsys.readouterr().out)}
+    config = str(entry / ".lockls.toml")
+    assert [(r["path"], r["line"], r["column"], r["message"]) for r in findings[(74, "unguarded-access")]] == [
+        (config, 15, 1, "`struct demo_driver` is declared guarded here")]
+    assert [(os.path.basename(r["path"]), r["line"], r["column"], r["message"])
+            for r in findings[(100, "lock-order")]] == [
+        ("driver.c", 96, 10, "`vm` taken here"), (".lockls.toml", 3, 1, "the lock order is declared here")]

@@ -32,6 +32,7 @@ from lockls.rules import RULES
 ALL_ACTIONS = ", ".join(ACTIONS)
 FUNCTION_KEYS = "acquire, acquire-shared, release, try-acquire, try-acquire-shared, kind, success, failure, scope, unheld-ok, may-sleep, requires, excludes"
 RULE_NAMES = ", ".join(RULES)
+LOCK_SPEC = 'expected a lock spec like "arg0", "arg0->lock", "return" or a global lock\'s name like "RCU"'
 
 
 def write(directory, text: str, name: str = ".lockls.toml") -> str:
@@ -125,16 +126,16 @@ def test_bad_lock_spec(tmp_path):
         tmp_path,
         """
         [functions.f]
-        acquire = "first"
+        acquire = "first lock"
         """,
     )
-    assert_single_error(error, 2, "functions.f.acquire", 'expected a lock spec like "arg0" or "return", got "first"')
+    assert_single_error(error, 2, "functions.f.acquire", f'{LOCK_SPEC}, got "first lock"')
 
 
 def test_lock_argument_out_of_range(tmp_path):
     error = load_error(tmp_path, '[functions.f]\nacquire = "arg16"\n')
     assert_single_error(
-        error, 2, "functions.f.acquire", 'expected a lock spec like "arg0" or "return", got "arg16" (arguments are arg0 to arg15)'
+        error, 2, "functions.f.acquire", f'{LOCK_SPEC}, got "arg16" (arguments are arg0 to arg15)'
     )
 
 
@@ -269,10 +270,10 @@ def test_dotted_keys_are_located(tmp_path):
         """
         [functions]
         ok.acquire = "arg0"
-        bad.release = "argh"
+        bad.release = "arg 0"
         """,
     )
-    assert_single_error(error, 3, "functions.bad.release", 'expected a lock spec like "arg0" or "return", got "argh"')
+    assert_single_error(error, 3, "functions.bad.release", f'{LOCK_SPEC}, got "arg 0"')
 
 
 def test_a_table_built_from_dotted_keys_is_located_at_its_first_line(tmp_path):
@@ -329,7 +330,7 @@ def test_several_errors_are_all_reported_in_line_order(tmp_path):
         tmp_path,
         """
         [functions.f]
-        acquire = "first"
+        acquire = "first lock"
 
         [rules]
         select = ["nope"]
@@ -341,7 +342,7 @@ def test_several_errors_are_all_reported_in_line_order(tmp_path):
     assert [(e.line, e.key) for e in error.errors] == [(2, "functions.f.acquire"), (5, "rules.select")]
     assert (error.line, error.key) == (2, "functions.f.acquire")
     assert str(error) == (
-        f'{path}:2: functions.f.acquire: expected a lock spec like "arg0" or "return", got "first"\n'
+        f'{path}:2: functions.f.acquire: {LOCK_SPEC}, got "first lock"\n'
         f'{path}:5: rules.select: unknown rule "nope"; expected one of {RULE_NAMES}'
     )
 
@@ -892,3 +893,105 @@ def test_data_annotation_meanings(tmp_path):
         load_config(str(path))
     assert [(e.line, e.key) for e in info.value.errors] == [(6, "annotations.OVS_BAD")]
     assert "guarded-by" in info.value.errors[0].message
+
+
+# ------------------------------------------------------- lock specs naming a global lock
+
+
+def test_lock_spec_names_a_global_lock_or_a_field_of_an_argument(tmp_path):
+    config = load_config(write(tmp_path, """
+        [functions.rcu_enter]
+        acquire-shared = "RCU"
+
+        [functions.rcu_leave]
+        release = "RCU"
+
+        [functions.state_lock]
+        acquire = "g_state.lock"
+
+        [functions.dev_unlock]
+        release = "arg1.inner->lock"
+
+        [functions.argv_lock]
+        try-acquire = "argv_lock"
+        success = "zero"
+        """))
+    f = config.functions
+    assert f["rcu_enter"] == LockFunction("rcu_enter", "acquire", "global", shared=True, path="RCU")
+    assert f["rcu_leave"] == LockFunction("rcu_leave", "release", "global", path="RCU")
+    assert (f["state_lock"].lock, f["state_lock"].path, f["state_lock"].lock_spec) == ("global", "g_state.lock", "g_state.lock")
+    # a field of an argument: the path is stored as lock identity spells it
+    assert (f["dev_unlock"].lock, f["dev_unlock"].path, f["dev_unlock"].lock_arg) == ("arg1", "->inner->lock", 1)
+    assert f["dev_unlock"].lock_spec == "arg1->inner->lock"
+    assert (f["argv_lock"].lock, f["argv_lock"].path) == ("global", "argv_lock")  # only argN is an argument
+    assert LockFunction("f", "acquire", "arg2").lock_spec == "arg2"
+    assert LockFunction("f", "acquire", "return").lock_spec == "return"
+
+
+@pytest.mark.parametrize("value, message", [
+    ('"first lock"', f'{LOCK_SPEC}, got "first lock"'),
+    ('""', f'{LOCK_SPEC}, got ""'),
+    ("0", f"{LOCK_SPEC}, got integer"),
+    ('["RCU"]', f"{LOCK_SPEC}, got array"),
+    ('"ARG0"', f'{LOCK_SPEC}, got "ARG0" (arguments are arg0 to arg15)'),
+    ('"arg_1"', f'{LOCK_SPEC}, got "arg_1" (arguments are arg0 to arg15)'),
+    ('"arg01"', f'{LOCK_SPEC}, got "arg01" (arguments are arg0 to arg15)'),
+    ('"arg99->lock"', f'{LOCK_SPEC}, got "arg99->lock" (arguments are arg0 to arg15)'),
+    ('"arg0->"', f'{LOCK_SPEC}, got "arg0->" (a field of an argument is written like "arg0->lock")'),
+    ('"arg0[1]"', f'{LOCK_SPEC}, got "arg0[1]" (a field of an argument is written like "arg0->lock")'),
+    ('"&big_lock"', f'{LOCK_SPEC}, got "&big_lock" (name the lock without "&")'),
+    ('"*lockp"', f'{LOCK_SPEC}, got "*lockp" (name the lock without "*")'),
+    ('"return->lock"', f'{LOCK_SPEC}, got "return->lock"'),
+    ('"g..lock"', f'{LOCK_SPEC}, got "g..lock"'),
+    ('"9lives"', f'{LOCK_SPEC}, got "9lives"'),
+])
+def test_bad_lock_specs(tmp_path, value, message):
+    error = load_error(tmp_path, f"[functions.f]\nrelease = {value}\n")
+    assert_single_error(error, 2, "functions.f.release", message)
+
+
+def test_global_lock_specs_round_trip_through_show_config(tmp_path):
+    original = load_config(write(tmp_path, """
+        presets = ["linux"]
+
+        [functions.big_lock]
+        acquire = "g.big"
+
+        [functions.dev_lock]
+        acquire = "arg0->lock"
+        """))
+    text = show_config(original)
+    assert '[functions.rcu_read_lock]\nacquire-shared = "RCU"\nkind = "rcu"\n' in text
+    assert '[functions.big_lock]\nacquire = "g.big"\n' in text
+    assert '[functions.dev_lock]\nacquire = "arg0->lock"\n' in text
+    assert "[kinds.srcu]\nrecursive = true\nsleeping = false\n" in text
+    reloaded = load_config(write(tmp_path / "copy", text))
+    assert reloaded.fingerprint() == original.fingerprint()
+    assert dict(reloaded.functions) == dict(original.functions)
+    assert dict(reloaded.kinds) == dict(original.kinds)
+
+
+def test_kind_that_neither_spins_nor_sleeps(tmp_path):
+    config = load_config(write(tmp_path, "[kinds.epoch]\nrecursive = true\nsleeping = false\n\n"
+                                         "[kinds.big_mutex]\nsleeping = true\n"))
+    assert config.kinds["epoch"] == LockKind("epoch", recursive=True, spinning=False, sleeping=False)
+    assert config.kinds["big_mutex"].sleeping is True
+    error = load_error(tmp_path, "[kinds.ticket]\nspinning = true\nsleeping = true\n")
+    assert_single_error(error, 3, "kinds.ticket.sleeping", "a spinning kind never sleeps; expected false or no sleeping key")
+    error = load_error(tmp_path, '[kinds.ticket]\nsleeping = "no"\n')
+    assert_single_error(error, 2, "kinds.ticket.sleeping", "expected true or false, got string")
+
+
+def test_linux_preset_has_the_rcu_read_side():
+    f = default_config().functions
+    kinds = default_config().kinds
+    for lock, unlock, context in [("rcu_read_lock", "rcu_read_unlock", "RCU"),
+                                  ("rcu_read_lock_bh", "rcu_read_unlock_bh", "RCU_BH"),
+                                  ("rcu_read_lock_sched", "rcu_read_unlock_sched", "RCU_SCHED")]:
+        assert (f[lock].action, f[lock].shared, f[lock].lock, f[lock].path, f[lock].kind) == (
+            "acquire", True, "global", context, "rcu")
+        assert (f[unlock].action, f[unlock].lock, f[unlock].path) == ("release", "global", context)
+    assert kinds["rcu"] == LockKind("rcu", recursive=True, spinning=True)
+    assert kinds["srcu"] == LockKind("srcu", recursive=True, spinning=False, sleeping=False)
+    assert (f["srcu_read_lock"].lock, f["srcu_read_lock"].kind) == ("arg0", "srcu")
+    assert (f["scoped_cond_guard"].lock, f["scoped_cond_guard"].scope) == ("arg2", "macro")

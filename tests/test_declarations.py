@@ -65,7 +65,7 @@ struct pair { pthread_mutex_t first ACQUIRED_BEFORE(second); pthread_mutex_t sec
 """, {"OVS_GUARDED_BY": "guarded-by", "OVS_ACQ_BEFORE": "acquired-before", "OVS_ACQ_AFTER": "acquired-after",
       "ACQUIRED_BEFORE": "acquired-before", "OVS_REQUIRES": "requires"})
     assert guarded == (GuardedData(field="n", by="mutex"),)
-    assert order == (("a", "b"), ("a", "c"), ("c", "d"), ("*->first", "*->second"))
+    assert order == (("a", "b", None), ("a", "c", None), ("c", "d", None), ("*->first", "*->second", None))
 
 
 def test_method_tables():

@@ -301,3 +301,53 @@ def test_error_in_one_function_is_logged_once_and_skipped(monkeypatch, caplog):
     assert sum("internal error analysing" in r.getMessage() for r in caplog.records) == 1
     h = s.hover(URI, line, 6)
     assert "could not analyse" in h.contents.value
+
+
+GUARDED_FIELD = """#define GUARDED_BY(x) __attribute__((guarded_by(x)))
+struct acct {
+    pthread_mutex_t mu;
+    long balance GUARDED_BY(mu);
+};
+long peek(struct acct *a)
+{
+    pthread_mutex_lock(&a->mu);
+    pthread_mutex_unlock(&a->mu);
+    return a->balance;
+}
+"""
+
+
+def test_related_information_points_at_the_guard_declaration():
+    s = session_with(GUARDED_FIELD)
+    _, diagnostics = s.diagnostics(URI)
+    (d,) = diagnostics
+    assert (d.code, d.range.start.line, d.range.start.character) == ("unguarded-access", 9, 11)
+    assert [(r.location.uri, r.location.range.start.line, r.location.range.start.character, r.message)
+            for r in d.related_information] == [
+        (URI, 8, 4, "`a->mu` released or not taken here"),
+        (URI, 3, 9, "`balance` is declared guarded here"),
+    ]
+    # lines added above the struct: the cached result of `peek` is reused, and the
+    # declaration is found where it now is
+    s.change(URI, 2, [T.TextDocumentContentChangePartial(
+        range=T.Range(T.Position(1, 0), T.Position(1, 0)), text="/* one */\n/* two */\n")])
+    _, diagnostics = s.diagnostics(URI)
+    (d,) = diagnostics
+    assert [(r.range.start.line if hasattr(r, "range") else r.location.range.start.line)
+            for r in d.related_information] == [10, 5]
+
+
+def test_related_information_points_at_the_config_file(tmp_path):
+    (tmp_path / ".lockls.toml").write_text('# counters\n\n[[guarded]]\nvariable = "hits"\nby = "hits_mu"\n'
+                                           'everywhere = true\n')
+    path = tmp_path / "c.c"
+    text = "int hits;\nint get(void)\n{\n    return hits;\n}\n"
+    path.write_text(text)
+    s = Session()
+    uri = path.as_uri()
+    s.open(uri, text, 1, "c")
+    _, diagnostics = s.diagnostics(uri)
+    (d,) = diagnostics
+    assert d.code == "unguarded-access"
+    assert [(r.location.uri, r.location.range.start.line, r.message) for r in d.related_information] == [
+        ((tmp_path / ".lockls.toml").as_uri(), 3, "`hits` is declared guarded here")]

@@ -14,21 +14,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Optional
+from typing import Callable, Optional
 
 from tree_sitter import Node, Tree
 
 from . import dataflow, lockstate, syntax
 from .annotations import annotated_functions, unchecked_functions
 from .cfg import CFG, Unanalysable, build_cfg
-from .config import Config, LockFunction
+from .config import Config, LockFunction, locate_entry
 from .contracts import Contracts
-from .declarations import data_annotations, recursive_lock_patterns, table_entry_points
+from .declarations import data_annotations, locate, recursive_lock_patterns, table_entry_points
 from .contracts import apply as apply_contracts
-from .events import LOCK_EVENTS, Access, Acquire, Call, Derive, Kill, Release, Return, Site, TryAcquire
+from .events import LOCK_EVENTS, Access, Acquire, Call, Declared, Derive, Kill, Release, Return, Site, TryAcquire
 from .findings import FileResult, Finding, Pos, Related, Span
 from .lockexpr import canonical, key_of, resolve_lock_ref
 from .facts import number
@@ -422,6 +423,7 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         lock_order=tuple(getattr(config, "lock_order", ())),
         classes=dict(getattr(config, "classes", {})),
         order_pairs=config.order_pairs,
+        config_origin=config.source,
         entry_point=entry_point,
     )
     for ev, st in steps:
@@ -541,7 +543,7 @@ def span_of(site: Site, source: bytes) -> Span:
 
 
 def make_finding(rule: str, site: Site, message: str, related, path: str, function: str, source: bytes,
-                 config: Config) -> Finding:
+                 config: Config, read: Optional[Callable[[str], Optional[bytes]]] = None) -> Finding:
     severity = config.severity(rule) if hasattr(config, "severity") else RULES[rule]
     return Finding(
         rule=rule,
@@ -550,5 +552,62 @@ def make_finding(rule: str, site: Site, message: str, related, path: str, functi
         path=path,
         span=span_of(site, source),
         function=function,
-        related=tuple(Related(path, span_of(s, source), msg) for s, msg in related if s is not None),
+        related=related_locations(related, path, source, config, read),
     )
+
+
+def related_locations(related, path: str, source: bytes, config: Config,
+                      read: Optional[Callable[[str], Optional[bytes]]] = None) -> tuple:
+    """A rule's related places as `Related`s: sites in the function, and declarations
+    (`Declared`) found in the analysed file, another source file or the configuration
+    file. `read(path)` gives a file's current text (an editor's open buffer); by
+    default the file on disk. A declaration that cannot be found is left out."""
+    out = []
+    for place, message in related:
+        if isinstance(place, Site):
+            out.append(Related(path, span_of(place, source), message))
+        elif isinstance(place, Declared):
+            found = _declaration_span(place, path, source, config, read or _read_file)
+            if found is not None:
+                out.append(Related(found[0], found[1], message))
+    return tuple(out)
+
+
+def _declaration_span(place: Declared, path: str, source: bytes, config: Config, read) -> Optional[tuple[str, Span]]:
+    origin = place.origin or path
+    text = source if place.origin is None or os.path.abspath(place.origin) == os.path.abspath(path) else read(origin)
+    if text is None:
+        return None
+    if origin.endswith(".toml"):
+        line = locate_entry(text.decode("utf-8", "replace"), place.what, place.name)
+        if line is None:
+            return None
+        start = 0 if line == 1 else _nth_line_start(text, line)
+        end = text.find(b"\n", start)
+        end = len(text) if end < 0 else end
+    else:
+        found = locate(text, place.what, place.name, getattr(config, "annotations", None))
+        if found is None:
+            return None
+        start, end = found
+    row = text.count(b"\n", 0, start)
+    line_start = text.rfind(b"\n", 0, start) + 1
+    end_row = text.count(b"\n", 0, end)
+    end_line_start = text.rfind(b"\n", 0, end) + 1
+    return origin, Span(position(text, start, (row, start - line_start)), position(text, end, (end_row, end - end_line_start)),
+                        start, end)
+
+
+def _nth_line_start(text: bytes, line: int) -> int:
+    start = 0
+    for _ in range(line - 1):
+        start = text.index(b"\n", start) + 1
+    return start
+
+
+def _read_file(path: str) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError:
+        return None

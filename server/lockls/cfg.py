@@ -5,8 +5,11 @@ condition and the trail note of each edge), if/else chains, switch with
 fall-through and default, for/while/do loops with break and continue, goto and
 labels (a label's statements are its siblings in the tree), return, falling off
 the end, `#if`/`#ifdef` blocks inside bodies, macro blocks (`list_for_each(...)
-{...}` parses as a call, a MISSING `;` and a block). Expressions are lowered by
-`lower.Lowerer`.
+{...}` parses as a call, a MISSING `;` and a block), and lock guards: a block macro
+that holds a lock for its block (`scoped_guard(...) {...}`) is a `for` loop (so
+`break` and `continue` leave the block), and a conditional one branches: the
+block with the lock held, or the failure statement of `scoped_cond_guard`.
+Expressions are lowered by `lower.Lowerer`.
 
 Blocks made for a function: `entry` (0) and `exit` (1); every return edges to
 exit. Code after a jump starts a block with no predecessor (dead code).
@@ -16,17 +19,18 @@ Unanalysable syntax raises `Unanalysable`, and the caller skips the function.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
-from tree_sitter import Node
+from tree_sitter import Node, Range
 
 from .events import Acquire, Cond, Derive, Kill, Rebind, Release, Return, Site, TrailItem, TryAcquire
 from .facts import mentions
 from .config import LockFunction
 from .lockexpr import key_of
-from .syntax import declared_name
+from .syntax import declared_name, new_parser
 from .lower import Lowerer, flat, shown, strip_parens
+from .guards import COND_GUARD_MACROS
 from .lockexpr import canonical
 
 # Calls after which a path never returns (a lock still held there is not a leak).
@@ -38,6 +42,10 @@ NORETURN = frozenset({
 # Macros followed by a block that run it repeatedly (`list_for_each_entry(...) {`).
 _LOOP_MACRO = re.compile(r"(?i)for_?each|^for_|_for$|foreach")
 _WORD = re.compile(r"[A-Za-z_$]\w*")
+# statements that may be the body of a block macro written without braces
+_BODY_STATEMENTS = frozenset({"expression_statement", "if_statement", "for_statement", "while_statement",
+                              "do_statement", "switch_statement", "return_statement", "goto_statement",
+                              "break_statement", "continue_statement"})
 _JUMP_WORDS = re.compile(rb"\b(return|goto|break|continue)\b")
 
 
@@ -187,7 +195,8 @@ class Builder:
                 i += 3 if value is not None else 2
                 continue
             if nxt is not None and self._is_macro_head(node) and (
-                    nxt.type == "compound_statement" or (nxt.type.endswith("statement") and self._is_loop_macro(node))):
+                    nxt.type == "compound_statement" or (nxt.type.endswith("statement") and self._is_loop_macro(node))
+                    or (nxt.type in _BODY_STATEMENTS and self._is_scope_macro(node))):
                 # `list_for_each_entry(...) { ... }`, or with a single statement as its body
                 cur = self._macro_block(node, nxt, cur)
                 i += 2
@@ -228,8 +237,7 @@ class Builder:
         if event is None:
             return self.statement(body, cur)
         self.events(cur).append(event)
-        self.scopes.append([event])
-        return self._close_scope(self.statement(body, cur), body)
+        return self._scoped_block([event], node, body, cur)
 
     def _trailing_cleanup(self, node: Node, nxt: Optional[Node], after: Optional[Node]):
         """The trailing GNU form `T *p __attribute__((cleanup(f))) = v;` misparses as
@@ -248,6 +256,12 @@ class Builder:
             and after.named_child_count else None
         return flat(variable, self.source), function, value
 
+    def _is_scope_macro(self, head: Node) -> bool:
+        """`scoped_guard(spinlock, &l)`, a block macro that holds a lock for its body."""
+        fn = head.named_children[0].child_by_field_name("function")
+        spec = self.lower.functions.get(flat(fn, self.source)) if fn is not None and fn.type == "identifier" else None
+        return spec is not None and spec.scope == "macro"
+
     def _is_loop_macro(self, head: Node) -> bool:
         fn = head.named_children[0].child_by_field_name("function")
         return fn is not None and bool(_LOOP_MACRO.search(flat(fn, self.source)))
@@ -257,6 +271,10 @@ class Builder:
         fn = call.child_by_field_name("function")
         name = flat(fn, self.source) if fn is not None else ""
         cur = self.live(cur)
+        if name in COND_GUARD_MACROS:
+            spec = self.lower.functions.get(name)
+            if spec is not None and spec.scope == "macro":
+                return self._cond_guard(call, spec, block, cur)
         before = len(self.events(cur))
         self.lower.expr(call, self.events(cur))
         if _LOOP_MACRO.search(name):
@@ -265,10 +283,104 @@ class Builder:
                   if isinstance(ev, (Acquire, TryAcquire)) and ev.fn.scope == "macro"]
         if not scoped:
             return self.statement(block, cur)
-        # `scoped_guard(spinlock, &l) { ... }`: held for the block, released on every way out
+        return self._scoped_block(scoped, call, block, cur)
+
+    def _scoped_block(self, scoped: list, head: Node, block: Node, cur: int, fail=None) -> Optional[int]:
+        """`scoped_guard(spinlock, &l) { ... }`: the lock is held for the block and
+        released on every way out of it. The macro is a `for` loop around the block
+        (in the kernel, QEMU and libvirt alike), so `break` and `continue` in the
+        block leave the block. A conditional guard (`scoped_guard(mutex_try, &m)`,
+        `scoped_cond_guard(...)`) runs the block only when it took the lock; else
+        `fail(block, after)` runs (the failure statement), or the block is skipped."""
+        after = self.new()
+        body = cur
+        tried = next((ev for ev in scoped if isinstance(ev, TryAcquire)), None)
+        if tried is not None:
+            body, failed = self.new(), self.new()
+            line, text = self.line(head), shown(head, self.source)
+            cond = Cond(f"{tried.result} != 0", tried.result, "!=", "0")
+            self.edge(cur, body, cond, True, TrailItem(line, f"when `{text}` takes `{tried.written}` at line {line}"))
+            self.edge(cur, failed, cond, False, TrailItem(line, f"when `{text}` fails at line {line}"))
+            self.edge(fail(failed, after) if fail is not None else failed, after)
+        self._enter_macro_loop(after)
         self.scopes.append(scoped)
-        end = self.statement(block, cur)
-        return self._close_scope(end, block)
+        end = self.statement(block, body)
+        self._leave_macro_loop()
+        close = block.child(block.child_count - 1) if block.type == "compound_statement" and block.child_count else block
+        self.edge(self._close_scope(end, close), after)
+        reached = any(e.target == after for b in self.blocks for e in b.succs)
+        return after if reached else None  # `scoped_guard(...) { return x; }` never falls through
+
+    def _enter_macro_loop(self, after: int) -> None:
+        self.breaks.append(after)
+        self.break_depths.append(len(self.scopes))
+        self.continues.append(after)
+        self.continue_depths.append(len(self.scopes))
+
+    def _leave_macro_loop(self) -> None:
+        self.breaks.pop()
+        self.break_depths.pop()
+        self.continues.pop()
+        self.continue_depths.pop()
+
+    def _cond_guard(self, call: Node, spec: LockFunction, block: Node, cur: int) -> Optional[int]:
+        """`scoped_cond_guard(mutex_intr, return -EINTR, &d->lock) { ... }`: the block
+        runs with the lock held when it was taken; otherwise the failure statement
+        (`return ...`, `goto label`, `break`, an expression) runs and the block is skipped.
+        The arguments are split at their top-level commas, as the preprocessor does:
+        the failure statement is not an expression, and the parser reads it oddly."""
+        groups: list[list[Node]] = [[]]
+        arguments = call.child_by_field_name("arguments")
+        for child in arguments.children[1:-1] if arguments is not None else ():
+            if child.type == ",":
+                groups.append([])
+            elif child.type != "comment":
+                groups[-1].append(child)
+        line = self.line(call)
+        if len(groups) < 3 or any(len(g) != 1 for i, g in enumerate(groups) if i != 1) or not groups[1]:
+            if _JUMP_WORDS.search(self.source, call.start_byte, call.end_byte):
+                raise Unanalysable(f"a `scoped_cond_guard` the parser could not read at line {line}")
+            return self.statement(block, cur)
+        args = [groups[0][0], groups[1][0]] + [g[0] for g in groups[2:]]
+        for arg in args[2:]:
+            self.lower.expr(arg, self.events(cur))
+        event = self.lower.lock_event(spec, call, args, None)
+        if isinstance(event, Acquire):  # a class lockls does not know: still conditional
+            event = TryAcquire(event.key, event.written, event.site,
+                               replace(event.fn, action="try-acquire", success="nonzero"), event.shared,
+                               self.lower.temp(call), event.spinning, event.lock_class)
+        if not isinstance(event, TryAcquire):
+            raise Unanalysable(f"a `scoped_cond_guard` without a lock at line {line}")
+        self.events(cur).append(event)
+        fail = groups[1]
+        return self._scoped_block([event], call, block, cur,
+                                  fail=lambda b, after: self._fail_statement(fail[0], fail[-1], b, after))
+
+    def _fail_statement(self, first: Node, last: Node, cur: int, after: int) -> Optional[int]:
+        """Run the failure statement of a `scoped_cond_guard` (its own `for` loop:
+        `break` and `continue` leave it). The parser read it as an expression, so it
+        is parsed again as a statement (`_reparse_statements`), at its own byte
+        offsets and points, so its nodes lower like the file's own."""
+        start, end = first.start_byte, last.end_byte
+        statements = _reparse_statements(self.source, first, last)
+        if statements is None:
+            if _JUMP_WORDS.search(self.source, start, end):
+                raise Unanalysable(f"a `scoped_cond_guard` failure statement the parser could not read "
+                                   f"at line {self.line(first)}")
+            self.lower.expr(first, self.events(cur))
+            return cur
+        first_block, first_event = len(self.blocks), len(self.events(cur))
+        self._enter_macro_loop(after)
+        end_block = self.sequence(statements, cur)
+        self._leave_macro_loop()
+        # the `;` that ended the copy is the `,` after the argument: sites stop before it
+        for b in [cur, *range(first_block, len(self.blocks))]:
+            evs = self.blocks[b].events
+            for i in range(first_event if b == cur else 0, len(evs)):
+                site = getattr(evs[i], "site", None)
+                if site is not None and site.end_byte > end:
+                    evs[i] = replace(evs[i], site=Site(site.start_byte, end, site.start, tuple(last.end_point)))
+        return end_block
 
     def _s_compound_statement(self, node: Node, cur):
         self.scopes.append([])
@@ -610,6 +722,46 @@ class ScopedLock:
 
     def __init__(self, key: str, written: str):
         self.key, self.written = key, written
+
+
+_REPARSE_HEAD = b"void f(void){"
+_REPARSE_TAIL = b";}"
+
+
+def _reparse_statements(source: bytes, first: Node, last: Node) -> Optional[list]:
+    """The statements written from `first` to `last` (nodes of the file's tree), parsed
+    on their own inside a dummy function, keeping their byte offsets and points;
+    None when they do not parse. Only the dummy head, the statements and the
+    dummy tail are parsed (included ranges), so the cost does not grow with the file."""
+    start, end = first.start_byte, last.end_byte
+    # the head goes on the nearest line before `start` with room for it
+    head_at = -1
+    line_end = start
+    while line_end > 0:
+        line_start = source.rfind(b"\n", 0, line_end) + 1
+        if line_end - line_start >= len(_REPARSE_HEAD):
+            head_at = line_end - len(_REPARSE_HEAD)
+            break
+        line_end = line_start - 1
+    if head_at < 0:
+        return None
+    head_row = first.start_point[0] - source.count(b"\n", head_at, start)
+    head_col = head_at - (source.rfind(b"\n", 0, head_at) + 1)
+    tail_row, tail_col = last.end_point
+    text = bytearray(source[:end])
+    text[head_at:head_at + len(_REPARSE_HEAD)] = _REPARSE_HEAD
+    text += _REPARSE_TAIL
+    parser = new_parser()
+    parser.included_ranges = [
+        Range((head_row, head_col), (head_row, head_col + len(_REPARSE_HEAD)), head_at, head_at + len(_REPARSE_HEAD)),
+        Range(tuple(first.start_point), tuple(last.end_point), start, end),
+        Range((tail_row, tail_col), (tail_row, tail_col + len(_REPARSE_TAIL)), end, end + len(_REPARSE_TAIL)),
+    ]
+    root = parser.parse(bytes(text)).root_node
+    if root.has_error or root.named_child_count != 1 or root.named_children[0].type != "function_definition":
+        return None
+    body = root.named_children[0].child_by_field_name("body")
+    return list(body.named_children) if body is not None else None
 
 
 def _cleanup_function(node: Node, source: bytes) -> Optional[str]:

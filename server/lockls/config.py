@@ -7,8 +7,10 @@ a `Config` (immutable once built).
 
 Lock specs: a function's lock is named by a *lock spec*: "arg0".."argN" (the
 lock is argument N, or what argument N points to: lock identity treats a pointer
-to a lock and the lock alike) or "return" (the function returns the locked object,
-e.g. a lookup that returns a locked object or NULL).
+to a lock and the lock alike), "argN->field" (a field of what argument N points
+to), "return" (the function returns the locked object, e.g. a lookup that returns
+a locked object or NULL), or any other name: a global lock or context, taken
+whatever the arguments ("RCU" for `rcu_read_lock()`, "big_lock", "g_state.lock").
 
 Outcomes (for try-acquire): which return values mean "acquired": "zero",
 "nonzero", "nonnull", "negative", or a constant's name such as "thrd_success".
@@ -66,12 +68,12 @@ class LockFunction:
 
     name: str
     action: str  # one of ACTIONS, with "-shared" folded into `shared`
-    lock: str  # a lock spec: "arg0".."argN" or "return"
+    lock: str  # "arg0".."argN", "return", or "global" (the lock is `path`)
     shared: bool = False  # a reader (shared) acquisition
     success: Optional[str] = None  # try-acquire: the outcome meaning "acquired"
     failure: Optional[str] = None  # try-acquire: the outcome meaning "not acquired"
     kind: Optional[str] = None  # a key of Config.kinds
-    path: str = ""  # inferred wrappers: the lock is `arg->path` (e.g. "->lock"); never in config files
+    path: str = ""  # with "argN": the lock is `arg->path` (e.g. "->lock"); with "global": the lock's name
     scope: Optional[str] = None  # acquire: "block" (held to the end of the enclosing block: guards,
     #                              lockers) or "macro" (held for the block the macro introduces)
     unheld_ok: bool = False  # release: fine when the lock is not held (a NULL object, a failed lookup)
@@ -91,6 +93,13 @@ class LockFunction:
         return int(self.lock[3:]) if self.lock.startswith("arg") else None
 
     @property
+    def lock_spec(self) -> str:
+        """The lock spec as written in a config file ("arg0", "arg0->lock", "return", "RCU")."""
+        if self.lock == "global":
+            return self.path
+        return self.lock + self.path if self.lock_arg is not None else self.lock
+
+    @property
     def config_action(self) -> str:
         """The action key as written in a config file ("acquire-shared", ...)."""
         return self.action + "-shared" if self.shared else self.action
@@ -103,6 +112,9 @@ class LockKind:
     name: str
     recursive: bool = False  # may be re-taken by its holder
     spinning: bool = False  # waiters spin (spinlocks, rwlock_t): nothing may sleep while it is held
+    # taking it may sleep (mutexes): None means "unless spinning"; False: neither spins nor
+    # sleeps (an SRCU read side: taking it never sleeps, and its holder may sleep)
+    sleeping: Optional[bool] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +139,12 @@ class GuardedData:
     everywhere: bool = False  # report in every function, not only those that take or drop the guard
     pointee: bool = False  # what the field/variable points to is guarded, not the pointer (pt_guarded_by)
     exceptions: tuple = ()  # type guards: fields and functions a use through which needs no lock
+    origin: Optional[str] = None  # the file that declared it (config or source); None: the analysed file
+
+    def declared(self):
+        """Where it was declared, for related information."""
+        from .events import Declared  # events know nothing of config: import here
+        return Declared("guarded", self.field or self.variable or self.type or "", self.origin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +181,7 @@ class Config:
     classes: Mapping[str, LockClass] = field(default_factory=dict)
     lock_order: tuple = ()  # class names: a lock of an earlier class is taken before one of a later class
     guarded: tuple = ()  # GuardedData entries
-    order_pairs: tuple = ()  # (earlier, later) lock globs: acquired_before / acquired_after annotations
+    order_pairs: tuple = ()  # (earlier, later, origin): lock globs from acquired_before / acquired_after annotations
     entry_points: tuple = ()  # names or globs of functions that start with no lock held
     entry_tables: tuple = ()  # types whose initializers list entry points ("struct file_operations")
 
@@ -180,8 +198,9 @@ class Config:
             "annotations": dict(sorted(self.annotations.items())),
             "classes": [dataclasses.asdict(self.classes[n]) for n in sorted(self.classes)],
             "lock_order": list(self.lock_order),
-            "guarded": [dataclasses.asdict(g) for g in self.guarded],
-            "order_pairs": [list(p) for p in self.order_pairs],
+            # (where an entry was declared is not a result: leave `origin` out)
+            "guarded": [{k: v for k, v in dataclasses.asdict(g).items() if k != "origin"} for g in self.guarded],
+            "order_pairs": [list(p[:2]) for p in self.order_pairs],
             "entry_points": list(self.entry_points),
             "entry_tables": list(self.entry_tables),
         }
@@ -522,7 +541,6 @@ _INVALID: Any = object()
 Validator = Callable[[Any, KeyPath, _Problems], Any]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_LOCK_ARG = re.compile(r"arg([0-9]+)\Z")
 
 
 def _type_name(value: Any) -> str:
@@ -610,14 +628,33 @@ def _one_of(choices: Sequence[str]) -> Validator:
     return check
 
 
+_FIELDS = r"((?:(?:->|\.)[A-Za-z_]\w*)*)"  # a path of fields: "->lock", ".inner.lock"
+_LOCK_SPEC_ARG = re.compile(r"(?i)(arg_?)([0-9]+)(.*)\Z", re.S)  # "ARG0", "arg_1": misspelt, not globals
+_LOCK_SPEC_GLOBAL = re.compile(r"[A-Za-z_]\w*" + _FIELDS + r"\Z")
+_LOCK_SPEC_EXPECTED = 'expected a lock spec like "arg0", "arg0->lock", "return" or a global lock\'s name like "RCU"'
+
+
 def _lock_spec(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    """A lock spec -> (lock, path): ("arg0", ""), ("arg0", "->lock"), ("return", ""),
+    or ("global", NAME) for a lock named without an argument (`rcu_read_lock()` takes "RCU")."""
     if value == "return":
-        return value
-    arg = _LOCK_ARG.match(value) if isinstance(value, str) else None
-    if arg and int(arg.group(1)) <= MAX_LOCK_ARG and str(int(arg.group(1))) == arg.group(1):
-        return value
-    hint = f" (arguments are arg0 to arg{MAX_LOCK_ARG})" if arg else ""
-    problems.add(path, f'expected a lock spec like "arg0" or "return", got {_got(value)}{hint}')
+        return ("return", "")
+    hint = ""
+    if isinstance(value, str):
+        arg = _LOCK_SPEC_ARG.match(value)
+        if arg:
+            prefix, number, fields = arg.groups()
+            if prefix != "arg" or int(number) > MAX_LOCK_ARG or str(int(number)) != number:
+                hint = f" (arguments are arg0 to arg{MAX_LOCK_ARG})"
+            elif re.fullmatch(_FIELDS, fields):
+                return (f"arg{number}", fields.replace(".", "->"))
+            else:
+                hint = ' (a field of an argument is written like "arg0->lock")'
+        elif _LOCK_SPEC_GLOBAL.match(value) and not value.startswith(("return.", "return-")):
+            return ("global", value)
+        elif value[:1] in ("&", "*") and _LOCK_SPEC_GLOBAL.match(value[1:].strip()):
+            hint = f" (name the lock without {_quoted(value[0])})"
+    problems.add(path, f"{_LOCK_SPEC_EXPECTED}, got {_got(value)}{hint}")
     return _INVALID
 
 
@@ -762,7 +799,7 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
         return _INVALID
     action = actions[0]
     is_try = action.startswith("try-")
-    if fields[action] == "return" and action == "release":
+    if fields[action] is not _INVALID and fields[action][0] == "return" and action == "release":
         problems.add(path + (action,), '"return" is only valid for acquire and try-acquire functions; expected a lock spec like "arg0"')
     if not is_try:
         for key in ("success", "failure"):
@@ -778,10 +815,12 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
         problems.add(path + ("unheld-ok",), "only valid with release")
     if len(problems.errors) > problems_before or _INVALID in fields.values():
         return _INVALID
+    lock, lock_path = fields[action]
     return LockFunction(
         name=str(path[-1]),
         action=action.removesuffix("-shared"),
-        lock=fields[action],
+        lock=lock,
+        path=lock_path,
         shared=action.endswith("-shared"),
         success=fields.get("success"),
         failure=fields.get("failure"),
@@ -818,7 +857,8 @@ def _guarded_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
         problems.add(path + ("except",), 'only valid with "type"')
         return _INVALID
     type_name = " ".join(fields["type"].split()) if "type" in fields else None
-    if type_name is not None and not re.match(r"^(struct |union )?[A-Za-z_]\w*$", type_name):
+    if type_name is not None and (not re.match(r"^(struct |union )?[A-Za-z_]\w*$", type_name)
+                                  or type_name in ("struct", "union")):
         problems.add(path + ("type",), f'expected a type name like "struct driver" or "virDomainObjPtr", got {_quoted(fields["type"])}')
         return _INVALID
     return GuardedData(field=fields.get("field"), variable=fields.get("variable"), type=type_name, by=by,
@@ -862,11 +902,14 @@ def _found_list(names: Sequence[str]) -> str:
 
 
 def _kind_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
-    fields = _table({"recursive": _boolean, "spinning": _boolean})(value, path, problems)
+    fields = _table({"recursive": _boolean, "spinning": _boolean, "sleeping": _boolean})(value, path, problems)
     if fields is _INVALID or _INVALID in fields.values():
         return _INVALID
+    if fields.get("spinning") and fields.get("sleeping"):
+        problems.add(path + ("sleeping",), "a spinning kind never sleeps; expected false or no sleeping key")
+        return _INVALID
     return LockKind(name=str(path[-1]), recursive=fields.get("recursive", False),
-                    spinning=fields.get("spinning", False))
+                    spinning=fields.get("spinning", False), sleeping=fields.get("sleeping"))
 
 
 def _lock_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
@@ -1067,7 +1110,7 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
         annotations=_valid(parsed, "annotations", {}),
         classes=_valid(parsed, "classes", {}),
         lock_order=tuple(_valid(parsed, "lock-order", ())),
-        guarded=tuple(g for g in _valid(parsed, "guarded", ()) if g is not _INVALID),
+        guarded=tuple(dataclasses.replace(g, origin=source) for g in _valid(parsed, "guarded", ()) if g is not _INVALID),
         entry_points=_valid(parsed, "entry-points", {}).get("functions", ()),
         entry_tables=_valid(parsed, "entry-points", {}).get("tables", ()),
     )
@@ -1222,6 +1265,25 @@ def _class_end(segment: str, start: int) -> int:
     return segment.find("]", i)
 
 
+# ---------------------------------------------------------------- where an entry is
+
+
+def locate_entry(text: str, what: str, name: str) -> Optional[int]:
+    """The 1-based line of a configuration file that declares a guard (`field =
+    "len"`, `variable = ...`, `type = ...`), a class (`[classes.NAME]`) or the
+    lock order (`lock-order = [...]`), for related information; None if absent."""
+    if what == "guarded":
+        pattern = r'^\s*(?:field|variable|type)\s*=\s*"' + re.escape(name) + '"'
+    elif what == "class":
+        pattern = r"^\s*\[\s*classes\s*\.\s*\"?" + re.escape(name) + r'"?\s*\]'
+    elif what == "lock-order":
+        pattern = r"^\s*\"?lock-order\"?\s*="
+    else:
+        return None
+    m = re.search(pattern, text, re.M)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
 # ---------------------------------------------------------------------- show-config
 
 
@@ -1278,6 +1340,8 @@ def show_config(config: Config) -> str:
         lines += ["", f"[kinds.{toml_key(name)}]", f"recursive = {toml_value(kind.recursive)}"]
         if kind.spinning:
             lines.append("spinning = true")
+        if kind.sleeping is not None:
+            lines.append(f"sleeping = {toml_value(kind.sleeping)}")
     origins = _preset_origins(config)
     for name in sorted(config.functions):
         lines.append("")
@@ -1306,7 +1370,7 @@ def _function_fields(function: LockFunction) -> list[tuple[str, Any]]:
     if function.action == "call":
         sleeps = [("may-sleep", True if function.may_sleep == "always" else function.may_sleep)] if function.may_sleep else []
         return sleeps + refs
-    fields = [(function.config_action, function.lock)] + refs
+    fields = [(function.config_action, function.lock_spec)] + refs
     if function.may_sleep:
         fields.append(("may-sleep", True if function.may_sleep == "always" else function.may_sleep))
     if function.unheld_ok:

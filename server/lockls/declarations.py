@@ -66,7 +66,8 @@ def _spellings(source: bytes, project_macros: Optional[Mapping[str, str]]) -> di
 
 
 def data_annotations(root: Node, source: bytes, project_macros: Optional[Mapping[str, str]] = None) -> tuple[tuple, tuple]:
-    """(GuardedData entries, (earlier, later) lock-glob pairs) declared in the file."""
+    """(GuardedData entries, (earlier, later, None) lock-glob pairs) declared in the file
+    (None: the origin, filled in when the file's contracts are shared with others)."""
     if not any(s.encode() in source for s in ("guarded_by", "acquired_", "GUARDED", "ACQ")) and not project_macros:
         return (), ()
     spellings = _spellings(source, project_macros)
@@ -105,7 +106,7 @@ def data_annotations(root: Node, source: bytes, project_macros: Optional[Mapping
             if other is None:
                 continue
             other = f"*->{other}" if struct_body is not None and other in siblings else other
-            order.append((this, other) if meaning == "acquired-before" else (other, this))
+            order.append((this, other, None) if meaning == "acquired-before" else (other, this, None))
     return tuple(guarded), tuple(dict.fromkeys(order))
 
 
@@ -268,3 +269,24 @@ def _matching_brace(source: bytes, open_index: int) -> Optional[int]:
             if depth == 0:
                 return i
     return None
+
+
+# -- where a declaration is ---------------------------------------------------------------
+
+def locate(source: bytes, what: str, name: str, project_macros: Optional[Mapping[str, str]] = None) -> Optional[tuple[int, int]]:
+    """(start, end) bytes of the name a guard or an order annotation declares in a
+    C file (`balance` in `long balance GUARDED_BY(mu);`), or None."""
+    spellings = _spellings(source, project_macros)
+    wanted = ("guarded-by", "pt-guarded-by") if what == "guarded" else ("acquired-before", "acquired-after")
+    names = [n for n, meaning in spellings.items() if meaning in wanted]
+    if what == "order":  # `b` in `a ACQUIRED_BEFORE(b)` is declared there too
+        m = re.search(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")\s*\([^)]*\b"
+                      + re.escape(name.encode()) + rb"\b", source)
+        first = re.search(rb"\b(" + re.escape(name.encode()) + rb")\s*(?:\[[^\]\n]*\]\s*)*(?:__attribute__\s*\(\(\s*)?(?:"
+                          + b"|".join(re.escape(n.encode()) for n in names) + rb")\s*\(", source)
+        if first:
+            return first.start(1), first.end(1)
+        return (m.start(), m.end()) if m else None
+    m = re.search(rb"\b(" + re.escape(name.encode()) + rb")\s*(?:\[[^\]\n]*\]\s*)*(?:__attribute__\s*\(\(\s*)?(?:"
+                  + b"|".join(re.escape(n.encode()) for n in names) + rb")\s*\(", source)
+    return (m.start(1), m.end(1)) if m else None

@@ -99,6 +99,18 @@ class Call:
 
 
 @dataclass(frozen=True, slots=True)
+class Declared:
+    """Where something a finding relies on was declared (a guard, a lock order, a
+    class): outside the function, so not a `Site`. Front-ends find its position
+    when they render the finding, so cached results stay valid while the text
+    around the declaration moves."""
+
+    what: str  # "guarded" (a field, variable or type), "order" (a lock), "class", "lock-order"
+    name: str  # the field, variable, type, lock or class name as declared
+    origin: Optional[str] = None  # the declaring file (a source or the config file); None: the analysed file
+
+
+@dataclass(frozen=True, slots=True)
 class Access:
     """A read or write of guarded data; `key` is the lock that guards it."""
 
@@ -107,6 +119,7 @@ class Access:
     written: str  # the data as written
     site: Site
     everywhere: bool = False  # report even where the function never takes or drops the guard
+    declared: Optional[Declared] = None  # where the guard was declared
 
 
 @dataclass(frozen=True, slots=True)

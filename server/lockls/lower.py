@@ -15,6 +15,7 @@ from typing import Optional
 
 from tree_sitter import Node
 
+from . import guards
 from .config import Config, LockFunction
 from .events import Access, Acquire, Call, Cond, Derive, Kill, Rebind, Release, Site, TryAcquire
 from .lockexpr import canonical, key_of, resolve_lock_ref
@@ -219,12 +220,19 @@ class Lowerer:
         if fn.action == "call":
             return Call(fn.name, site, bool(fn.may_sleep) and self._sleeps(fn, args),
                         self._refs(fn.requires, args), self._refs(fn.excludes, args))
+        if fn.scope is not None:  # `guard(spinlock_irqsave)(&l)`: the guard's class says what it takes
+            cls_node = guards.class_node(fn, call, args)
+            cls = guards.guard_class(self.source[cls_node.start_byte:cls_node.end_byte].decode()) \
+                if cls_node is not None else None
+            if cls is not None:
+                fn = guards.applied(fn, cls, cls.kind in self.kinds)
         result_key = result or self.temp(call)
         plain = None  # the lock as written, canonical but without following aliases
         if fn.lock == "return":
             key, written = result_key, (result or shown(call, self.source))
-        elif fn.lock == "global":  # an annotated function that takes a global lock
-            key = written = fn.path
+        elif fn.lock == "global":  # a global lock or context (`rcu_read_lock()` takes RCU)
+            written = fn.path
+            key = fn.path.replace(".", "->")
         else:
             index = fn.lock_arg
             if index is None or index >= len(args):
@@ -239,13 +247,17 @@ class Lowerer:
         if fn.action == "release":
             return Release(key, written, site, fn)
         kind = self.kinds.get(fn.kind) if fn.kind else None
-        spinning = kind.spinning if kind is not None else None
+        # spins (True), sleeps (False), or neither or unknown (None: an SRCU read side)
+        spinning = None if kind is None or (not kind.spinning and kind.sleeping is False) else kind.spinning
         lock_class = self.class_of(key, plain) if self.classes else None
         if fn.action == "try-acquire":
             return TryAcquire(key, written, site, fn, fn.shared, result_key, spinning, lock_class)
-        if result is not None and fn.lock != "return" and fn.scope is None:
+        never_waits = kind is not None and not kind.spinning and kind.sleeping is False
+        if result is not None and fn.lock != "return" and fn.scope is None and not never_waits:
             # `if (pthread_mutex_lock(&m) != 0) return;`: a lock call whose status is
             # kept or tested can fail; it took the lock only when it returned success.
+            # (A kind that neither spins nor sleeps never waits, nor fails: what it
+            # returns is a value, like `idx = srcu_read_lock(&ss)`.)
             checked = replace(fn, action="try-acquire", success=fn.success or _default_success(fn.name))
             return TryAcquire(key, written, site, checked, fn.shared, result_key, spinning, lock_class)
         return Acquire(key, written, site, fn, fn.shared, spinning, lock_class)
@@ -321,12 +333,14 @@ class Lowerer:
                 if guard is not None and self._dereferenced(n, guard):
                     plain = canonical(n.child_by_field_name("argument"), self.source)
                     key, shown_guard = _guard_key(guard, key_of(plain, self.aliases)), _guard_key(guard, plain)
-                    found.append(Access(key, shown_guard, shown(n, self.source), Site.of(n), guard.everywhere))
+                    found.append(Access(key, shown_guard, shown(n, self.source), Site.of(n), guard.everywhere,
+                                        guard.declared()))
             elif t == "identifier":
                 name = flat(n, self.source)
                 guard = self.guarded_variables.get(name)
                 if guard is not None and self._dereferenced(n, guard):
-                    found.append(Access(guard.by[1:], guard.by[1:], shown(n, self.source), Site.of(n), guard.everywhere))
+                    found.append(Access(guard.by[1:], guard.by[1:], shown(n, self.source), Site.of(n), guard.everywhere,
+                                        guard.declared()))
                 elif typed and name in typed:
                     access = self._typed_use(n, typed[name])
                     if access is not None:
@@ -387,7 +401,8 @@ class Lowerer:
         else:
             return None
         key = _guard_key(guard, key_of(plain, self.aliases))
-        return Access(key, _guard_key(guard, plain), shown(used, self.source), Site.of(used), guard.everywhere)
+        return Access(key, _guard_key(guard, plain), shown(used, self.source), Site.of(used), guard.everywhere,
+                      guard.declared())
 
     # -- conditions ----------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import pathlib
 import re
 from typing import Optional
 from urllib.parse import unquote, urlparse
@@ -33,8 +34,11 @@ from . import analysis, syntax
 from .config import (CONFIG_FILE_NAMES, Config, ConfigError, LockFunction, clear_config_cache, config_for,
                      config_from_text, default_config)
 from .documents import UTF8, UTF16, Document
-from .events import Acquire, Release, Return, Site, TryAcquire
+from .analysis import related_locations
+from .events import Acquire, Declared, Release, Return, Site, TryAcquire
+from .contracts import Contracts
 from .incremental import DocumentAnalysis, FunctionCache, Reported, Slot, analyze_document
+from .project import static_functions, with_own
 from .lockstate import held_anywhere
 from .ruledocs import help_uri, rule_doc
 from .rules import RULES
@@ -89,6 +93,9 @@ class Session:
         self.buffer_problems: dict[str, list] = {}  # open config document uri -> errors in the buffer
         self.messages: list[tuple[str, str]] = []  # (level, text) for window/showMessage
         self._shown: set = set()
+        self.index = None  # workspace.ProjectIndex: the contracts of the other files of the project
+        self.found: dict = {}  # uri -> (project, its words in the document's text at the last analysis)
+        self.shared: dict = {}  # uri -> project.FileContracts last given to the index
 
     # -- settings ------------------------------------------------------------------
 
@@ -153,6 +160,9 @@ class Session:
         """A configuration file changed on disk (or the settings did): reload everything."""
         clear_config_cache()
         self._shown.clear()
+        if self.index is not None:
+            self.index.restart(self.explicit_config)  # contracts depend on the configuration
+            self.shared.clear()
         for path in list(self.config_problems):
             self.config_problems[path] = []  # re-checked on the next analysis; [] clears
 
@@ -234,6 +244,9 @@ class Session:
         self.documents.pop(uri, None)
         self.analyses.pop(uri, None)
         self.buffer_problems.pop(uri, None)
+        self.found.pop(uri, None)
+        if self.shared.pop(uri, None) is not None and self.index is not None:
+            self.index.close(uri_to_path(uri))  # the file on disk counts again
 
     def c_documents(self) -> list[str]:
         return [u for u, d in self.documents.items() if d.tree is not None]
@@ -252,11 +265,92 @@ class Session:
         if config.source is not None and not config.is_included(uri_to_path(uri)):
             result = DocumentAnalysis(doc.version, config=config)
         else:
-            result = analyze_document(doc.tree, doc.source, config, self.cache, self.select, doc.version)
+            project = self.index.project_for(config) if self.index is not None else None
+            found = self._found_words(uri, doc, project) if project else None
+            result = analyze_document(doc.tree, doc.source, config, self.cache, self.select, doc.version,
+                                      project=project, static=lambda: static_functions(doc.tree.root_node, doc.source),
+                                      found=found)
         result.source = doc.source
         doc.edited = []
         self.analyses[uri] = result
+        self._share(uri, doc, result)
         return result
+
+    # -- the project (contracts of the other files) ------------------------------------------
+
+    def start_index(self, roots: list, notify) -> None:
+        """Index the workspace folders in the background; `notify()` is called (from the
+        index's thread) whenever a configuration's project contracts change."""
+        from .workspace import ProjectIndex
+
+        if self.index is not None or not roots:
+            return
+        self.index = ProjectIndex(roots, notify, self.explicit_config)
+        self.index.start()
+
+    def _found_words(self, uri: str, doc: Document, project) -> set:
+        previous = self.found.get(uri)
+        current = self.analyses.get(uri)
+        if previous is not None and previous[0] is project and current is not None and current.source is not None:
+            words = project.words_after_edits(doc.source, previous[1], doc.edited)
+        else:
+            words = project.words_in(doc.source)
+        self.found[uri] = (project, words)
+        return words
+
+    def _share(self, uri: str, doc: Document, result: DocumentAnalysis, saved: bool = False) -> None:
+        """Give the index the document's contracts as typed, when they changed
+        (its own contracts on every analysis; everything, on save)."""
+        if self.index is None or result.base is None or doc.tree is None:
+            return
+        path = uri_to_path(uri)
+        if not self.index.in_scope(path, result.base):
+            return
+        shared = self.shared.get(uri)
+        if shared is not None and shared.own == result.own and not saved:
+            return
+        contracts = with_own(doc.tree.root_node, doc.source, path, result.own)
+        if contracts != shared:
+            self.shared[uri] = contracts
+            self.index.update_live(path, contracts, doc.source)
+
+    def saved(self, uri: str) -> None:
+        """didSave: what the buffer says beyond its own contracts (its small functions'
+        calls: wrappers of other files' wrappers) counts too."""
+        result = self.analysis(uri)
+        doc = self.documents.get(uri)
+        if result is not None and doc is not None:
+            self._share(uri, doc, result, saved=True)
+
+    def stale_documents(self) -> list:
+        """After the project changed: the open documents whose contracts from other
+        files changed (their analyses are dropped; the caller republishes them)."""
+        out = []
+        if self.index is None:
+            return out
+        for uri, result in list(self.analyses.items()):
+            doc = self.documents.get(uri)
+            if doc is None or doc.tree is None or result.base is None:
+                continue
+            project = self.index.project_for(result.base)
+            if project is result.project:
+                continue
+            if result.source is not doc.source:
+                del self.analyses[uri]  # edited since: analysed again anyway, under the new project
+                out.append(uri)
+                continue
+            relevant = Contracts()
+            if project:
+                words = project.words_in(doc.source)
+                self.found[uri] = (project, words)
+                relevant = project.relevant(doc.source, result.own,
+                                            lambda: static_functions(doc.tree.root_node, doc.source), words)
+            if relevant != result.relevant:
+                del self.analyses[uri]
+                out.append(uri)
+            else:
+                result.project = project
+        return out
 
     def invalidate(self) -> None:
         self.analyses.clear()
@@ -276,8 +370,11 @@ class Session:
     def _diagnostic(self, doc: Document, f: Reported) -> T.Diagnostic:
         related = [
             T.DiagnosticRelatedInformation(T.Location(doc.uri, self._range(doc, s.start_byte, s.end_byte)), m)
-            for s, m in f.related if s is not None
+            for s, m in f.related if isinstance(s, Site)
         ]
+        declared = [(s, m) for s, m in f.related if isinstance(s, Declared)]
+        if declared:
+            related += self._declared_locations(doc, declared)
         lock = self._finding_lock(f)
         data = {"rule": f.rule, "function": f.slot.name, "version": doc.version}
         if lock is not None:
@@ -293,6 +390,29 @@ class Session:
             related_information=related or None,
             data=data,
         )
+
+    def _declared_locations(self, doc: Document, declared: list) -> list:
+        """Where guards, orders and classes were declared: in this document, another
+        open one, a file on disk or the configuration file."""
+        out = []
+        path = uri_to_path(doc.uri)
+        for rel in related_locations(declared, path, doc.source, self.config_for_uri(doc.uri), self._read_open_or_disk):
+            start, end = rel.span.start, rel.span.end
+            col = (lambda p: p.byte_col) if self.encoding == UTF8 else (lambda p: p.utf16_col)
+            rng = T.Range(T.Position(start.line, col(start)), T.Position(end.line, col(end)))
+            uri = doc.uri if os.path.abspath(rel.path) == os.path.abspath(path) else pathlib.Path(os.path.abspath(rel.path)).as_uri()
+            out.append(T.DiagnosticRelatedInformation(T.Location(uri, rng), rel.message))
+        return out
+
+    def _read_open_or_disk(self, path: str):
+        for uri, doc in list(self.documents.items()):
+            if os.path.abspath(uri_to_path(uri)) == os.path.abspath(path):
+                return doc.source
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError:
+            return None
 
     # -- events of a function ----------------------------------------------------------
 
@@ -324,7 +444,7 @@ class Session:
         """The lock event a finding is about: the call itself, or the acquire of a leak."""
         if f.rule == "lock-leak":
             for s, _ in f.related:
-                if s is not None:
+                if isinstance(s, Site):
                     ev = self._event_at(f.slot, s.start_byte, s.end_byte)
                     if ev is not None:
                         return ev

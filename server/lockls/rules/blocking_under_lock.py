@@ -5,7 +5,11 @@ A call to a function that may sleep (`msleep`, `schedule`, `copy_from_user`,
 `kmalloc(..., GFP_KERNEL)`, a project function marked `may-sleep`), or the
 acquisition of a sleeping lock (a mutex, an rw semaphore), at a point where a
 spinning lock (a spinlock, an rwlock_t, a raw spinlock, a pthread spinlock) is
-held on at least one path.
+held on at least one path, or an RCU read-side section is open (`rcu_read_lock()`,
+`rcu_read_lock_bh()`, `guard(rcu)()`: the message names the context `RCU`,
+`RCU_BH` or `RCU_SCHED`). Guards take the kind of their class:
+`guard(spinlock)(&l)` spins, `guard(mutex)(&m)` sleeps. SRCU read-side sections
+(`srcu_read_lock(&ss)`) may sleep, and taking one never sleeps.
 
 ## Why it matters
 A spinning lock's holder must not sleep: the other CPUs spin waiting for it,
@@ -41,7 +45,9 @@ void dev_reset(struct dev *d)
   calls one of them is not followed.
 - `kmalloc` and friends sleep only with `GFP_KERNEL` written among their
   arguments; a gfp variable is assumed not to sleep.
-- The RCU read side (`rcu_read_lock()`) is not modelled yet.
+- Acquisitions that may fail, such as `mutex_lock_interruptible()` or
+  `scoped_guard(mutex_intr, &m)`, are not reported even though they may sleep
+  while waiting.
 
 ## Fix
 Move the sleeping call out of the critical section, use a non-sleeping variant

@@ -29,7 +29,8 @@ class RuleContext:
     try_results: frozenset  # (lock, result key) of every trylock
     lock_order: tuple = ()  # configured class order
     classes: dict = field(default_factory=dict)  # class name -> config.LockClass
-    order_pairs: tuple = ()  # (earlier, later) lock globs declared in the source (acquired_before/after)
+    order_pairs: tuple = ()  # (earlier, later, origin) lock globs declared in the source (acquired_before/after)
+    config_origin: Optional[str] = None  # the configuration file (where classes and lock-order are declared)
     entry_point: bool = False  # the function starts with no lock held (configured entry point)
     reports: list = field(default_factory=list)
 

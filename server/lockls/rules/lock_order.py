@@ -67,7 +67,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
-from ..events import Acquire
+from ..events import Acquire, Declared
 from .common import RuleContext, held_suffix, partition, site_line, when_clause
 
 NAME = "lock-order"
@@ -94,36 +94,50 @@ def check(event: Acquire, state, ctx: RuleContext) -> None:
             message = (f"`{event.written}` ({new}) is taken while `{offender.written}` ({offender.lock_class}), which "
                        f"comes after it in the lock order, {held} (taken at {site_line(offender.first_site())})"
                        f"{when_clause(bad, good)}{held_suffix(bad)}")
-            ctx.report(NAME, event.site, message, [(s, f"`{offender.written}` taken here") for s in sorted(
-                offender.sites, key=lambda s: s.start_byte)])
+            related = [(s, f"`{offender.written}` taken here") for s in sorted(offender.sites, key=lambda s: s.start_byte)]
+            related.append((Declared("lock-order", "lock-order", ctx.config_origin), "the lock order is declared here"))
+            ctx.report(NAME, event.site, message, related)
     cls = ctx.classes.get(new)
     if cls is not None and cls.needs:
         bad, good = partition(state, lambda c: not any(f.lock_class == cls.needs for _, f in c.held()))
         if bad:
             message = (f"`{event.written}` ({new}) is taken without holding a `{cls.needs}` lock"
                        f"{when_clause(bad, good)}{held_suffix(bad)}")
-            ctx.report(NAME, event.site, message, [])
+            ctx.report(NAME, event.site, message,
+                       [(Declared("class", cls.name, ctx.config_origin), f"class `{cls.name}` declared here")])
 
 
 def _check_declared_order(event: Acquire, state, ctx: RuleContext) -> None:
     """`acquired_before` / `acquired_after` on the locks' declarations."""
-    after = _taken_after(ctx.order_pairs)
+    after = _taken_after(tuple(p[:2] for p in ctx.order_pairs))
     later_globs = {later for earlier, laters in after.items() if fnmatchcase(event.key, earlier) for later in laters}
     if not later_globs:
         return
-    bad, good, offender = [], [], None
+    bad, good, offender, offender_key = [], [], None, None
     for c in state:
         later = [(k, f) for k, f in c.held() if k != event.key and any(fnmatchcase(k, g) for g in later_globs)]
         (bad if later else good).append(c)
         if later and offender is None:
-            offender = later[0][1]
+            offender_key, offender = later[0]
     if not bad:
         return
     held = "is held" if not good else "may be held"
     message = (f"`{event.written}` is taken while `{offender.written}`, declared to be acquired after it, {held} "
                f"(taken at {site_line(offender.first_site())}){when_clause(bad, good)}{held_suffix(bad)}")
-    ctx.report(NAME, event.site, message, [(s, f"`{offender.written}` taken here") for s in sorted(
-        offender.sites, key=lambda s: s.start_byte)])
+    related = [(s, f"`{offender.written}` taken here") for s in sorted(offender.sites, key=lambda s: s.start_byte)]
+    related += _declarations(ctx.order_pairs, event.key, offender_key)
+    ctx.report(NAME, event.site, message, related)
+
+
+def _declarations(pairs: tuple, earlier_key: str, later_key: str) -> list:
+    """Where the order between the two locks was declared (each step of a chain)."""
+    out = []
+    for earlier, later, origin in pairs:
+        if fnmatchcase(earlier_key, earlier) or fnmatchcase(later_key, later):
+            name = (earlier if fnmatchcase(earlier_key, earlier) else later).removeprefix("*->")
+            out.append((Declared("order", name, origin), f"order of `{earlier.removeprefix('*->')}` and "
+                                                          f"`{later.removeprefix('*->')}` declared here"))
+    return out
 
 
 @lru_cache(maxsize=64)

@@ -52,7 +52,7 @@ class that serialises such operations. Suppress with
 
 from __future__ import annotations
 
-from ..events import Acquire
+from ..events import Acquire, Declared
 from .common import RuleContext, held_suffix, site_line, when_clause
 
 NAME = "nested-lock"
@@ -75,5 +75,6 @@ def check(event: Acquire, state, ctx: RuleContext) -> None:
     message = (f"`{event.written}` is taken while `{other.written}`, another `{cls.name}` lock, {held} "
                f"(taken at {site_line(other.first_site())}); `{cls.name}` locks must not nest"
                f"{when_clause(bad, good)}{held_suffix(bad)}")
-    ctx.report(NAME, event.site, message, [(s, f"`{other.written}` taken here") for s in sorted(
-        other.sites, key=lambda s: s.start_byte)])
+    related = [(s, f"`{other.written}` taken here") for s in sorted(other.sites, key=lambda s: s.start_byte)]
+    related.append((Declared("class", cls.name, ctx.config_origin), f"class `{cls.name}` declared here"))
+    ctx.report(NAME, event.site, message, related)

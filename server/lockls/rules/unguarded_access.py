@@ -99,4 +99,7 @@ def check(event: Access, state, ctx: RuleContext) -> None:
     held = "may not be held" if good else "is not held"
     message = f"`{event.written}` is used but its lock `{event.guard}` {held}{when_clause(bad, good)}{held_suffix(bad)}"
     sites = sorted({s for c in bad if (f := c.get(event.key)) is not None for s in f.sites}, key=lambda s: s.start_byte)
-    ctx.report(NAME, event.site, message, [(s, f"`{event.guard}` released or not taken here") for s in sites])
+    related = [(s, f"`{event.guard}` released or not taken here") for s in sites]
+    if event.declared is not None:
+        related.append((event.declared, f"`{event.declared.name}` is declared guarded here"))
+    ctx.report(NAME, event.site, message, related)
