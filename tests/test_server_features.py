@@ -351,3 +351,40 @@ def test_related_information_points_at_the_config_file(tmp_path):
     assert d.code == "unguarded-access"
     assert [(r.location.uri, r.location.range.start.line, r.message) for r in d.related_information] == [
         ((tmp_path / ".lockls.toml").as_uri(), 3, "`hits` is declared guarded here")]
+
+
+RCU_LEAK = """int reader(int *p)
+{
+    rcu_read_lock();
+    if (!p)
+        return -1;
+    rcu_read_unlock();
+    return *p;
+}
+"""
+
+WRAPPER_LEAK = """struct q { pthread_mutex_t lock; int n; };
+static void q_lock(struct q *q) { pthread_mutex_lock(&q->lock); }
+static void q_unlock(struct q *q) { pthread_mutex_unlock(&q->lock); }
+int pop(struct q *q)
+{
+    q_lock(q);
+    if (!q->n)
+        return -1;
+    q->n--;
+    q_unlock(q);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("text, title, inserted", [
+    (RCU_LEAK, "Release `RCU` with `rcu_read_unlock` before this return", "rcu_read_unlock();"),
+    (WRAPPER_LEAK, "Release `q->lock` with `q_unlock` before this return", "q_unlock(q);"),
+])
+def test_leak_fix_for_named_contexts_and_wrappers(text, title, inserted):
+    s, doc, actions = actions_for(text, "lock-leak")
+    (fix,) = [a for a in actions if a.title == title]
+    fixed = apply_edits(doc, fix.edit.changes[URI], "utf-16")
+    assert inserted in fixed
+    assert rules_of(fixed) == []

@@ -109,8 +109,14 @@ def _leak_fixes(doc, finding, acquire, config: Config, events: list) -> list:
     out = []
     site = finding.site
     release = release_function(acquire.fn, config) if acquire.fn is not None else None
-    if release is not None and release.lock_arg == 0:
+    call = None
+    if release is not None and release.lock_arg == 0 and not release.path:
         call = f"{release.name}({acquire.written});"
+    elif release is not None and release.lock_arg == 0 and acquire.written.endswith(release.path):
+        call = f"{release.name}({acquire.written[:-len(release.path)]});"  # a wrapper: `q_unlock(q)` drops `q->lock`
+    elif release is not None and release.lock == "global":  # `rcu_read_unlock()` takes no argument
+        call = f"{release.name}();"
+    if call is not None:
         edits = _insert_before(doc, site.start_byte, site.end_byte, call)
         if edits:
             where = "at the end of the function" if doc.source[site.start_byte:site.start_byte + 1] == b"}" else "before this return"

@@ -512,7 +512,7 @@ class Session:
         if spec.shared:
             action += " (shared)"
         if ev is None:
-            return f"`{name}` {action} the lock `{spec.lock}`"
+            return f"`{name}` {action} the lock `{spec.lock_spec}`"
         kind = config.lock_kind_for(ev.key, ev.fn)
         kind_name = kind.name if kind is not None else (spec.kind or "unspecified")
         recursive = " (recursive)" if kind is not None and kind.recursive else ""
