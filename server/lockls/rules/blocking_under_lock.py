@@ -83,8 +83,16 @@ def check(event, state, ctx: RuleContext) -> None:
         return
     key, lock = min(spinning.items(), key=lambda kf: kf[1].first_site().start_byte if kf[1].sites else -1)
     may = " may be" if good else " is"
-    message = (f"{what} while the spinning lock `{lock.written}` (taken at {site_line(lock.first_site())})"
+    message = (f"{what} while {_described(lock.written)} (taken at {site_line(lock.first_site())})"
                f"{may} held{when_clause(bad, good)}{held_suffix(bad)}")
-    related = [(s, f"spinning lock `{f.written}` taken here")
+    related = [(s, f"{_described(f.written)} taken here")
                for f in spinning.values() for s in sorted(f.sites, key=lambda s: s.start_byte)]
     ctx.report(NAME, event.site, message, related)
+
+
+_READ_SIDES = {"RCU": "the RCU read side", "RCU_BH": "the RCU-bh read side", "RCU_SCHED": "the RCU-sched read side"}
+
+
+def _described(written: str) -> str:
+    """`the spinning lock `&d->lock`` / `the RCU read side `RCU``."""
+    return f"{_READ_SIDES[written]} `{written}`" if written in _READ_SIDES else f"the spinning lock `{written}`"
