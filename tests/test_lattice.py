@@ -227,9 +227,9 @@ def test_join_marks_untouched_locks_not_held():
     assert sorted(len(c.locks) for c in j) == [0, 1]
 
 
-@pytest.mark.xfail(strict=True, reason="join is not commutative in the `written` of a site-less 'not held' fact: "
-                   "when one lock is spelled two ways (`&q->lock`, `&(q->lock)`), the first argument's spelling wins")
 def test_join_with_two_spellings_of_a_lock():
+    """Join is commutative even when one lock is spelled two ways (`&q->lock`,
+    `&(q->lock)`): the earliest site's spelling, then the smallest, is kept."""
     def held(site, spelled):
         return (L.PathClass((("q->lock", L.LockFact(True, False, False, 1, frozenset({site}), spelled)),),
                             frozenset(), frozenset()),)

@@ -83,11 +83,17 @@ ENTRY: LockState = (PathClass((), frozenset(), frozenset()),)
 
 # -- join ------------------------------------------------------------------------
 
+def _spelling_order(f: LockFact):
+    """Which fact's spelling of a lock a join keeps: the earliest site's, then the
+    smallest text (so that join is commutative when one lock is spelled two ways)."""
+    return (f.first_site().start_byte if f.sites else 1 << 62, f.written)
+
+
 def _merge_fact(a: LockFact, b: LockFact) -> LockFact:
-    if a.sites == b.sites:
+    if a.sites == b.sites and a.written == b.written:
         return a
     sites = a.sites | b.sites
-    first = min((a, b), key=lambda f: f.first_site().start_byte if f.sites else 1 << 62)
+    first = min((a, b), key=_spelling_order)
     return LockFact(a.held, a.entry_held, a.shared, a.count, sites, first.written, a.unknown,
                     a.spinning or b.spinning, a.lock_class or b.lock_class)
 
@@ -112,9 +118,11 @@ def _known_not_held_at_entry(classes: tuple) -> list[PathClass]:
     """A lock some path acquired was not held at entry, on any path: make classes
     that never touched it say "not held" (so unlocking it there is reported)."""
     known: dict[str, str] = {}
+    spelled: dict = {}
     for c in classes:
         for k, f in c.locks:
-            if not f.entry_held and k not in known:
+            if not f.entry_held and (k not in spelled or _spelling_order(f) < spelled[k]):
+                spelled[k] = _spelling_order(f)
                 known[k] = f.written
     if not known:
         return list(classes)
