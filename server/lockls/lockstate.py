@@ -157,8 +157,46 @@ def normalize(classes: Iterable[PathClass]) -> LockState:
         if len(by_sig) > MAX_CLASSES:
             return _collapse(list(by_sig.values()))
         by_key = {(c.signature, c.facts): c for c in by_sig.values()}
+    if any(f.unknown for c in by_key.values() for _, f in c.locks):
+        by_key = {(c.signature, c.facts): c for c in _absorb(list(by_key.values()))}
     # any fixed order makes equal states equal tuples; hashing is cheap (repr is not)
     return tuple(by_key[k] for k in sorted(by_key, key=hash))
+
+
+def _subsumes(a: PathClass, b: PathClass) -> bool:
+    """Does `a` say less than `b` about everything (so `b`'s paths add nothing)?
+    A forgotten (unknown) lock of `a` allows anything; its other locks must agree,
+    and its path facts must be among `b`'s."""
+    if not a.facts <= b.facts:
+        return False
+    keys = {k for k, _ in a.locks} | {k for k, _ in b.locks}
+    for k in keys:
+        fa, fb = a.get(k), b.get(k)
+        if fa is not None and fa.unknown:
+            continue
+        if fa is None or fb is None or fa.signature != fb.signature:
+            return False
+    return True
+
+
+def _absorb(classes: list[PathClass]) -> list[PathClass]:
+    """Drop the classes a class with forgotten locks subsumes, merging what they
+    know about the locks both still know (their sites). Without this, joining a
+    collapsed class with one of the classes it came from would bring the
+    forgotten locks back, and the fixpoint would never settle on the cap."""
+    out = list(classes)
+    for a in [c for c in classes if any(f.unknown for _, f in c.locks)]:
+        if a not in out:
+            continue
+        index = out.index(a)
+        merged = a
+        for b in list(out):
+            if b is not a and _subsumes(a, b):
+                out.remove(b)
+                locks = tuple((k, fa if fa.unknown else _merge_fact(fa, b.get(k))) for k, fa in merged.locks)
+                merged = PathClass(locks, merged.facts, merged.trail & b.trail)
+        out[out.index(a) if a in out else index] = merged
+    return out
 
 
 def _collapse(classes: list[PathClass]) -> LockState:
