@@ -130,15 +130,35 @@ def _parser():
 
 def analyze_source(source: bytes, path: str, config: Config) -> FileResult:
     """Analyse the C text `source` (named `path` in findings) under `config`."""
-    tree = _parser().parse(source)
-    return analyze_tree(tree, source, path, config)
+    kept = _KEPT.pop(path, None)
+    if kept is not None and kept[0] == source:
+        tree, analyzed = kept[1], (dict(kept[2]) if kept[2] and kept[3] == config.fingerprint() else None)
+    else:
+        tree, analyzed = _parser().parse(source), None
+    return analyze_tree(tree, source, path, config, analyzed)
 
 
-def analyze_tree(tree: Tree, source: bytes, path: str, config: Config) -> FileResult:
+_KEPT: dict = {}  # path -> (source, tree, analyzed, config fingerprint) from earlier in the run (see keep_tree)
+
+
+def keep_tree(path: str, source: bytes, tree: Optional[Tree], analyzed: Optional[dict] = None,
+              fingerprint: Optional[str] = None) -> None:
+    """Let the next `analyze_source(source, path, config)` use `tree` instead of
+    parsing `source` again, and the functions `analyzed` (`file_contracts`') when
+    `config` has `fingerprint` (`--check` reads every file's contracts before
+    analysing it); None forgets every tree kept."""
+    if tree is None:
+        _KEPT.clear()
+    else:
+        _KEPT[path] = (source, tree, analyzed, fingerprint)
+
+
+def analyze_tree(tree: Tree, source: bytes, path: str, config: Config, analyzed: Optional[dict] = None) -> FileResult:
     result = FileResult(path=path)
     rec = recursive_globals(source)
     functions = function_nodes(tree.root_node)
-    analyzed: dict = {}  # small functions already analysed while looking for wrappers
+    # small functions already analysed under `config` while looking for wrappers (here, or before)
+    analyzed = {} if analyzed is None else analyzed
     file_config = with_wrappers(tree.root_node, source, config, rec, analyzed, functions)
     if file_config is not config:
         analyzed.clear()  # the file's own lock functions change what calls mean: start over

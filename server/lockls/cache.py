@@ -6,7 +6,14 @@ analyse or filter: it stores a file's `FileResult` for *all* rules, before
 
 Key: sha256 of (lockls version and code fingerprint, config fingerprint, the
 file's path, sha256 of its bytes). The path is part of the key because findings
-carry it. The code fingerprint hashes lockls' own sources, presets and queries
+carry it. The config fingerprint is the configuration's, or (when the file uses
+contracts of other files of the run: `project`) a hash of it and of the
+contracts it uses, so editing a header's annotation re-analyses its users.
+
+Besides results, the same directory holds small JSON values under `data_key`s:
+each file's contracts (by path, content and configuration) and, per
+configuration, the fingerprints each file of a run was analysed under (by every
+file's path and content), so an unchanged tree needs one extra read. The code fingerprint hashes lockls' own sources, presets and queries
 (and which tree-sitter builds are installed), so a changed analysis never serves
 stale results, even without a version bump (editable installs, git checkouts).
 
@@ -113,9 +120,21 @@ def _source_files(directory: str) -> list[str]:
     return found
 
 
-def entry_key(source: bytes, path: str, config_fingerprint: str) -> str:
-    content = hashlib.sha256(source).hexdigest()
+def content_hash(source: bytes) -> str:
+    return hashlib.sha256(source).hexdigest()
+
+
+def entry_key(source: bytes, path: str, config_fingerprint: str, content: str | None = None) -> str:
+    """The key of a file's result (`content`: `content_hash(source)`, when known)."""
+    content = content or content_hash(source)
     raw = "\0".join((code_fingerprint(), config_fingerprint, path, content))
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def data_key(kind: str, *parts: str) -> str:
+    """The key of a non-result entry: `kind` ("contracts", "project") and what decides it.
+    Never equal to an `entry_key` (those hash four parts, the first of which is the same)."""
+    raw = "\0".join((code_fingerprint(), "@" + kind, *parts))
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -153,16 +172,35 @@ class ResultCache:
         self.hits += 1
         return result
 
+    def get_data(self, key: str):
+        """The JSON value stored under a `data_key`, or None (not counted as a hit or a miss)."""
+        if not self.enabled:
+            return None
+        try:
+            return json.loads(read_bytes(self._entry_path(key)))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            self._log(f"cache: ignoring unreadable entry {self._entry_path(key)}: {e}")
+            return None
+
+    def put_data(self, key: str, value) -> None:
+        """Store a JSON value under a `data_key` (contracts, a project's fingerprints)."""
+        if self.enabled:
+            self._write(key, json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8", "surrogatepass"))
+
     def put(self, key: str, result: FileResult) -> None:
         """Store `result`; results with an error are not cached (the next run retries)."""
         if not self.enabled or result.error is not None:
             return
+        self._write(key, json.dumps(file_result_to_dict(result), separators=(",", ":")).encode("utf-8", "surrogatepass"))
+
+    def _write(self, key: str, data: bytes) -> None:
         target = self._entry_path(key)
         shard = os.path.dirname(target)
         try:
             if shard not in self._made_dirs:
                 self._ensure_dir(shard)
-            data = json.dumps(file_result_to_dict(result), separators=(",", ":")).encode("utf-8", "surrogatepass")
             import tempfile  # only when writing: the cache-hit path never needs it
 
             fd, tmp = tempfile.mkstemp(dir=shard, prefix=".tmp-", suffix=".json")

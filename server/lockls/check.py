@@ -5,6 +5,13 @@ lookup, running the analysis (in-process or in worker processes), filtering by
 rule selection and severity, printing the report and choosing the exit status.
 Must not parse C itself, nor know an output format's details (`formats` does).
 
+Two passes (see `_Plan` and `project`): the files sharing a configuration
+share their contracts (annotated prototypes, wrappers), so a first pass reads
+every file's contracts, they are merged, and each file is then analysed under
+its own contracts and those of the others it names. Both passes run in the
+same worker processes, and a file's analysis goes to the worker that read its
+contracts (which kept its syntax tree).
+
 The cache-hit path is kept cheap on purpose: files are hashed in this process
 and looked up first; only misses go to the analysis, so a fully cached run
 imports neither tree-sitter nor multiprocessing.
@@ -216,7 +223,9 @@ def _severity(config, finding: Finding) -> str:
 class _Task:
     path: str
     config: object  # the all-rules config
-    fingerprint: str
+    fingerprint: str  # of `config`; for "analyse", the result's (see project.fingerprint)
+    own: object = None  # Contracts: the file's own ("analyse": from the first pass; "rescan": the last round's)
+    relevant: object = None  # Contracts of other files the file uses (laid under `own`)
 
 
 def _analyze_one(task: _Task, cache, verbose: bool) -> tuple[FileResult, list[str]]:
@@ -232,9 +241,14 @@ def _analyze_one(task: _Task, cache, verbose: bool) -> tuple[FileResult, list[st
     except OSError as e:
         return FileResult(path=task.path, error=f"cannot read file: {e.strerror or e}"), log
     try:
-        from .analysis import analyze_source
+        from . import analysis
 
-        result = analyze_source(source, task.path, task.config)
+        config = task.config
+        if task.relevant or task.own is not None:
+            from .project import effective_config
+
+            config = effective_config(config, task.own, task.relevant)
+        result = analysis.analyze_source(source, task.path, config)
         result.path = task.path
     except Exception as e:  # a bug in lockls: report it, keep checking other files
         message = f"internal error: {type(e).__name__}: {e}"
@@ -252,16 +266,79 @@ def _analyze_one(task: _Task, cache, verbose: bool) -> tuple[FileResult, list[st
     return result, log
 
 
-def _analyze_chunk(tasks: list[_Task], cache_dir: str | None, verbose: bool) -> list[tuple[FileResult, list[str]]]:
+def _contracts_one(task: _Task, cache, verbose: bool, again: bool) -> tuple[str, object, list[str]]:
+    """(path, FileContracts or None, messages): the first pass over one file, or (`again`)
+    an inference round. A file that cannot be read or parsed has none; the
+    analysis pass reports the problem."""
+    log: list[str] = []
+    from .cache import read_bytes
+
+    try:
+        source = read_bytes(task.path)
+    except OSError:
+        return task.path, None, log
+    try:
+        from . import analysis
+        from .project import scan_tree
+
+        kept = analysis._KEPT.get(task.path)  # rescans: the tree of the first pass
+        tree = kept[1] if kept is not None and kept[0] == source else analysis._parser().parse(source)
+        if again:
+            found = scan_tree(tree, source, task.path, task.config, extra=task.relevant, own=task.own)
+        else:
+            analyzed: dict = {}
+            found = scan_tree(tree, source, task.path, task.config, analyzed=analyzed)
+            _keep(task.path, source, tree, analyzed, task.fingerprint)
+    except Exception as e:
+        if verbose:
+            log.append(f"lockls: {task.path}: cannot read its contracts: {type(e).__name__}: {e}")
+        return task.path, None, log
+    if cache is not None and not again:
+        from .cache import content_hash, data_key
+        from .project import encode
+
+        cache.put_data(data_key("contracts", task.fingerprint, task.path, content_hash(source)), encode(found))
+    return task.path, found, log
+
+
+# Trees parsed while reading contracts are kept for the analysis of the same file
+# (by this process: the pool sends a file's analysis where its contracts were read),
+# up to this many bytes of source per process (a tree costs about 27 times its text).
+KEEP_TREES_BYTES = 8 << 20
+_kept_bytes = 0
+
+
+def _keep(path: str, source: bytes, tree, analyzed: dict, fingerprint: str) -> None:
+    global _kept_bytes
+    if _kept_bytes + len(source) <= KEEP_TREES_BYTES:
+        from .analysis import keep_tree
+
+        _kept_bytes += len(source)
+        keep_tree(path, source, tree, analyzed, fingerprint)
+
+
+def _forget_trees() -> None:
+    global _kept_bytes
+    _kept_bytes = 0
+    analysis = sys.modules.get(f"{__package__}.analysis")
+    if analysis is not None:
+        analysis.keep_tree("", b"", None)
+
+
+def _run_chunk(kind: str, tasks: list[_Task], cache_dir: str | None, verbose: bool) -> list[tuple]:
+    """Run one chunk of tasks of one kind: "analyse", "contracts" or "rescan"."""
     cache = None
     cache_log: list[str] = []
-    if cache_dir is not None:
+    if cache_dir is not None and kind != "rescan":
         from .cache import ResultCache
 
         cache = ResultCache(cache_dir, cache_log.append if verbose else None)
-    out = [_analyze_one(task, cache, verbose) for task in tasks]
+    if kind == "analyse":
+        out = [_analyze_one(task, cache, verbose) for task in tasks]
+    else:
+        out = [_contracts_one(task, cache, verbose, kind == "rescan") for task in tasks]
     if cache_log and out:
-        out[0][1].extend(cache_log)
+        out[0][-1].extend(cache_log)
     return out
 
 
@@ -277,54 +354,187 @@ def _chunks(tasks: list[_Task], sizes: dict[str, int], count: int) -> list[list[
     return [c for c in chunks if c]
 
 
-def analyze_tasks(
-    tasks: list[_Task],
-    sizes: dict[str, int],
-    jobs: int,
-    cache_dir: str | None,
-    verbose: bool,
-    log: Callable[[str], None],
-) -> list[tuple[FileResult, list[str]]]:
-    """Analyse `tasks`, in worker processes when there is enough work to pay for them."""
-    total_bytes = sum(sizes.get(t.path, 0) for t in tasks)
-    if jobs <= 1 or len(tasks) < PARALLEL_MIN_FILES or total_bytes < PARALLEL_MIN_BYTES:
-        if verbose and tasks:
-            log(f"lockls: analysing {len(tasks)} file(s) in-process")
-        return _analyze_chunk(tasks, cache_dir, verbose)
+_VERBS = {"analyse": "analysing", "contracts": "reading the contracts of", "rescan": "reading again (wrappers of wrappers)"}
 
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    workers = min(jobs, len(tasks))
-    chunks = _chunks(tasks, sizes, workers * CHUNKS_PER_WORKER)
-    if verbose:
-        log(f"lockls: analysing {len(tasks)} files in {workers} worker processes ({len(chunks)} chunks)")
-    context = None
-    if sys.platform.startswith("linux"):
-        # fork: workers inherit the imported analysis instead of importing it again.
-        # (Elsewhere the platform default: fork is unsafe on macOS, absent on Windows.)
-        import importlib
+class _Runner:
+    """Runs tasks in-process, or in worker processes when there is enough work to
+    pay for them. The workers are started once and serve every pass of the run; a
+    file's analysis goes to the worker that read its contracts (and kept its tree)."""
 
-        importlib.import_module(".analysis", __package__)
-        context = multiprocessing.get_context("fork")
-    out: list[tuple[FileResult, list[str]]] = []
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
-    try:
-        futures = {pool.submit(_analyze_chunk, chunk, cache_dir, verbose): chunk for chunk in chunks}
-        for future in as_completed(futures):
+    def __init__(self, jobs: int, cache_dir: str | None, verbose: bool, log: Callable[[str], None]):
+        self.jobs, self.cache_dir, self.verbose, self.log = jobs, cache_dir, verbose, log
+        self.pool: _Pool | None = None
+
+    def run(self, kind: str, tasks: list[_Task], sizes: dict[str, int]) -> list[tuple]:
+        if not tasks:
+            return []
+        total_bytes = sum(sizes.get(t.path, 0) for t in tasks)
+        small = len(tasks) < PARALLEL_MIN_FILES or total_bytes < PARALLEL_MIN_BYTES
+        if self.pool is not None and not self.pool.alive:  # every worker died: start afresh
+            self.pool.close()
+            self.pool = None
+        if self.jobs <= 1 or (self.pool is None and small):
+            if self.verbose:
+                self.log(f"lockls: {_VERBS[kind]} {len(tasks)} file(s) in-process")
+            return _run_chunk(kind, tasks, self.cache_dir, self.verbose)
+        if self.pool is None:
+            self.pool = _Pool(min(self.jobs, len(tasks)), self.cache_dir, self.verbose)
+        if self.verbose:
+            self.log(f"lockls: {_VERBS[kind]} {len(tasks)} files in {self.pool.workers} worker processes")
+        return self.pool.run(kind, tasks, sizes)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        _forget_trees()
+
+
+class _Pool:
+    """Worker processes, each serving chunks of tasks over a pipe until told to stop.
+
+    Unlike a ProcessPoolExecutor, it knows which worker read which file, so the
+    analysis of a file goes to the process that already parsed it. Chunks are
+    handed out one at a time per worker: its own first, then the shared ones, then
+    another worker's (so nobody idles while work is left). A worker that dies
+    fails only the chunk it was running; the others take over its share."""
+
+    def __init__(self, workers: int, cache_dir: str | None, verbose: bool):
+        import multiprocessing
+
+        context = multiprocessing.get_context()
+        if sys.platform.startswith("linux"):
+            # fork: workers inherit the imported analysis instead of importing it again.
+            # (Elsewhere the platform default: fork is unsafe on macOS, absent on Windows.)
+            import importlib
+
+            importlib.import_module(".analysis", __package__)
+            importlib.import_module(".project", __package__)
+            context = multiprocessing.get_context("fork")
+        self.workers = workers
+        self.owner: dict[str, int] = {}  # path -> the worker that parsed it
+        self.conns: dict[int, object] = {}
+        self.processes: dict[int, object] = {}
+        for k in range(workers):
+            parent, child = context.Pipe()
+            process = context.Process(target=_serve, args=(child, cache_dir, verbose), daemon=True)
+            process.start()
+            child.close()
+            self.conns[k], self.processes[k] = parent, process
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.conns)
+
+    def run(self, kind: str, tasks: list[_Task], sizes: dict[str, int]) -> list[tuple]:
+        from collections import deque
+        from multiprocessing.connection import wait
+
+        own: dict[int, list[_Task]] = {k: [] for k in self.conns}
+        shared: list[_Task] = []
+        for task in tasks:
+            k = self.owner.get(task.path)
+            (own[k] if k in own else shared).append(task)
+        queues = {k: deque(_chunks(mine, sizes, CHUNKS_PER_WORKER)) for k, mine in own.items()}
+        backlog = deque(_chunks(shared, sizes, max(1, len(self.conns)) * CHUNKS_PER_WORKER))
+        running: dict[int, list[_Task]] = {}
+        out: list[tuple] = []
+
+        def next_chunk(k: int):
+            if queues.get(k):
+                return queues[k].popleft()
+            if backlog:
+                return backlog.popleft()
+            victim = max(queues, key=lambda j: len(queues[j]), default=None)
+            return queues[victim].pop() if victim is not None and queues[victim] else None
+
+        def feed(k: int) -> None:
+            chunk = next_chunk(k)
+            if chunk is not None:
+                try:
+                    self.conns[k].send((kind, chunk))
+                except OSError:
+                    backlog.appendleft(chunk)
+                    self._bury(k, queues, backlog)
+                    return
+                running[k] = chunk
+
+        try:
+            for k in list(self.conns):
+                feed(k)
+            while running:
+                by_conn = {id(self.conns[k]): k for k in running}
+                for conn in wait([self.conns[k] for k in running]):
+                    k = by_conn[id(conn)]
+                    chunk = running.pop(k)
+                    try:
+                        out.extend(conn.recv())
+                    except (EOFError, OSError):  # the worker died (e.g. a crash in native code)
+                        self.processes[k].join(1)
+                        error = (f"internal error: worker failed: BrokenProcessPool: a worker process ended abruptly "
+                                 f"(exit code {self.processes[k].exitcode})")
+                        self._bury(k, queues, backlog)
+                        failed = list(chunk)
+                        if not self.conns:  # the last one: nobody is left to run the rest
+                            failed += [t for c in backlog for t in c]
+                            backlog.clear()
+                        for task in failed:
+                            out.append((FileResult(path=task.path, error=error), []) if kind == "analyse"
+                                       else (task.path, None, []))
+                        for idle in [j for j in self.conns if j not in running]:
+                            feed(idle)  # the work it left behind
+                        continue
+                    if kind == "contracts":
+                        for task in chunk:
+                            self.owner[task.path] = k
+                    feed(k)
+        except KeyboardInterrupt:
+            # Stop now rather than wait for running chunks (workers ignore SIGINT).
+            for process in self.processes.values():
+                process.terminate()
+            raise
+        left = [t for c in backlog for t in c] + [t for q in queues.values() for c in q for t in c]
+        for task in left:  # every worker died before it could take these
+            error = "internal error: worker failed: BrokenProcessPool: no worker process left"
+            out.append((FileResult(path=task.path, error=error), []) if kind == "analyse" else (task.path, None, []))
+        return out
+
+    def _bury(self, k: int, queues: dict, backlog) -> None:
+        """Forget worker k; its queued chunks go to the others."""
+        self.conns.pop(k).close()
+        backlog.extend(queues.pop(k, ()))
+        self.owner = {p: j for p, j in self.owner.items() if j != k}
+
+    def close(self) -> None:
+        for conn in self.conns.values():
             try:
-                out.extend(future.result())
-            except Exception as e:  # a worker died (e.g. a crash in native code)
-                for task in futures[future]:
-                    out.append((FileResult(path=task.path, error=f"internal error: worker failed: {type(e).__name__}: {e}"), []))
-    except KeyboardInterrupt:
-        # Stop now rather than wait for running chunks (workers ignore SIGINT).
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return out
+                conn.send(None)
+                conn.close()
+            except OSError:
+                pass
+        for process in self.processes.values():
+            process.join(5)
+            if process.is_alive():
+                process.terminate()
+        self.conns.clear()
+
+
+def _serve(conn, cache_dir: str | None, verbose: bool) -> None:
+    """A worker process: run the chunks received on `conn` until None."""
+    global _kept_bytes
+    _worker_init()
+    _kept_bytes = 0
+    _forget_trees()
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        kind, tasks = message
+        conn.send(_run_chunk(kind, tasks, cache_dir, verbose))
 
 
 def _worker_init() -> None:
@@ -341,18 +551,25 @@ def collect(options: CheckOptions, log: Callable[[str], None]) -> CheckReport:
     configs = _Configs(options.config)
     files = _files_to_check(options, configs, log)
     cache = _open_cache(options, log)
-    results, tasks, sizes = _look_up(files, configs, cache)
-    cached = set(results)
-
     writable_cache_dir = cache.directory if cache is not None and cache.enabled else None
+    runner = _Runner(options.jobs or default_jobs(), writable_cache_dir, options.verbose, log)
     messages_seen: set[str] = set()
-    jobs = options.jobs or default_jobs()
-    for result, messages in analyze_tasks(tasks, sizes, jobs, writable_cache_dir, options.verbose, log):
-        results[result.path] = result
+
+    def show(messages: list[str]) -> None:
         for message in messages:
             if message not in messages_seen:  # e.g. "cache disabled" once, not per file
                 messages_seen.add(message)
                 log(message)
+
+    try:
+        plan = _Plan(files, configs, cache, runner, show, options.verbose, log)
+        results, tasks = plan.look_up()
+        cached = set(results)
+        for result, messages in runner.run("analyse", tasks, plan.sizes):
+            results[result.path] = result
+            show(messages)
+    finally:
+        runner.close()
 
     report = CheckReport(
         given={file.path: file.given for file in files},
@@ -393,31 +610,190 @@ def _open_cache(options: CheckOptions, log: Callable[[str], None]):
     return cache
 
 
-def _look_up(files: list[SourceFile], configs: _Configs, cache) -> tuple[dict[str, FileResult], list[_Task], dict[str, int]]:
-    """Cached results by path, the tasks left to analyse, and file sizes (for chunking).
+@dataclass
+class _Analysis:
+    """How one file is analysed: the result's fingerprint and, when it uses other
+    files' contracts, its own (first-pass) contracts and those it uses."""
+
+    fingerprint: str
+    own: object = None
+    relevant: object = None
+
+
+class _Plan:
+    """Which files need which pass, with the cache in front of each.
+
+    Files are grouped by configuration; the files of one group share their
+    contracts (see `project`). A group of one file shares nothing and costs
+    nothing extra. For the others: a first pass reads every file's contracts
+    (cached by path, content and configuration), `project.infer` merges them,
+    and each file's analysis fingerprint follows from the contracts it uses. What
+    a group's files were analysed under is cached too, by every file's path and
+    content, so an unchanged tree costs one read more than before.
 
     Hashing happens here, in-process: a fully cached run starts no worker."""
-    from .cache import entry_key, read_bytes
 
-    results: dict[str, FileResult] = {}
-    tasks: list[_Task] = []
-    sizes: dict[str, int] = {}
-    for file in files:
-        analysis_config, fingerprint = configs.analysis_config_and_fingerprint(file.config)
-        try:
-            if cache is not None:
-                source = read_bytes(file.path)
-                sizes[file.path] = len(source)
-                hit = cache.get(entry_key(source, file.path, fingerprint), file.path)
-                if hit is not None:
-                    results[file.path] = hit
-                    continue
+    def __init__(self, files: list[SourceFile], configs: _Configs, cache, runner: _Runner,
+                 show: Callable[[list[str]], None], verbose: bool, log: Callable[[str], None]):
+        self.files, self.configs, self.cache, self.runner = files, configs, cache, runner
+        self.show, self.verbose, self.log = show, verbose, log
+        self.sizes: dict[str, int] = {}
+        self.hashes: dict[str, str] = {}
+        self._sources: dict[str, bytes] = {}
+        self.groups: dict[str, tuple[object, list[SourceFile]]] = {}  # fingerprint -> (all-rules config, files)
+        for file in files:
+            analysis_config, fingerprint = configs.analysis_config_and_fingerprint(file.config)
+            self.groups.setdefault(fingerprint, (analysis_config, []))[1].append(file)
+
+    def source(self, path: str) -> bytes | None:
+        if path not in self._sources:
+            from .cache import read_bytes
+
+            try:
+                self._sources[path] = read_bytes(path)
+            except OSError:
+                self._sources[path] = None
+        return self._sources[path]
+
+    def look_up(self) -> tuple[dict[str, FileResult], list[_Task]]:
+        """Cached results by path, and the analysis tasks left."""
+        from .cache import content_hash, entry_key
+
+        for file in self.files:
+            try:
+                if self.cache is not None:
+                    source = self.source(file.path)
+                    if source is not None:
+                        self.sizes[file.path] = len(source)
+                        self.hashes[file.path] = content_hash(source)
+                else:
+                    self.sizes[file.path] = os.path.getsize(file.path)
+            except OSError:
+                pass  # unreadable: the analysis step reports it
+        how: dict[str, _Analysis] = {}
+        unresolved = []
+        for fingerprint, (config, group) in self.groups.items():
+            recorded = self._recorded(fingerprint, group)
+            if recorded is None:
+                unresolved.append(fingerprint)
             else:
-                sizes[file.path] = os.path.getsize(file.path)
-        except OSError:
-            pass  # unreadable: the analysis step reports it
-        tasks.append(_Task(file.path, analysis_config, fingerprint))
-    return results, tasks, sizes
+                how.update(recorded)
+        how.update(self._resolve(unresolved))
+
+        results: dict[str, FileResult] = {}
+        tasks: list[_Task] = []
+        missed: dict[str, list[SourceFile]] = {}
+        for fingerprint, (config, group) in self.groups.items():
+            for file in group:
+                a = how[file.path]
+                if self.cache is not None and file.path in self.hashes:
+                    hit = self.cache.get(entry_key(b"", file.path, a.fingerprint, self.hashes[file.path]), file.path)
+                    if hit is not None:
+                        results[file.path] = hit
+                        continue
+                if fingerprint in unresolved or len(group) < 2:
+                    tasks.append(_Task(file.path, config, a.fingerprint, a.own, a.relevant))
+                else:
+                    missed.setdefault(fingerprint, []).append(file)
+        if missed:  # recorded fingerprints, but results gone: the contracts are needed after all
+            again = self._resolve(list(missed))
+            for fingerprint, group in missed.items():
+                config = self.groups[fingerprint][0]
+                for file in group:
+                    a = again[file.path]
+                    tasks.append(_Task(file.path, config, a.fingerprint, a.own, a.relevant))
+        return results, tasks
+
+    # -- a group's fingerprints ----------------------------------------------------
+
+    def _project_key(self, fingerprint: str, group: list[SourceFile]) -> str | None:
+        if self.cache is None or any(f.path not in self.hashes for f in group):
+            return None
+        import json
+
+        from .cache import data_key
+
+        files = json.dumps(sorted((f.path, self.hashes[f.path]) for f in group), separators=(",", ":"))
+        return data_key("project", fingerprint, files)
+
+    def _recorded(self, fingerprint: str, group: list[SourceFile]) -> dict[str, _Analysis] | None:
+        if len(group) < 2:
+            return {f.path: _Analysis(fingerprint) for f in group}
+        key = self._project_key(fingerprint, group)
+        entry = self.cache.get_data(key) if key is not None else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("fingerprints"), dict):
+            return None
+        recorded = entry["fingerprints"]
+        return {f.path: _Analysis(str(recorded.get(f.path, fingerprint))) for f in group}
+
+    def _resolve(self, fingerprints: list[str]) -> dict[str, _Analysis]:
+        """Compute the contracts of the groups `fingerprints` and what each file is analysed under."""
+        if not fingerprints:
+            return {}
+        from .cache import data_key
+        from .project import EMPTY, FileContracts, decode, fingerprint as analysis_fingerprint, infer
+
+        out: dict[str, _Analysis] = {}
+        contracts: dict[str, FileContracts] = {}
+        first_pass: list[_Task] = []
+        groups = []
+        for fingerprint in fingerprints:
+            config, group = self.groups[fingerprint]
+            if len(group) < 2:
+                out.update((f.path, _Analysis(fingerprint)) for f in group)
+                continue
+            groups.append(fingerprint)
+            for file in group:
+                entry = None
+                if self.cache is not None and file.path in self.hashes:
+                    entry = self.cache.get_data(data_key("contracts", fingerprint, file.path, self.hashes[file.path]))
+                try:
+                    found = decode(entry) if entry is not None else None
+                except (ValueError, TypeError, KeyError):
+                    found = None
+                if isinstance(found, FileContracts):
+                    contracts[file.path] = found
+                else:
+                    first_pass.append(_Task(file.path, config, fingerprint))
+        if self.verbose and groups:
+            self.log(f"lockls: contracts: {len(first_pass)} file(s) to read, "
+                     f"{sum(len(self.groups[g][1]) for g in groups) - len(first_pass)} from the cache")
+        for path, found, messages in self.runner.run("contracts", first_pass, self.sizes):
+            contracts[path] = found if found is not None else EMPTY
+            self.show(messages)
+
+        for fingerprint in groups:
+            config, group = self.groups[fingerprint]
+            files = {f.path: contracts.get(f.path, EMPTY) for f in group}
+            first = dict(files)
+
+            def rescan(paths: list[str], project, config=config, fingerprint=fingerprint, files=files):
+                tasks = [_Task(p, config, fingerprint, files[p].own,
+                               project.relevant(self.source(p) or b"", files[p].own, files[p].static)) for p in paths]
+                return {p: found for p, found, messages in self.runner.run("rescan", tasks, self.sizes) if found is not None}
+
+            project = infer(files, config, rescan)
+            recorded = {}
+            shared = 0
+            for file in group:
+                final = files[file.path]  # with the wrappers of other files' wrappers the rounds found
+                relevant = project.relevant(self.source(file.path) or b"", final.own, final.static) if project else None
+                if relevant or final.own != first[file.path].own:
+                    own = final.own  # laid first, as the file's own
+                    a = _Analysis(analysis_fingerprint(fingerprint, relevant, own), own, relevant or None)
+                else:
+                    a = _Analysis(fingerprint)  # as if the file were alone
+                out[file.path] = a
+                if a.fingerprint != fingerprint:
+                    recorded[file.path] = a.fingerprint
+                    shared += 1
+            if self.verbose:
+                self.log(f"lockls: contracts: {len(project.contracts.functions)} function(s) known across "
+                         f"{len(group)} files; {shared} file(s) use another file's")
+            key = self._project_key(fingerprint, group)
+            if key is not None:
+                self.cache.put_data(key, {"fingerprints": recorded})
+        return out
 
 
 def _log_file(log: Callable[[str], None], file: SourceFile, result: FileResult, cached: bool) -> None:

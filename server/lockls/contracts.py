@@ -16,7 +16,12 @@ A file's own contracts always apply to it; `--check` (and the language server's
 workspace index) also merges the contracts of every file of the project, so a
 wrapper or an annotated prototype in one file is honoured in another. Where two
 sources disagree the configuration wins, then the file's own contracts, then
-the project's.
+the project's (headers first, then by path). How (see `project`): a `.c` file
+exports all but its `static` functions' contracts; the merge is per
+configuration; a file is analysed under `apply(config, merge([own, relevant]))`
+where `relevant` is the part of the project it can be affected by (the
+functions, entry points and guarded names its text mentions; everything of
+any other kind), which is also what its cached result is keyed by.
 """
 
 from __future__ import annotations

@@ -16,16 +16,21 @@ never a second analysis. Must not import pygls or lsprotocol.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Optional
 
 from . import syntax
-from .analysis import FunctionResult, analyze_function, function_nodes, recursive_globals, with_wrappers
+from .analysis import (WRAPPER_MAX_STATEMENTS, FunctionResult, analyze_function, file_contracts, function_nodes,
+                       recursive_globals, with_wrappers)
 from .annotations import unchecked_functions
 from .config import Config
+from .contracts import Contracts
+from .contracts import apply as apply_contracts
 from .events import Site
 from .suppress import is_suppressed, suppressions
 
@@ -65,7 +70,7 @@ class Entry:
         if self._shifted is None or self._shift != (db, dr):
             self._shifted = [
                 (rule, shift_site(site, db, dr), renumber(message, dr),
-                 tuple((shift_site(s, db, dr) if s is not None else None, renumber(m, dr)) for s, m in related))
+                 tuple((shift_site(s, db, dr) if isinstance(s, Site) else s, renumber(m, dr)) for s, m in related))
                 for rule, site, message, related in self.result.findings
             ]
             self._shift = (db, dr)
@@ -146,6 +151,10 @@ class DocumentAnalysis:
     recursive_globals: frozenset = frozenset()
     config: Optional[Config] = None
     source: bytes = b""  # the text analysed
+    base: Optional[Config] = None  # the configuration before any contracts
+    own: Contracts = Contracts()  # the document's own contracts (under `base`)
+    relevant: Contracts = Contracts()  # those of other files of the project it uses
+    project: object = None  # the project.Project they came from
 
     def slot_at(self, offset: int) -> Optional[Slot]:
         """The innermost function whose definition contains `offset`."""
@@ -162,13 +171,88 @@ class DocumentAnalysis:
 _logged_errors: set = set()
 
 
+def _static_names(tree, source: bytes, functions: list, edited: Optional[list], memo: Optional[dict]):
+    """`static` for `Project.relevant`: which of some names the document declares
+    static, remembered in `memo` while every edit stays strictly inside a function
+    body (where no declaration's storage class can change)."""
+    from .project import static_among
+
+    def static(names) -> frozenset:
+        names = frozenset(names)
+        if memo is not None and memo.get("source") is source and memo.get("names") == names:
+            return memo["result"]
+        result = static_among(tree.root_node, source, names, functions)
+        if memo is not None:
+            memo.update(source=source, names=names, result=result)
+        return result
+
+    return static
+
+
+def _carry_memo(memo: dict, source: bytes, functions: list, edited: Optional[list]) -> None:
+    """Keep what `memo` remembers of the previous text when every edit since
+    stayed strictly inside a function body; forget it otherwise."""
+    if memo.get("source") is None or memo["source"] is source:
+        return
+    starts = [body.start_byte for _, body in functions]
+    inside = edited is not None and all(
+        (i := bisect_right(starts, a) - 1) >= 0 and functions[i][1].start_byte < a and b < functions[i][1].end_byte - 1
+        for a, b in edited)
+    if inside:
+        memo["source"] = source
+    else:
+        memo.clear()
+
+
+def _may_wrap(relevant: Contracts, functions: list, source: bytes) -> bool:
+    """Can the other files' contracts make a function of this file a wrapper (which
+    `with_wrappers` would then find)? Only a wrapper-sized function that calls one of
+    their lock functions can (contracts on callers only, `__must_hold`, add no lock
+    event; for anything but functions in `relevant`, assume it can). Saves reading
+    the whole file's contracts again on every keystroke."""
+    if any(getattr(relevant, f.name) for f in dataclasses.fields(Contracts) if f.name != "functions"):
+        return True
+    starts = [fn.start_byte for fn, _ in functions]
+    for name, fn in relevant.functions:
+        if fn.action == "call":
+            continue
+        for m in re.finditer(rb"\b" + re.escape(name.encode()) + rb"\b", source):
+            for i in range(bisect_right(starts, m.start()) - 1, -1, -1)[:3]:  # the innermost function around it
+                body = functions[i][1]
+                if body.start_byte <= m.start() < body.end_byte:
+                    if body.named_child_count <= WRAPPER_MAX_STATEMENTS:
+                        return True
+                    break
+    return False
+
+
 def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
-                     select: Optional[frozenset] = None, version: Optional[int] = None) -> DocumentAnalysis:
+                     select: Optional[frozenset] = None, version: Optional[int] = None,
+                     project=None, static=None, found: Optional[set] = None,
+                     edited: Optional[list] = None, memo: Optional[dict] = None) -> DocumentAnalysis:
+    """Analyse a document under `config` and, when given, the contracts of the other
+    files of its `project` it uses (`static`, `found`: see `project.Project.relevant`),
+    exactly as `--check` does (see `check._Plan`). `memo` (a dict kept per document)
+    and `edited` (byte ranges changed since the last call) let the static functions
+    be read once rather than on every keystroke."""
     rec = recursive_globals(source)
     functions = function_nodes(tree.root_node)
-    config = with_wrappers(tree.root_node, source, config, rec, functions=functions)  # as --check does
+    base = config
+    own = file_contracts(tree.root_node, source, config, rec, functions=functions)
+    if memo is not None:  # on every call: `edited` covers the edits since the previous one only
+        _carry_memo(memo, source, functions, edited)
+    if project and static is None:
+        static = _static_names(tree, source, functions, edited, memo)
+    relevant = project.relevant(source, own, static, found) if project else Contracts()
+    if relevant:  # as analysis.analyze_tree under project.effective_config
+        config = apply_contracts(config, Contracts.merge([own, relevant]))
+        if _may_wrap(relevant, functions, source):
+            config = with_wrappers(tree.root_node, source, config, rec, functions=functions)
+    else:
+        config = apply_contracts(config, own)
     fp = config.fingerprint()
-    out = DocumentAnalysis(version, recursive_globals=rec, config=config)
+    out = DocumentAnalysis(version, recursive_globals=rec, config=config, base=base, own=own, relevant=relevant,
+                           project=project)
     for fn, body in functions:
         start, end = fn.start_byte, fn.end_byte
         parent = fn.parent

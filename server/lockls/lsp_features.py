@@ -20,6 +20,7 @@ the next statement of the block (or at the block's closing brace).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -38,7 +39,7 @@ from .analysis import related_locations
 from .events import Acquire, Declared, Release, Return, Site, TryAcquire
 from .contracts import Contracts
 from .incremental import DocumentAnalysis, FunctionCache, Reported, Slot, analyze_document
-from .project import static_functions, with_own
+from .project import static_among, with_own
 from .lockstate import held_anywhere
 from .ruledocs import help_uri, rule_doc
 from .rules import RULES
@@ -96,6 +97,7 @@ class Session:
         self.index = None  # workspace.ProjectIndex: the contracts of the other files of the project
         self.found: dict = {}  # uri -> (project, its words in the document's text at the last analysis)
         self.shared: dict = {}  # uri -> project.FileContracts last given to the index
+        self.static_memo: dict = {}  # uri -> what incremental.analyze_document remembers of its static functions
 
     # -- settings ------------------------------------------------------------------
 
@@ -221,6 +223,9 @@ class Session:
         c = self.is_c(uri, language)
         self.documents[uri] = Document(uri, text, version, language or "", self.parser if c else None)
         self.analyses.pop(uri, None)
+        self.static_memo.pop(uri, None)
+        if self.index is not None:
+            self.index.touch()
         if is_config_uri(uri):
             self.check_config_buffer(uri)
 
@@ -228,6 +233,8 @@ class Session:
         doc = self.documents.get(uri)
         if doc is None:
             return
+        if self.index is not None:
+            self.index.touch()
         for change in changes:
             rng = getattr(change, "range", None)
             if rng is None:
@@ -245,7 +252,9 @@ class Session:
         self.analyses.pop(uri, None)
         self.buffer_problems.pop(uri, None)
         self.found.pop(uri, None)
-        if self.shared.pop(uri, None) is not None and self.index is not None:
+        self.static_memo.pop(uri, None)
+        self.shared.pop(uri, None)
+        if self.index is not None and uri_to_path(uri).endswith((".c", ".h")):
             self.index.close(uri_to_path(uri))  # the file on disk counts again
 
     def c_documents(self) -> list[str]:
@@ -264,12 +273,14 @@ class Session:
         config = self.config_for_uri(uri)
         if config.source is not None and not config.is_included(uri_to_path(uri)):
             result = DocumentAnalysis(doc.version, config=config)
+            self.static_memo.pop(uri, None)  # it follows the edits of analysed texts only
         else:
             project = self.index.project_for(config) if self.index is not None else None
             found = self._found_words(uri, doc, project) if project else None
-            result = analyze_document(doc.tree, doc.source, config, self.cache, self.select, doc.version,
-                                      project=project, static=lambda: static_functions(doc.tree.root_node, doc.source),
-                                      found=found)
+            with self.index.busy() if self.index is not None else contextlib.nullcontext():
+                result = analyze_document(doc.tree, doc.source, config, self.cache, self.select, doc.version,
+                                          project=project, found=found, edited=doc.edited,
+                                          memo=self.static_memo.setdefault(uri, {}))
         result.source = doc.source
         doc.edited = []
         self.analyses[uri] = result
@@ -344,7 +355,7 @@ class Session:
                 words = project.words_in(doc.source)
                 self.found[uri] = (project, words)
                 relevant = project.relevant(doc.source, result.own,
-                                            lambda: static_functions(doc.tree.root_node, doc.source), words)
+                                            lambda names: static_among(doc.tree.root_node, doc.source, names), words)
             if relevant != result.relevant:
                 del self.analyses[uri]
                 out.append(uri)
@@ -354,6 +365,7 @@ class Session:
 
     def invalidate(self) -> None:
         self.analyses.clear()
+        self.static_memo.clear()
 
     def diagnostics(self, uri: str) -> Optional[tuple[Optional[int], list]]:
         result = self.analysis(uri)

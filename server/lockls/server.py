@@ -108,6 +108,17 @@ class LocklsServer(LanguageServer):
             self.schedule(uri)
         self.flush_config_reports()
 
+    def project_updated(self) -> None:
+        """The index published new project contracts (on the event loop, from its thread):
+        analyse again the open documents they change."""
+        try:
+            stale = self.session.stale_documents()
+        except Exception:
+            log.exception("project contracts")
+            return
+        for uri in stale:
+            self.schedule(uri)
+
 
 server = LocklsServer()
 
@@ -119,6 +130,10 @@ def initialize(ls: LocklsServer, params: T.InitializeParams):
         root = params.workspace_folders[0].uri
     ls.session.root = uri_to_path(root) if root else None
     ls.session.apply_settings(params.initialization_options)
+    # the other files' contracts (annotated prototypes, wrappers), indexed in the background
+    roots = [uri_to_path(f.uri) for f in params.workspace_folders or ()] or ([ls.session.root] if ls.session.root else [])
+    loop = asyncio.get_running_loop()
+    ls.session.start_index([r for r in roots if r], lambda: loop.call_soon_threadsafe(ls.project_updated))
     caps = params.capabilities.workspace
     ls.watch_registered = bool(caps and caps.did_change_watched_files and caps.did_change_watched_files.dynamic_registration)
 
@@ -127,6 +142,8 @@ def initialize(ls: LocklsServer, params: T.InitializeParams):
 def initialized(ls: LocklsServer, params):
     if ls.watch_registered:
         watchers = [T.FileSystemWatcher(glob_pattern="**/.lockls.toml"), T.FileSystemWatcher(glob_pattern="**/lockls.toml")]
+        if ls.session.index is not None:  # C files changed outside the editor: their contracts
+            watchers.append(T.FileSystemWatcher(glob_pattern="**/*.{c,h}"))
         ls.client_register_capability(T.RegistrationParams(registrations=[T.Registration(
             id="lockls-config-watch", method=T.WORKSPACE_DID_CHANGE_WATCHED_FILES,
             register_options=T.DidChangeWatchedFilesRegistrationOptions(watchers=watchers))]))
@@ -157,6 +174,11 @@ def did_save(ls: LocklsServer, params: T.DidSaveTextDocumentParams):
     if is_config_uri(params.text_document.uri):
         ls.session.config_changed()
         ls.reanalyse_all()
+    else:
+        try:
+            ls.session.saved(params.text_document.uri)
+        except Exception:
+            log.exception("didSave")
 
 
 @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
@@ -175,8 +197,13 @@ def did_close(ls: LocklsServer, params: T.DidCloseTextDocumentParams):
 
 @server.feature(T.WORKSPACE_DID_CHANGE_WATCHED_FILES)
 def did_change_watched_files(ls: LocklsServer, params: T.DidChangeWatchedFilesParams):
-    ls.session.config_changed()
-    ls.reanalyse_all()
+    sources = [c for c in params.changes if uri_to_path(c.uri).endswith((".c", ".h"))]
+    if ls.session.index is not None:
+        for change in sources:
+            ls.session.index.file_changed(uri_to_path(change.uri))
+    if len(sources) < len(params.changes):  # a configuration file
+        ls.session.config_changed()
+        ls.reanalyse_all()
 
 
 @server.feature(T.WORKSPACE_DID_CHANGE_CONFIGURATION)

@@ -1,0 +1,386 @@
+"""Contracts across the files of a project: annotated prototypes in a header, wrappers
+defined in one .c file and used in another, in `lockls --check` and in the server.
+
+The fixture project is tests/crossfile/shop/ (not under tests/fixtures/, whose
+harness analyses each file alone): include/queue.h declares lock contracts
+(`__acquires`, `__releases`, `__must_hold`, and clang attributes through macros
+defined there, plus a static inline wrapper), src/queue.c defines them, src/table.c
+defines unannotated wrappers (and a static one), src/pair.c wraps those wrappers,
+src/stats.c exports a wrapper whose name src/user.c uses for a static function of
+its own, and src/user.c uses all of it: each of its findings needs another file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types as T
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+import lockls.check
+from lockls import project as proj
+from lockls.cli import main
+from lockls.config import clear_config_cache, config_for
+from lockls.contracts import Contracts
+
+from lsp.helpers import SERVER_COMMAND, Editor, expect_diagnostics, install_recorder, uri_of, wait
+
+SHOP = Path(__file__).parent / "crossfile" / "shop"
+
+# (path, line, column, severity, rule, message), as `lockls --check .` prints them in the project
+EXPECTED = [
+    ("src/queue.c", 24, 5, "error", "double-lock",
+     "`&q->lock` is taken but it is already held (taken at entry) (held: q->lock)"),
+    ("src/user.c", 27, 9, "warning", "lock-leak",
+     "`q->lock` taken at line 25 is still held at this return (held: q->lock)"),
+    ("src/user.c", 48, 5, "warning", "missing-required-lock",
+     "`queue_drain_locked()` requires `q->lock`, which is not held here (held: none)"),
+    ("src/user.c", 55, 5, "error", "unlock-unheld",
+     "`q->lock` is released but it is not held (released at line 54) (held: none)"),
+    ("src/user.c", 62, 9, "warning", "lock-leak",
+     "`q->lock` taken at line 60 is still held at this return (held: q->lock)"),
+    ("src/user.c", 70, 5, "error", "double-lock",
+     "`t->mu` is taken but it is already held (taken at line 69) (held: t->mu)"),
+    ("src/user.c", 78, 9, "warning", "lock-leak",
+     "`p->left->mu` taken at line 76 is still held at this return (held: p->left->mu)"),
+]
+EXPECTED_TEXT = "".join(f"{p}:{l}:{c}: {s}: {m} [{r}]\n" for p, l, c, s, r, m in EXPECTED)
+USER_C = [e for e in EXPECTED if e[0] == "src/user.c"]
+CALLS_TO_REQUIRES = "void queue_drain_locked(struct queue *q) REQUIRES(&q->lock);"
+
+
+@pytest.fixture
+def shop(tmp_path, monkeypatch):
+    """A copy of the project (tests edit it), as the working directory, with its own cache."""
+    root = tmp_path / "shop"
+    shutil.copytree(SHOP, root)
+    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(root)
+    clear_config_cache()
+    yield root
+    clear_config_cache()
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def parallel(monkeypatch):
+    """Let --jobs 2 start worker processes even for this small project."""
+    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_BYTES", 0)
+
+
+# -- lockls --check ----------------------------------------------------------------------------
+
+def test_check_text_uses_every_file_of_the_run(capsys, shop):
+    status, out, err = run(capsys, "--check", "--no-cache")
+    assert (status, out) == (1, EXPECTED_TEXT)
+    assert "6 files, 23 functions, 7 findings (3 errors, 4 warnings)" in err
+
+
+def test_check_json(capsys, shop):
+    status, out, _ = run(capsys, "--check", "--no-cache", "--format", "json")
+    found = json.loads(out)
+    assert [(f["path"], f["line"], f["column"], f["severity"], f["rule"], f["message"]) for f in found] == EXPECTED
+    leak = found[1]
+    assert (leak["end_line"], leak["end_column"]) == (27, 19)
+    assert leak["related"] == [{"path": "src/user.c", "line": 25, "column": 5, "message": "`q->lock` taken here"}]
+
+
+def test_a_file_alone_knows_nothing_of_the_others(capsys, shop):
+    """The contracts come from the files of the run: user.c alone has no finding;
+    without the header, only the wrappers defined in src/ count (queue_lock is one)
+    and queue.c's definition is fine without the header's __must_hold."""
+    assert run(capsys, "--check", "--no-cache", "src/user.c")[:2] == (0, "")
+    assert run(capsys, "--check", "--no-cache", "src")[1] == "".join(
+        f"{p}:{l}:{c}: {s}: {m} [{r}]\n" for p, l, c, s, r, m in EXPECTED if p == "src/user.c" and l in (27, 70, 78))
+    assert run(capsys, "--check", "--no-cache", "src/queue.c", "include/queue.h")[1] == EXPECTED_TEXT.splitlines(True)[0]
+
+
+def test_jobs_1_and_2_agree(capsys, shop, monkeypatch):
+    parallel(monkeypatch)
+    for fmt in ("text", "json"):
+        serial = run(capsys, "--check", "--no-cache", "--jobs", "1", "--format", fmt)
+        two = run(capsys, "--check", "--no-cache", "--jobs", "2", "--format", fmt, "-v")
+        assert serial[:2] == two[:2]
+        assert "reading the contracts of 6 files in 2 worker processes" in two[2]
+        assert "analysing 6 files in 2 worker processes" in two[2]
+    assert serial[1].count('"rule"') == len(EXPECTED)
+
+
+def test_warm_cache_equals_cold(capsys, shop, monkeypatch):
+    parallel(monkeypatch)
+    cold = run(capsys, "--check", "--jobs", "2", "--format", "json")
+    warm = run(capsys, "--check", "--jobs", "1", "--format", "json", "-v")
+    assert cold[:2] == warm[:2]
+    assert warm[2].count("cache hit") == 6
+    assert "contracts:" not in warm[2]  # what each file was analysed under is cached too
+    assert run(capsys, "--check", "--no-cache", "--format", "json")[:2] == cold[:2]
+
+
+def test_editing_the_header_invalidates_its_users_only(capsys, shop):
+    assert run(capsys, "--check")[1] == EXPECTED_TEXT
+    header = shop / "include" / "queue.h"
+    text = header.read_text()
+    header.write_text(text.replace(CALLS_TO_REQUIRES, "void queue_drain_locked(struct queue *q);"))
+    status, out, err = run(capsys, "--check", "-v")
+    assert out == "".join(line for line in EXPECTED_TEXT.splitlines(True) if "missing-required-lock" not in line)
+    # user.c did not change, but what it uses did (and queue.c defines it, under the
+    # contract); the files that do not mention queue_drain_locked are cached
+    for affected in ("src/user.c", "src/queue.c", "include/queue.h"):
+        assert f"lockls: {affected}: analysed" in err
+    for unaffected in ("src/table.c", "src/pair.c", "src/stats.c"):
+        assert f"lockls: {unaffected}: cache hit" in err
+    assert "contracts: 1 file(s) to read, 5 from the cache" in err
+    # and back: the first results are served from the cache again
+    header.write_text(text)
+    status, out, err = run(capsys, "--check", "-v")
+    assert out == EXPECTED_TEXT and err.count("cache hit") == 6
+
+
+def test_editing_a_wrapper_reaches_the_wrapper_of_the_wrapper(capsys, shop):
+    run(capsys, "--check")
+    table = shop / "src" / "table.c"
+    table.write_text(table.read_text().replace("""void table_lock(struct table *t)
+{
+    pthread_mutex_lock(&t->mu);
+}""", """void table_lock(struct table *t)
+{
+    t->n++;
+}"""))
+    status, out, err = run(capsys, "--check", "-v")
+    assert out == "".join(line for line in EXPECTED_TEXT.splitlines(True) if "t->mu" not in line and "p->left" not in line)
+    assert "lockls: include/queue.h: cache hit" in err and "lockls: src/queue.c: cache hit" in err
+
+
+def test_each_configuration_is_its_own_project(capsys, shop):
+    """Files under another .lockls.toml do not share contracts with the others."""
+    (shop / "src" / "pair.c").rename(shop / "pair.c")
+    other = shop / "other"
+    other.mkdir()
+    (shop / "src" / "table.c").rename(other / "table.c")
+    (other / ".lockls.toml").write_text('presets = ["pthread", "c11"]\n')
+    out = run(capsys, "--check", "--no-cache")[1]
+    assert "t->mu" not in out and "p->left" not in out and "`q->lock` taken at line 25" in out
+
+
+# -- the project module ------------------------------------------------------------------------
+
+def scan(text: str, path: str = "x.c") -> proj.FileContracts:
+    return proj.scan_source(text.encode(), path, config_for(str(SHOP / "src" / "x.c")))
+
+
+def test_static_functions_are_not_exported_by_c_files():
+    text = """
+#include <pthread.h>
+struct t { pthread_mutex_t mu; };
+static void a_lock(struct t *t) { pthread_mutex_lock(&t->mu); }
+static inline void b_lock(struct t *t) { pthread_mutex_lock(&t->mu); }
+void c_lock(struct t *t) { pthread_mutex_lock(&t->mu); }
+static void d_lock(struct t *t) __acquires(&t->mu);
+#ifdef X
+static void e_lock(struct t *t) __attribute__((acquire_capability(&t->mu)));
+#endif
+"""
+    c = scan(text)
+    assert [n for n, _ in c.own.functions] == ["a_lock", "b_lock", "c_lock", "d_lock", "e_lock"]
+    assert [n for n, _ in c.exported.functions] == ["c_lock"]
+    assert c.static == ("a_lock", "b_lock", "d_lock", "e_lock")
+    assert scan(text, "x.h").exported == c.own  # a header's static inline functions are everyone's
+
+
+def test_merge_order_headers_first_then_paths():
+    def fc(name, lock):
+        from lockls.config import LockFunction
+
+        fn = LockFunction(name, "acquire", lock)
+        return proj.FileContracts(Contracts((( name, fn),)), Contracts(((name, fn),)))
+
+    files = {"/p/b.c": fc("f", "arg1"), "/p/a.c": fc("f", "arg2"), "/p/z.h": fc("f", "arg0")}
+    assert proj.merge_files(files).functions[0][1].lock == "arg0"
+    del files["/p/z.h"]
+    assert proj.merge_files(files).functions[0][1].lock == "arg2"
+
+
+def test_relevant_contracts_are_those_the_file_names():
+    config = config_for(str(SHOP / "src" / "x.c"))
+    header = scan((SHOP / "include" / "queue.h").read_text(), "queue.h")
+    project = proj.Project(proj.merge_files({"queue.h": header}), config)
+    assert project.relevant(b"int f(void) { return 0; }", Contracts()) == Contracts()
+    used = project.relevant(b"void f(struct queue *q) { queue_lock(q); queue_lock_inline(q); }", Contracts())
+    assert [n for n, _ in used.functions] == ["queue_lock", "queue_lock_inline"]
+    # a word inside a longer identifier is not a use; the file's own or static functions win
+    assert project.relevant(b"void f(void) { my_queue_lock(); }", Contracts()) == Contracts()
+    mine = scan("void queue_lock(int *l) { pthread_mutex_lock(l); }")
+    assert project.relevant(b"void f(struct queue *q) { queue_lock(q); }", mine.own) == Contracts()
+    assert project.relevant(b"void f(struct queue *q) { queue_lock(q); }", Contracts(), static={"queue_lock"}) == Contracts()
+    # the fingerprint: the configuration's when nothing is used
+    assert proj.fingerprint("abc", Contracts()) == "abc" and proj.fingerprint("abc", used) != "abc"
+
+
+def test_words_after_edits_match_a_full_scan():
+    config = config_for(str(SHOP / "src" / "x.c"))
+    header = scan((SHOP / "include" / "queue.h").read_text(), "queue.h")
+    project = proj.Project(proj.merge_files({"queue.h": header}), config)
+    before = b"void f(struct queue *q) { queue_lock(q); queue_unlock(q); }"
+    words = project.words_in(before)
+    assert words == {"queue_lock", "queue_unlock"}
+    at = before.index(b"queue_unlock")
+    after = before[:at] + b"x" + before[at:]  # `xqueue_unlock`: no longer a use
+    assert project.words_after_edits(after, words, [(at, at + 1)]) == {"queue_lock"} == project.words_in(after)
+    after = before[:at + 5] + before[at + 7:]  # `queueunlock` ... then typed back
+    assert project.words_after_edits(before, project.words_in(after), [(at + 5, at + 7)]) == words
+
+
+def test_codec_round_trip():
+    c = scan((SHOP / "include" / "queue.h").read_text(), "queue.h")
+    data = json.loads(json.dumps(proj.encode(c)))
+    assert proj.decode(data) == c
+    with pytest.raises(ValueError):
+        proj.decode({"@": "os.system"})
+
+
+# -- the language server -------------------------------------------------------------------------
+
+SERVER_ENV = {**os.environ, "LOCKLS_CACHE_DIR": tempfile.mkdtemp(prefix="lockls-test-cache-")}
+
+
+@pytest_lsp.fixture(params=["visual_studio_code", "neovim"],
+                    config=ClientServerConfig(server_command=SERVER_COMMAND, server_env=SERVER_ENV))
+async def client(lsp_client: LanguageClient, request, tmp_path):
+    """A server whose workspace is a copy of the project, there before `initialize`."""
+    shutil.copytree(SHOP, tmp_path, dirs_exist_ok=True)
+    install_recorder(lsp_client)
+    lsp_client.registrations = []
+
+    @lsp_client.feature(T.CLIENT_REGISTER_CAPABILITY)
+    def register(params: T.RegistrationParams):
+        lsp_client.registrations.extend(params.registrations)
+    result = await wait(lsp_client.initialize_session(T.InitializeParams(
+        capabilities=client_capabilities(request.param), root_uri=tmp_path.as_uri(),
+        workspace_folders=[T.WorkspaceFolder(tmp_path.as_uri(), "shop")])))
+    lsp_client.encoding = result.capabilities.position_encoding or "utf-16"
+    lsp_client.client_name = request.param
+    lsp_client.root = tmp_path
+    lsp_client.initialized(T.InitializedParams())
+    yield
+    await wait(lsp_client.shutdown_session())
+
+
+def as_check(diagnostics) -> list:
+    return sorted((d.range.start.line + 1, d.range.start.character + 1, d.code, d.message) for d in diagnostics)
+
+
+def check_findings(root: Path, path: str) -> list:
+    clear_config_cache()
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        report = lockls.check.collect(lockls.check.CheckOptions(paths=["."], use_cache=False, jobs=1), lambda m: None)
+    finally:
+        os.chdir(cwd)
+    return sorted((f.span.start.line + 1, f.span.start.char_col + 1, f.rule, f.message)
+                  for f in report.findings if os.path.relpath(f.path, root) == path)
+
+
+async def open_file(client, relative: str) -> Editor:
+    path = client.root / relative
+    ed = Editor(client, path, path.read_text(), client.encoding)
+    ed.waiter = expect_diagnostics(client, lambda p: p.uri == ed.uri)
+    client.text_document_did_open(T.DidOpenTextDocumentParams(
+        T.TextDocumentItem(uri=ed.uri, language_id="c", version=ed.version, text=ed.text)))
+    return ed
+
+
+def published(client, uri: str, expected: list):
+    return expect_diagnostics(client, lambda p: p.uri == uri and as_check(p.diagnostics) == expected)
+
+
+async def test_server_shows_what_check_shows(client: LanguageClient):
+    """Only user.c is open: the rest of the project is read from disk in the background."""
+    expected = check_findings(client.root, "src/user.c")
+    assert [e[2] for e in expected] == [e[4] for e in USER_C]
+    ed = Editor(client, client.root / "src" / "user.c", (client.root / "src" / "user.c").read_text(), client.encoding)
+    done = published(client, ed.uri, expected)
+    client.text_document_did_open(T.DidOpenTextDocumentParams(
+        T.TextDocumentItem(uri=ed.uri, language_id="c", version=0, text=ed.text)))
+    params = await wait(done)
+    assert params.version == 0
+    leak = next(d for d in params.diagnostics if d.range.start.line == 26)
+    assert leak.related_information[0].location.range.start == T.Position(24, 4)
+    # queue.c's definition starts with the lock held: the header's __must_hold
+    queue = Editor(client, client.root / "src" / "queue.c", (client.root / "src" / "queue.c").read_text(), client.encoding)
+    done = published(client, queue.uri, check_findings(client.root, "src/queue.c"))
+    client.text_document_did_open(T.DidOpenTextDocumentParams(
+        T.TextDocumentItem(uri=queue.uri, language_id="c", version=0, text=queue.text)))
+    assert [d.code for d in (await wait(done)).diagnostics] == ["double-lock"]
+
+
+async def test_editing_an_open_wrapper_updates_its_users(client: LanguageClient):
+    user = client.root / "src" / "user.c"
+    user_uri = uri_of(user)
+    everything = check_findings(client.root, "src/user.c")
+    done = published(client, user_uri, everything)
+    client.text_document_did_open(T.DidOpenTextDocumentParams(
+        T.TextDocumentItem(uri=user_uri, language_id="c", version=0, text=user.read_text())))
+    await wait(done)
+
+    # table.c's buffer: table_lock no longer takes the lock (not saved)
+    table = Editor(client, client.root / "src" / "table.c", (client.root / "src" / "table.c").read_text(), client.encoding)
+    assert await table.open() == []
+    without = [e for e in everything if "t->mu" not in e[3] and "p->left" not in e[3]]
+    done = published(client, user_uri, without)
+    at = table.find("pthread_mutex_lock(&t->mu);")
+    assert await table.change(at, at + len("pthread_mutex_lock(&t->mu);"), "t->n++;") == []
+    await wait(done)
+
+    # typed back: the double lock and the leak through pair_lock (a wrapper of it) return
+    done = published(client, user_uri, everything)
+    await table.change(at, at + len("t->n++;"), "pthread_mutex_lock(&t->mu);")
+    await wait(done)
+
+    # the header's buffer: REQUIRES() removed from the prototype
+    header = Editor(client, client.root / "include" / "queue.h",
+                    (client.root / "include" / "queue.h").read_text(), client.encoding)
+    await header.open()
+    done = published(client, user_uri, [e for e in everything if e[2] != "missing-required-lock"])
+    at = header.find(" REQUIRES(&q->lock);")
+    await header.change(at, at + len(" REQUIRES(&q->lock)"), "")
+    await wait(done)
+
+    # closed without saving: the file on disk counts again
+    done = published(client, user_uri, everything)
+    await header.close()
+    await wait(done)
+
+
+async def test_files_changed_on_disk_are_read_again(client: LanguageClient):
+    """A C file that is not open changes on disk (a checkout, another editor): the
+    client's watcher tells the server, which reads its contracts again."""
+    user = client.root / "src" / "user.c"
+    user_uri = uri_of(user)
+    everything = check_findings(client.root, "src/user.c")
+    done = published(client, user_uri, everything)
+    client.text_document_did_open(T.DidOpenTextDocumentParams(
+        T.TextDocumentItem(uri=user_uri, language_id="c", version=0, text=user.read_text())))
+    await wait(done)
+    if client.client_name == "visual_studio_code":  # dynamic registration: C files are watched too
+        options = [r.register_options for r in client.registrations if r.method == T.WORKSPACE_DID_CHANGE_WATCHED_FILES]
+        assert "**/*.{c,h}" in repr(options)
+
+    pair = client.root / "src" / "pair.c"
+    pair.write_text(pair.read_text().replace("table_lock(p->left);", "(void)p;"))
+    done = published(client, user_uri, [e for e in everything if "p->left" not in e[3]])
+    client.workspace_did_change_watched_files(T.DidChangeWatchedFilesParams(
+        changes=[T.FileEvent(uri=uri_of(pair), type=T.FileChangeType.Changed)]))
+    await wait(done)
+    assert check_findings(client.root, "src/user.c") == [e for e in everything if "p->left" not in e[3]]
