@@ -384,3 +384,35 @@ async def test_files_changed_on_disk_are_read_again(client: LanguageClient):
         changes=[T.FileEvent(uri=uri_of(pair), type=T.FileChangeType.Changed)]))
     await wait(done)
     assert check_findings(client.root, "src/user.c") == [e for e in everything if "p->left" not in e[3]]
+
+
+DRIVER = Path(__file__).parent / "crossfile" / "driver"
+
+
+def test_guards_order_and_entry_points_across_files(tmp_path, monkeypatch, capsys):
+    """include/dev.h declares a guarded field and a lock order, src/ops.c a method
+    table naming functions src/dev.c defines: each finding in dev.c needs both."""
+    root = tmp_path / "driver"
+    shutil.copytree(DRIVER, root)
+    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(root)
+    clear_config_cache()
+    status, out, _ = run(capsys, "--check", ".")
+    assert status == 1
+    assert out == (
+        "src/dev.c:6:12: warning: `d->count` is used but its lock `d->lock` is not held (held: none) [unguarded-access]\n"
+        "src/dev.c:12:5: error: `&d->lock` is released but it is not held (dev_reset is an entry point: nothing is "
+        "held when it starts) (held: none) [unlock-unheld]\n"
+        "src/dev.c:23:5: error: `&registry_lock` is taken while `&stats_lock`, declared to be acquired after it, "
+        "is held (taken at line 22) (held: &stats_lock) [lock-order]\n")
+    status, out, _ = run(capsys, "--check", "--format", "json", ".")
+    related = {(f["line"], f["rule"]): [(r["path"], r["line"], r["column"], r["message"]) for r in f["related"]]
+               for f in json.loads(out)}
+    assert related[(6, "unguarded-access")] == [("include/dev.h", 13, 9, "`count` is declared guarded here")]
+    assert related[(23, "lock-order")] == [
+        ("src/dev.c", 22, 5, "`&stats_lock` taken here"),
+        ("include/dev.h", 22, 24, "order of `registry_lock` and `stats_lock` declared here")]
+    # alone, dev.c knows neither the guards, the order nor its entry points
+    status, out, _ = run(capsys, "--check", "src/dev.c")
+    assert (status, out) == (0, "")
+    clear_config_cache()

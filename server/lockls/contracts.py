@@ -27,6 +27,7 @@ any other kind), which is also what its cached result is keyed by.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -76,7 +77,10 @@ def apply(config: Config, contracts: Contracts) -> Config:
     same Config (and fingerprint) while its contracts do not change."""
     if not contracts:
         return config
-    key = (config.fingerprint(), contracts)
+    # not the fingerprint alone: it leaves out what does not change results
+    # (rules, severities, files), and the applied Config keeps all of it
+    key = (config.fingerprint(), config.source, config.select, tuple(sorted(config.severities.items())),
+           config.include, config.exclude, config.root, contracts)
     if key not in _APPLIED:
         if len(_APPLIED) > 256:
             _APPLIED.clear()
@@ -93,4 +97,9 @@ def apply(config: Config, contracts: Contracts) -> Config:
             # after the configured [[locks]]: the first match wins, and the project's word is final
             locks=config.locks + tuple(p for p in contracts.locks if p not in config.locks),
         )
+        # The base fingerprint plus the contracts (their repr is deterministic: tuples of
+        # frozen dataclasses and strings) identify the result: no need to serialise the
+        # whole configuration again for every file of a project.
+        digest = hashlib.sha256((config.fingerprint() + repr(contracts)).encode()).hexdigest()
+        _APPLIED[key].__dict__["_fingerprint"] = digest  # Config.fingerprint's cached_property slot
     return _APPLIED[key]

@@ -108,11 +108,23 @@ def scan_source(source: bytes, path: str, config: Config, parser=None, **kwargs)
 
 
 def _exported(own: Contracts, static: frozenset, path: str) -> Contracts:
-    if not own.functions or is_header(path):
+    """What a file tells the others. A header: everything, each guard and order
+    stamped with the header's path (for related information). A `.c` file: its
+    non-static lock functions and the entry points of its method tables; the data
+    it declares (structs, their guards, lock types) is its own."""
+    if is_header(path):
+        if not own.guarded and not own.order:
+            return own
+        return dataclasses.replace(
+            own,
+            guarded=tuple(g if g.origin else dataclasses.replace(g, origin=path) for g in own.guarded),
+            order=tuple(p if p[2] else (p[0], p[1], path) for p in own.order))
+    functions = own.functions
+    if static and any(name in static for name, _ in functions):
+        functions = tuple((n, f) for n, f in functions if n not in static)
+    if functions is own.functions and not own.guarded and not own.order and not own.locks:
         return own
-    if not static or not any(name in static for name, _ in own.functions):
-        return own
-    return dataclasses.replace(own, functions=tuple((n, f) for n, f in own.functions if n not in static))
+    return dataclasses.replace(own, functions=functions, guarded=(), order=(), locks=())
 
 
 _CONTAINERS = ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "linkage_specification",
