@@ -78,16 +78,39 @@ _MEANINGS = {
 }
 
 
+# The macro names clang's documentation (mutex.h), Abseil and Chromium use for the
+# thread-safety attributes, usually defined in a header of their own that the
+# analysed file only includes: known without configuration. A macro the file
+# defines itself, or one mapped in `[annotations]`, takes precedence.
+WELL_KNOWN_MACROS = {
+    **{prefix + name: meaning for prefix in ("", "ABSL_") for name, meaning in {
+        "GUARDED_BY": "guarded-by", "PT_GUARDED_BY": "pt-guarded-by",
+        "ACQUIRED_BEFORE": "acquired-before", "ACQUIRED_AFTER": "acquired-after",
+        "EXCLUSIVE_LOCKS_REQUIRED": "requires", "SHARED_LOCKS_REQUIRED": "requires-shared",
+        "LOCKS_EXCLUDED": "excludes", "EXCLUSIVE_LOCK_FUNCTION": "acquire", "SHARED_LOCK_FUNCTION": "acquire-shared",
+        "UNLOCK_FUNCTION": "release", "EXCLUSIVE_TRYLOCK_FUNCTION": "try-acquire",
+        "SHARED_TRYLOCK_FUNCTION": "try-acquire-shared",
+    }.items()},
+    "REQUIRES": "requires", "REQUIRES_SHARED": "requires-shared", "EXCLUDES": "excludes",
+    "ACQUIRE": "acquire", "ACQUIRE_SHARED": "acquire-shared", "RELEASE": "release", "RELEASE_SHARED": "release-shared",
+    "RELEASE_GENERIC": "release", "TRY_ACQUIRE": "try-acquire", "TRY_ACQUIRE_SHARED": "try-acquire-shared",
+}
+_WELL_KNOWN_PRESENT = re.compile(rb"\b(?:ABSL_)?(?:[A-Z_]*(?:REQUIRE|ACQUIRE|RELEASE|EXCLUDE|LOCK_FUNCTION|TRYLOCK_FUNCTION)[A-Z_]*)\s*\(")
+
+
 def annotated_functions(root: Node, source: bytes, project_macros: Optional[dict] = None) -> dict[str, LockFunction]:
     """Every function of the file whose declaration carries a lock annotation.
     `project_macros` maps macros defined in headers lockls does not see
-    (`OVS_REQUIRES`) to their meaning ("requires"), from `[annotations]`."""
+    (`OVS_REQUIRES`) to their meaning ("requires"), from `[annotations]`;
+    `WELL_KNOWN_MACROS` are known too."""
     project = {m: _MEANINGS[v] for m, v in (project_macros or {}).items() if v in _MEANINGS}
-    if not project and not any(s.encode() in source for s in ("__acquires", "__releases", "__cond_acquires", "capability",
-                                                "lock_function", "trylock_function", "__must_", "_required",
-                                                "locks_excluded")):
+    well_known = _WELL_KNOWN_PRESENT.search(source) is not None
+    if not project and not well_known and not any(
+            s.encode() in source for s in ("__acquires", "__releases", "__cond_acquires", "capability", "lock_function",
+                                           "trylock_function", "__must_", "_required", "locks_excluded")):
         return {}
-    macros = {**project, **_annotation_macros(source)}
+    known = {m: _MEANINGS[v] for m, v in WELL_KNOWN_MACROS.items() if v in _MEANINGS} if well_known else {}
+    macros = {**known, **project, **_annotation_macros(source)}
     found: dict[str, LockFunction] = {}
     for declarator in _function_declarators(root):
         name_node = declarator.child_by_field_name("declarator")

@@ -53,7 +53,10 @@ _IGNORED_PARENTS = ("preproc_function_def", "preproc_def", "comment", "string_li
 def _spellings(source: bytes, project_macros: Optional[Mapping[str, str]]) -> dict[str, str]:
     """Every spelling that means a data annotation here: the built-in ones, macros
     defined in the file that expand to one, and the project's mapped macros."""
+    from .annotations import WELL_KNOWN_MACROS
+
     out = dict(_SPELLINGS)
+    out.update((m, v) for m, v in WELL_KNOWN_MACROS.items() if v in MEANINGS)
     for m in _MACRO_DEF.finditer(source):
         for word in _WORD.findall(m.group(2).decode("utf-8", "replace")):
             if word in _SPELLINGS:
@@ -68,7 +71,8 @@ def _spellings(source: bytes, project_macros: Optional[Mapping[str, str]]) -> di
 def data_annotations(root: Node, source: bytes, project_macros: Optional[Mapping[str, str]] = None) -> tuple[tuple, tuple]:
     """(GuardedData entries, (earlier, later, None) lock-glob pairs) declared in the file
     (None: the origin, filled in when the file's contracts are shared with others)."""
-    if not any(s.encode() in source for s in ("guarded_by", "acquired_", "GUARDED", "ACQ")) and not project_macros:
+    if not any(s.encode() in source for s in ("guarded_by", "acquired_", "GUARDED_BY", "ACQUIRED_", "ACQ")) \
+            and not project_macros:
         return (), ()
     spellings = _spellings(source, project_macros)
     names = sorted(spellings, key=len, reverse=True)

@@ -5,7 +5,8 @@ A call to a function that declares it must be called with a lock held
 (`__must_hold(&q->lock)`, `__attribute__((requires_capability(q->mu)))`, or the
 same through a macro defined in the file) at a point where that lock is, on at
 least one path, known not to be held: released earlier, not acquired because a
-trylock failed, or taken only on some paths of the caller. In an entry point
+trylock failed, taken only on some paths of the caller, or taken only later
+(so not held when the function started). In an entry point
 (`[entry-points]`: called with no lock held) a lock the function never takes
 is known not to be held.
 
@@ -62,11 +63,14 @@ EVENTS = (Call,)
 
 def check(event: Call, state, ctx: RuleContext) -> None:
     for key, written in event.requires:
-        bad, good = partition(state, lambda c: known_not_held(c, key))
+        # untouched here: held by the caller, unless the function takes it itself
+        bad, good = partition(state, lambda c: known_not_held(c, key)
+                              or (c.get(key) is None and key in ctx.acquired_keys))
         if not bad:
             continue
         not_held = "may not be held" if good else "is not held"
         message = (f"`{event.name}()` requires `{written}`, which {not_held} here"
                    f"{when_clause(bad, good)}{held_suffix(bad)}")
-        related = sorted({s for c in bad for s in c.get(key).sites}, key=lambda s: s.start_byte)
+        related = sorted({s for c in bad if c.get(key) is not None for s in c.get(key).sites},
+                         key=lambda s: s.start_byte)
         ctx.report(NAME, event.site, message, [(s, f"`{written}` released or not acquired here") for s in related])
