@@ -117,20 +117,21 @@ def join(a: LockState, b: LockState) -> LockState:
 def _known_not_held_at_entry(classes: tuple) -> list[PathClass]:
     """A lock some path acquired was not held at entry, on any path: make classes
     that never touched it say "not held" (so unlocking it there is reported)."""
-    known: dict[str, str] = {}
-    spelled: dict = {}
+    known: dict[str, LockFact] = {}
     for c in classes:
         for k, f in c.locks:
-            if not f.entry_held and (k not in spelled or _spelling_order(f) < spelled[k]):
-                spelled[k] = _spelling_order(f)
-                known[k] = f.written
+            if f.entry_held:
+                continue
+            seen = known.get(k)
+            if seen is None or (f.written != seen.written and _spelling_order(f) < _spelling_order(seen)):
+                known[k] = f
     if not known:
         return list(classes)
     out = []
     for c in classes:
-        for k, written in known.items():
+        for k, f in known.items():
             if c.get(k) is None:
-                c = c.with_lock(k, LockFact(False, False, False, 0, frozenset(), written))
+                c = c.with_lock(k, LockFact(False, False, False, 0, frozenset(), f.written))
         out.append(c)
     return out
 
@@ -157,10 +158,18 @@ def normalize(classes: Iterable[PathClass]) -> LockState:
         if len(by_sig) > MAX_CLASSES:
             return _collapse(list(by_sig.values()))
         by_key = {(c.signature, c.facts): c for c in by_sig.values()}
-    if any(f.unknown for c in by_key.values() for _, f in c.locks):
+    if len(by_key) > 1 and _any_unknown(by_key.values()):
         by_key = {(c.signature, c.facts): c for c in _absorb(list(by_key.values()))}
     # any fixed order makes equal states equal tuples; hashing is cheap (repr is not)
     return tuple(by_key[k] for k in sorted(by_key, key=hash))
+
+
+def _any_unknown(classes) -> bool:
+    for c in classes:
+        for _, f in c.locks:
+            if f.unknown:
+                return True
+    return False
 
 
 def _subsumes(a: PathClass, b: PathClass) -> bool:
