@@ -1,5 +1,5 @@
 """The server's features without the transport: documents, fixes, hover, highlight,
-per-function reuse (lockls.lsp_features.Session, lockls.documents, lockls.incremental)."""
+per-function reuse (lockls.lsp_session.Session, lockls.documents, lockls.incremental)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from lsprotocol import types as T
 from lockls.analysis import analyze_source
 from lockls.config import default_config
 from lockls.documents import Document, LineIndex
-from lockls.lsp_features import Session
+from lockls.lsp_session import Session
 
 URI = "file:///tmp/lockls-test/f.c"
 
@@ -41,7 +41,7 @@ def actions_for(text: str, rule: str):
     result = s.analysis(URI)
     (finding,) = [f for f in result.findings if f.rule == rule]
     doc = s.documents[URI]
-    rng = s._range(doc, finding.site.start_byte, finding.site.end_byte)
+    rng = s.lsp_range(doc, finding.site.start_byte, finding.site.end_byte)
     return s, doc, s.code_actions(URI, rng)
 
 

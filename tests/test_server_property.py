@@ -17,7 +17,7 @@ from pytest_lsp import LanguageClient
 
 from lockls.analysis import analyze_source, related_locations
 from lockls.config import default_config
-from lockls.lsp_features import Session
+from lockls.lsp_session import Session
 
 from lsp.fixtures import make_client_fixture
 from lsp.helpers import Editor, _lsp_lines, reference, summary

@@ -1,6 +1,6 @@
 """The lockls language server: pygls wiring only.
 
-Owns: the pygls server object, the handlers that forward to `lsp_features.Session`,
+Owns: the pygls server object, the handlers that forward to `lsp_session.Session`,
 position-encoding negotiation (utf-8 when the client offers it, else utf-16),
 publishing diagnostics (debounced, versioned, never stale) and logging setup.
 The only module that imports pygls.
@@ -20,7 +20,8 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from . import __version__
-from .lsp_features import Session, is_config_uri, path_to_uri, uri_to_path
+from .lsp_session import Session
+from .lsp_uris import is_config_uri, path_to_uri, uri_to_path
 
 log = logging.getLogger("lockls.server")
 

@@ -1,0 +1,109 @@
+"""Diagnostics: findings and configuration errors as LSP `Diagnostic`s.
+
+Owns the conversion: a finding's range, severity, rule code and rule page, its
+related information (sites in the document, and where guards, orders and classes
+were declared: this document, another open one, a file on disk or the
+configuration file) and its `data` (rule, function, document version, lock) for
+clients; and one error diagnostic per configuration problem, on the problem's
+line of the configuration file. Which configuration files have problems is the
+session's business (`Session.take_config_problems`), when to publish is
+`server.py`'s. Asks the session for analyses, changes nothing else in it.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from typing import TYPE_CHECKING, Optional
+
+from lsprotocol import types as T
+
+from .analysis import related_locations
+from .documents import UTF8, Document
+from .events import Declared, Site
+from .incremental import Reported
+from .lsp_lock_events import finding_lock
+from .lsp_uris import uri_to_path
+from .ruledocs import help_uri
+
+if TYPE_CHECKING:
+    from .lsp_session import Session
+
+SOURCE = "lockls"
+_SEVERITY = {"error": T.DiagnosticSeverity.Error, "warning": T.DiagnosticSeverity.Warning,
+             "info": T.DiagnosticSeverity.Information, "hint": T.DiagnosticSeverity.Hint}
+
+
+def document_diagnostics(session: Session, uri: str) -> Optional[tuple[Optional[int], list]]:
+    """(version analysed, diagnostics) of an open C document, or None."""
+    result = session.analysis(uri)
+    if result is None:
+        return None
+    doc = session.documents[uri]
+    return result.version, [diagnostic(session, doc, f) for f in result.findings]
+
+
+def diagnostic(session: Session, doc: Document, f: Reported) -> T.Diagnostic:
+    related = [
+        T.DiagnosticRelatedInformation(T.Location(doc.uri, session.lsp_range(doc, s.start_byte, s.end_byte)), m)
+        for s, m in f.related if isinstance(s, Site)
+    ]
+    declared = [(s, m) for s, m in f.related if isinstance(s, Declared)]
+    if declared:
+        related += _declared_locations(session, doc, declared)
+    lock = finding_lock(f)
+    data = {"rule": f.rule, "function": f.slot.name, "version": doc.version}
+    if lock is not None:
+        data["lock"] = lock.written
+        data["key"] = lock.key
+    return T.Diagnostic(
+        range=session.lsp_range(doc, f.site.start_byte, f.site.end_byte),
+        message=f.message,
+        severity=_SEVERITY.get(f.severity, T.DiagnosticSeverity.Warning),
+        code=f.rule,
+        code_description=T.CodeDescription(href=help_uri(f.rule)),
+        source=SOURCE,
+        related_information=related or None,
+        data=data,
+    )
+
+
+def _declared_locations(session: Session, doc: Document, declared: list) -> list:
+    """Where guards, orders and classes were declared: in this document, another
+    open one, a file on disk or the configuration file."""
+    out = []
+    path = uri_to_path(doc.uri)
+    for rel in related_locations(declared, path, doc.source, session.config_for_uri(doc.uri),
+                                 session.read_open_or_disk):
+        start, end = rel.span.start, rel.span.end
+        col = (lambda p: p.byte_col) if session.encoding == UTF8 else (lambda p: p.utf16_col)
+        rng = T.Range(T.Position(start.line, col(start)), T.Position(end.line, col(end)))
+        uri = doc.uri if os.path.abspath(rel.path) == os.path.abspath(path) else pathlib.Path(os.path.abspath(rel.path)).as_uri()
+        out.append(T.DiagnosticRelatedInformation(T.Location(uri, rng), rel.message))
+    return out
+
+
+def config_file_diagnostics(session: Session, problems: dict[str, list]) -> list[tuple[str, list]]:
+    """(uri, diagnostics) for each configuration file of `problems` (uri -> its
+    ConfigErrors; [] clears the file's diagnostics)."""
+    result = []
+    for uri, errors in problems.items():
+        doc = session.documents.get(uri)
+        if doc is None:
+            try:
+                with open(uri_to_path(uri), encoding="utf-8", errors="replace") as fh:
+                    doc = Document(uri, fh.read(), None)
+            except OSError:
+                doc = None
+        diags = []
+        for e in errors:
+            line = (e.line - 1) if e.line else 0
+            end_char = 0
+            if doc is not None and line < doc.lines.line_count():
+                end_char = doc.position_of(doc.lines.starts[line] + len(doc.line_bytes(line)), session.encoding)[1]
+            diags.append(T.Diagnostic(
+                range=T.Range(T.Position(line, 0), T.Position(line, end_char)),
+                message=f"{e.key}: {e.message}" if e.key else e.message,
+                severity=T.DiagnosticSeverity.Error, source=SOURCE))
+        result.append((uri, diags))
+    return result
