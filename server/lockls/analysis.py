@@ -258,13 +258,13 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     they perform on their argument.
     `analyzed` (start byte -> FunctionResult) collects the functions analysed on the
     way, for a caller that can reuse them when the configuration did not change."""
-    found: dict[str, LockFunction] = {
-        name: fn for name, fn in annotated_functions(root, source, config.annotations).items()
-        if name not in config.functions}
+    functions = functions if functions is not None else function_nodes(root)
+    annotated, guarded, order, entry_points, locks = _declared_outside_bodies(root, source, config, functions)
+    found: dict[str, LockFunction] = {name: fn for name, fn in annotated.items() if name not in config.functions}
     pattern, _ = _tables(config)
     if pattern is not None:
         fingerprint = config.fingerprint()
-        for fn, body in functions if functions is not None else function_nodes(root):
+        for fn, body in functions:
             if body.named_child_count > WRAPPER_MAX_STATEMENTS or not pattern.search(source, body.start_byte, body.end_byte):
                 continue
             key = (source[fn.start_byte:fn.end_byte], fingerprint)
@@ -278,10 +278,33 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
             wrapper = _WRAPPER_CACHE[key]
             if wrapper is not None and wrapper.name not in config.functions and wrapper.name not in found:
                 found[wrapper.name] = wrapper
-    guarded, order = data_annotations(root, source, config.annotations)
-    entry_points = table_entry_points(root, source, config.entry_tables)
     return Contracts(functions=tuple(sorted(found.items())), guarded=guarded, order=order, entry_points=entry_points,
-                     locks=recursive_lock_patterns(root, source))
+                     locks=locks)
+
+
+_DECLARED: dict = {}
+
+
+def _declared_outside_bodies(root: Node, source: bytes, config: Config, functions: list):
+    """(annotated functions, guarded data, declared order, method-table entry points,
+    recursive lock patterns): all written outside function bodies, so reused while
+    that text does not change (every keystroke inside a body, in the editor)."""
+    parts, end = [], 0
+    for _, body in functions:
+        if body.start_byte >= end:
+            parts.append(source[end:body.start_byte])
+            end = body.end_byte
+    parts.append(source[end:])
+    key = (b"\0".join(parts), config.fingerprint())
+    found = _DECLARED.get(key)
+    if found is None:
+        if len(_DECLARED) > 64:
+            _DECLARED.clear()
+        guarded, order = data_annotations(root, source, config.annotations)
+        found = (annotated_functions(root, source, config.annotations), guarded, order,
+                 table_entry_points(root, source, config.entry_tables), recursive_lock_patterns(root, source))
+        _DECLARED[key] = found
+    return found
 
 
 def _wrapper_of(fr: FunctionResult, fn: Node, source: bytes) -> Optional[LockFunction]:
