@@ -101,3 +101,17 @@ struct holder { rmutex_t lock; };
 """
     assert recursive_lock_patterns(_root(source), source) == (
         LockPattern("g", recursive=True), LockPattern("n2", recursive=True), LockPattern("*->lock", recursive=True))
+
+
+def test_pathological_declarations_stay_linear():
+    """Inputs that once made a regex backtrack exponentially (a long capital word
+    after `struct`) or climbed thousands of parents: they complete (a hang here
+    would time the suite out) and find what is there."""
+    long_word = b"/* reentrant_capability */\nstruct " + b"A" * 5000 + b" x;\n"
+    assert recursive_lock_patterns(_root(long_word), long_word) == ()
+    deep = (b"typedef struct __attribute__((reentrant_capability)) rm { int o; } rm_t;\nrm_t "
+            + b"* " * 20000 + b"x;\n")
+    assert recursive_lock_patterns(_root(deep), deep) == (LockPattern("x", recursive=True),)
+    nested = b"struct s { " * 3000 + b"int a GUARDED_BY(mu);" + b"};" * 3000
+    guarded, _ = data_annotations(_root(nested), nested)
+    assert [g.field or g.variable for g in guarded] == ["a"]

@@ -117,15 +117,20 @@ def data_annotations(root: Node, source: bytes, project_macros: Optional[Mapping
 def _struct_body(node: Optional[Node]):
     """The enclosing struct body (field_declaration_list) of `node`, None at the
     top level, False where an annotation cannot be (a macro, comment, string,
-    function body)."""
-    while node is not None:
+    function body, or nested deeper than any declaration is)."""
+    for _ in range(_MAX_DEPTH):  # `node.parent` walks down from the root: keep the climb short
+        if node is None:
+            return None
         t = node.type
         if t in _IGNORED_PARENTS or t == "compound_statement":
             return False
         if t == "field_declaration_list":
             return node
         node = node.parent
-    return None
+    return False
+
+
+_MAX_DEPTH = 48
 
 
 def _field_names(body: Node, source: bytes, spellings: list) -> set:
@@ -218,7 +223,7 @@ def _collect_value(value: Node, source: bytes, found: set) -> None:
 # -- recursive lock types -------------------------------------------------------------
 
 _STRUCT_HEAD = re.compile(
-    rb"\b(typedef\s+)?struct\b((?:\s*(?:__attribute__\s*\(\((?:[^()]|\([^()]*\))*\)\)|[A-Z_][A-Z0-9_]*(?:\s*\([^()]*\))?))*)"
+    rb"\b(typedef\s+)?struct\b((?:\s*(?:__attribute__\s*\(\((?:[^()]|\([^()]*\))*\)\)|[A-Z_][A-Z0-9_]*\b(?:\s*\([^()]*\))?))*)"
     rb"\s*([A-Za-z_]\w*)?\s*\{")
 
 
@@ -251,7 +256,7 @@ def recursive_lock_patterns(root: Node, source: bytes) -> tuple:
         return ()
     spelled = b"|".join(re.escape(t.encode()).replace(rb"\ ", rb"\s+") for t in sorted(types, key=len, reverse=True))
     patterns: dict = {}
-    for m in re.finditer(rb"\b(?:" + spelled + rb")\b[\s*]*(?:const\s+)?\**\s*([A-Za-z_]\w*)\s*[;,=)\[]", source):
+    for m in re.finditer(rb"\b(?:" + spelled + rb")\b[\s*]*(?:const\b[\s*]*)?([A-Za-z_]\w*)\s*[;,=)\[]", source):
         node = root.descendant_for_byte_range(m.start(1), m.end(1))
         body = _struct_body(node)
         if node is None or node.type in ("comment", "string_content"):
