@@ -137,7 +137,7 @@ def _field_names(body: Node, source: bytes, spellings: list) -> set:
     """The names a struct body declares: the word before `;`, `,`, `:` (bit
     fields), `[` or an annotation (not the words inside annotations)."""
     annotation = "|".join(re.escape(n) for n in spellings + ["__attribute__"])
-    declared = re.compile(r"([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)*(?=[;,:]|(?:" + annotation + r")\b)")
+    declared = re.compile(r"([A-Za-z_]\w*)\s*(?:\[[^\]\n]*\]\s*)*(?=[;,:]|(?:" + annotation + r")\b)")
     return set(declared.findall(text(body, source)))
 
 
