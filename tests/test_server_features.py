@@ -388,3 +388,21 @@ def test_leak_fix_for_named_contexts_and_wrappers(text, title, inserted):
     fixed = apply_edits(doc, fix.edit.changes[URI], "utf-16")
     assert inserted in fixed
     assert rules_of(fixed) == []
+
+
+def test_hover_on_guarded_data_shows_its_guard():
+    s = session_with(GUARDED_FIELD)
+    hover = s.hover(URI, 9, 15)  # on `a->balance` in `return a->balance;`
+    assert "`a->balance` is guarded by `a->mu` (declared at line 4)" in hover.contents.value
+    assert "**Locks held here:** none" in hover.contents.value
+
+
+def test_hover_in_an_entry_point(tmp_path):
+    (tmp_path / ".lockls.toml").write_text('[entry-points]\nfunctions = ["*_ioctl"]\n')
+    path = tmp_path / "d.c"
+    text = "int dev_ioctl(struct dev *d)\n{\n    pthread_mutex_lock(&d->lock);\n    pthread_mutex_unlock(&d->lock);\n    return 0;\n}\n"
+    path.write_text(text)
+    s = Session()
+    s.open(path.as_uri(), text, 1, "c")
+    hover = s.hover(path.as_uri(), 3, 4)
+    assert "`dev_ioctl` is an entry point: it starts with no lock held." in hover.contents.value

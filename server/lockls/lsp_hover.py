@@ -2,12 +2,14 @@
 
 Owns the hover texts: on a `lockls: ignore[...]` comment, the documentation of the
 rules it silences; on a lock call, the lock, its kind and every place the function
-takes or drops it; anywhere in a function body, the locks held there (computed by
-`lsp_probe`). Asks the session for analyses, changes nothing else in it.
+takes or drops it; on guarded data, its guard and where that was declared; in an
+entry point, that it starts with no lock held; anywhere in a function body, the
+locks held there (computed by `lsp_probe`). Asks the session for analyses, changes nothing else in it.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING, Optional
 
@@ -16,11 +18,13 @@ from lsprotocol import types as T
 from . import syntax
 from .config import Config, LockFunction
 from .documents import Document
-from .events import Release, Return, TryAcquire
+from .analysis import related_locations
+from .events import Access, Release, Return, TryAcquire
 from .incremental import DocumentAnalysis, Slot
 from .lockstate import held_anywhere
 from .lsp_lock_events import event_at, lock_call_at, lock_events
 from .lsp_probe import PROBE_LOCK, probe_state
+from .lsp_uris import uri_to_path
 from .ruledocs import help_uri, rule_doc
 from .rules import RULES
 
@@ -52,6 +56,9 @@ def hover(session: Session, uri: str, line: int, character: int) -> Optional[T.H
     call = lock_call_at(doc, slot, offset, result.config)
     if call is not None:
         parts.append(_call_hover(session, doc, slot, call, result.config))
+    parts.append(_guard_hover(session, doc, slot, offset, result.config))
+    if result.config.entry_points and result.config.is_entry_point(slot.name):
+        parts.append(f"`{slot.name}` is an entry point: it starts with no lock held.")
     parts.append(_held_hover(session, doc, slot, offset, result))
     rng = session.lsp_range(doc, call.start_byte, call.end_byte) if call is not None else None
     return T.Hover(T.MarkupContent(T.MarkupKind.Markdown, "\n\n".join(p for p in parts if p)), rng)
@@ -97,6 +104,28 @@ def _call_hover(session: Session, doc: Document, slot: Slot, call, config: Confi
         lines.append(f"- in `{slot.name}`:")
         lines.extend(sites)
     return "\n".join(lines)
+
+
+def _guard_hover(session: Session, doc: Document, slot: Slot, offset: int, config: Config) -> str:
+    """On guarded data: its guard, and where the guard was declared."""
+    fr = slot.result
+    if fr.cfg is None:
+        return ""
+    base = slot.to_base(offset)
+    for block in fr.cfg.blocks:
+        for ev in block.events:
+            if isinstance(ev, Access) and ev.site.start_byte <= base <= ev.site.end_byte:
+                text = f"`{ev.written}` is guarded by `{ev.guard}`"
+                if ev.declared is not None:
+                    path = uri_to_path(doc.uri)
+                    for rel in related_locations([(ev.declared, "")], path, doc.source, config,
+                                                 session.read_open_or_disk):
+                        where = f"line {rel.span.start.line + 1}"
+                        if os.path.abspath(rel.path) != os.path.abspath(path):
+                            where = f"{os.path.basename(rel.path)}:{rel.span.start.line + 1}"
+                        text += f" (declared at {where})"
+                return text
+    return ""
 
 
 def _held_hover(session: Session, doc: Document, slot: Slot, offset: int, result: DocumentAnalysis) -> str:
