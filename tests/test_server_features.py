@@ -406,3 +406,17 @@ def test_hover_in_an_entry_point(tmp_path):
     s.open(path.as_uri(), text, 1, "c")
     hover = s.hover(path.as_uri(), 3, 4)
     assert "`dev_ioctl` is an entry point: it starts with no lock held." in hover.contents.value
+
+
+def test_hover_on_a_lock_call_shows_its_class(tmp_path):
+    (tmp_path / ".lockls.toml").write_text('lock-order = ["driver", "domain"]\n[classes.driver]\n'
+                                           'types = ["struct driver"]\n[classes.domain]\nmatch = ["*->dom_lock"]\n')
+    path = tmp_path / "d.c"
+    text = ("void f(struct driver *drv, struct dom *d)\n{\n    pthread_mutex_lock(&drv->lock);\n"
+            "    pthread_mutex_lock(&d->dom_lock);\n    pthread_mutex_unlock(&d->dom_lock);\n"
+            "    pthread_mutex_unlock(&drv->lock);\n}\n")
+    path.write_text(text)
+    s = Session()
+    s.open(path.as_uri(), text, 1, "c")
+    assert "- class: `driver`" in s.hover(path.as_uri(), 2, 8).contents.value
+    assert "- class: `domain`" in s.hover(path.as_uri(), 4, 8).contents.value  # an unlock: the acquire's class

@@ -91,6 +91,11 @@ def _call_hover(session: Session, doc: Document, slot: Slot, call, config: Confi
     recursive = " (recursive)" if kind is not None and kind.recursive else ""
     lines = [f"**`{ev.written}`** — `{name}` {action} it", "",
              f"- lock: `{ev.key}`", f"- kind: `{kind_name}`{recursive}"]
+    # a release carries no class: the acquires of the same lock in the function do
+    lock_class = getattr(ev, "lock_class", None) or next(
+        (o.lock_class for o in lock_events(slot) if getattr(o, "key", None) == ev.key and getattr(o, "lock_class", None)), None)
+    if lock_class is not None:
+        lines.append(f"- class: `{lock_class}`")
     sites = []
     for other in lock_events(slot):
         if isinstance(other, Return) or other.key != ev.key:
