@@ -416,3 +416,64 @@ def test_guards_order_and_entry_points_across_files(tmp_path, monkeypatch, capsy
     status, out, _ = run(capsys, "--check", "src/dev.c")
     assert (status, out) == (0, "")
     clear_config_cache()
+
+
+MACROS = Path(__file__).parent / "crossfile" / "macros"
+MACROS_EXPECTED = (
+    "src/checkout.c:8:9: warning: `c->mu` taken at line 6 is still held at this return (held: c->mu) [lock-leak]\n"
+    "src/checkout.c:11:5: warning: `cart_add_locked()` requires `c->mu`, which is not held here (held: none) "
+    "[missing-required-lock]\n"
+    "src/checkout.c:12:12: warning: `c->items` is used but its lock `c->mu` is not held (held: none) "
+    "[unguarded-access]\n")
+
+
+def test_annotation_macros_defined_in_another_header(tmp_path, monkeypatch, capsys):
+    """compiler.h defines SHOP_REQUIRES & co; cart.h uses them on prototypes and a
+    field; checkout.c calls the functions: every finding needs both headers, cold,
+    warm and with two workers alike."""
+    root = tmp_path / "macros"
+    shutil.copytree(MACROS, root)
+    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(root)
+    parallel(monkeypatch)
+    clear_config_cache()
+    assert run(capsys, "--check", ".")[:2] == (1, MACROS_EXPECTED)
+    assert run(capsys, "--check", ".")[:2] == (1, MACROS_EXPECTED)  # from the cache
+    assert run(capsys, "--check", "--no-cache", "--jobs", "2", ".")[:2] == (1, MACROS_EXPECTED)
+    # the definition annotated with the macro starts with the lock held: no finding in it
+    (root / "include" / "compiler.h").write_text(
+        (root / "include" / "compiler.h").read_text().replace("SHOP_GUARDED_BY(x) __attribute__((guarded_by(x)))",
+                                                              "SHOP_GUARDED_BY(x)"))
+    status, out, _ = run(capsys, "--check", ".")
+    assert "unguarded-access" not in out and "missing-required-lock" in out
+    clear_config_cache()
+
+
+@pytest_lsp.fixture(params=["visual_studio_code"],
+                    config=ClientServerConfig(server_command=SERVER_COMMAND, server_env=SERVER_ENV))
+async def macros_client(lsp_client: LanguageClient, request, tmp_path):
+    shutil.copytree(MACROS, tmp_path, dirs_exist_ok=True)
+    install_recorder(lsp_client)
+
+    @lsp_client.feature(T.CLIENT_REGISTER_CAPABILITY)
+    def register(params: T.RegistrationParams):
+        pass
+    result = await wait(lsp_client.initialize_session(T.InitializeParams(
+        capabilities=client_capabilities(request.param), root_uri=tmp_path.as_uri(),
+        workspace_folders=[T.WorkspaceFolder(tmp_path.as_uri(), "macros")])))
+    lsp_client.encoding = result.capabilities.position_encoding or "utf-16"
+    lsp_client.root = tmp_path
+    lsp_client.initialized(T.InitializedParams())
+    yield
+    await wait(lsp_client.shutdown_session())
+
+
+async def test_server_knows_macros_defined_in_another_header(macros_client: LanguageClient):
+    client = macros_client
+    expected = check_findings(client.root, "src/checkout.c")
+    assert [e[2] for e in expected] == ["lock-leak", "missing-required-lock", "unguarded-access"]
+    path = client.root / "src" / "checkout.c"
+    done = published(client, path.as_uri(), expected)
+    client.text_document_did_open(T.DidOpenTextDocumentParams(
+        T.TextDocumentItem(uri=path.as_uri(), language_id="c", version=0, text=path.read_text())))
+    await wait(done)

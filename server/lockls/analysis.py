@@ -24,10 +24,12 @@ from tree_sitter import Node, Tree
 
 from . import dataflow, lockstate, syntax
 from .annotations import annotated_functions, unchecked_functions
+from .annotations import macro_meanings as function_macro_meanings
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config, LockFunction, locate_entry
 from .contracts import Contracts
 from .declarations import data_annotations, locate, recursive_lock_patterns, table_entry_points
+from .declarations import macro_meanings as data_macro_meanings
 from .contracts import apply as apply_contracts
 from .events import LOCK_EVENTS, Access, Acquire, Call, Declared, Derive, Kill, Release, Return, Site, TryAcquire
 from .findings import FileResult, Finding, Pos, Related, Span
@@ -279,7 +281,15 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
             if wrapper is not None and wrapper.name not in config.functions and wrapper.name not in found:
                 found[wrapper.name] = wrapper
     return Contracts(functions=tuple(sorted(found.items())), guarded=guarded, order=order, entry_points=entry_points,
-                     locks=locks)
+                     locks=locks, macros=_defined_macros(source))
+
+
+def _defined_macros(source: bytes) -> tuple:
+    """(macro, meaning) of the annotation macros the file defines, sorted."""
+    if b"define" not in source:
+        return ()
+    found = {**data_macro_meanings(source), **function_macro_meanings(source)}
+    return tuple(sorted(found.items()))
 
 
 _DECLARED: dict = {}

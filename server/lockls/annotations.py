@@ -195,6 +195,17 @@ def _annotations(declarator: Node, source: bytes, macros: dict[str, str]):
                     yield m.group(1), _split_args(_balanced(inner, m.end() - 1))
 
 
+def macro_meanings(source: bytes) -> dict[str, str]:
+    """Function annotation macros the file defines, by their meaning in
+    `[annotations]` terms (`#define REQUIRES(...) __attribute__((requires_capability(...)))`
+    -> {"REQUIRES": "requires"}): what a header tells the files that use them."""
+    out = {}
+    for macro, spelling in _annotation_macros(source).items():
+        action, shared, _ = _SPELLINGS[spelling]
+        out[macro] = action + "-shared" if shared and action != "excludes" else action
+    return out
+
+
 def _annotation_macros(source: bytes) -> dict[str, str]:
     """`#define REQUIRES(...) __attribute__((requires_capability(__VA_ARGS__)))`:
     macro name -> the annotation it expands to."""

@@ -9,6 +9,8 @@ analysed, and `apply`, which lays them over a `Config`:
   `GUARDED_BY(mu)`, `PT_GUARDED_BY(mu)`);
 - lock order declared on locks (`ACQUIRED_BEFORE(b)`, `ACQUIRED_AFTER(a)`);
 - recursive locks: those declared with a `reentrant_capability` type;
+- annotation macros a header defines (`#define REQUIRES(...) __attribute__((...))`),
+  which then count in the files that use them as if mapped in `[annotations]`;
 - entry points found in method tables (`.open = foo_open` in an initializer of
   a type the configuration lists under `[entry-points] tables`).
 
@@ -43,9 +45,10 @@ class Contracts:
     order: tuple = ()  # (earlier, later) pairs of lock globs, from acquired_before / acquired_after
     entry_points: tuple = ()  # names of functions stored in method tables, sorted
     locks: tuple = ()  # LockPattern(recursive=True) for locks of a reentrant_capability type
+    macros: tuple = ()  # (macro, meaning) of the annotation macros defined, sorted
 
     def __bool__(self) -> bool:
-        return bool(self.functions or self.guarded or self.order or self.entry_points or self.locks)
+        return bool(self.functions or self.guarded or self.order or self.entry_points or self.locks or self.macros)
 
     @staticmethod
     def merge(parts: Iterable["Contracts"]) -> "Contracts":
@@ -56,6 +59,7 @@ class Contracts:
         order: dict = {}
         entries: set = set()
         locks: dict = {}
+        macros: dict = {}
         for part in parts:
             for name, fn in part.functions:
                 functions.setdefault(name, fn)
@@ -63,8 +67,10 @@ class Contracts:
             order.update(dict.fromkeys(part.order))
             entries.update(part.entry_points)
             locks.update(dict.fromkeys(part.locks))
+            for macro, meaning in part.macros:
+                macros.setdefault(macro, meaning)
         return Contracts(tuple(sorted(functions.items())), tuple(guarded), tuple(order), tuple(sorted(entries)),
-                         tuple(locks))
+                         tuple(locks), tuple(sorted(macros.items())))
 
 
 _APPLIED: dict = {}
@@ -96,6 +102,8 @@ def apply(config: Config, contracts: Contracts) -> Config:
             entry_points=tuple(sorted(set(config.entry_points) | set(contracts.entry_points))),
             # after the configured [[locks]]: the first match wins, and the project's word is final
             locks=config.locks + tuple(p for p in contracts.locks if p not in config.locks),
+            # the configuration's own mapping of a macro wins
+            annotations={**dict(contracts.macros), **config.annotations} if contracts.macros else config.annotations,
         )
         # The base fingerprint plus the contracts (their repr is deterministic: tuples of
         # frozen dataclasses and strings) identify the result: no need to serialise the

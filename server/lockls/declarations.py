@@ -68,6 +68,18 @@ def _spellings(source: bytes, project_macros: Optional[Mapping[str, str]]) -> di
     return out
 
 
+def macro_meanings(source: bytes) -> dict[str, str]:
+    """Data annotation macros the file defines (`#define GUARDED_BY(x)
+    __attribute__((guarded_by(x)))` -> {"GUARDED_BY": "guarded-by"})."""
+    out = {}
+    for m in _MACRO_DEF.finditer(source):
+        for word in _WORD.findall(m.group(2).decode("utf-8", "replace")):
+            if word in _SPELLINGS:
+                out[m.group(1).decode()] = _SPELLINGS[word]
+                break
+    return out
+
+
 def data_annotations(root: Node, source: bytes, project_macros: Optional[Mapping[str, str]] = None) -> tuple[tuple, tuple]:
     """(GuardedData entries, (earlier, later, None) lock-glob pairs) declared in the file
     (None: the origin, filled in when the file's contracts are shared with others)."""

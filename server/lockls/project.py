@@ -58,6 +58,7 @@ class FileContracts:
     exported: Contracts = Contracts()  # what it tells the other files of the project
     small_calls: tuple = ()  # sorted names called by its wrapper-sized functions (wrappers of wrappers)
     static: tuple = ()  # sorted names of its `static` functions: the project says nothing about them here
+    macro_calls: tuple = ()  # sorted capitalised names called outside function bodies (annotation macros?)
 
 
 EMPTY = FileContracts()
@@ -97,7 +98,23 @@ def with_own(root, source: bytes, path: str, own: Contracts, functions: Optional
 
         functions = function_nodes(root)
     static = static_functions(root, source)
-    return FileContracts(own, _exported(own, static, path), _small_calls(functions, source), tuple(sorted(static)))
+    return FileContracts(own, _exported(own, static, path), _small_calls(functions, source), tuple(sorted(static)),
+                         _macro_calls(functions, source))
+
+
+_CAPS_CALL = re.compile(rb"\b([A-Z_][A-Z0-9_]*)\s*\(")
+
+
+def _macro_calls(functions, source: bytes) -> tuple:
+    """Capitalised names called outside function bodies: where annotation macros
+    are used (`void f(struct q *q) MY_REQUIRES(q->mu);`, `int n MY_GUARDED_BY(mu);`)."""
+    names, end = set(), 0
+    for _, body in functions:
+        if body.start_byte >= end:
+            names.update(_CAPS_CALL.findall(source, end, body.start_byte))
+            end = body.end_byte
+    names.update(_CAPS_CALL.findall(source, end))
+    return tuple(sorted(n.decode() for n in names))
 
 
 def scan_source(source: bytes, path: str, config: Config, parser=None, **kwargs) -> FileContracts:
@@ -122,9 +139,9 @@ def _exported(own: Contracts, static: frozenset, path: str) -> Contracts:
     functions = own.functions
     if static and any(name in static for name, _ in functions):
         functions = tuple((n, f) for n, f in functions if n not in static)
-    if functions is own.functions and not own.guarded and not own.order and not own.locks:
+    if functions is own.functions and not own.guarded and not own.order and not own.locks and not own.macros:
         return own
-    return dataclasses.replace(own, functions=functions, guarded=(), order=(), locks=())
+    return dataclasses.replace(own, functions=functions, guarded=(), order=(), locks=(), macros=())
 
 
 _CONTAINERS = ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "linkage_specification",
@@ -337,13 +354,15 @@ def _in_config(field: str, element, config: Config) -> bool:
         return element in getattr(config, "entry_points", ())
     if field == "locks":
         return element in getattr(config, "locks", ())
+    if field == "macros":
+        return config.annotations.get(element[0]) == element[1]
     return False
 
 
 def _words(field: str, element) -> Optional[tuple]:
     """The words one of which a file must contain for `element` to matter to it;
     None: it may matter to any file."""
-    if field == "functions":
+    if field in ("functions", "macros"):
         return (element[0],)
     if field == "entry_points" and isinstance(element, str) and not _GLOB.search(element):
         return tuple(_WORD.findall(element)) or None
@@ -363,6 +382,15 @@ def infer(files: dict[str, FileContracts], config: Config,
     (see `scan_tree`'s `extra`). Only files whose wrapper-sized functions call a
     function the project added in the previous round are read again."""
     project = Project(merge_files(files), config)
+    # annotation macros a header defines: the files that use them are read again
+    # under them first (their annotated prototypes are then exported)
+    macros = {m for m, meaning in project.contracts.macros if config.annotations.get(m) != meaning}
+    if macros:
+        todo = [p for p, fc in files.items() if macros.intersection(fc.macro_calls) - {m for m, _ in fc.own.macros}]
+        if todo:
+            for p, fc in rescan(todo, project).items():
+                files[p] = fc
+            project = Project(merge_files(files), config)
     offered: set = set()
     for _ in range(rounds):
         names = project.function_names - offered
