@@ -261,7 +261,7 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     `analyzed` (start byte -> FunctionResult) collects the functions analysed on the
     way, for a caller that can reuse them when the configuration did not change."""
     functions = functions if functions is not None else function_nodes(root)
-    annotated, guarded, order, entry_points, locks = _declared_outside_bodies(root, source, config, functions)
+    annotated, guarded, order, entry_points, locks, macros = _declared_outside_bodies(root, source, config, functions)
     found: dict[str, LockFunction] = {name: fn for name, fn in annotated.items() if name not in config.functions}
     pattern, _ = _tables(config)
     if pattern is not None:
@@ -281,7 +281,7 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
             if wrapper is not None and wrapper.name not in config.functions and wrapper.name not in found:
                 found[wrapper.name] = wrapper
     return Contracts(functions=tuple(sorted(found.items())), guarded=guarded, order=order, entry_points=entry_points,
-                     locks=locks, macros=_defined_macros(source))
+                     locks=locks, macros=macros)
 
 
 def _defined_macros(source: bytes) -> tuple:
@@ -297,7 +297,7 @@ _DECLARED: dict = {}
 
 def _declared_outside_bodies(root: Node, source: bytes, config: Config, functions: list):
     """(annotated functions, guarded data, declared order, method-table entry points,
-    recursive lock patterns): all written outside function bodies, so reused while
+    recursive lock patterns, annotation macros): all written outside function bodies, so reused while
     that text does not change (every keystroke inside a body, in the editor)."""
     parts, end = [], 0
     for _, body in functions:
@@ -312,7 +312,8 @@ def _declared_outside_bodies(root: Node, source: bytes, config: Config, function
             _DECLARED.clear()
         guarded, order = data_annotations(root, source, config.annotations)
         found = (annotated_functions(root, source, config.annotations), guarded, order,
-                 table_entry_points(root, source, config.entry_tables), recursive_lock_patterns(root, source))
+                 table_entry_points(root, source, config.entry_tables), recursive_lock_patterns(root, source),
+                 _defined_macros(source))
         _DECLARED[key] = found
     return found
 
