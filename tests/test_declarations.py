@@ -34,10 +34,11 @@ struct s {
 static int h __guarded_by(&h_lock) = 0;
 int i GUARDED_BY(i_mu), j;
 """)
+    s_ = "struct s"
     assert guarded == (
-        GuardedData(field="a", by="mu"), GuardedData(field="b", by="mu", pointee=True),
-        GuardedData(field="c", by="mu"), GuardedData(field="d", by="mu"),
-        GuardedData(field="e", by="mu", pointee=True), GuardedData(field="f", by="=big_lock"),
+        GuardedData(field="a", by="mu", owner=s_), GuardedData(field="b", by="mu", pointee=True, owner=s_),
+        GuardedData(field="c", by="mu", owner=s_), GuardedData(field="d", by="mu", owner=s_),
+        GuardedData(field="e", by="mu", pointee=True, owner=s_), GuardedData(field="f", by="=big_lock", owner=s_),
         GuardedData(variable="h", by="=h_lock"), GuardedData(variable="i", by="=i_mu"),
     )
     assert order == ()
@@ -64,7 +65,7 @@ static struct ovs_mutex d OVS_ACQ_AFTER(c);
 struct pair { pthread_mutex_t first ACQUIRED_BEFORE(second); pthread_mutex_t second; };
 """, {"OVS_GUARDED_BY": "guarded-by", "OVS_ACQ_BEFORE": "acquired-before", "OVS_ACQ_AFTER": "acquired-after",
       "ACQUIRED_BEFORE": "acquired-before", "OVS_REQUIRES": "requires"})
-    assert guarded == (GuardedData(field="n", by="mutex"),)
+    assert guarded == (GuardedData(field="n", by="mutex", owner="struct table"),)
     assert order == (("a", "b", None), ("a", "c", None), ("c", "d", None), ("*->first", "*->second", None))
 
 

@@ -140,6 +140,7 @@ class GuardedData:
     pointee: bool = False  # what the field/variable points to is guarded, not the pointer (pt_guarded_by)
     exceptions: tuple = ()  # type guards: fields and functions a use through which needs no lock
     origin: Optional[str] = None  # the file that declared it (config or source); None: the analysed file
+    owner: Optional[str] = None  # a field's struct ("struct account"), when an annotation declared it
 
     def declared(self):
         """Where it was declared, for related information."""

@@ -112,7 +112,8 @@ def data_annotations(root: Node, source: bytes, project_macros: Optional[Mapping
                 continue
             if struct_body is not None:
                 by = guard if guard.split("->")[0] in siblings else "=" + guard
-                guarded.append(GuardedData(field=declared, by=by, pointee=meaning == "pt-guarded-by"))
+                guarded.append(GuardedData(field=declared, by=by, pointee=meaning == "pt-guarded-by",
+                                           owner=_struct_name(struct_body, source)))
             else:
                 guarded.append(GuardedData(variable=declared, by="=" + guard, pointee=meaning == "pt-guarded-by"))
             continue
@@ -143,6 +144,13 @@ def _struct_body(node: Optional[Node]):
 
 
 _MAX_DEPTH = 48
+
+
+def _struct_name(body: Node, source: bytes) -> Optional[str]:
+    """`struct account` for the body of `struct account { ... }`; None when anonymous."""
+    spec = body.parent
+    name = spec.child_by_field_name("name") if spec is not None and spec.type in ("struct_specifier", "union_specifier") else None
+    return f"{spec.type.split('_')[0]} {text(name, source)}" if name is not None else None
 
 
 def _field_names(body: Node, source: bytes, spellings: list) -> set:

@@ -330,7 +330,7 @@ class Lowerer:
             if t == "field_expression":
                 field = n.child_by_field_name("field")
                 guard = self.guarded_fields.get(flat(field, self.source)) if field is not None else None
-                if guard is not None and self._dereferenced(n, guard):
+                if guard is not None and self._dereferenced(n, guard) and not self._other_struct(n, guard):
                     plain = canonical(n.child_by_field_name("argument"), self.source)
                     key, shown_guard = _guard_key(guard, key_of(plain, self.aliases)), _guard_key(guard, plain)
                     found.append(Access(key, shown_guard, shown(n, self.source), Site.of(n), guard.everywhere,
@@ -351,6 +351,20 @@ class Lowerer:
                     continue
             stack.extend(reversed(n.named_children))
         out.extend(sorted(found, key=lambda a: a.site.start_byte))
+
+    def _other_struct(self, n: Node, guard) -> bool:
+        """`x->count` where `x` is declared as another struct than the one whose
+        `count` is guarded (a field is otherwise known by its name only). A typedef'd
+        type may be the same struct: only two different `struct` tags tell."""
+        if guard.owner is None:
+            return False
+        obj = n.child_by_field_name("argument")
+        while obj is not None and obj.type == "parenthesized_expression":
+            obj = obj.named_children[0] if obj.named_children else None
+        if obj is None or obj.type != "identifier":
+            return False
+        declared = self.variable_types().get(flat(obj, self.source), "")
+        return declared.startswith(("struct ", "union ")) and declared != guard.owner
 
     @staticmethod
     def _dereferenced(n: Node, guard) -> bool:

@@ -66,7 +66,10 @@ int queue_len(struct queue *q)
 ```
 
 ## Known limits
-- A field is recognised by its name (any struct with a field of that name).
+- A field is recognised by its name. For a field annotated in the source, a use
+  through a variable declared as another `struct` is left alone; a field named
+  in the configuration, or reached through a typedef'd type, matches any struct
+  with a field of that name.
 - Guards on a struct type follow the parameters and the locals declared at the
   top of the function body, not variables declared in nested blocks.
 - A function that neither takes nor drops the lock and is not an entry point
