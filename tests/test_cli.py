@@ -638,3 +638,18 @@ def test_json_related_points_at_declarations(capsys):
     assert [(os.path.basename(r["path"]), r["line"], r["column"], r["message"])
             for r in findings[(100, "lock-order")]] == [
         ("driver.c", 96, 10, "`vm` taken here"), (".lockls.toml", 3, 1, "the lock order is declared here")]
+
+
+def test_json_related_points_at_the_declared_contract(capsys):
+    """missing-required-lock / excluded-lock-held point at the callee's annotated
+    prototype in the file, or at its [functions.NAME] table in the configuration."""
+    ovs = Path(__file__).parent / "fixtures" / "ovs"
+    assert main(["--check", "--no-cache", "--format", "json", str(ovs / "ovs_style.c")]) == 1
+    related = {(f["line"], f["rule"]): [(os.path.basename(r["path"]), r["line"], r["column"], r["message"])
+                                        for r in f["related"]] for f in json.loads(capsys.readouterr().out)}
+    assert related[(31, "missing-required-lock")][-1] == (
+        "ovs_style.c", 11, 6, "`table_insert_locked()` declared to require `t->mutex` here")
+    assert related[(39, "excluded-lock-held")][-1] == (
+        "ovs_style.c", 12, 6, "`table_destroy()` declared to exclude `t->mutex` here")
+    assert related[(41, "missing-required-lock")][-1] == (
+        ".lockls.toml", 13, 1, "`table_rehash()` declared to require `t->mutex` here")

@@ -94,6 +94,9 @@ def test_check_json(capsys, shop):
     leak = found[1]
     assert (leak["end_line"], leak["end_column"]) == (27, 19)
     assert leak["related"] == [{"path": "src/user.c", "line": 25, "column": 5, "message": "`q->lock` taken here"}]
+    required = found[2]  # the contract was declared in the header
+    assert required["related"][-1] == {"path": "include/queue.h", "line": 26, "column": 6,
+                                       "message": "`queue_drain_locked()` declared to require `q->lock` here"}
 
 
 def test_a_file_alone_knows_nothing_of_the_others(capsys, shop):

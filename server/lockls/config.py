@@ -82,6 +82,9 @@ class LockFunction:
     # as lock refs: "argN" + a path ("arg0->lock"), or "=" + a global lock ("=ledger_mu")
     requires: tuple = ()
     excludes: tuple = ()
+    # the file that declared it (a header, the config file); None: this file or a preset.
+    # Where, not what: left out of equality (and of the configuration's fingerprint).
+    origin: Optional[str] = field(default=None, compare=False)
 
     @property
     def is_try(self) -> bool:
@@ -193,7 +196,8 @@ class Config:
         payload = {
             "schema": _FINGERPRINT_SCHEMA,
             "presets": list(self.presets),
-            "functions": [dataclasses.asdict(self.functions[n]) for n in sorted(self.functions)],
+            "functions": [{k: v for k, v in dataclasses.asdict(self.functions[n]).items() if k != "origin"}
+                          for n in sorted(self.functions)],
             "kinds": [dataclasses.asdict(self.kinds[n]) for n in sorted(self.kinds)],
             "locks": [dataclasses.asdict(p) for p in self.locks],  # order matters: first match wins
             "annotations": dict(sorted(self.annotations.items())),
@@ -1083,7 +1087,8 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
     user_functions = _valid(parsed, "functions", {})
     user_locks = _valid(parsed, "locks", ())
     kinds.update(_valid(parsed, "kinds", {}))
-    functions.update(user_functions)  # the project's entry replaces a preset's
+    # the project's entry replaces a preset's
+    functions.update((n, dataclasses.replace(f, origin=source)) for n, f in user_functions.items())
     _check_kind_references(user_functions, user_locks, kinds, problems)
 
     classes = _valid(parsed, "classes", {})
@@ -1277,6 +1282,8 @@ def locate_entry(text: str, what: str, name: str) -> Optional[int]:
         pattern = r'^\s*(?:field|variable|type)\s*=\s*"' + re.escape(name) + '"'
     elif what == "class":
         pattern = r"^\s*\[\s*classes\s*\.\s*\"?" + re.escape(name) + r'"?\s*\]'
+    elif what == "function":
+        pattern = r"^\s*\[\s*functions\s*\.\s*\"?" + re.escape(name) + r'"?\s*\]'
     elif what == "lock-order":
         pattern = r"^\s*\"?lock-order\"?\s*="
     else:

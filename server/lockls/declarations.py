@@ -305,6 +305,8 @@ def _matching_brace(source: bytes, open_index: int) -> Optional[int]:
 def locate(source: bytes, what: str, name: str, project_macros: Optional[Mapping[str, str]] = None) -> Optional[tuple[int, int]]:
     """(start, end) bytes of the name a guard or an order annotation declares in a
     C file (`balance` in `long balance GUARDED_BY(mu);`), or None."""
+    if what == "function":
+        return _locate_function(source, name)
     spellings = _spellings(source, project_macros)
     wanted = ("guarded-by", "pt-guarded-by") if what == "guarded" else ("acquired-before", "acquired-after")
     names = [n for n, meaning in spellings.items() if meaning in wanted]
@@ -319,3 +321,30 @@ def locate(source: bytes, what: str, name: str, project_macros: Optional[Mapping
     m = re.search(rb"\b(" + re.escape(name.encode()) + rb")\s*(?:\[[^\]\n]*\]\s*)*(?:__attribute__\s*\(\(\s*)?(?:"
                   + b"|".join(re.escape(n.encode()) for n in names) + rb")\s*\(", source)
     return (m.start(1), m.end(1)) if m else None
+
+
+def _locate_function(source: bytes, name: str) -> Optional[tuple[int, int]]:
+    """The name of the first declaration of `name` that carries something after its
+    parameter list (an annotation: `void f(struct q *q) __must_hold(&q->lock);`)."""
+    for m in re.finditer(rb"\b" + re.escape(name.encode()) + rb"\s*\(", source):
+        close = _matching_paren(source, m.end() - 1)
+        if close is None:
+            return None
+        tail = source[close + 1:close + 300]
+        end = min((i for i in (tail.find(b";"), tail.find(b"{")) if i >= 0), default=len(tail))
+        if re.search(rb"[A-Za-z_]\w*\s*\(", tail[:end]):
+            return m.start(), m.start() + len(name.encode())
+    return None
+
+
+def _matching_paren(source: bytes, open_index: int) -> Optional[int]:
+    depth = 0
+    for i in range(open_index, min(len(source), open_index + 2000)):
+        c = source[i]
+        if c == 0x28:
+            depth += 1
+        elif c == 0x29:
+            depth -= 1
+            if depth == 0:
+                return i
+    return None

@@ -96,6 +96,7 @@ class Call:
     may_sleep: bool
     requires: tuple = ()  # (key, written) of locks that must be held here
     excludes: tuple = ()  # (key, written) of locks that must not be held here
+    declared: Optional["Declared"] = None  # where the callee's contract was declared
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from tree_sitter import Node
 
 from . import guards
 from .config import Config, LockFunction
-from .events import Access, Acquire, Call, Cond, Derive, Kill, Rebind, Release, Site, TryAcquire
+from .events import Access, Acquire, Call, Cond, Declared, Derive, Kill, Rebind, Release, Site, TryAcquire
 from .lockexpr import canonical, key_of, resolve_lock_ref
 
 _SPACE = re.compile(r"\s+")
@@ -201,7 +201,8 @@ class Lowerer:
         fn = self.functions.get(name) if name else None
         if fn is not None:
             if (fn.requires or fn.excludes) and fn.action != "call":
-                out.append(Call(fn.name, Site.of(call), False, self._refs(fn.requires, args), self._refs(fn.excludes, args)))
+                out.append(Call(fn.name, Site.of(call), False, self._refs(fn.requires, args), self._refs(fn.excludes, args),
+                                Declared("function", fn.name, fn.origin)))
             event = self.lock_event(fn, call, args, result)
             if event is not None:
                 out.append(event)
@@ -219,7 +220,8 @@ class Lowerer:
         site = Site.of(call)
         if fn.action == "call":
             return Call(fn.name, site, bool(fn.may_sleep) and self._sleeps(fn, args),
-                        self._refs(fn.requires, args), self._refs(fn.excludes, args))
+                        self._refs(fn.requires, args), self._refs(fn.excludes, args),
+                        Declared("function", fn.name, fn.origin) if fn.requires or fn.excludes else None)
         if fn.scope is not None:  # `guard(spinlock_irqsave)(&l)`: the guard's class says what it takes
             cls_node = guards.class_node(fn, call, args)
             cls = guards.guard_class(self.source[cls_node.start_byte:cls_node.end_byte].decode()) \

@@ -129,17 +129,19 @@ def _exported(own: Contracts, static: frozenset, path: str) -> Contracts:
     stamped with the header's path (for related information). A `.c` file: its
     non-static lock functions and the entry points of its method tables; the data
     it declares (structs, their guards, lock types) is its own."""
+    # stamped with the file's path, for related information in the files that use them
+    stamped = tuple((n, f if f.origin else dataclasses.replace(f, origin=path)) for n, f in own.functions)
     if is_header(path):
-        if not own.guarded and not own.order:
-            return own
         return dataclasses.replace(
-            own,
+            own, functions=stamped,
             guarded=tuple(g if g.origin else dataclasses.replace(g, origin=path) for g in own.guarded),
             order=tuple(p if p[2] else (p[0], p[1], path) for p in own.order))
     functions = own.functions
     if static and any(name in static for name, _ in functions):
-        functions = tuple((n, f) for n, f in functions if n not in static)
-    if functions is own.functions and not own.guarded and not own.order and not own.locks and not own.macros:
+        functions = tuple((n, f) for n, f in stamped if n not in static)
+    else:
+        functions = stamped
+    if not functions and not own.functions and not own.guarded and not own.order and not own.locks and not own.macros:
         return own
     return dataclasses.replace(own, functions=functions, guarded=(), order=(), locks=(), macros=())
 

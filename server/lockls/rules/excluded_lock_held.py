@@ -37,8 +37,9 @@ void queue_close(struct queue *q)
 ```
 
 ## Known limits
-- Only locks held in the calling function itself are known; contracts come
-  from annotations in the analysed file.
+- Only locks held in the calling function itself are known. Contracts come
+  from annotations in the files of the run (headers included) and from the
+  configuration; related information points at the contract's declaration.
 
 ## Fix
 Release the lock before the call, or call a variant that expects it held.
@@ -64,4 +65,7 @@ def check(event: Call, state, ctx: RuleContext) -> None:
         message = (f"`{event.name}()` must not be called with `{written}` held, which {held} here "
                    f"(taken at {site_line(fact.first_site())}){when_clause(bad, good)}{held_suffix(bad)}")
         sites = sorted({s for c in bad for s in c.get(key).sites}, key=lambda s: s.start_byte)
-        ctx.report(NAME, event.site, message, [(s, f"`{fact.written}` taken here") for s in sites])
+        places = [(s, f"`{fact.written}` taken here") for s in sites]
+        if event.declared is not None:
+            places.append((event.declared, f"`{event.name}()` declared to exclude `{written}` here"))
+        ctx.report(NAME, event.site, message, places)

@@ -44,8 +44,10 @@ void queue_close(struct queue *q)
 ## Known limits
 - A lock the calling function never takes or drops is assumed to be held by
   its own caller: only locks it is known not to hold are reported.
-- Contracts come from annotations in the analysed file (definitions or
-  prototypes); headers that are not analysed do not contribute yet.
+- Contracts come from annotations in the files of the run (definitions or
+  prototypes, headers included) and from the configuration; a header that is
+  not part of the run does not contribute. Related information points at the
+  declaration of the contract.
 
 ## Fix
 Take the lock around the call, or call the variant that takes the lock itself.
@@ -73,4 +75,7 @@ def check(event: Call, state, ctx: RuleContext) -> None:
                    f"{when_clause(bad, good)}{held_suffix(bad)}")
         related = sorted({s for c in bad if c.get(key) is not None for s in c.get(key).sites},
                          key=lambda s: s.start_byte)
-        ctx.report(NAME, event.site, message, [(s, f"`{written}` released or not acquired here") for s in related])
+        places = [(s, f"`{written}` released or not acquired here") for s in related]
+        if event.declared is not None:
+            places.append((event.declared, f"`{event.name}()` declared to require `{written}` here"))
+        ctx.report(NAME, event.site, message, places)
