@@ -420,3 +420,39 @@ def test_hover_on_a_lock_call_shows_its_class(tmp_path):
     s.open(path.as_uri(), text, 1, "c")
     assert "- class: `driver`" in s.hover(path.as_uri(), 2, 8).contents.value
     assert "- class: `domain`" in s.hover(path.as_uri(), 4, 8).contents.value  # an unlock: the acquire's class
+
+
+IRQSAVE_LEAK = """int f(struct d *d)
+{
+    unsigned long flags;
+    spin_lock_irqsave(&d->lock, flags);
+    if (d->n)
+        return -1;
+    spin_unlock_irqrestore(&d->lock, flags);
+    return 0;
+}
+"""
+
+SRCU_LEAK = """int g(struct d *d)
+{
+    int idx = srcu_read_lock(&d->srcu);
+    if (d->n)
+        return -1;
+    srcu_read_unlock(&d->srcu, idx);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("text, title, inserted", [
+    (IRQSAVE_LEAK, "Release `&d->lock` with `spin_unlock_irqrestore` before this return",
+     "spin_unlock_irqrestore(&d->lock, flags);"),
+    (SRCU_LEAK, "Release `&d->srcu` with `srcu_read_unlock` before this return", "srcu_read_unlock(&d->srcu, idx);"),
+])
+def test_leak_fix_passes_what_the_release_needs(text, title, inserted):
+    """The saved flags of an irqsave and the token of an SRCU read lock go to the release."""
+    s, doc, actions = actions_for(text, "lock-leak")
+    (fix,) = [a for a in actions if a.title == title]
+    fixed = apply_edits(doc, fix.edit.changes[URI], "utf-16")
+    assert inserted in fixed
+    assert rules_of(fixed) == []

@@ -1,8 +1,9 @@
 """Quick-fixes for findings, as byte-range edits of the current document text.
 
 - `lock-leak`: insert the release paired with the acquire (same kind in the
-  configuration, else the name with `lock` -> `unlock`), with the lock expression
-  as written, on a new line before the `return` with its indentation (a braceless
+  configuration, else the name with `lock` -> `unlock`, `irqsave` -> `irqrestore`),
+  with the lock expression as written (plus the saved flags of an irqsave, the
+  token of `idx = srcu_read_lock(...)`), on a new line before the `return` with its indentation (a braceless
   `if`/loop body gets braces); or `goto LABEL;` when a label of the function is
   followed by a release of that lock before any return.
 - `double-lock`, `unlock-unheld`: remove the call statement (its whole line when
@@ -18,7 +19,7 @@ import re
 from typing import Optional
 
 from .config import Config, LockFunction
-from .events import Release, Return
+from .events import Acquire, Release, Return
 
 _BRACELESS_PARENTS = {"if_statement": "consequence", "while_statement": "body", "for_statement": "body",
                       "do_statement": "body"}
@@ -75,7 +76,8 @@ def _node_at(doc, start: int, end: int, types: tuple):
 def release_function(acquire: LockFunction, config: Config) -> Optional[LockFunction]:
     """The release paired with an acquire: same kind, best name match; else lock -> unlock."""
     name = acquire.name
-    guesses = [re.sub(r"(try|timed|rd|wr)?lock", "unlock", name, count=1),
+    guesses = [name.replace("lock", "unlock", 1).replace("irqsave", "irqrestore"),  # spin_lock_irqsave
+               re.sub(r"(try|timed|rd|wr)?lock", "unlock", name, count=1),
                name.replace("lock", "unlock", 1), name.replace("Lock", "Unlock", 1),
                name.replace("acquire", "release"), name.replace("enter", "leave"), name.replace("get", "put")]
     releases = [f for f in config.functions.values() if f.action == "release"]
@@ -109,13 +111,7 @@ def _leak_fixes(doc, finding, acquire, config: Config, events: list) -> list:
     out = []
     site = finding.site
     release = release_function(acquire.fn, config) if acquire.fn is not None else None
-    call = None
-    if release is not None and release.lock_arg == 0 and not release.path:
-        call = f"{release.name}({acquire.written});"
-    elif release is not None and release.lock_arg == 0 and acquire.written.endswith(release.path):
-        call = f"{release.name}({acquire.written[:-len(release.path)]});"  # a wrapper: `q_unlock(q)` drops `q->lock`
-    elif release is not None and release.lock == "global":  # `rcu_read_unlock()` takes no argument
-        call = f"{release.name}();"
+    call = _release_call(doc, finding, acquire, release) if release is not None else None
     if call is not None:
         edits = _insert_before(doc, site.start_byte, site.end_byte, call)
         if edits:
@@ -125,6 +121,55 @@ def _leak_fixes(doc, finding, acquire, config: Config, events: list) -> list:
     if goto is not None:
         out.append(goto)
     return out
+
+
+def _release_call(doc, finding, acquire, release: LockFunction) -> Optional[str]:
+    """`spin_unlock(&l);`, with what the acquire's call says the release needs too:
+    the saved flags of `spin_lock_irqsave(&l, flags)` and the token of
+    `idx = srcu_read_lock(&ss)`."""
+    if release.lock == "global":  # `rcu_read_unlock()` takes no argument
+        return f"{release.name}();"
+    if release.lock_arg != 0:
+        return None
+    if release.path:  # a wrapper: `q_unlock(q)` drops `q->lock`
+        if not acquire.written.endswith(release.path):
+            return None
+        args = [acquire.written[:-len(release.path)]]
+    else:
+        args = [acquire.written]
+    call = _acquire_call(doc, finding, acquire)
+    if call is not None:
+        given = call.child_by_field_name("arguments")
+        given = given.named_children if given is not None else []
+        if release.name.endswith("irqrestore") and len(given) > 1:
+            args.append(doc.source[given[1].start_byte:given[1].end_byte].decode("utf-8", "replace"))
+        token = _assigned_to(doc, call)
+        if token is not None and isinstance(acquire, Acquire):  # a plain lock whose value is kept: a token
+            args.append(token)
+    return f"{release.name}({', '.join(args)});"
+
+
+def _acquire_call(doc, finding, acquire):
+    slot = getattr(finding, "slot", None)
+    if slot is None or acquire.site is None:
+        return None
+    start, end = slot.from_base(acquire.site.start_byte), slot.from_base(acquire.site.end_byte)
+    node = _node_at(doc, start, end, ("call_expression",))
+    return node if node is not None and node.start_byte == start else None
+
+
+def _assigned_to(doc, call) -> Optional[str]:
+    """`idx` in `idx = f(...)` or `int idx = f(...)`."""
+    parent = call.parent
+    if parent is not None and parent.type == "assignment_expression" and parent.child_by_field_name("right") == call:
+        left = parent.child_by_field_name("left")
+        return doc.source[left.start_byte:left.end_byte].decode("utf-8", "replace") if left is not None else None
+    if parent is not None and parent.type == "init_declarator" and parent.child_by_field_name("value") == call:
+        name = parent.child_by_field_name("declarator")
+        while name is not None and name.type != "identifier":
+            name = name.child_by_field_name("declarator")
+        return doc.source[name.start_byte:name.end_byte].decode("utf-8", "replace") if name is not None else None
+    return None
 
 
 def _insert_before(doc, start: int, end: int, call: str) -> list:
