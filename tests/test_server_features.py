@@ -456,3 +456,18 @@ def test_leak_fix_passes_what_the_release_needs(text, title, inserted):
     fixed = apply_edits(doc, fix.edit.changes[URI], "utf-16")
     assert inserted in fixed
     assert rules_of(fixed) == []
+
+
+def test_index_workspace_setting(tmp_path):
+    """indexWorkspace: false at start-up: no background index (each file alone)."""
+    s = Session()
+    s.apply_settings({"lockls": {"indexWorkspace": False}})
+    s.start_index([str(tmp_path)], lambda: None)
+    assert s.index is None
+    s = Session()
+    s.apply_settings({"indexWorkspace": True})
+    s.start_index([str(tmp_path)], lambda: None)
+    try:
+        assert s.index is not None
+    finally:
+        s.index.stop()

@@ -58,6 +58,7 @@ class Session:
         self.index = None  # workspace.ProjectIndex: the contracts of the other files of the project
         self.found: dict = {}  # uri -> (project, its words in the document's text at the last analysis)
         self.shared: dict = {}  # uri -> project.FileContracts last given to the index
+        self.index_workspace = True  # read the other files of the workspace for their contracts
         self.static_memo: dict = {}  # uri -> what incremental.analyze_document remembers of its static functions
 
     # -- settings ------------------------------------------------------------------
@@ -68,7 +69,9 @@ class Session:
         return self.encoding
 
     def apply_settings(self, options) -> None:
-        """initializationOptions or didChangeConfiguration settings: {"configFile", "select"}."""
+        """initializationOptions or didChangeConfiguration settings: {"configFile", "select",
+        "indexWorkspace"} (the last read at start-up only: it decides whether the
+        workspace is indexed for other files' contracts)."""
         if not isinstance(options, dict):
             return
         if isinstance(options.get("lockls"), dict):
@@ -80,6 +83,8 @@ class Session:
                 if not os.path.isabs(value) and self.root:
                     value = os.path.join(self.root, value)
             self.explicit_config = value or None
+        if "indexWorkspace" in options and self.index is None:
+            self.index_workspace = options.get("indexWorkspace") is not False
         if "select" in options:
             value = options.get("select")
             if value is None:
@@ -258,7 +263,7 @@ class Session:
         index's thread) whenever a configuration's project contracts change."""
         from .workspace import ProjectIndex
 
-        if self.index is not None or not roots:
+        if self.index is not None or not roots or not self.index_workspace:
             return
         self.index = ProjectIndex(roots, notify, self.explicit_config)
         self.index.start()

@@ -8,6 +8,7 @@ export interface LocklsSettings {
   serverArgs: string[];
   configFile: string | null;
   select: string[] | null;
+  indexWorkspace: boolean;
 }
 
 export interface Environment {
@@ -28,11 +29,13 @@ export function normalizeSettings(raw: {
   const serverArgs = raw.get<unknown>('server.args');
   const configFile = raw.get<string | null>('configFile');
   const select = raw.get<unknown>('select');
+  const indexWorkspace = raw.get<unknown>('indexWorkspace');
   return {
     serverPath: typeof serverPath === 'string' && serverPath.trim() ? serverPath.trim() : DEFAULT_SERVER,
     serverArgs: Array.isArray(serverArgs) ? serverArgs.filter((a): a is string => typeof a === 'string') : [],
     configFile: typeof configFile === 'string' && configFile.trim() ? configFile.trim() : null,
     select: Array.isArray(select) ? select.filter((r): r is string => typeof r === 'string') : null,
+    indexWorkspace: indexWorkspace !== false,
   };
 }
 
@@ -68,6 +71,7 @@ export function initializationOptions(s: LocklsSettings): Record<string, unknown
   const o: Record<string, unknown> = {};
   if (s.configFile !== null) o.configFile = s.configFile;
   if (s.select !== null) o.select = s.select;
+  if (!s.indexWorkspace) o.indexWorkspace = false;
   return o;
 }
 
@@ -144,5 +148,6 @@ export const DOCUMENT_SELECTOR = [
 
 /** Whether a configuration change needs the server restarted (command or arguments). */
 export function needsRestart(affects: (section: string) => boolean): boolean {
-  return affects('lockls.server');
+  // the workspace index is started (or not) with the server
+  return affects('lockls.server') || affects('lockls.indexWorkspace');
 }

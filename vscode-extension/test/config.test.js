@@ -11,8 +11,9 @@ const settings = (o) => ({ get: (k) => o[k] });
 
 test('defaults when nothing is set', () => {
   assert.deepEqual(c.normalizeSettings(settings({})), {
-    serverPath: 'lockls', serverArgs: [], configFile: null, select: null,
+    serverPath: 'lockls', serverArgs: [], configFile: null, select: null, indexWorkspace: true,
   });
+  assert.equal(c.normalizeSettings(settings({ indexWorkspace: false })).indexWorkspace, false);
 });
 
 test('settings are cleaned up', () => {
@@ -32,12 +33,13 @@ test('initializationOptions carry only what is set', () => {
   assert.deepEqual(c.initializationOptions(base), {});
   assert.deepEqual(c.initializationOptions({ ...base, configFile: 'ci/lockls.toml', select: [] }),
     { configFile: 'ci/lockls.toml', select: [] });
+  assert.deepEqual(c.initializationOptions({ ...base, indexWorkspace: false }), { indexWorkspace: false });
 });
 
 test('variables are expanded in the command and its arguments', () => {
   const env = { workspaceFolder: '/ws', home: '/home/u', env: { LOG: '/var/log' } };
   const s = { serverPath: '~/venv/bin/lockls', serverArgs: ['--log-file', '${env:LOG}/l.log', '${workspaceFolder}/x', '${userHome}'],
-    configFile: null, select: null };
+    configFile: null, select: null, indexWorkspace: true };
   assert.deepEqual(c.serverCommand(s, env), {
     command: '/home/u/venv/bin/lockls', args: ['--log-file', '/var/log/l.log', '/ws/x', '/home/u'],
   });
@@ -91,13 +93,15 @@ test('C files and C headers only', () => {
 
 test('only server command changes need a restart', () => {
   assert.equal(c.needsRestart((s) => s === 'lockls.server'), true);
+  assert.equal(c.needsRestart((s) => s === 'lockls.indexWorkspace'), true);
   assert.equal(c.needsRestart((s) => s === 'lockls.select'), false);
 });
 
 test('package.json contributes the documented settings and commands', () => {
   const pkg = require('../package.json');
   const props = Object.keys(pkg.contributes.configuration.properties).sort();
-  assert.deepEqual(props, ['lockls.configFile', 'lockls.select', 'lockls.server.args', 'lockls.server.path', 'lockls.trace.server']);
+  assert.deepEqual(props, ['lockls.configFile', 'lockls.indexWorkspace', 'lockls.select', 'lockls.server.args',
+    'lockls.server.path', 'lockls.trace.server']);
   const titles = pkg.contributes.commands.map((x) => `${x.category}: ${x.title}`).sort();
   assert.deepEqual(titles, ['lockls: Restart Server', 'lockls: Show Output']);
   assert.ok(pkg.activationEvents.includes('onLanguage:c'));
