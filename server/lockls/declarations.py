@@ -268,7 +268,7 @@ def recursive_lock_patterns(root: Node, source: bytes) -> tuple:
         if m.group(3) and m.group(3).decode() not in macros:
             types.add("struct " + m.group(3).decode())
         if m.group(1):  # typedef struct ... { ... } name;
-            close = _matching_brace(source, m.end() - 1)
+            close = _matching(source, m.end() - 1)
             name = re.match(rb"\s*([A-Za-z_]\w*)\s*;", source[close + 1:close + 200]) if close is not None else None
             if name:
                 types.add(name.group(1).decode())
@@ -287,13 +287,17 @@ def recursive_lock_patterns(root: Node, source: bytes) -> tuple:
     return tuple(patterns.values())
 
 
-def _matching_brace(source: bytes, open_index: int) -> Optional[int]:
+def _matching(source: bytes, open_index: int, limit: Optional[int] = None) -> Optional[int]:
+    """The index of the bracket closing the one at `open_index` (`(` or `{`), or None."""
+    opening = source[open_index]
+    closing = {0x28: 0x29, 0x7B: 0x7D}[opening]
     depth = 0
-    for i in range(open_index, len(source)):
+    stop = len(source) if limit is None else min(len(source), open_index + limit)
+    for i in range(open_index, stop):
         c = source[i]
-        if c == 0x7B:
+        if c == opening:
             depth += 1
-        elif c == 0x7D:
+        elif c == closing:
             depth -= 1
             if depth == 0:
                 return i
@@ -310,24 +314,23 @@ def locate(source: bytes, what: str, name: str, project_macros: Optional[Mapping
     spellings = _spellings(source, project_macros)
     wanted = ("guarded-by", "pt-guarded-by") if what == "guarded" else ("acquired-before", "acquired-after")
     names = [n for n, meaning in spellings.items() if meaning in wanted]
+    spelled = b"|".join(re.escape(n.encode()) for n in names)
+    word = re.escape(name.encode())
+    m = re.search(rb"\b(" + word + rb")\s*(?:\[[^\]\n]*\]\s*)*(?:__attribute__\s*\(\(\s*)?(?:" + spelled + rb")\s*\(",
+                  source)
+    if m:
+        return m.start(1), m.end(1)
     if what == "order":  # `b` in `a ACQUIRED_BEFORE(b)` is declared there too
-        m = re.search(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")\s*\([^)]*\b"
-                      + re.escape(name.encode()) + rb"\b", source)
-        first = re.search(rb"\b(" + re.escape(name.encode()) + rb")\s*(?:\[[^\]\n]*\]\s*)*(?:__attribute__\s*\(\(\s*)?(?:"
-                          + b"|".join(re.escape(n.encode()) for n in names) + rb")\s*\(", source)
-        if first:
-            return first.start(1), first.end(1)
-        return (m.start(), m.end()) if m else None
-    m = re.search(rb"\b(" + re.escape(name.encode()) + rb")\s*(?:\[[^\]\n]*\]\s*)*(?:__attribute__\s*\(\(\s*)?(?:"
-                  + b"|".join(re.escape(n.encode()) for n in names) + rb")\s*\(", source)
-    return (m.start(1), m.end(1)) if m else None
+        m = re.search(rb"\b(?:" + spelled + rb")\s*\([^)]*\b(" + word + rb")\b", source)
+        return (m.start(1), m.end(1)) if m else None
+    return None
 
 
 def _locate_function(source: bytes, name: str) -> Optional[tuple[int, int]]:
     """The name of the first declaration of `name` that carries something after its
     parameter list (an annotation: `void f(struct q *q) __must_hold(&q->lock);`)."""
     for m in re.finditer(rb"\b" + re.escape(name.encode()) + rb"\s*\(", source):
-        close = _matching_paren(source, m.end() - 1)
+        close = _matching(source, m.end() - 1, limit=2000)
         if close is None:
             return None
         tail = source[close + 1:close + 300]
@@ -337,14 +340,3 @@ def _locate_function(source: bytes, name: str) -> Optional[tuple[int, int]]:
     return None
 
 
-def _matching_paren(source: bytes, open_index: int) -> Optional[int]:
-    depth = 0
-    for i in range(open_index, min(len(source), open_index + 2000)):
-        c = source[i]
-        if c == 0x28:
-            depth += 1
-        elif c == 0x29:
-            depth -= 1
-            if depth == 0:
-                return i
-    return None
