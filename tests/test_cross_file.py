@@ -452,30 +452,37 @@ def test_annotation_macros_defined_in_another_header(tmp_path, monkeypatch, caps
     clear_config_cache()
 
 
-@pytest_lsp.fixture(params=["visual_studio_code"],
+@pytest_lsp.fixture(params=["macros", "driver"],
                     config=ClientServerConfig(server_command=SERVER_COMMAND, server_env=SERVER_ENV))
-async def macros_client(lsp_client: LanguageClient, request, tmp_path):
-    shutil.copytree(MACROS, tmp_path, dirs_exist_ok=True)
+async def project_client(lsp_client: LanguageClient, request, tmp_path):
+    """A server on a copy of tests/crossfile/<param> (VS Code's capabilities)."""
+    shutil.copytree(Path(__file__).parent / "crossfile" / request.param, tmp_path, dirs_exist_ok=True)
     install_recorder(lsp_client)
 
     @lsp_client.feature(T.CLIENT_REGISTER_CAPABILITY)
     def register(params: T.RegistrationParams):
         pass
     result = await wait(lsp_client.initialize_session(T.InitializeParams(
-        capabilities=client_capabilities(request.param), root_uri=tmp_path.as_uri(),
-        workspace_folders=[T.WorkspaceFolder(tmp_path.as_uri(), "macros")])))
+        capabilities=client_capabilities("visual_studio_code"), root_uri=tmp_path.as_uri(),
+        workspace_folders=[T.WorkspaceFolder(tmp_path.as_uri(), request.param)])))
     lsp_client.encoding = result.capabilities.position_encoding or "utf-16"
     lsp_client.root = tmp_path
+    lsp_client.project = request.param
     lsp_client.initialized(T.InitializedParams())
     yield
     await wait(lsp_client.shutdown_session())
 
 
-async def test_server_knows_macros_defined_in_another_header(macros_client: LanguageClient):
-    client = macros_client
-    expected = check_findings(client.root, "src/checkout.c")
-    assert [e[2] for e in expected] == ["lock-leak", "missing-required-lock", "unguarded-access"]
-    path = client.root / "src" / "checkout.c"
+async def test_server_knows_macros_guards_and_entry_points_of_other_files(project_client: LanguageClient):
+    """Only one file open: macros defined in another header (macros/), guards and
+    order in a header and entry points from another file's method table (driver/)
+    come from the background index, as `--check` sees them."""
+    client = project_client
+    relative, rules = {"macros": ("src/checkout.c", ["lock-leak", "missing-required-lock", "unguarded-access"]),
+                       "driver": ("src/dev.c", ["unguarded-access", "unlock-unheld", "lock-order"])}[client.project]
+    expected = check_findings(client.root, relative)
+    assert sorted(e[2] for e in expected) == sorted(rules)
+    path = client.root / relative
     done = published(client, path.as_uri(), expected)
     client.text_document_did_open(T.DidOpenTextDocumentParams(
         T.TextDocumentItem(uri=path.as_uri(), language_id="c", version=0, text=path.read_text())))
