@@ -154,20 +154,22 @@ def initialized(ls: LocklsServer, params):
 def did_open(ls: LocklsServer, params: T.DidOpenTextDocumentParams):
     d = params.text_document
     ls.session.open(d.uri, d.text, d.version, d.language_id)
-    if is_config_uri(d.uri):
-        ls.flush_config_reports()
-    else:
-        ls.schedule(d.uri)
+    _text_changed(ls, d.uri)
 
 
 @server.feature(T.TEXT_DOCUMENT_DID_CHANGE)
 def did_change(ls: LocklsServer, params: T.DidChangeTextDocumentParams):
     d = params.text_document
     ls.session.change(d.uri, d.version, params.content_changes)
-    if is_config_uri(d.uri):
+    _text_changed(ls, d.uri)
+
+
+def _text_changed(ls: LocklsServer, uri: str) -> None:
+    """A document's text is new: a configuration file is validated as typed, C is analysed."""
+    if is_config_uri(uri):
         ls.flush_config_reports()
     else:
-        ls.schedule(d.uri)
+        ls.schedule(uri)
 
 
 @server.feature(T.TEXT_DOCUMENT_DID_SAVE)
