@@ -621,7 +621,7 @@ def related_locations(related, path: str, source: bytes, config: Config,
         if isinstance(place, Site):
             out.append(Related(path, span_of(place, source), message))
         elif isinstance(place, Declared):
-            found = _declaration_span(place, path, source, config, read or _read_file)
+            found = _declaration_span(place, path, source, config, read or read_source)
             if found is not None:
                 out.append(Related(found[0], found[1], message))
     return tuple(out)
@@ -659,7 +659,8 @@ def _nth_line_start(text: bytes, line: int) -> int:
     return start
 
 
-def _read_file(path: str) -> Optional[bytes]:
+def read_source(path: str) -> Optional[bytes]:
+    """A file's bytes on disk, or None when it cannot be read."""
     try:
         with open(path, "rb") as file:
             return file.read()

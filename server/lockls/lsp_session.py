@@ -25,6 +25,7 @@ from typing import Optional
 from lsprotocol import types as T
 
 from . import lsp_code_actions, lsp_diagnostics, lsp_highlight, lsp_hover, syntax
+from .analysis import read_source
 from .config import Config, ConfigError, clear_config_cache, config_for, config_from_text, default_config
 from .contracts import Contracts
 from .documents import UTF8, UTF16, Document
@@ -212,11 +213,7 @@ class Session:
         for uri, doc in list(self.documents.items()):
             if os.path.abspath(uri_to_path(uri)) == os.path.abspath(path):
                 return doc.source
-        try:
-            with open(path, "rb") as fh:
-                return fh.read()
-        except OSError:
-            return None
+        return read_source(path)
 
     def lsp_range(self, doc: Document, start: int, end: int) -> T.Range:
         """Byte offsets of `doc` as an LSP range, in the negotiated encoding."""
