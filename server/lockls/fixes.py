@@ -20,6 +20,7 @@ from typing import Optional
 
 from .config import Config, LockFunction
 from .events import Acquire, Release, Return
+from .syntax import declared_name, text
 
 _BRACELESS_PARENTS = {"if_statement": "consequence", "while_statement": "body", "for_statement": "body",
                       "do_statement": "body"}
@@ -142,7 +143,7 @@ def _release_call(doc, finding, acquire, release: LockFunction) -> Optional[str]
         given = call.child_by_field_name("arguments")
         given = given.named_children if given is not None else []
         if release.name.endswith("irqrestore") and len(given) > 1:
-            args.append(doc.source[given[1].start_byte:given[1].end_byte].decode("utf-8", "replace"))
+            args.append(text(given[1], doc.source))
         token = _assigned_to(doc, call)
         if token is not None and isinstance(acquire, Acquire):  # a plain lock whose value is kept: a token
             args.append(token)
@@ -161,15 +162,12 @@ def _acquire_call(doc, finding, acquire):
 def _assigned_to(doc, call) -> Optional[str]:
     """`idx` in `idx = f(...)` or `int idx = f(...)`."""
     parent = call.parent
+    target = None
     if parent is not None and parent.type == "assignment_expression" and parent.child_by_field_name("right") == call:
-        left = parent.child_by_field_name("left")
-        return doc.source[left.start_byte:left.end_byte].decode("utf-8", "replace") if left is not None else None
-    if parent is not None and parent.type == "init_declarator" and parent.child_by_field_name("value") == call:
-        name = parent.child_by_field_name("declarator")
-        while name is not None and name.type != "identifier":
-            name = name.child_by_field_name("declarator")
-        return doc.source[name.start_byte:name.end_byte].decode("utf-8", "replace") if name is not None else None
-    return None
+        target = parent.child_by_field_name("left")
+    elif parent is not None and parent.type == "init_declarator" and parent.child_by_field_name("value") == call:
+        target = declared_name(parent.child_by_field_name("declarator"))
+    return text(target, doc.source) if target is not None else None
 
 
 def _insert_before(doc, start: int, end: int, call: str) -> list:
