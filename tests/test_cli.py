@@ -653,3 +653,18 @@ def test_json_related_points_at_the_declared_contract(capsys):
         "ovs_style.c", 12, 6, "`table_destroy()` declared to exclude `t->mutex` here")
     assert related[(41, "missing-required-lock")][-1] == (
         ".lockls.toml", 13, 1, "`table_rehash()` declared to require `t->mutex` here")
+
+
+def test_output_does_not_depend_on_the_hash_seed(tmp_path):
+    """Path classes are ordered by hash; a message must not depend on that order
+    (it once named the site of whichever path came first)."""
+    fixture = Path(__file__).parent / "fixtures" / "both_branches.c"
+    outputs = set()
+    for seed in ("1", "2", "3", "4"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "LOCKLS_CACHE_DIR": str(tmp_path)}
+        run = subprocess.run([sys.executable, "-m", "lockls", "--check", "--no-cache", "--format", "json", str(fixture)],
+                             capture_output=True, text=True, env=env)
+        outputs.add(run.stdout)
+    assert len(outputs) == 1
+    related = {f["rule"]: [r["line"] for r in f["related"]] for f in json.loads(outputs.pop())}
+    assert related == {"excluded-lock-held": [12, 14, 7], "blocking-under-lock": [25, 27]}

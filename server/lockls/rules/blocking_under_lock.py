@@ -58,7 +58,8 @@ with `/* lockls: ignore[blocking-under-lock] */` on the line.
 from __future__ import annotations
 
 from ..events import Acquire, Call
-from .common import RuleContext, held_suffix, site_line, when_clause
+from ..lockstate import held_anywhere
+from .common import RuleContext, held_suffix, partition, site_line, when_clause
 
 NAME = "blocking-under-lock"
 EVENTS = (Call, Acquire)
@@ -73,15 +74,13 @@ def check(event, state, ctx: RuleContext) -> None:
         what = f"taking the sleeping lock `{event.written}` may sleep"
     else:
         return
-    bad, good, spinning = [], [], {}
-    for c in state:
-        held = [(k, f) for k, f in c.locks if f.held and f.spinning and k != getattr(event, "key", None)]
-        (bad if held else good).append(c)
-        for k, f in held:
-            spinning.setdefault(k, f)
+    taken = getattr(event, "key", None)
+    bad, good = partition(state, lambda c: any(f.held and f.spinning and k != taken for k, f in c.locks))
     if not bad:
         return
-    key, lock = min(spinning.items(), key=lambda kf: kf[1].first_site().start_byte if kf[1].sites else -1)
+    # every spinning lock held on those paths, its facts merged over them; the earliest taken first
+    spinning = {k: f for k, f in held_anywhere(bad) if f.spinning and k != taken}
+    lock = next(iter(spinning.values()))
     may = " may be" if good else " is"
     message = (f"{what} while {_described(lock.written)} (taken at {site_line(lock.first_site())})"
                f"{may} held{when_clause(bad, good)}{held_suffix(bad)}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from ..events import Site, TrailItem
-from ..lockstate import LockState, PathClass, explain, held_anywhere
+from ..lockstate import LockFact, LockState, PathClass, explain, held_anywhere
 
 
 @dataclass
@@ -51,6 +51,26 @@ def known_not_held(c: PathClass, key: str) -> bool:
     an untouched or forgotten lock is unknown, not "not held"."""
     f = c.get(key)
     return f is not None and not f.held and not f.unknown
+
+
+def sites_of(classes, key: str) -> list[Site]:
+    """Every site the paths `classes` know for the lock `key`, in source order."""
+    return sorted({s for c in classes if (f := c.get(key)) is not None for s in f.sites}, key=lambda s: s.start_byte)
+
+
+def held_on(classes, key: str) -> LockFact:
+    """What the paths `classes` (all holding `key`) know of it together: every site,
+    and a spelling that does not depend on the order of the paths."""
+    return dict(held_anywhere(tuple(classes)))[key]
+
+
+def offender(classes, is_offender: Callable[[str, LockFact], bool]) -> tuple[str, LockFact]:
+    """The lock a message names among those held on the paths `classes` that
+    `is_offender(key, fact)`: the smallest key (whatever the order of the paths),
+    with its facts merged over them."""
+    merged = held_anywhere(tuple(classes))
+    key = min(k for k, f in merged if is_offender(k, f))
+    return key, dict(merged)[key]
 
 
 def held_suffix(classes) -> str:

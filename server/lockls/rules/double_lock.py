@@ -51,7 +51,7 @@ Suppress with `/* lockls: ignore[double-lock] */` on the line.
 from __future__ import annotations
 
 from ..events import Acquire
-from .common import RuleContext, held_suffix, partition, site_line, when_clause
+from .common import RuleContext, held_suffix, partition, site_line, sites_of, when_clause
 
 NAME = "double-lock"
 EVENTS = (Acquire,)
@@ -64,7 +64,7 @@ def check(event: Acquire, state, ctx: RuleContext) -> None:
                           and not (event.shared and f.shared))
     if not bad:
         return
-    sites = sorted({s for c in bad for s in c.get(event.key).sites}, key=lambda s: s.start_byte)
+    sites = sites_of(bad, event.key)
     first = sites[0] if sites else None
     held = "may already be held" if good else "is already held"
     message = f"`{event.written}` is taken but it {held} (taken at {site_line(first)}){when_clause(bad, good)}{held_suffix(bad)}"

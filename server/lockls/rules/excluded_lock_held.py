@@ -49,7 +49,7 @@ Suppress with `/* lockls: ignore[excluded-lock-held] */` on the line.
 from __future__ import annotations
 
 from ..events import Call
-from .common import RuleContext, held_suffix, partition, site_line, when_clause
+from .common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
 
 NAME = "excluded-lock-held"
 EVENTS = (Call,)
@@ -60,12 +60,11 @@ def check(event: Call, state, ctx: RuleContext) -> None:
         bad, good = partition(state, lambda c: (f := c.get(key)) is not None and f.held)
         if not bad:
             continue
-        fact = bad[0].get(key)
+        fact = held_on(bad, key)
         held = "may be held" if good else "is held"
         message = (f"`{event.name}()` must not be called with `{written}` held, which {held} here "
                    f"(taken at {site_line(fact.first_site())}){when_clause(bad, good)}{held_suffix(bad)}")
-        sites = sorted({s for c in bad for s in c.get(key).sites}, key=lambda s: s.start_byte)
-        places = [(s, f"`{fact.written}` taken here") for s in sites]
+        places = [(s, f"`{fact.written}` taken here") for s in sites_of(bad, key)]
         if event.declared is not None:
             places.append((event.declared, f"`{event.name}()` declared to exclude `{written}` here"))
         ctx.report(NAME, event.site, message, places)

@@ -60,37 +60,26 @@ releases it. Suppress with `/* lockls: ignore[lock-leak] */` on the line.
 from __future__ import annotations
 
 from ..events import Return
-from .common import RuleContext, held_suffix, partition, site_line, when_clause
+from .common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
 
 NAME = "lock-leak"
 EVENTS = (Return,)
 
 
 def check(event: Return, state, ctx: RuleContext) -> None:
-    leaked: dict[str, tuple[list, list]] = {}
-    for c in state:
-        for key, f in c.locks:
-            if f.held and not f.entry_held and key != event.value:
-                leaked.setdefault(key, ([], []))
-    if not leaked:
-        return
+    leaked = dict.fromkeys(k for c in state for k, f in c.locks if f.held and not f.entry_held and k != event.value)
     for key in leaked:
         if _is_acquire_function(key, ctx) or key in ctx.try_wrapper_keys:
             continue
         if event.value is not None and (key, event.value) in ctx.try_results:
             continue  # returns the trylock's result: the caller knows whether it holds the lock
         bad, good = partition(state, lambda c: (f := c.get(key)) is not None and f.held and not f.entry_held)
-        fact = bad[0].get(key)
-        for c in bad[1:]:
-            g = c.get(key)
-            if g.first_site() and g.first_site().start_byte < fact.first_site().start_byte:
-                fact = g
+        fact = held_on(bad, key)
         where = "at the end of the function" if event.implicit else "at this return"
         may = "may still be held" if good else "is still held"
         first = fact.first_site()
         message = f"`{fact.written}` taken at {site_line(first)} {may} {where}{when_clause(bad, good)}{held_suffix(bad)}"
-        related = [(s, f"`{fact.written}` taken here") for s in sorted(
-            {s for c in bad for s in c.get(key).sites}, key=lambda s: s.start_byte)]
+        related = [(s, f"`{fact.written}` taken here") for s in sites_of(bad, key)]
         ctx.report(NAME, event.site, message, related)
 
 

@@ -68,7 +68,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 
 from ..events import Acquire, Declared
-from .common import RuleContext, held_suffix, partition, site_line, when_clause
+from .common import RuleContext, held_suffix, offender as common_offender, partition, site_line, when_clause
 
 NAME = "lock-order"
 EVENTS = (Acquire,)
@@ -83,13 +83,12 @@ def check(event: Acquire, state, ctx: RuleContext) -> None:
     order = ctx.lock_order
     if new in order:
         rank = order.index(new)
-        bad, good, offender = [], [], None
-        for c in state:
-            later = [(k, f) for k, f in c.held() if f.lock_class in order and order.index(f.lock_class) > rank]
-            (bad if later else good).append(c)
-            if later and offender is None:
-                offender = later[0][1]
+        def comes_later(k: str, f) -> bool:
+            return f.lock_class in order and order.index(f.lock_class) > rank
+
+        bad, good = partition(state, lambda c: any(comes_later(k, f) for k, f in c.held()))
         if bad:
+            _, offender = common_offender(bad, comes_later)
             held = "is held" if not good else "may be held"
             message = (f"`{event.written}` ({new}) is taken while `{offender.written}` ({offender.lock_class}), which "
                        f"comes after it in the lock order, {held} (taken at {site_line(offender.first_site())})"
@@ -113,14 +112,13 @@ def _check_declared_order(event: Acquire, state, ctx: RuleContext) -> None:
     later_globs = {later for earlier, laters in after.items() if fnmatchcase(event.key, earlier) for later in laters}
     if not later_globs:
         return
-    bad, good, offender, offender_key = [], [], None, None
-    for c in state:
-        later = [(k, f) for k, f in c.held() if k != event.key and any(fnmatchcase(k, g) for g in later_globs)]
-        (bad if later else good).append(c)
-        if later and offender is None:
-            offender_key, offender = later[0]
+    def declared_later(k: str, f) -> bool:
+        return k != event.key and any(fnmatchcase(k, g) for g in later_globs)
+
+    bad, good = partition(state, lambda c: any(declared_later(k, f) for k, f in c.held()))
     if not bad:
         return
+    offender_key, offender = common_offender(bad, declared_later)
     held = "is held" if not good else "may be held"
     message = (f"`{event.written}` is taken while `{offender.written}`, declared to be acquired after it, {held} "
                f"(taken at {site_line(offender.first_site())}){when_clause(bad, good)}{held_suffix(bad)}")

@@ -57,7 +57,7 @@ Suppress with `/* lockls: ignore[missing-required-lock] */` on the line.
 from __future__ import annotations
 
 from ..events import Call
-from .common import RuleContext, held_suffix, known_not_held, partition, when_clause
+from .common import RuleContext, held_suffix, known_not_held, partition, sites_of, when_clause
 
 NAME = "missing-required-lock"
 EVENTS = (Call,)
@@ -73,9 +73,7 @@ def check(event: Call, state, ctx: RuleContext) -> None:
         not_held = "may not be held" if good else "is not held"
         message = (f"`{event.name}()` requires `{written}`, which {not_held} here"
                    f"{when_clause(bad, good)}{held_suffix(bad)}")
-        related = sorted({s for c in bad if c.get(key) is not None for s in c.get(key).sites},
-                         key=lambda s: s.start_byte)
-        places = [(s, f"`{written}` released or not acquired here") for s in related]
+        places = [(s, f"`{written}` released or not acquired here") for s in sites_of(bad, key)]
         if event.declared is not None:
             places.append((event.declared, f"`{event.name}()` declared to require `{written}` here"))
         ctx.report(NAME, event.site, message, places)

@@ -53,7 +53,7 @@ class that serialises such operations. Suppress with
 from __future__ import annotations
 
 from ..events import Acquire, Declared
-from .common import RuleContext, held_suffix, site_line, when_clause
+from .common import RuleContext, held_suffix, offender, partition, site_line, when_clause
 
 NAME = "nested-lock"
 EVENTS = (Acquire,)
@@ -63,14 +63,13 @@ def check(event: Acquire, state, ctx: RuleContext) -> None:
     cls = ctx.classes.get(event.lock_class) if event.lock_class else None
     if cls is None or cls.nests:
         return
-    bad, good, other = [], [], None
-    for c in state:
-        same = [(k, f) for k, f in c.held() if f.lock_class == cls.name and k != event.key]
-        (bad if same else good).append(c)
-        if same and other is None:
-            other = same[0][1]
+    def same_class(k: str, f) -> bool:
+        return f.lock_class == cls.name and k != event.key
+
+    bad, good = partition(state, lambda c: any(same_class(k, f) for k, f in c.held()))
     if not bad:
         return
+    _, other = offender(bad, same_class)
     held = "is held" if not good else "may be held"
     message = (f"`{event.written}` is taken while `{other.written}`, another `{cls.name}` lock, {held} "
                f"(taken at {site_line(other.first_site())}); `{cls.name}` locks must not nest"

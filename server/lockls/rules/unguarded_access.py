@@ -83,7 +83,7 @@ section. Suppress with `/* lockls: ignore[unguarded-access] */` on the line.
 from __future__ import annotations
 
 from ..events import Access
-from .common import RuleContext, held_suffix, partition, when_clause
+from .common import RuleContext, held_suffix, partition, sites_of, when_clause
 
 NAME = "unguarded-access"
 EVENTS = (Access,)
@@ -101,8 +101,7 @@ def check(event: Access, state, ctx: RuleContext) -> None:
         return
     held = "may not be held" if good else "is not held"
     message = f"`{event.written}` is used but its lock `{event.guard}` {held}{when_clause(bad, good)}{held_suffix(bad)}"
-    sites = sorted({s for c in bad if (f := c.get(event.key)) is not None for s in f.sites}, key=lambda s: s.start_byte)
-    related = [(s, f"`{event.guard}` released or not taken here") for s in sites]
+    related = [(s, f"`{event.guard}` released or not taken here") for s in sites_of(bad, event.key)]
     if event.declared is not None:
         related.append((event.declared, f"`{event.declared.name}` is declared guarded here"))
     ctx.report(NAME, event.site, message, related)
