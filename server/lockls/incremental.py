@@ -65,6 +65,7 @@ class Entry:
     base_row: int
     _shift: tuple = (0, 0)
     _shifted: Optional[list] = None
+    lock_events: Optional[list] = None  # filled by the language server's lookups (lsp_lock_events), once
 
     def findings(self, db: int, dr: int) -> list:
         if self._shifted is None or self._shift != (db, dr):
@@ -171,7 +172,7 @@ class DocumentAnalysis:
 _logged_errors: set = set()
 
 
-def _static_names(tree, source: bytes, functions: list, edited: Optional[list], memo: Optional[dict]):
+def _static_names(tree, source: bytes, functions: list, memo: Optional[dict]):
     """`static` for `Project.relevant`: which of some names the document declares
     static, remembered in `memo` while every edit stays strictly inside a function
     body (where no declaration's storage class can change)."""
@@ -228,10 +229,10 @@ def _may_wrap(relevant: Contracts, functions: list, source: bytes) -> bool:
 
 def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
                      select: Optional[frozenset] = None, version: Optional[int] = None,
-                     project=None, static=None, found: Optional[set] = None,
+                     project=None, found: Optional[set] = None,
                      edited: Optional[list] = None, memo: Optional[dict] = None) -> DocumentAnalysis:
     """Analyse a document under `config` and, when given, the contracts of the other
-    files of its `project` it uses (`static`, `found`: see `project.Project.relevant`),
+    files of its `project` it uses (`found`: see `project.Project.relevant`),
     exactly as `--check` does (see `check._Plan`). `memo` (a dict kept per document)
     and `edited` (byte ranges changed since the last call) let the static functions
     be read once rather than on every keystroke."""
@@ -241,8 +242,7 @@ def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
     own = file_contracts(tree.root_node, source, config, rec, functions=functions)
     if memo is not None:  # on every call: `edited` covers the edits since the previous one only
         _carry_memo(memo, source, functions, edited)
-    if project and static is None:
-        static = _static_names(tree, source, functions, edited, memo)
+    static = _static_names(tree, source, functions, memo) if project else ()
     relevant = project.relevant(source, own, static, found) if project else Contracts()
     if relevant:  # as analysis.analyze_tree under project.effective_config
         config = apply_contracts(config, Contracts.merge([own, relevant]))

@@ -13,17 +13,17 @@ session's business (`Session.take_config_problems`), when to publish is
 from __future__ import annotations
 
 import os
-import pathlib
 from typing import TYPE_CHECKING, Optional
 
 from lsprotocol import types as T
 
-from .analysis import related_locations
+from .analysis import read_source, related_locations
+from .config import Config
 from .documents import UTF8, Document
 from .events import Declared, Site
 from .incremental import Reported
 from .lsp_lock_events import finding_lock
-from .lsp_uris import uri_to_path
+from .lsp_uris import path_to_uri, uri_to_path
 from .ruledocs import help_uri
 
 if TYPE_CHECKING:
@@ -40,17 +40,19 @@ def document_diagnostics(session: Session, uri: str) -> Optional[tuple[Optional[
     if result is None:
         return None
     doc = session.documents[uri]
-    return result.version, [diagnostic(session, doc, f) for f in result.findings]
+    return result.version, [diagnostic(session, doc, f, result.base) for f in result.findings]
 
 
-def diagnostic(session: Session, doc: Document, f: Reported) -> T.Diagnostic:
+def diagnostic(session: Session, doc: Document, f: Reported, config: Config) -> T.Diagnostic:
+    """`f` as an LSP diagnostic; `config` (the document's configuration) says how
+    declarations outside the function are spelled."""
     related = [
         T.DiagnosticRelatedInformation(T.Location(doc.uri, session.lsp_range(doc, s.start_byte, s.end_byte)), m)
         for s, m in f.related if isinstance(s, Site)
     ]
     declared = [(s, m) for s, m in f.related if isinstance(s, Declared)]
     if declared:
-        related += _declared_locations(session, doc, declared)
+        related += _declared_locations(session, doc, declared, config)
     lock = finding_lock(f)
     data = {"rule": f.rule, "function": f.slot.name, "version": doc.version}
     if lock is not None:
@@ -68,17 +70,16 @@ def diagnostic(session: Session, doc: Document, f: Reported) -> T.Diagnostic:
     )
 
 
-def _declared_locations(session: Session, doc: Document, declared: list) -> list:
+def _declared_locations(session: Session, doc: Document, declared: list, config: Config) -> list:
     """Where guards, orders and classes were declared: in this document, another
     open one, a file on disk or the configuration file."""
     out = []
     path = uri_to_path(doc.uri)
-    for rel in related_locations(declared, path, doc.source, session.config_for_uri(doc.uri),
-                                 session.read_open_or_disk):
+    for rel in related_locations(declared, path, doc.source, config, session.read_open_or_disk):
         start, end = rel.span.start, rel.span.end
         col = (lambda p: p.byte_col) if session.encoding == UTF8 else (lambda p: p.utf16_col)
         rng = T.Range(T.Position(start.line, col(start)), T.Position(end.line, col(end)))
-        uri = doc.uri if os.path.abspath(rel.path) == os.path.abspath(path) else pathlib.Path(os.path.abspath(rel.path)).as_uri()
+        uri = doc.uri if os.path.abspath(rel.path) == os.path.abspath(path) else path_to_uri(rel.path)
         out.append(T.DiagnosticRelatedInformation(T.Location(uri, rng), rel.message))
     return out
 
@@ -90,11 +91,8 @@ def config_file_diagnostics(session: Session, problems: dict[str, list]) -> list
     for uri, errors in problems.items():
         doc = session.documents.get(uri)
         if doc is None:
-            try:
-                with open(uri_to_path(uri), encoding="utf-8", errors="replace") as fh:
-                    doc = Document(uri, fh.read(), None)
-            except OSError:
-                doc = None
+            data = read_source(uri_to_path(uri))
+            doc = Document(uri, data.decode("utf-8", "replace"), None) if data is not None else None
         diags = []
         for e in errors:
             line = (e.line - 1) if e.line else 0

@@ -151,9 +151,7 @@ def _held_hover(session: Session, doc: Document, slot: Slot, offset: int, result
             continue
         everywhere = all((c.get(key) is not None and c.get(key).held) for c in state)
         lines = sorted({doc.position_of(back(s.start_byte), session.encoding)[0] + 1 for s in fact.sites})
-        if fact.entry_held and not lines:
-            where = "held by the caller on entry"
-        elif fact.entry_held:
+        if fact.entry_held:
             where = "held by the caller on entry"
         else:
             where = "taken at line" + ("s " if len(lines) > 1 else " ") + ", ".join(map(str, lines))

@@ -10,7 +10,6 @@ function was analysed in (its cached result may be older than the last edit):
 
 from __future__ import annotations
 
-from typing import Optional
 
 from . import syntax
 from .config import Config
@@ -21,8 +20,14 @@ from .lsp_probe import PROBE
 
 
 def lock_events(slot: Slot) -> list:
-    """Every lock/return event of the function, in source order (sites in analysed-text offsets)."""
-    cfg = slot.result.cfg
+    """Every lock/return event of the function, in source order (sites in analysed-text
+    offsets); computed once per analysis result, which every keystroke may reuse."""
+    if slot.entry.lock_events is None:
+        slot.entry.lock_events = _lock_events(slot.result.cfg)
+    return slot.entry.lock_events
+
+
+def _lock_events(cfg) -> list:
     if cfg is None:
         return []
     seen, out = set(), []
@@ -35,12 +40,12 @@ def lock_events(slot: Slot) -> list:
     return out
 
 
-def event_at(slot: Slot, start: int, end: Optional[int] = None):
+def event_at(slot: Slot, start: int, end: int):
     base = slot.to_base(start)
     for ev in lock_events(slot):
         if isinstance(ev, Return):
             continue
-        if ev.site.start_byte == base and (end is None or ev.site.end_byte == slot.to_base(end)):
+        if ev.site.start_byte == base and ev.site.end_byte == slot.to_base(end):
             return ev
     return None
 
