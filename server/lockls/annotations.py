@@ -29,7 +29,7 @@ from typing import Optional
 from tree_sitter import Node
 
 from .config import LockFunction
-from .syntax import parameter_names, text
+from .syntax import MACRO_DEF, macros_expanding_to, parameter_names, text
 
 # annotation name -> (action, shared, is_try)
 _SPELLINGS = {
@@ -62,7 +62,6 @@ _SPELLINGS = {
     "locks_excluded": ("excludes", False, False),
 }
 _WORD = re.compile(r"[A-Za-z_]\w*")
-_MACRO_DEF = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\([^)]*\)[ \t]+(.*)$", re.M)
 # what a clang try_acquire's first argument or a __cond_acquires' `ret` means
 _TRY_SUCCESS = {"true": "nonzero", "1": "nonzero", "nonzero": "nonzero", "false": "zero", "0": "zero",
                 "nonnull": "nonnull", "NULL": "null"}
@@ -148,7 +147,7 @@ def unchecked_functions(root: Node, source: bytes) -> frozenset:
     defined in the file): their own findings are not reported."""
     if b"no_thread_safety_analysis" not in source:
         return frozenset()
-    macros = {m.group(1).decode() for m in _MACRO_DEF.finditer(source) if b"no_thread_safety_analysis" in m.group(2)}
+    macros = {m.group(1).decode() for m in MACRO_DEF.finditer(source) if b"no_thread_safety_analysis" in m.group(2)}
     names = set()
     for declarator in _function_declarators(root):
         name_node = declarator.child_by_field_name("declarator")
@@ -209,14 +208,7 @@ def macro_meanings(source: bytes) -> dict[str, str]:
 def _annotation_macros(source: bytes) -> dict[str, str]:
     """`#define REQUIRES(...) __attribute__((requires_capability(__VA_ARGS__)))`:
     macro name -> the annotation it expands to."""
-    out = {}
-    for m in _MACRO_DEF.finditer(source):
-        body = m.group(2).decode("utf-8", "replace")
-        for word in _WORD.findall(body):
-            if word in _SPELLINGS:
-                out[m.group(1).decode()] = word
-                break
-    return out
+    return macros_expanding_to(source, {spelling: spelling for spelling in _SPELLINGS})
 
 
 def _balanced(s: str, open_index: int) -> str:

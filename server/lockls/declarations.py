@@ -33,7 +33,7 @@ from typing import Mapping, Optional
 from tree_sitter import Node
 
 from .config import GuardedData
-from .syntax import text
+from .syntax import MACRO_DEF, macros_expanding_to, text
 
 # spelling -> meaning ("guarded-by", "pt-guarded-by", "acquired-before", "acquired-after")
 _SPELLINGS = {
@@ -45,7 +45,6 @@ _SPELLINGS = {
     "acquired_after": "acquired-after",
 }
 MEANINGS = frozenset(_SPELLINGS.values())
-_MACRO_DEF = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\([^)]*\)[ \t]+(.*)$", re.M)
 _WORD = re.compile(r"[A-Za-z_]\w*")
 _IGNORED_PARENTS = ("preproc_function_def", "preproc_def", "comment", "string_literal")
 
@@ -57,11 +56,7 @@ def _spellings(source: bytes, project_macros: Optional[Mapping[str, str]]) -> di
 
     out = dict(_SPELLINGS)
     out.update((m, v) for m, v in WELL_KNOWN_MACROS.items() if v in MEANINGS)
-    for m in _MACRO_DEF.finditer(source):
-        for word in _WORD.findall(m.group(2).decode("utf-8", "replace")):
-            if word in _SPELLINGS:
-                out[m.group(1).decode()] = _SPELLINGS[word]
-                break
+    out.update(macro_meanings(source))
     for macro, meaning in (project_macros or {}).items():
         if meaning in MEANINGS:
             out[macro] = meaning
@@ -71,13 +66,7 @@ def _spellings(source: bytes, project_macros: Optional[Mapping[str, str]]) -> di
 def macro_meanings(source: bytes) -> dict[str, str]:
     """Data annotation macros the file defines (`#define GUARDED_BY(x)
     __attribute__((guarded_by(x)))` -> {"GUARDED_BY": "guarded-by"})."""
-    out = {}
-    for m in _MACRO_DEF.finditer(source):
-        for word in _WORD.findall(m.group(2).decode("utf-8", "replace")):
-            if word in _SPELLINGS:
-                out[m.group(1).decode()] = _SPELLINGS[word]
-                break
-    return out
+    return macros_expanding_to(source, _SPELLINGS)
 
 
 def data_annotations(root: Node, source: bytes, project_macros: Optional[Mapping[str, str]] = None) -> tuple[tuple, tuple]:
@@ -254,7 +243,7 @@ def recursive_lock_patterns(root: Node, source: bytes) -> tuple:
         return ()
     from .config import LockPattern  # a config type, like GuardedData
 
-    macros = {m.group(1).decode() for m in _MACRO_DEF.finditer(source) if b"reentrant_capability" in m.group(2)}
+    macros = {m.group(1).decode() for m in MACRO_DEF.finditer(source) if b"reentrant_capability" in m.group(2)}
     macros |= {m.group(1).decode() for m in re.finditer(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+(.*)$", source, re.M)
                if b"reentrant_capability" in m.group(2)}
     types: set = set()

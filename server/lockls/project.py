@@ -136,14 +136,10 @@ def _exported(own: Contracts, static: frozenset, path: str) -> Contracts:
             own, functions=stamped,
             guarded=tuple(g if g.origin else dataclasses.replace(g, origin=path) for g in own.guarded),
             order=tuple(p if p[2] else (p[0], p[1], path) for p in own.order))
-    functions = own.functions
-    if static and any(name in static for name, _ in functions):
-        functions = tuple((n, f) for n, f in stamped if n not in static)
-    else:
-        functions = stamped
-    if not functions and not own.functions and not own.guarded and not own.order and not own.locks and not own.macros:
+    if not (own.functions or own.guarded or own.order or own.locks or own.macros):
         return own
-    return dataclasses.replace(own, functions=functions, guarded=(), order=(), locks=(), macros=())
+    return dataclasses.replace(own, functions=tuple((n, f) for n, f in stamped if n not in static),
+                               guarded=(), order=(), locks=(), macros=())
 
 
 _CONTAINERS = ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "linkage_specification",
@@ -339,10 +335,6 @@ def _has_word(source: bytes, word: bytes) -> bool:
             return True
         at = source.find(word, at + 1)
     return False
-
-
-def _key(field: str, element):
-    return element[0] if field == "functions" else element
 
 
 def _in_config(field: str, element, config: Config) -> bool:

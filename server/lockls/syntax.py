@@ -8,6 +8,7 @@ never on nodes.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -55,6 +56,24 @@ def matches(query_name: str, node: Node, start_byte: int | None = None, end_byte
     if start_byte is not None:
         cursor.set_byte_range(start_byte, end_byte)
     return cursor.matches(node)
+
+
+# a function-like macro definition: (name, body)
+MACRO_DEF = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\([^)]*\)[ \t]+(.*)$", re.M)
+_WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def macros_expanding_to(source: bytes, words: dict) -> dict:
+    """Function-like macros the file defines whose body uses one of `words`:
+    macro name -> `words[the first such word of its body]`
+    (`#define GUARDED_BY(x) __attribute__((guarded_by(x)))` with {"guarded_by": v} -> {"GUARDED_BY": v})."""
+    out = {}
+    for m in MACRO_DEF.finditer(source):
+        for word in _WORD.findall(m.group(2).decode("utf-8", "replace")):
+            if word in words:
+                out[m.group(1).decode()] = words[word]
+                break
+    return out
 
 
 def text(node: Node, source: bytes) -> str:
