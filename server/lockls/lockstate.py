@@ -196,15 +196,14 @@ def _absorb(classes: list[PathClass]) -> list[PathClass]:
     out = list(classes)
     for a in [c for c in classes if any(f.unknown for _, f in c.locks)]:
         if a not in out:
-            continue
-        index = out.index(a)
+            continue  # absorbed by an earlier one
         merged = a
         for b in list(out):
             if b is not a and _subsumes(a, b):
                 out.remove(b)
                 locks = tuple((k, fa if fa.unknown else _merge_fact(fa, b.get(k))) for k, fa in merged.locks)
                 merged = PathClass(locks, merged.facts, merged.trail & b.trail)
-        out[out.index(a) if a in out else index] = merged
+        out[out.index(a)] = merged  # `a` never absorbs itself
     return out
 
 
@@ -372,4 +371,4 @@ def explain(bad: list[PathClass], good: list[PathClass]) -> list[TrailItem]:
         distinguishing = frozenset.union(*(c.trail for c in bad)) - seen_good
     # the most recent decisions explain best; a loop's own test only as a last resort
     strong = [t for t in distinguishing if not t.loop] or list(distinguishing)
-    return sorted(sorted(strong, key=lambda t: (t.line, t.text))[-2:], key=lambda t: (t.line, t.text))
+    return sorted(strong, key=lambda t: (t.line, t.text))[-2:]
