@@ -995,3 +995,10 @@ def test_linux_preset_has_the_rcu_read_side():
     assert kinds["srcu"] == LockKind("srcu", recursive=True, spinning=False, sleeping=False)
     assert (f["srcu_read_lock"].lock, f["srcu_read_lock"].kind) == ("arg0", "srcu")
     assert (f["scoped_cond_guard"].lock, f["scoped_cond_guard"].scope) == ("arg2", "macro")
+
+
+def test_a_global_named_like_an_argument_is_a_global(tmp_path):
+    """`arg0_lock` is a global's name, not argument 0 followed by `_lock`."""
+    path = tmp_path / ".lockls.toml"
+    path.write_text('[functions.flush]\nrequires = ["arg0_lock", "arg0", "arg1->mu"]\n')
+    assert load_config(str(path)).functions["flush"].requires == ("=arg0_lock", "arg0", "arg1->mu")

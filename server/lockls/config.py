@@ -763,7 +763,8 @@ def _lock_refs(value: Any, path: KeyPath, problems: _Problems) -> Any:
             problems.add(path, f'expected lock refs like "arg0->lock" or a global lock\'s name, got {_quoted(item)}')
             return _INVALID
         ref = item.replace(".", "->")
-        refs.append(ref if re.match(r"arg\d+", ref) else "=" + ref)
+        # "arg0->lock" is argument 0's lock; "arg0_lock" is a global's name, not argument 0
+        refs.append(ref if re.match(r"arg\d+(?:->|$)", ref) else "=" + ref)
     return tuple(refs)
 
 
