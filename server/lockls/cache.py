@@ -70,6 +70,17 @@ def default_cache_dir() -> str:
 
 
 @lru_cache(maxsize=1)
+def query_dirs() -> list[str]:
+    """Where the tree-sitter `.scm` queries may live, in the order they are looked
+    up: an override, the source tree, an installed copy. Here (not in `syntax`) so
+    that the cache's code fingerprint reads the same list without tree-sitter."""
+    source_tree = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+    dirs = [os.environ["LOCKLS_QUERIES"]] if os.environ.get("LOCKLS_QUERIES") else []
+    dirs.append(os.path.join(source_tree, "queries"))  # editable / source tree
+    dirs.append(os.path.join(sys.prefix, "share", "lockls", "queries"))  # wheel install (data-files)
+    return dirs
+
+
 def code_fingerprint() -> str:
     """A hash of everything besides config and input that decides the results.
 
@@ -79,12 +90,7 @@ def code_fingerprint() -> str:
     """
     digest = hashlib.sha256(__version__.encode())
     package_dir = os.path.dirname(os.path.abspath(__file__))
-    query_dirs = [
-        os.environ.get("LOCKLS_QUERIES", ""),
-        os.path.join(os.path.dirname(os.path.dirname(package_dir)), "queries"),  # source tree
-        os.path.join(sys.prefix, "share", "lockls", "queries"),  # installed wheel
-    ]
-    for directory in [package_dir, *query_dirs]:
+    for directory in [package_dir, *query_dirs()]:
         for path in _source_files(directory):
             digest.update(path.encode("utf-8", "surrogateescape") + b"\0")
             try:

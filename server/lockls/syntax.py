@@ -7,9 +7,7 @@ never on nodes.
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
@@ -25,13 +23,10 @@ def new_parser() -> Parser:
 
 
 def _query_dirs() -> list[Path]:
-    """Where `.scm` files may live: an override, the source tree, an installed copy."""
-    dirs = []
-    if os.environ.get("LOCKLS_QUERIES"):
-        dirs.append(Path(os.environ["LOCKLS_QUERIES"]))
-    dirs.append(Path(__file__).resolve().parent.parent.parent / "queries")  # editable / source tree
-    dirs.append(Path(sys.prefix) / "share" / "lockls" / "queries")  # wheel install (data-files)
-    return dirs
+    """Where `.scm` files may live (see `cache.query_dirs`, which the cache's code fingerprint reads too)."""
+    from .cache import query_dirs
+
+    return [Path(d) for d in query_dirs()]
 
 
 @lru_cache(maxsize=None)
