@@ -295,17 +295,23 @@ def _defined_macros(source: bytes) -> tuple:
 _DECLARED: dict = {}
 
 
-def _declared_outside_bodies(root: Node, source: bytes, config: Config, functions: list):
-    """(annotated functions, guarded data, declared order, method-table entry points,
-    recursive lock patterns, annotation macros): all written outside function bodies, so reused while
-    that text does not change (every keystroke inside a body, in the editor)."""
+def outside_bodies(source: bytes, functions: list) -> bytes:
+    """The text between function bodies (declarations, prototypes, macros), the
+    pieces joined by NUL bytes (so no word or token spans two of them)."""
     parts, end = [], 0
     for _, body in functions:
         if body.start_byte >= end:
             parts.append(source[end:body.start_byte])
             end = body.end_byte
     parts.append(source[end:])
-    key = (b"\0".join(parts), config.fingerprint())
+    return b"\0".join(parts)
+
+
+def _declared_outside_bodies(root: Node, source: bytes, config: Config, functions: list):
+    """(annotated functions, guarded data, declared order, method-table entry points,
+    recursive lock patterns, annotation macros): all written outside function bodies, so reused while
+    that text does not change (every keystroke inside a body, in the editor)."""
+    key = (outside_bodies(source, functions), config.fingerprint())
     found = _DECLARED.get(key)
     if found is None:
         if len(_DECLARED) > 64:
@@ -570,11 +576,11 @@ def _aliases(body: Node, source: bytes) -> dict[str, str]:
     aliases = {}
     for name, n in counts.items():
         value = values[name]
-        root = _ROOT.match(key_of(canonical(value, source)))
+        target = key_of(canonical(value, source))
+        root = _ROOT.match(target)
         if root and counts.get(root.group(0), 0):
             continue  # `next = cur->next` with cur reassigned later: not a fixed alias
         if n == 1 and value.type in ("pointer_expression", "field_expression", "identifier", "cast_expression", "parenthesized_expression", "subscript_expression"):
-            target = key_of(canonical(value, source))
             if target and target != name:
                 aliases[name] = target
     return aliases
@@ -597,7 +603,7 @@ def span_of(site: Site, source: bytes) -> Span:
 
 
 def make_finding(rule: str, site: Site, message: str, related, path: str, function: str, source: bytes,
-                 config: Config, read: Optional[Callable[[str], Optional[bytes]]] = None) -> Finding:
+                 config: Config) -> Finding:
     severity = config.severity(rule) if hasattr(config, "severity") else RULES[rule]
     return Finding(
         rule=rule,
@@ -606,7 +612,7 @@ def make_finding(rule: str, site: Site, message: str, related, path: str, functi
         path=path,
         span=span_of(site, source),
         function=function,
-        related=related_locations(related, path, source, config, read),
+        related=related_locations(related, path, source, config),
     )
 
 

@@ -108,13 +108,9 @@ _CAPS_CALL = re.compile(rb"\b([A-Z_][A-Z0-9_]*)\s*\(")
 def _macro_calls(functions, source: bytes) -> tuple:
     """Capitalised names called outside function bodies: where annotation macros
     are used (`void f(struct q *q) MY_REQUIRES(q->mu);`, `int n MY_GUARDED_BY(mu);`)."""
-    names, end = set(), 0
-    for _, body in functions:
-        if body.start_byte >= end:
-            names.update(_CAPS_CALL.findall(source, end, body.start_byte))
-            end = body.end_byte
-    names.update(_CAPS_CALL.findall(source, end))
-    return tuple(sorted(n.decode() for n in names))
+    from .analysis import outside_bodies
+
+    return tuple(sorted({n.decode() for n in _CAPS_CALL.findall(outside_bodies(source, functions))}))
 
 
 def scan_source(source: bytes, path: str, config: Config, parser=None, **kwargs) -> FileContracts:
