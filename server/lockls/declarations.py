@@ -80,6 +80,8 @@ def data_annotations(root: Node, source: bytes, project_macros: Optional[Mapping
     pattern = re.compile(
         rb"\b([A-Za-z_]\w*)\s*(?:\[[^\]\n]*\]\s*)*(?:__attribute__\s*\(\(\s*)?("
         + b"|".join(re.escape(n.encode()) for n in names) + rb")\s*\(")
+    field_name = _field_name_pattern(names)
+    siblings_of: dict = {}  # struct body start -> the field names it declares
     guarded: list = []
     order: list = []
     for m in pattern.finditer(source):
@@ -92,7 +94,9 @@ def data_annotations(root: Node, source: bytes, project_macros: Optional[Mapping
             continue  # a macro definition, a comment or a string
         args = _arguments(source, m.end() - 1)
         meaning = spellings[m.group(2).decode()]
-        siblings = _field_names(struct_body, source, names) if struct_body is not None else set()
+        if struct_body is not None and struct_body.start_byte not in siblings_of:
+            siblings_of[struct_body.start_byte] = set(field_name.findall(text(struct_body, source)))
+        siblings = siblings_of[struct_body.start_byte] if struct_body is not None else set()
         if meaning in ("guarded-by", "pt-guarded-by"):
             if not args:
                 continue
@@ -142,12 +146,11 @@ def _struct_name(body: Node, source: bytes) -> Optional[str]:
     return f"{spec.type.split('_')[0]} {text(name, source)}" if name is not None else None
 
 
-def _field_names(body: Node, source: bytes, spellings: list) -> set:
+def _field_name_pattern(spellings: list) -> re.Pattern:
     """The names a struct body declares: the word before `;`, `,`, `:` (bit
     fields), `[` or an annotation (not the words inside annotations)."""
     annotation = "|".join(re.escape(n) for n in spellings + ["__attribute__"])
-    declared = re.compile(r"([A-Za-z_]\w*)\s*(?:\[[^\]\n]*\]\s*)*(?=[;,:]|(?:" + annotation + r")\b)")
-    return set(declared.findall(text(body, source)))
+    return re.compile(r"([A-Za-z_]\w*)\s*(?:\[[^\]\n]*\]\s*)*(?=[;,:]|(?:" + annotation + r")\b)")
 
 
 def _arguments(source: bytes, open_index: int) -> list[str]:
