@@ -193,28 +193,11 @@ class _Configs:
     def analysis_config_and_fingerprint(self, config) -> tuple[object, str]:
         entry = self._derived.get(id(config))
         if entry is None:
-            analysis_config = _with_all_rules(config)
-            fingerprint = analysis_config.fingerprint() if hasattr(analysis_config, "fingerprint") else repr(analysis_config)
-            entry = (config, analysis_config, fingerprint)  # keeps `config` alive: id() stays unique
+            # the analysis runs every rule: selection only filters its findings
+            analysis_config = replace(config, select=frozenset(RULES) | frozenset(config.select))
+            entry = (config, analysis_config, analysis_config.fingerprint())  # keeps `config` alive: id() stays unique
             self._derived[id(config)] = entry
         return entry[1], entry[2]
-
-
-def _with_all_rules(config):
-    try:
-        return replace(config, select=frozenset(RULES) | frozenset(config.select))
-    except (TypeError, AttributeError):  # not a dataclass: analyse as configured
-        return config
-
-
-def _is_included(config, path: str) -> bool:
-    is_included = getattr(config, "is_included", None)
-    return True if is_included is None else is_included(path)
-
-
-def _severity(config, finding: Finding) -> str:
-    severity = getattr(config, "severity", None)
-    return finding.severity if severity is None else severity(finding.rule)
 
 
 # -- analysis (runs in worker processes too: keep it picklable and import-light) ------
@@ -522,9 +505,7 @@ class _Pool:
 
 def _serve(conn, cache_dir: str | None, verbose: bool) -> None:
     """A worker process: run the chunks received on `conn` until None."""
-    global _kept_bytes
     _worker_init()
-    _kept_bytes = 0
     _forget_trees()
     while True:
         try:
@@ -589,7 +570,7 @@ def _files_to_check(options: CheckOptions, configs: _Configs, log: Callable[[str
     for path, given, explicit in expand_paths(options.paths or (".",)):
         config = configs.for_file(path)
         # Like ruff: a file named on the command line is checked even if excluded.
-        if not explicit and not _is_included(config, path):
+        if not explicit and not config.is_included(path):
             if options.verbose:
                 log(f"lockls: {given}: excluded by configuration")
             continue
@@ -809,7 +790,7 @@ def _filtered(findings: Iterable[Finding], config, options: CheckOptions) -> Ite
     for finding in findings:
         if finding.rule not in enabled or finding.rule in options.ignore:
             continue
-        severity = _severity(config, finding)
+        severity = config.severity(finding.rule)
         yield finding if severity == finding.severity else replace(finding, severity=severity)
 
 
