@@ -100,6 +100,7 @@ class Builder:
         self.lower = lowerer
         self.source = source
         self.blocks: list[Block] = []
+        self.targets: set[int] = set()  # blocks some edge leads to (while building)
         self.labels: dict[str, int] = {}
         self.breaks: list[int] = []
         self.continues: list[int] = []
@@ -122,6 +123,7 @@ class Builder:
     def edge(self, a: Optional[int], b: int, cond=None, truth=True, note=None) -> None:
         if a is not None:
             self.blocks[a].succs.append(Edge(b, cond, truth, note))
+            self.targets.add(b)
 
     def events(self, block: int) -> list:
         return self.blocks[block].events
@@ -308,8 +310,7 @@ class Builder:
         self._leave_macro_loop()
         close = block.child(block.child_count - 1) if block.type == "compound_statement" and block.child_count else block
         self.edge(self._close_scope(end, close), after)
-        reached = any(e.target == after for b in self.blocks for e in b.succs)
-        return after if reached else None  # `scoped_guard(...) { return x; }` never falls through
+        return after if after in self.targets else None  # `scoped_guard(...) { return x; }` never falls through
 
     def _enter_macro_loop(self, after: int) -> None:
         self.breaks.append(after)
