@@ -84,7 +84,7 @@ def parallel(monkeypatch):
 def test_check_text_uses_every_file_of_the_run(capsys, shop):
     status, out, err = run(capsys, "--check", "--no-cache")
     assert (status, out) == (1, EXPECTED_TEXT)
-    assert "6 files, 23 functions, 7 findings (3 errors, 4 warnings)" in err
+    assert "6 files, 24 functions, 7 findings (3 errors, 4 warnings)" in err
 
 
 def test_check_json(capsys, shop):
@@ -106,7 +106,12 @@ def test_a_file_alone_knows_nothing_of_the_others(capsys, shop):
     assert run(capsys, "--check", "--no-cache", "src/user.c")[:2] == (0, "")
     assert run(capsys, "--check", "--no-cache", "src")[1] == "".join(
         f"{p}:{l}:{c}: {s}: {m} [{r}]\n" for p, l, c, s, r, m in EXPECTED if p == "src/user.c" and l in (27, 70, 78))
-    assert run(capsys, "--check", "--no-cache", "src/queue.c", "include/queue.h")[1] == EXPECTED_TEXT.splitlines(True)[0]
+    # the header's static inline acquire function has no caller in this run that relies on it
+    assert run(capsys, "--check", "--no-cache", "src/queue.c", "include/queue.h")[1] == (
+        "include/queue.h:32:1: warning: `&q->lock` taken at line 31 is still held at the end of the function "
+        "(held: &q->lock); if `queue_lock_inline` is meant to return holding it, say so: an annotation "
+        "(`__acquires`, `ACQUIRE`) or `[functions.queue_lock_inline]` in .lockls.toml [lock-leak]\n"
+        + EXPECTED_TEXT.splitlines(True)[0])
 
 
 def test_jobs_1_and_2_agree(capsys, shop, monkeypatch):

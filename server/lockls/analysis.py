@@ -22,12 +22,12 @@ from typing import Callable, Optional
 
 from tree_sitter import Node, Tree
 
-from . import dataflow, lockstate, syntax
+from . import dataflow, lockstate, summaries, syntax
 from .annotations import annotated_functions, unchecked_functions
 from .annotations import macro_meanings as function_macro_meanings
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config, LockFunction, locate_entry
-from .contracts import Contracts
+from .contracts import Contracts, confirm
 from .declarations import data_annotations, locate, recursive_lock_patterns, table_entry_points
 from .declarations import macro_meanings as data_macro_meanings
 from .contracts import apply as apply_contracts
@@ -238,50 +238,121 @@ def _nested_functions(root: Node, within: Node, exclude: Optional[Node] = None) 
     return out
 
 
-# -- wrappers ----------------------------------------------------------------------
+# -- summaries ---------------------------------------------------------------------
 
-WRAPPER_MAX_STATEMENTS = 4  # "does nothing but take or drop a lock"
-_WRAPPER_CACHE: dict = {}
+SUMMARY_ROUNDS = 4  # re-reads of a file's functions as its own summaries appear (callees first)
+_SUMMARY_CACHE: dict = {}
+_CALLED = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
 
 
 def with_wrappers(root: Node, source: bytes, config: Config, recursive: frozenset = frozenset(),
                   analyzed: Optional[dict] = None, functions: Optional[list] = None) -> Config:
     """`config` with the file's own contracts laid over it (see `file_contracts`)."""
-    return apply_contracts(config, file_contracts(root, source, config, recursive, analyzed, functions))
+    return apply_contracts(config, file_contracts(root, source, config, recursive, analyzed, functions).settled())
 
 
 def file_contracts(root: Node, source: bytes, config: Config, recursive: frozenset = frozenset(),
                    analyzed: Optional[dict] = None, functions: Optional[list] = None) -> Contracts:
     """What the file says about locks beyond its function bodies (see `contracts`):
     lock functions annotated in the source (`__acquires(x)`, `acquire_capability(x)`,
-    ..., see `annotations`) and small wrappers that do nothing but take, try or drop
-    a lock reachable from a parameter (`static void q_lock(struct queue *q) {
-    pthread_mutex_lock(&q->lock); }`), whose calls then act as the lock operation
-    they perform on their argument.
+    ..., see `annotations`), macros that stand for a call of a lock function, and the
+    summary of every function whose one effect on its caller's locks is to take, try
+    or drop a lock the caller names (see `summaries`), whose calls then act as that
+    lock operation. Functions are summarised callees first: the file is read again
+    while its own summaries change (at most `SUMMARY_ROUNDS` times).
     `analyzed` (start byte -> FunctionResult) collects the functions analysed on the
-    way, for a caller that can reuse them when the configuration did not change."""
+    way under `config` itself, for a caller that can reuse them when the file's
+    contracts turn out not to change the configuration."""
     functions = functions if functions is not None else function_nodes(root)
     annotated, guarded, order, entry_points, locks, macros = _declared_outside_bodies(root, source, config, functions)
-    found: dict[str, LockFunction] = {name: fn for name, fn in annotated.items() if name not in config.functions}
-    pattern, _ = _tables(config)
-    if pattern is not None:
-        fingerprint = config.fingerprint()
-        for fn, body in functions:
-            if body.named_child_count > WRAPPER_MAX_STATEMENTS or not pattern.search(source, body.start_byte, body.end_byte):
+    declared: dict[str, LockFunction] = {name: fn for name, fn in annotated.items() if name not in config.functions}
+    summaries: dict[str, LockFunction] = {}
+    relied: set = set()
+    todo = functions
+    current = config
+    for round_ in range(SUMMARY_ROUNDS):
+        known = {**current.functions, **declared, **summaries}
+        found = {name: fn for name, fn in summary_macros(source, known).items() if name not in config.functions}
+        found.update(declared)
+        changed: set = set()
+        current = apply_contracts(config, Contracts(functions=tuple(sorted({**found, **summaries}.items()))))
+        pattern, _ = _tables(current)
+        if pattern is None:
+            break
+        for fn, body in todo:
+            if not pattern.search(source, body.start_byte, body.end_byte):
                 continue
-            key = (source[fn.start_byte:fn.end_byte], fingerprint)
-            if key not in _WRAPPER_CACHE:
-                if len(_WRAPPER_CACHE) > 4096:
-                    _WRAPPER_CACHE.clear()
-                fr = analyze_function(fn, body, source, config, recursive)
-                if analyzed is not None:
-                    analyzed[fn.start_byte] = fr
-                _WRAPPER_CACHE[key] = _wrapper_of(fr, fn, source)
-            wrapper = _WRAPPER_CACHE[key]
-            if wrapper is not None and wrapper.name not in config.functions and wrapper.name not in found:
-                found[wrapper.name] = wrapper
+            name, summary, relies_on = _summary(fn, body, source, current, recursive,
+                                                analyzed if current is config else None)
+            relied.update(relies_on)
+            if name in config.functions or name in found:
+                continue  # configured or annotated: its contract wins over its body
+            if summary != summaries.get(name):
+                changed.add(name)
+                if summary is None:
+                    summaries.pop(name, None)
+                else:
+                    summaries[name] = summary
+        new_macros = set(summary_macros(source, {**current.functions, **summaries})) - set(found)
+        if not changed and not new_macros:
+            break
+        words = changed | new_macros
+        todo = [(fn, body) for fn, body in functions
+                if words.intersection(m.decode() for m in _CALLED.findall(source, body.start_byte, body.end_byte))]
+    confirmed = confirm({**config.functions, **declared, **summaries}, relied)
+    summaries = {name: confirmed[name] for name in summaries}
+    found = {name: fn for name, fn in summary_macros(source, {**config.functions, **declared, **summaries}).items()
+             if name not in config.functions}
+    found.update(declared)
+    for name, fn in summaries.items():
+        found.setdefault(name, fn)
     return Contracts(functions=tuple(sorted(found.items())), guarded=guarded, order=order, entry_points=entry_points,
-                     locks=locks, macros=macros)
+                     locks=locks, macros=macros, relied=tuple(sorted(relied)))
+
+
+def summary_macros(source: bytes, known: dict) -> dict:
+    """The file's macros that stand for a call of a function in `known` (see `summaries`),
+    macros of macros included."""
+    out: dict = {}
+    for _ in range(3):
+        more = summaries.macro_functions(source, {**known, **out})
+        if not more:
+            break
+        out.update(more)
+    return out
+
+
+def _summary(fn: Node, body: Node, source: bytes, config: Config, recursive: frozenset,
+             analyzed: Optional[dict]) -> tuple[str, Optional[LockFunction], frozenset]:
+    """(name, summary or None, names of the tentative acquire functions whose lock it
+    releases) of one function under `config`, cached by its text and what it calls
+    (a summary depends on nothing else of the configuration)."""
+    called = sorted({m.decode() for m in _CALLED.findall(source, body.start_byte, body.end_byte)})
+    contracts = tuple((n, config.functions[n]) for n in called if n in config.functions)
+    key = (source[fn.start_byte:fn.end_byte], config.base_fingerprint(), contracts, config.locks,
+           config.is_entry_point(syntax.function_name(fn, source)) if config.entry_points else False, recursive)
+    found = _SUMMARY_CACHE.get(key)
+    if found is None:
+        if len(_SUMMARY_CACHE) > 8192:
+            _SUMMARY_CACHE.clear()
+        fr = analyze_function(fn, body, source, config, recursive)
+        if analyzed is not None:
+            analyzed[fn.start_byte] = fr
+        found = (fr.name, *_summary_of(fr, fn, body, source))
+        _SUMMARY_CACHE[key] = found
+    return found
+
+
+def _summary_of(fr: FunctionResult, fn: Node, body: Node, source: bytes) -> tuple[Optional[LockFunction], frozenset]:
+    if fr.skipped or fr.cfg is None:
+        return None, frozenset()
+    visible = _CallerVisibility(fn, body, source)
+    params = _parameters(fn, source)
+    steps = list(replay(fr.cfg, fr.states, lambda k, f: False))
+    summary = summaries.summary_of(fr, params, steps, lambda name: name not in params and visible(name))
+    if summary is not None:
+        summary = dataclasses.replace(summary, tentative=summary.action == "acquire", inferred=True)
+    return summary, summaries.relied_on(steps)
 
 
 def _defined_macros(source: bytes) -> tuple:
@@ -322,35 +393,6 @@ def _declared_outside_bodies(root: Node, source: bytes, config: Config, function
                  _defined_macros(source))
         _DECLARED[key] = found
     return found
-
-
-def _wrapper_of(fr: FunctionResult, fn: Node, source: bytes) -> Optional[LockFunction]:
-    if fr.skipped or fr.cfg is None or fr.findings:
-        return None
-    events = [ev for b in fr.cfg.blocks if fr.states[b.id] for ev in b.events]
-    lock_events = [ev for ev in events if isinstance(ev, LOCK_EVENTS)]
-    if not lock_events or len({(type(ev), ev.key, ev.fn.name) for ev in lock_events}) != 1:
-        return None
-    ev = lock_events[0]
-    params = _parameters(fn, source)
-    root = _ROOT.match(ev.key)
-    if root is None or root.group(0) not in params:
-        return None  # a lock of its own or a global: not something the caller names
-    lock = f"arg{params.index(root.group(0))}"
-    path = ev.key[root.end():]
-    returns = [e for e in events if isinstance(e, Return)]
-    if isinstance(ev, Release):
-        return LockFunction(fr.name, "release", lock, kind=ev.fn.kind, path=path)
-    if isinstance(ev, Acquire):
-        held_everywhere = all(
-            all((f := c.get(ev.key)) is not None and f.held for c in st)
-            for e, st in replay(fr.cfg, fr.states, lambda k, f: False) if isinstance(e, Return))
-        if held_everywhere:
-            return LockFunction(fr.name, "acquire", lock, shared=ev.shared, kind=ev.fn.kind, path=path)
-        return None
-    if isinstance(ev, TryAcquire) and returns and all(r.value == ev.result for r in returns):
-        return dataclasses.replace(ev.fn, name=fr.name, lock=lock, path=path)
-    return None
 
 
 def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes, entry_point: Optional[CFG] = None):
@@ -470,6 +512,8 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
             must = frozenset.intersection(*(frozenset(k for k, f in c.locks if f.held and not f.entry_held) for c in st))
             always_held = must if always_held is None else always_held & must
     visible = _CallerVisibility(fn, body, source)
+    dropped = frozenset(ev.key for ev, st in steps if isinstance(ev, Release)
+                        and any((f := c.get(ev.key)) is None or (f.entry_held and f.held) for c in st))
     ctx = RuleContext(
         function=cfg.name,
         is_recursive=is_recursive,
@@ -477,6 +521,9 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         acquired_keys=acquired,
         caller_visible=visible,
         always_held_at_return=always_held or frozenset(),
+        declared_acquires=_declared_acquires(config.functions.get(cfg.name), fn, source),
+        dropped_for_caller=dropped,
+        parameters=frozenset(_parameters(fn, source)),
         try_sites={ev.site: ev.fn.name for ev, _ in steps if isinstance(ev, TryAcquire)},
         try_wrapper_keys=_try_wrapper_keys(steps),
         try_results=frozenset((ev.key, ev.result) for ev, _ in steps if isinstance(ev, TryAcquire)),
@@ -496,6 +543,16 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
             seen.add((rule, site, message))
             out.append((rule, site, message, related))
     return out
+
+
+def _declared_acquires(own: Optional[LockFunction], fn: Node, source: bytes) -> frozenset:
+    """The lock the function's own contract says it returns holding, as a key."""
+    if own is None or own.tentative or own.action not in ("acquire", "try-acquire"):
+        return frozenset()
+    if own.lock == "global":
+        return frozenset({own.path.replace(".", "->")})
+    key = resolve_lock_ref(own.lock + own.path, _parameters(fn, source)) if own.lock_arg is not None else None
+    return frozenset({key}) if key else frozenset()
 
 
 def _try_wrapper_keys(steps) -> frozenset:

@@ -142,12 +142,16 @@ def _lock_ref(key: str, params: list[str]) -> Optional[str]:
     return "=" + key
 
 
+_OBJECT_MACRO_DEF = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+(.*)$", re.M)
+
+
 def unchecked_functions(root: Node, source: bytes) -> frozenset:
     """Functions marked `no_thread_safety_analysis` (directly or through a macro
     defined in the file): their own findings are not reported."""
     if b"no_thread_safety_analysis" not in source:
         return frozenset()
-    macros = {m.group(1).decode() for m in MACRO_DEF.finditer(source) if b"no_thread_safety_analysis" in m.group(2)}
+    macros = {m.group(1).decode() for pattern in (MACRO_DEF, _OBJECT_MACRO_DEF) for m in pattern.finditer(source)
+              if b"no_thread_safety_analysis" in m.group(2)}
     names = set()
     for declarator in _function_declarators(root):
         name_node = declarator.child_by_field_name("declarator")

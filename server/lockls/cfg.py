@@ -666,6 +666,13 @@ class Builder:
         """Macro soup the parser could not read: fine unless it hides a jump."""
         if _JUMP_WORDS.search(self.source, node.start_byte, node.end_byte):
             raise Unanalysable(f"unparsable code with a jump at line {self.line(node)}")
+        children = node.children
+        for ident, after in zip(children, children[1:]):
+            # `STAT_INC(q) pthread_mutex_unlock(` + `&q->lock);`: a lock call split by the
+            # parser's recovery would silently vanish
+            if ident.type == "identifier" and after.type == "(" and flat(ident, self.source) in self.lower.functions:
+                raise Unanalysable(f"a lock call the parser could not read at line {self.line(ident)}"
+                                   " (a macro without its `;` before it?)")
         cur = self.live(cur)
         for child in node.named_children:
             self.lower.expr(child, self.events(cur))

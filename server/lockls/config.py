@@ -82,6 +82,11 @@ class LockFunction:
     # as lock refs: "argN" + a path ("arg0->lock"), or "=" + a global lock ("=ledger_mu")
     requires: tuple = ()
     excludes: tuple = ()
+    # inferred from its body (see `summaries`): an acquire function no caller is known to
+    # rely on yet. Applied while contracts are inferred (to find callers that do); left
+    # out of the configuration a file is finally analysed under (`Contracts.settled`).
+    tentative: bool = False
+    inferred: bool = field(default=False, compare=False)  # a summary of its body, not declared
     # the file that declared it (a header, the config file); None: this file or a preset.
     # Where, not what: left out of equality (and of the configuration's fingerprint).
     origin: Optional[str] = field(default=None, compare=False)
@@ -215,6 +220,11 @@ class Config:
     def fingerprint(self) -> str:
         """A stable sha256 hex digest of everything that affects analysis results."""
         return self._fingerprint
+
+    def base_fingerprint(self) -> str:
+        """The fingerprint of the configuration a project's contracts were laid over
+        (`contracts.apply`), or this one's when none were."""
+        return self.__dict__.get("_base_fingerprint") or self._fingerprint
 
     def is_included(self, path: str) -> bool:
         """Whether `path` is analysed under the include/exclude globs (see `glob_matches`)."""

@@ -46,9 +46,18 @@ class Contracts:
     entry_points: tuple = ()  # names of functions stored in method tables, sorted
     locks: tuple = ()  # LockPattern(recursive=True) for locks of a reentrant_capability type
     macros: tuple = ()  # (macro, meaning) of the annotation macros defined, sorted
+    relied: tuple = ()  # names of inferred acquire functions whose lock a caller here releases, sorted
 
     def __bool__(self) -> bool:
-        return bool(self.functions or self.guarded or self.order or self.entry_points or self.locks or self.macros)
+        return bool(self.functions or self.guarded or self.order or self.entry_points or self.locks or self.macros
+                    or self.relied)
+
+    def settled(self) -> "Contracts":
+        """These contracts without the tentative acquire functions (see `LockFunction.tentative`):
+        what a file is analysed under once inference is over."""
+        if not any(fn.tentative for _, fn in self.functions):
+            return self
+        return dataclasses.replace(self, functions=tuple((n, f) for n, f in self.functions if not f.tentative))
 
     @staticmethod
     def merge(parts: Iterable["Contracts"]) -> "Contracts":
@@ -60,7 +69,9 @@ class Contracts:
         entries: set = set()
         locks: dict = {}
         macros: dict = {}
+        relied: set = set()
         for part in parts:
+            relied.update(part.relied)
             for name, fn in part.functions:
                 functions.setdefault(name, fn)
             guarded.update(dict.fromkeys(part.guarded))
@@ -69,8 +80,44 @@ class Contracts:
             locks.update(dict.fromkeys(part.locks))
             for macro, meaning in part.macros:
                 macros.setdefault(macro, meaning)
-        return Contracts(tuple(sorted(functions.items())), tuple(guarded), tuple(order), tuple(sorted(entries)),
-                         tuple(locks), tuple(sorted(macros.items())))
+        return Contracts(tuple(sorted(confirm(functions, relied).items())), tuple(guarded), tuple(order),
+                         tuple(sorted(entries)), tuple(locks), tuple(sorted(macros.items())), tuple(sorted(relied)))
+
+
+# (acquire, release) spellings that pair an API's two halves: `q_lock`/`q_unlock`,
+# `mutex_enter`/`mutex_exit`, `lru_pause`/`lru_resume`, `dnode_hold`/`dnode_rele`
+_ANTONYMS = (("unlock", "lock"), ("lock", "unlock"), ("rdlock", "unlock"), ("wrlock", "unlock"), ("enter", "exit"),
+             ("enter", "leave"), ("acquire", "release"), ("pause", "resume"), ("begin", "end"), ("start", "stop"),
+             ("get", "put"), ("hold", "rele"), ("hold", "release"), ("take", "give"), ("grab", "drop"),
+             ("Lock", "Unlock"), ("LOCK", "UNLOCK"), ("Enter", "Exit"), ("Acquire", "Release"))
+
+
+def confirm(functions: dict, relied: Iterable[str] = ()) -> dict:
+    """`functions` with the tentative acquire functions that have shown their intent made
+    definite: a caller releases what they return holding (`relied`), or the release
+    function that pairs with them by name releases the same lock (`q_lock(q)` and
+    `q_unlock(q)`, `stats_pause()` and `stats_resume()`)."""
+    tentative = [n for n, f in functions.items() if f.tentative]
+    if not tentative:
+        return functions
+    relied = set(relied)
+    out = dict(functions)
+    for name in tentative:
+        fn = functions[name]
+        if name in relied or any(_releases_same(functions.get(other), fn) for other in _partners(name)):
+            out[name] = dataclasses.replace(fn, tentative=False)
+    return out
+
+
+def _partners(name: str) -> Iterable[str]:
+    for acquire, release in _ANTONYMS:
+        at = name.rfind(acquire)
+        if at >= 0:
+            yield name[:at] + release + name[at + len(acquire):]
+
+
+def _releases_same(other, fn) -> bool:
+    return other is not None and other.action == "release" and (other.lock, other.path) == (fn.lock, fn.path)
 
 
 _APPLIED: dict = {}
@@ -81,7 +128,8 @@ def apply(config: Config, contracts: Contracts) -> Config:
 
     The result is cached, so a document re-analysed on every keystroke keeps the
     same Config (and fingerprint) while its contracts do not change."""
-    if not contracts:
+    if not contracts.functions and not contracts.guarded and not contracts.order and not contracts.entry_points \
+            and not contracts.locks and not contracts.macros:
         return config
     # not the fingerprint alone: it leaves out what does not change results
     # (rules, severities, files), and the applied Config keeps all of it
@@ -110,4 +158,5 @@ def apply(config: Config, contracts: Contracts) -> Config:
         # whole configuration again for every file of a project.
         digest = hashlib.sha256((config.fingerprint() + repr(contracts)).encode()).hexdigest()
         _APPLIED[key].__dict__["_fingerprint"] = digest  # Config.fingerprint's cached_property slot
+        _APPLIED[key].__dict__["_base_fingerprint"] = config.base_fingerprint()
     return _APPLIED[key]

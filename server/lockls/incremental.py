@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import syntax
-from .analysis import (WRAPPER_MAX_STATEMENTS, FunctionResult, analyze_function, file_contracts, function_nodes,
+from .analysis import (FunctionResult, analyze_function, file_contracts, function_nodes,
                        recursive_globals, with_wrappers)
 from .annotations import unchecked_functions
 from .config import Config
@@ -206,8 +206,8 @@ def _carry_memo(memo: dict, source: bytes, functions: list, edited: Optional[lis
 
 
 def _may_wrap(relevant: Contracts, functions: list, source: bytes) -> bool:
-    """Can the other files' contracts make a function of this file a wrapper (which
-    `with_wrappers` would then find)? Only a wrapper-sized function that calls one of
+    """Can the other files' contracts change a function's summary here (which
+    `with_wrappers` would then find)? Only a function that calls one of
     their lock functions can (contracts on callers only, `__must_hold`, add no lock
     event; for anything but functions in `relevant`, assume it can). Saves reading
     the whole file's contracts again on every keystroke."""
@@ -221,9 +221,7 @@ def _may_wrap(relevant: Contracts, functions: list, source: bytes) -> bool:
             for i in range(bisect_right(starts, m.start()) - 1, -1, -1)[:3]:  # the innermost function around it
                 body = functions[i][1]
                 if body.start_byte <= m.start() < body.end_byte:
-                    if body.named_child_count <= WRAPPER_MAX_STATEMENTS:
-                        return True
-                    break
+                    return True
     return False
 
 
@@ -245,11 +243,11 @@ def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
     static = _static_names(tree, source, functions, memo) if project else ()
     relevant = project.relevant(source, own, static, found) if project else Contracts()
     if relevant:  # as analysis.analyze_tree under project.effective_config
-        config = apply_contracts(config, Contracts.merge([own, relevant]))
+        config = apply_contracts(config, Contracts.merge([own, relevant]).settled())
         if _may_wrap(relevant, functions, source):
             config = with_wrappers(tree.root_node, source, config, rec, functions=functions)
     else:
-        config = apply_contracts(config, own)
+        config = apply_contracts(config, own.settled())
     fp = config.fingerprint()
     out = DocumentAnalysis(version, recursive_globals=rec, config=config, base=base, own=own, relevant=relevant,
                            project=project)

@@ -43,7 +43,7 @@ from typing import Callable, Iterable, Mapping, Optional
 from .config import Config
 from .contracts import Contracts, apply
 
-INFERENCE_ROUNDS = 2  # rounds after the first: wrappers of wrappers (of wrappers) across files
+INFERENCE_ROUNDS = 4  # rounds after the first: summaries of callers of other files' summaries
 HEADER_SUFFIXES = (".h",)
 _WORD = re.compile(r"[A-Za-z_]\w*")
 _CALL = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
@@ -56,7 +56,7 @@ class FileContracts:
 
     own: Contracts = Contracts()  # applies to the file itself
     exported: Contracts = Contracts()  # what it tells the other files of the project
-    small_calls: tuple = ()  # sorted names called by its wrapper-sized functions (wrappers of wrappers)
+    calls: tuple = ()  # sorted names called in its function bodies and macros (summaries of summaries)
     static: tuple = ()  # sorted names of its `static` functions: the project says nothing about them here
     macro_calls: tuple = ()  # sorted capitalised names called outside function bodies (annotation macros?)
 
@@ -75,19 +75,20 @@ def scan_tree(tree, source: bytes, path: str, config: Config, extra: Optional[Co
     """The contracts of the file `path` (parsed as `tree`) under `config`.
 
     With `extra` (project contracts the file uses) and `own` (its contracts from the
-    previous round), the file is read again under both: what it adds then (a wrapper
-    of a wrapper defined elsewhere) is merged after `own`. `analyzed` collects the
+    previous round), the file is read again under the project's contracts: its
+    summaries are computed afresh (a caller of another file's summary may gain one,
+    or lose the one it seemed to have). `analyzed` collects the
     functions analysed under `config` on the way (see `analysis.file_contracts`)."""
     from .analysis import function_nodes, recursive_globals, file_contracts
 
     root = tree.root_node
     functions = function_nodes(root)
     rec = recursive_globals(source)
-    if own is None:
-        own = file_contracts(root, source, config, rec, analyzed, functions)
-    elif extra:
-        layered = apply(config, Contracts.merge([own, extra]))
-        own = Contracts.merge([own, file_contracts(root, source, layered, rec, functions=functions)])
+    if own is None or not extra:
+        own = own if own is not None else file_contracts(root, source, config, rec, analyzed, functions)
+    else:
+        # read afresh: a summary may change (or go) now that its callees' are known
+        own = file_contracts(root, source, apply(config, extra), rec, functions=functions)
     return with_own(root, source, path, own, functions)
 
 
@@ -98,7 +99,7 @@ def with_own(root, source: bytes, path: str, own: Contracts, functions: Optional
 
         functions = function_nodes(root)
     static = static_functions(root, source)
-    return FileContracts(own, _exported(own, static, path), _small_calls(functions, source), tuple(sorted(static)),
+    return FileContracts(own, _exported(own, static, path), _calls(functions, source), tuple(sorted(static)),
                          _macro_calls(functions, source))
 
 
@@ -211,13 +212,18 @@ def _function_name(declarator):
     return name if name is not None and name.type == "identifier" else None
 
 
-def _small_calls(functions, source: bytes) -> tuple:
-    from .analysis import WRAPPER_MAX_STATEMENTS
+_DEFINE_LINE = re.compile(rb"^[ \t]*#[ \t]*define\b(?:[^\n]*\\\n)*[^\n]*", re.M)
 
+
+def _calls(functions, source: bytes) -> tuple:
+    """Names called in the file's function bodies and macro definitions: when the
+    project learns what one of them does, the file's own summaries may change."""
     names = set()
     for _, body in functions:
-        if body.named_child_count <= WRAPPER_MAX_STATEMENTS:
-            names.update(m.group(1).decode("utf-8", "replace") for m in _CALL.finditer(source, body.start_byte, body.end_byte))
+        names.update(m.group(1).decode("utf-8", "replace") for m in _CALL.finditer(source, body.start_byte, body.end_byte))
+    if b"define" in source:
+        for d in _DEFINE_LINE.finditer(source):
+            names.update(m.group(1).decode("utf-8", "replace") for m in _CALL.finditer(d.group(0)))
     return tuple(sorted(names))
 
 
@@ -354,6 +360,8 @@ def _words(field: str, element) -> Optional[tuple]:
     None: it may matter to any file."""
     if field in ("functions", "macros"):
         return (element[0],)
+    if field == "relied":  # confirms the file's own acquire function of that name
+        return (element,)
     if field == "entry_points" and isinstance(element, str) and not _GLOB.search(element):
         return tuple(_WORD.findall(element)) or None
     if field == "guarded" and not getattr(element, "type", None):
@@ -388,7 +396,7 @@ def infer(files: dict[str, FileContracts], config: Config,
         if not names:
             break
         todo = [p for p, fc in files.items()
-                if names.intersection(fc.small_calls) - {n for n, _ in fc.own.functions}]
+                if names.intersection(fc.calls) - {n for n, _ in fc.own.functions}]
         if not todo:
             break
         changed = False
@@ -410,7 +418,7 @@ def effective_config(config: Config, own: Optional[Contracts], relevant: Optiona
     other files' wrappers) and then the `relevant` ones of the project."""
     if not relevant and own is None:
         return config
-    return apply(config, Contracts.merge([own or Contracts(), relevant or Contracts()]))
+    return apply(config, Contracts.merge([own or Contracts(), relevant or Contracts()]).settled())
 
 
 def fingerprint(config_fingerprint: str, relevant: Optional[Contracts], own: Optional[Contracts] = None) -> str:

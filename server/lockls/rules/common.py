@@ -32,6 +32,9 @@ class RuleContext:
     order_pairs: tuple = ()  # (earlier, later, origin) lock globs declared in the source (acquired_before/after)
     config_origin: Optional[str] = None  # the configuration file (where classes and lock-order are declared)
     entry_point: bool = False  # the function starts with no lock held (configured entry point)
+    declared_acquires: frozenset = frozenset()  # locks its own contract says it returns holding
+    dropped_for_caller: frozenset = frozenset()  # locks it releases somewhere without having taken them
+    parameters: frozenset = frozenset()  # the function's parameter names
     reports: list = field(default_factory=list)
 
     def report(self, rule: str, site: Site, message: str, related: list[tuple[Site, str]] = ()) -> None:

@@ -59,6 +59,8 @@ releases it. Suppress with `/* lockls: ignore[lock-leak] */` on the line.
 
 from __future__ import annotations
 
+import re
+
 from ..events import Return
 from .common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
 
@@ -80,9 +82,25 @@ def check(event: Return, state, ctx: RuleContext) -> None:
         first = fact.first_site()
         message = f"`{fact.written}` taken at {site_line(first)} {may} {where}{when_clause(bad, good)}{held_suffix(bad)}"
         related = [(s, f"`{fact.written}` taken here") for s in sites_of(bad, key)]
+        if _looks_like_acquire_function(key, ctx):
+            message += (f"; if `{ctx.function}` is meant to return holding it, say so: an annotation "
+                        f"(`__acquires`, `ACQUIRE`) or `[functions.{ctx.function}]` in .lockls.toml")
         ctx.report(NAME, event.site, message, related)
 
 
 def _is_acquire_function(key: str, ctx: RuleContext) -> bool:
-    """Takes a caller-visible lock, releases nothing, returns holding it: by design."""
+    """Returns holding a lock its caller names by design: its contract (an annotation, the
+    configuration, or a summary a caller relies on) says so, or it switches the
+    caller's lock (takes it on some paths, releases the caller's on others)."""
+    if key in ctx.declared_acquires or (key in ctx.dropped_for_caller and ctx.caller_visible(key)):
+        return True
+    # a global lock: its acquire functions are not summarised (a file's `static` lock
+    # means nothing elsewhere), so the shape alone still says so
+    root = re.match(r"[A-Za-z_]\w*", key)
+    return _looks_like_acquire_function(key, ctx) and (root is None or root.group(0) not in ctx.parameters)
+
+
+def _looks_like_acquire_function(key: str, ctx: RuleContext) -> bool:
+    """Takes a caller-visible lock, releases nothing, returns holding it: an acquire
+    function, if anything says so."""
     return not ctx.released_keys and key in ctx.always_held_at_return and ctx.caller_visible(key)

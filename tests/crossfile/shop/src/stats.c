@@ -10,3 +10,8 @@ void stats_lock(struct stats *s)
 {
     pthread_mutex_lock(&s->mu);
 }
+
+void stats_unlock(struct stats *s)
+{
+    pthread_mutex_unlock(&s->mu);
+}

@@ -1,0 +1,285 @@
+"""What calling a function does to its caller's locks, computed from its body.
+
+Owns: `summary_of`, which reads one analysed function (its CFG and fixpoint
+states, see `analysis.analyze_function`) and says, as a `LockFunction`, the one
+thing a call to it does to a lock its caller can name (a lock reached from a
+parameter):
+- *acquire*: the lock is held on every way out, taken here and not held when
+  the function was entered, and the function releases no lock at all (so
+  `lock-leak` does not report it either: it is an acquire function);
+- *release*: the lock is released on every way out and never taken here: the
+  caller held it (`dnode_rele_and_unlock(dn)` of any size, not only
+  four-statement wrappers);
+- *try-acquire*: the lock is held on the ways out that return some values and
+  not on those that return others (`return 1` when taken, `return 0` when not),
+  or the function returns a trylock's own result.
+
+A function with more than one effect (releases A and takes B), an effect on
+some paths only that no return value tells apart, or a lock/unlock finding of
+its own has no summary: its calls do nothing to locks, as an unknown call.
+Functions are summarised callees first by the callers (`analysis.file_contracts`
+within a file, `project.infer` across files), so a summary sees its callees'.
+
+Also owns `macro_functions`: function-like (and object-like) `#define`s whose
+body is one call of a lock function (`#define obj_lock(o) obj_lock_at(o, __FILE__, __LINE__)`,
+`#define Q_LOCK(q) do { pthread_mutex_lock(&(q)->lock); } while (0)`), which
+then act as that call with the macro's parameters substituted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Optional
+
+from .config import LockFunction
+from .events import LOCK_EVENTS, Release, Return, TryAcquire
+from .facts import number
+
+# findings that make a function's lock behaviour untrustworthy as a contract
+_DISQUALIFYING = frozenset({"double-lock", "unlock-unheld"})  # a leak on some paths: no single effect
+_ROOT = re.compile(r"^[A-Za-z_]\w*")
+_PATH = re.compile(r"(?:->[A-Za-z_]\w*)*\Z")
+
+
+def summary_of(result, params: list[str], steps: list, is_global) -> Optional[LockFunction]:
+    """The effect of calling the analysed function `result` (an `analysis.FunctionResult`)
+    on its caller's locks, or None. `params`: its parameter names; `steps`: (event,
+    state before it) of every reachable event (`analysis.replay`); `is_global(root)`:
+    whether a name used in the body is a global (not a local or a parameter)."""
+    if result.skipped or result.cfg is None or any(f[0] in _DISQUALIFYING for f in result.findings):
+        return None
+    lock_events = [ev for ev, _ in steps if isinstance(ev, LOCK_EVENTS)]
+    returns = [(ev, st) for ev, st in steps if isinstance(ev, Return)]
+    if not lock_events or not returns:
+        return None
+    releases_any = any(isinstance(ev, Release) for ev in lock_events)
+    effects = []
+    for key in dict.fromkeys(ev.key for ev in lock_events):
+        effect = _effect(key, returns, lock_events, releases_any)
+        if effect == "none":
+            continue
+        if effect is None:
+            return None  # an effect on some paths that no return value explains
+        effects.append((key, effect))
+    if len(effects) != 1:
+        return None
+    key, effect = effects[0]
+    spec = _lock_spec(key, params, is_global)
+    if spec is None:
+        return None  # the function's own lock: nothing the caller names
+    lock, path = spec
+    first = next(ev for ev in lock_events if ev.key == key)
+    kind = first.fn.kind
+    if effect in ("release", "release-if-held"):
+        # "if held": it releases only on some paths (`if (*p) unlock(*p)`), and no return
+        # value tells which: fine to call when the lock is not held
+        return LockFunction(result.name, "release", lock, kind=kind, path=path, unheld_ok=effect != "release")
+    shared = getattr(first, "shared", False)
+    if effect == "acquire":
+        return LockFunction(result.name, "acquire", lock, shared=shared, kind=kind, path=path)
+    if effect[0] == "returns-try":  # returns the trylock's own result
+        return dataclasses.replace(first.fn, name=result.name, lock=lock, path=path)
+    return LockFunction(result.name, "try-acquire", lock, shared=shared, kind=kind, path=path,
+                        success=effect[1], failure=effect[2])
+
+
+def relied_on(steps: list) -> frozenset:
+    """Names of the inferred acquire functions whose lock this function releases after
+    calling them: it relies on them returning with the lock held."""
+    taken_by = {ev.site: ev.fn.name for ev, _ in steps
+                if isinstance(ev, LOCK_EVENTS) and not isinstance(ev, Release) and ev.fn.inferred}
+    if not taken_by:
+        return frozenset()
+    out = set()
+    for ev, state in steps:
+        if isinstance(ev, Release):
+            for c in state:
+                f = c.get(ev.key)
+                if f is not None and f.held:
+                    out.update(taken_by[s] for s in f.sites if s in taken_by)
+    return frozenset(out)
+
+
+def _effect(key: str, returns: list, lock_events: list, releases_any: bool):
+    """"none", "acquire", "release", "release-if-held", ("returns-try",), ("try", success, failure),
+    or None."""
+    per_value: dict[Optional[str], set] = {}
+    for ev, state in returns:
+        for c in state:
+            per_value.setdefault(ev.value, set()).add(_net(c.get(key)))
+    outcomes = set().union(*per_value.values())
+    if outcomes <= {"none", "kept"}:
+        return "none"
+    taken = any(ev.key == key and not isinstance(ev, Release) for ev in lock_events)
+    released = any(ev.key == key and isinstance(ev, Release) for ev in lock_events)
+    if outcomes == {"acquired"}:
+        return "acquire" if not releases_any else None
+    if outcomes == {"released"}:
+        return "release" if not taken else None
+    if outcomes == {"released", "none"} and not taken:
+        return "release-if-held" if _partition(per_value, "released") is None else None
+    if outcomes == {"acquired", "none"} and not released:
+        tries = [ev for ev in lock_events if isinstance(ev, TryAcquire) and ev.key == key]
+        if tries and len(tries) == len([ev for ev in lock_events if ev.key == key]) \
+                and all(ev.value == tries[0].result for ev, _ in returns):
+            return ("returns-try",)
+        return _partition(per_value, "acquired")
+    return None
+
+
+def _net(fact) -> str:
+    """What one path did to a lock, seen from the caller."""
+    if fact is None or fact.unknown:
+        return "none"
+    if fact.held:
+        return "kept" if fact.entry_held else "acquired"
+    return "released" if fact.entry_held else "none"
+
+
+def _partition(per_value: dict, outcome: str) -> Optional[tuple]:
+    """("try", success, failure) when the returned constant tells whether the lock
+    was `outcome` ("acquired" or "released")."""
+    held, free = set(), set()
+    for value, outcomes in per_value.items():
+        n = number(value) if value is not None else None
+        if n is None or len(outcomes) != 1:
+            return None  # a value that tells nothing, or both outcomes with one value
+        (held if outcome in outcomes else free).add(n)
+    if not held or not free:
+        return None
+    if held == {0}:
+        return ("try", "zero", "nonzero")
+    if free == {0}:
+        return ("try", "nonzero", "zero")
+    return None
+
+
+def _lock_spec(key: str, params: list[str], is_global) -> Optional[tuple[str, str]]:
+    root = _ROOT.match(key)
+    if root is None:
+        return None
+    name, path = root.group(0), key[root.end():]
+    if not _PATH.match(path):
+        return None  # `q->locks[i]`: an index the caller cannot name
+    if name in params:
+        return f"arg{params.index(name)}", path
+    # Not globals: a static local's initialiser (`once = ONCE_INITIALIZER`) or a file's
+    # own `static` lock looks global from here, and its name means nothing elsewhere.
+    return None
+
+
+# -- macros ----------------------------------------------------------------------------
+
+_DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)]*\))?[ \t]*((?:[^\n]*\\\n)*[^\n]*)$", re.M)
+_DO_WHILE = re.compile(r"\Ado\s*\{(.*)\}\s*while\s*\(\s*0\s*\)\Z", re.S)
+_CALL = re.compile(r"\A([A-Za-z_]\w*)\s*\((.*)\)\Z", re.S)
+_IDENT = re.compile(r"[A-Za-z_]\w*\Z")
+
+
+def macro_functions(source: bytes, known: dict) -> dict[str, LockFunction]:
+    """Macros the file defines that stand for one call of a function in `known`
+    (name -> LockFunction), as LockFunctions of their own name."""
+    if b"define" not in source:
+        return {}
+    out: dict[str, LockFunction] = {}
+    for m in _DEFINE.finditer(source):
+        name = m.group(1).decode()
+        if name in known:
+            continue
+        body = m.group(3).decode("utf-8", "replace").replace("\\\n", " ")
+        body = re.sub(r"/\*.*?\*/|//.*", " ", body).strip()
+        if m.group(2) is None:  # `#define lock_it pthread_mutex_lock`
+            fn = known.get(body)
+            if fn is not None:
+                out[name] = dataclasses.replace(fn, name=name)
+            continue
+        params = [p.strip() for p in m.group(2).decode()[1:-1].split(",")]
+        fn = _macro_call(name, params, body, known)
+        if fn is not None:
+            out[name] = fn
+    return out
+
+
+def _macro_call(name: str, params: list[str], body: str, known: dict) -> Optional[LockFunction]:
+    body = _strip(body)
+    loop = _DO_WHILE.match(body)
+    if loop:
+        body = _strip(loop.group(1))
+    call = _CALL.match(body)
+    if call is None or call.group(1) not in known:
+        return None
+    fn = known[call.group(1)]
+    if fn.scope is not None or fn.requires or fn.excludes:
+        return None  # guards and contracts need their call as written
+    args = _split(call.group(2))
+    if args is None:
+        return None
+    if fn.lock_arg is None:
+        # a global lock, or the return value: the macro does what the function does
+        return dataclasses.replace(fn, name=name)
+    if fn.lock_arg >= len(args):
+        return None
+    lock = _lock_text(args[fn.lock_arg])
+    if lock is None:
+        return None
+    root = _ROOT.match(lock)
+    if root is None or root.group(0) not in params:
+        return None
+    path = lock[root.end():] + fn.path
+    if not _PATH.match(path):
+        return None
+    return dataclasses.replace(fn, name=name, lock=f"arg{params.index(root.group(0))}", path=path)
+
+
+def _strip(text: str) -> str:
+    text = text.strip().rstrip(";").strip()
+    while text.startswith("(") and _closing(text, 0) == len(text) - 1:
+        text = text[1:-1].strip()
+    while text.startswith("{") and text.endswith("}"):
+        text = text[1:-1].strip().rstrip(";").strip()
+    return text
+
+
+def _closing(text: str, start: int) -> int:
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] in "([{":
+            depth += 1
+        elif text[i] in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def _split(args: str) -> Optional[list[str]]:
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(args):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif ch == "," and depth == 0:
+            out.append(args[start:i].strip())
+            start = i + 1
+    if depth != 0:
+        return None
+    out.append(args[start:].strip())
+    return out if out != [""] else []
+
+
+def _lock_text(arg: str) -> Optional[str]:
+    """`&(q)->lock` -> "q->lock": the identity of a macro's lock argument (see `lockexpr.key_of`)."""
+    text = re.sub(r"\s+", "", arg)
+    if text[:1] in ("&", "*"):
+        text = text[1:]
+    text = re.sub(r"\(([A-Za-z_]\w*)\)", r"\1", text)  # (q)->lock
+    text = text.replace(".", "->")
+    if text.startswith("(") and _closing(text, 0) == len(text) - 1:
+        text = text[1:-1]
+        if text[:1] in ("&", "*"):
+            text = text[1:]
+    return text if re.fullmatch(r"[A-Za-z_]\w*(?:->[A-Za-z_]\w*)*", text) else None
