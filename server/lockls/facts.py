@@ -26,7 +26,7 @@ Facts = frozenset  # of Fact
 
 _NUMBER = re.compile(r"^[+-]?(0[xX][0-9a-fA-F]+|\d+)[uUlL]*$")
 _SYMBOL = re.compile(r"^[A-Za-z_]\w*$")
-_NAMED = {"NULL": 0, "nullptr": 0, "false": 0, "true": 1}
+_NAMED = {"NULL": 0, "nullptr": 0, "false": 0, "true": 1, "FALSE": 0, "TRUE": 1, "B_FALSE": 0, "B_TRUE": 1}
 # errno names (EBUSY, ETIMEDOUT...) are positive: never 0, never negative
 _ERRNO = re.compile(r"^E[A-Z0-9]+$")
 

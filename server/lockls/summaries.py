@@ -75,7 +75,8 @@ def summary_of(result, params: list[str], steps: list, is_global) -> Optional[Lo
         # "if held": it releases only on some paths (`if (*p) unlock(*p)`), and no return
         # value tells which: fine to call when the lock is not held
         return LockFunction(result.name, "release", lock, kind=kind, path=path, unheld_ok=effect != "release")
-    shared = getattr(first, "shared", False)
+    # `rw_enter(l, mode)` takes a reader or a writer lock as told: count it as a reader
+    shared = any(getattr(ev, "shared", False) for ev in lock_events if ev.key == key)
     if effect == "acquire":
         return LockFunction(result.name, "acquire", lock, shared=shared, kind=kind, path=path)
     if effect[0] == "returns-try":  # returns the trylock's own result
@@ -117,8 +118,8 @@ def _effect(key: str, returns: list, lock_events: list, releases_any: bool):
         return "acquire" if not releases_any else None
     if outcomes == {"released"}:
         return "release" if not taken else None
-    if outcomes == {"released", "none"} and not taken:
-        return "release-if-held" if _partition(per_value, "released") is None else None
+    if outcomes == {"released", "none"} and not taken and set(per_value) == {None}:
+        return "release-if-held"  # a void function: nothing tells the caller which
     if outcomes == {"acquired", "none"} and not released:
         tries = [ev for ev in lock_events if isinstance(ev, TryAcquire) and ev.key == key]
         if tries and len(tries) == len([ev for ev in lock_events if ev.key == key]) \

@@ -54,7 +54,8 @@ def matches(query_name: str, node: Node, start_byte: int | None = None, end_byte
 
 
 # a function-like macro definition: (name, body)
-MACRO_DEF = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\([^)]*\)[ \t]+(.*)$", re.M)
+# a function-like #define: (name, body); the body goes on over `\`-continued lines
+MACRO_DEF = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\([^)]*\)[ \t]+((?:[^\n]*\\\r?\n)*[^\n]*)$", re.M)
 _WORD = re.compile(r"[A-Za-z_]\w*")
 
 
