@@ -168,7 +168,7 @@ def analyze_tree(tree: Tree, source: bytes, path: str, config: Config, analyzed:
     table = suppressions(source)
     for name, line in damaged_definitions(tree.root_node, source):
         result.skipped.append(f"{name} (line {line}): the parser could not read this definition (unbalanced braces?)")
-    unchecked = unchecked_functions(tree.root_node, source)
+    unchecked = unchecked_functions(tree.root_node, source, config.annotations)
     for fn_node, body in functions:
         fr = analyzed.get(fn_node.start_byte) or analyze_function(fn_node, body, source, config, rec)
         if fr.skipped:

@@ -142,16 +142,22 @@ def _lock_ref(key: str, params: list[str]) -> Optional[str]:
     return "=" + key
 
 
-_OBJECT_MACRO_DEF = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+(.*)$", re.M)
+_OBJECT_MACRO_DEF = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+((?:[^\n]*\\\r?\n)*[^\n]*)$", re.M)
 
 
-def unchecked_functions(root: Node, source: bytes) -> frozenset:
-    """Functions marked `no_thread_safety_analysis` (directly or through a macro
-    defined in the file): their own findings are not reported."""
-    if b"no_thread_safety_analysis" not in source:
+_NO_ANALYSIS_MACROS = ("NO_THREAD_SAFETY_ANALYSIS", "ABSL_NO_THREAD_SAFETY_ANALYSIS")
+
+
+def unchecked_functions(root: Node, source: bytes, project_macros: Optional[dict] = None) -> frozenset:
+    """Functions marked `no_thread_safety_analysis` (directly, through a macro defined
+    in the file, a well-known macro, or a project macro meaning "no-analysis"): their
+    own findings are not reported."""
+    macros = {m for m, meaning in (project_macros or {}).items() if meaning == "no-analysis"}
+    macros.update(_NO_ANALYSIS_MACROS)
+    if b"no_thread_safety_analysis" in source:
+        macros.update(_no_analysis_macros(source))
+    elif not any(m.encode() in source for m in macros):
         return frozenset()
-    macros = {m.group(1).decode() for pattern in (MACRO_DEF, _OBJECT_MACRO_DEF) for m in pattern.finditer(source)
-              if b"no_thread_safety_analysis" in m.group(2)}
     names = set()
     for declarator in _function_declarators(root):
         name_node = declarator.child_by_field_name("declarator")
@@ -198,11 +204,16 @@ def _annotations(declarator: Node, source: bytes, macros: dict[str, str]):
                     yield m.group(1), _split_args(_balanced(inner, m.end() - 1))
 
 
+def _no_analysis_macros(source: bytes) -> set:
+    return {m.group(1).decode() for pattern in (MACRO_DEF, _OBJECT_MACRO_DEF) for m in pattern.finditer(source)
+            if b"no_thread_safety_analysis" in m.group(2)}
+
+
 def macro_meanings(source: bytes) -> dict[str, str]:
     """Function annotation macros the file defines, by their meaning in
     `[annotations]` terms (`#define REQUIRES(...) __attribute__((requires_capability(...)))`
     -> {"REQUIRES": "requires"}): what a header tells the files that use them."""
-    out = {}
+    out = dict.fromkeys(_no_analysis_macros(source), "no-analysis") if b"no_thread_safety_analysis" in source else {}
     for macro, spelling in _annotation_macros(source).items():
         action, shared, _ = _SPELLINGS[spelling]
         out[macro] = action + "-shared" if shared and action != "excludes" else action

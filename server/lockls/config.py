@@ -53,7 +53,7 @@ ACTIONS = ("acquire", "acquire-shared", "release", "try-acquire", "try-acquire-s
 ANNOTATION_MEANINGS = ("acquire", "acquire-shared", "release", "release-shared", "try-acquire",
                        "try-acquire-shared", "requires", "requires-shared", "excludes",
                        # on data: `OVS_GUARDED_BY(mu)`, `OVS_ACQ_BEFORE(other)`
-                       "guarded-by", "pt-guarded-by", "acquired-before", "acquired-after")
+                       "guarded-by", "pt-guarded-by", "acquired-before", "acquired-after", "no-analysis")
 SCOPES = ("block", "macro")
 OUTCOMES = ("zero", "nonzero", "nonnull", "null", "negative")
 SEVERITIES = ("error", "warning", "info")

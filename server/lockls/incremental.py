@@ -276,7 +276,7 @@ def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
             out.skipped.append(f"{entry.result.name} (line {fn.start_point[0] + 1}): {entry.result.skipped}")
     table = suppressions(source)
     enabled = select if select is not None else config.select
-    unchecked = unchecked_functions(tree.root_node, source)
+    unchecked = unchecked_functions(tree.root_node, source, config.annotations)
     for slot in out.slots:
         if not slot.entry.result.findings or slot.entry.result.name in unchecked:
             continue
