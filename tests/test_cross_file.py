@@ -426,6 +426,36 @@ def test_guards_order_and_entry_points_across_files(tmp_path, monkeypatch, capsy
     clear_config_cache()
 
 
+SUMMARIES = Path(__file__).parent / "crossfile" / "summaries"
+SUMMARIES_EXPECTED = (
+    "src/bin.c:41:1: warning: `b->mu` taken at line 39 is still held at the end of the function (held: b->mu); "
+    "if `bin_reset` is meant to return holding it, say so: an annotation (`__acquires`, `ACQUIRE`) or "
+    "`[functions.bin_reset]` in .lockls.toml [lock-leak]\n"
+    "src/use.c:17:9: warning: `b->mu` taken at line 15 is still held at this return (held: b->mu) [lock-leak]\n")
+
+
+def test_summaries_across_files(tmp_path, monkeypatch, capsys):
+    """summaries/: lock macros over annotated `_at` functions whose annotation macros
+    are written over two lines in another header; a releaser of any size in another
+    file; an acquire function trusted because a caller in another file relies on it,
+    and one reported because none does; a function opted out through a project macro.
+    Cold, warm and with two workers alike."""
+    root = tmp_path / "summaries"
+    shutil.copytree(SUMMARIES, root)
+    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(root)
+    parallel(monkeypatch)
+    clear_config_cache()
+    assert run(capsys, "--check", ".")[:2] == (1, SUMMARIES_EXPECTED)
+    assert run(capsys, "--check", ".")[:2] == (1, SUMMARIES_EXPECTED)  # from the cache
+    assert run(capsys, "--check", "--no-cache", "--jobs", "2", ".")[:2] == (1, SUMMARIES_EXPECTED)
+    # without the caller that relies on it, bin_open's own leak is reported too
+    (root / "src" / "use.c").write_text((root / "src" / "use.c").read_text().replace("bin_open(b);", "bin_lock(b);"))
+    out = run(capsys, "--check", ".")[1]
+    assert "if `bin_open` is meant to return holding it" in out
+    clear_config_cache()
+
+
 MACROS = Path(__file__).parent / "crossfile" / "macros"
 MACROS_EXPECTED = (
     "src/checkout.c:8:9: warning: `c->mu` taken at line 6 is still held at this return (held: c->mu) [lock-leak]\n"
@@ -457,7 +487,7 @@ def test_annotation_macros_defined_in_another_header(tmp_path, monkeypatch, caps
     clear_config_cache()
 
 
-@pytest_lsp.fixture(params=["macros", "driver"],
+@pytest_lsp.fixture(params=["macros", "driver", "summaries"],
                     config=ClientServerConfig(server_command=SERVER_COMMAND, server_env=SERVER_ENV))
 async def project_client(lsp_client: LanguageClient, request, tmp_path):
     """A server on a copy of tests/crossfile/<param> (VS Code's capabilities)."""
@@ -484,7 +514,9 @@ async def test_server_knows_macros_guards_and_entry_points_of_other_files(projec
     come from the background index, as `--check` sees them."""
     client = project_client
     relative, rules = {"macros": ("src/checkout.c", ["lock-leak", "missing-required-lock", "unguarded-access"]),
-                       "driver": ("src/dev.c", ["unguarded-access", "unlock-unheld", "lock-order"])}[client.project]
+                       "driver": ("src/dev.c", ["unguarded-access", "unlock-unheld", "lock-order"]),
+                       # summaries/: bin_reset's forgotten unlock, but not bin_open's (use.c relies on it)
+                       "summaries": ("src/bin.c", ["lock-leak"])}[client.project]
     expected = check_findings(client.root, relative)
     assert sorted(e[2] for e in expected) == sorted(rules)
     path = client.root / relative

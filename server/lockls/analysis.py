@@ -524,6 +524,7 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         declared_acquires=_declared_acquires(config.functions.get(cfg.name), fn, source),
         dropped_for_caller=dropped,
         parameters=frozenset(_parameters(fn, source)),
+        stored_elsewhere=lambda key: _stored_elsewhere(key, body, source),
         try_sites={ev.site: ev.fn.name for ev, _ in steps if isinstance(ev, TryAcquire)},
         try_wrapper_keys=_try_wrapper_keys(steps),
         try_results=frozenset((ev.key, ev.result) for ev, _ in steps if isinstance(ev, TryAcquire)),
@@ -543,6 +544,19 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
             seen.add((rule, site, message))
             out.append((rule, site, message, related))
     return out
+
+
+def _stored_elsewhere(key: str, body: Node, source: bytes) -> bool:
+    """Is the variable a lock is reached through stored into a field or an array element
+    (`zl->zl_rwlock = rwlp;`, `held[n] = &q->lock;`)? The lock then lives on in a
+    structure that is released elsewhere."""
+    root = _ROOT.match(key)
+    if root is None:
+        return False
+    name = re.escape(root.group(0).encode())
+    store = re.compile(rb"(?:->\s*\w+|\.\s*\w+|\])\s*=\s*(?:\([^()]*\)\s*)?(?:" + name
+                       + rb"\s*;|&\s*" + name + rb"(?:\s*(?:->|\.)\s*\w+)*\s*;)")
+    return store.search(source, body.start_byte, body.end_byte) is not None
 
 
 def _declared_acquires(own: Optional[LockFunction], fn: Node, source: bytes) -> frozenset:

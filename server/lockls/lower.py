@@ -255,11 +255,12 @@ class Lowerer:
         if fn.action == "try-acquire":
             return TryAcquire(key, written, site, fn, fn.shared, result_key, spinning, lock_class)
         never_waits = kind is not None and not kind.spinning and kind.sleeping is False
-        if result is not None and fn.lock != "return" and fn.scope is None and not never_waits:
+        if result is not None and fn.lock != "return" and fn.scope is None and not never_waits and not fn.inferred:
             # `if (pthread_mutex_lock(&m) != 0) return;`: a lock call whose status is
             # kept or tested can fail; it took the lock only when it returned success.
             # (A kind that neither spins nor sleeps never waits, nor fails: what it
-            # returns is a value, like `idx = srcu_read_lock(&ss)`.)
+            # returns is a value, like `idx = srcu_read_lock(&ss)`. Nor does a function
+            # summarised as an acquire: it took the lock on every path, whatever it returns.)
             checked = replace(fn, action="try-acquire", success=fn.success or _default_success(fn.name))
             return TryAcquire(key, written, site, checked, fn.shared, result_key, spinning, lock_class)
         return Acquire(key, written, site, fn, fn.shared, spinning, lock_class)

@@ -35,6 +35,8 @@ class RuleContext:
     declared_acquires: frozenset = frozenset()  # locks its own contract says it returns holding
     dropped_for_caller: frozenset = frozenset()  # locks it releases somewhere without having taken them
     parameters: frozenset = frozenset()  # the function's parameter names
+    # is the lock (through the variable it is reached from) stored in memory that outlives the function?
+    stored_elsewhere: Callable[[str], bool] = lambda key: False
     reports: list = field(default_factory=list)
 
     def report(self, rule: str, site: Site, message: str, related: list[tuple[Site, str]] = ()) -> None:

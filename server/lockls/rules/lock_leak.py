@@ -73,6 +73,8 @@ def check(event: Return, state, ctx: RuleContext) -> None:
     for key in leaked:
         if _is_acquire_function(key, ctx) or key in ctx.try_wrapper_keys:
             continue
+        if any(ctx.stored_elsewhere(f.written.lstrip("&*")) for c in state if (f := c.get(key)) is not None):
+            continue  # `r->held = m;` with `m` the lock as written: kept for someone to release
         if event.value is not None and (key, event.value) in ctx.try_results:
             continue  # returns the trylock's result: the caller knows whether it holds the lock
         bad, good = partition(state, lambda c: (f := c.get(key)) is not None and f.held and not f.entry_held)
@@ -94,6 +96,8 @@ def _is_acquire_function(key: str, ctx: RuleContext) -> bool:
     caller's lock (takes it on some paths, releases the caller's on others)."""
     if key in ctx.declared_acquires or (key in ctx.dropped_for_caller and ctx.caller_visible(key)):
         return True
+    if ctx.stored_elsewhere(key):
+        return True  # `zl->zl_lock = lp;`: the lock is kept in a structure someone releases later
     # a global lock: its acquire functions are not summarised (a file's `static` lock
     # means nothing elsewhere), so the shape alone still says so
     root = re.match(r"[A-Za-z_]\w*", key)
