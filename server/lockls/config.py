@@ -645,7 +645,8 @@ def _one_of(choices: Sequence[str]) -> Validator:
 
 _FIELDS = r"((?:(?:->|\.)[A-Za-z_]\w*)*)"  # a path of fields: "->lock", ".inner.lock"
 _LOCK_SPEC_ARG = re.compile(r"(?i)(arg_?)([0-9]+)(.*)\Z", re.S)  # "ARG0", "arg_1": misspelt, not globals
-_LOCK_SPEC_GLOBAL = re.compile(r"[A-Za-z_]\w*" + _FIELDS + r"\Z")
+# a global lock's name; `{arg0}` stands for an argument's text (`G_LOCK(name)` takes `g__name_lock`)
+_LOCK_SPEC_GLOBAL = re.compile(r"(?:[A-Za-z_]|\{arg[0-9]+\})(?:\w|\{arg[0-9]+\})*" + _FIELDS + r"\Z")
 _LOCK_SPEC_EXPECTED = 'expected a lock spec like "arg0", "arg0->lock", "return" or a global lock\'s name like "RCU"'
 
 

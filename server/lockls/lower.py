@@ -69,6 +69,9 @@ def _guard_key(guard, obj: str) -> str:
 _EXEMPT_WRAPPERS = frozenset({"context_unsafe", "context_unsafe_alias", "data_race"})
 
 
+_ARG_PLACEHOLDER = re.compile(r"\{arg([0-9]+)\}")
+
+
 class Lowerer:
     """Turns expressions of one function into events, given the lock API table."""
 
@@ -234,7 +237,11 @@ class Lowerer:
             key, written = result_key, (result or shown(call, self.source))
         elif fn.lock == "global":  # a global lock or context (`rcu_read_lock()` takes RCU)
             written = fn.path
-            key = fn.path.replace(".", "->")
+            if "{arg" in written:  # named after an argument: `G_LOCK(cache)` takes `g__cache_lock`
+                written = _ARG_PLACEHOLDER.sub(
+                    lambda m: canonical(args[int(m.group(1))], self.source) if int(m.group(1)) < len(args) else "?",
+                    written)
+            key = written.replace(".", "->")
         else:
             index = fn.lock_arg
             if index is None or index >= len(args):
