@@ -39,6 +39,15 @@ NORETURN = frozenset({
     "panic", "BUG", "g_assert_not_reached", "g_error", "assert_not_reached", "unreachable",
     "__assert_fail", "err", "errx", "verr", "verrx", "longjmp", "siglongjmp", "abort_unless_debug",
 })
+# Assertions: the path goes on only where the condition (its first argument) holds
+# (True) or fails (False): `assert(rc == 0)`, `AZ(err)` (varnish: asserts zero),
+# `VERIFY0(x)` (zfs), `g_assert(ret)`, `BUG_ON(cond)`. A failed trylock the code
+# asserts cannot happen then never reaches the unlock.
+ASSERTIONS = {
+    "assert": True, "assert_se": True, "g_assert": True, "g_assert_true": True, "g_assert_false": False,
+    "g_assert_nonnull": True, "g_assert_null": False, "ovs_assert": True, "AN": True, "AZ": False, "PTOK": False,
+    "VERIFY": True, "VERIFY0": False, "ASSERT": True, "ASSERT0": False, "BUG_ON": False,
+}
 # Macros followed by a block that run it repeatedly (`list_for_each_entry(...) {`).
 _LOOP_MACRO = re.compile(r"(?i)for_?each|^for_|_for$|foreach")
 _WORD = re.compile(r"[A-Za-z_$]\w*")
@@ -410,6 +419,13 @@ class Builder:
 
     def _s_expression_statement(self, node: Node, cur):
         cur = self.live(cur)
+        asserted = self._assertion(node)
+        if asserted is not None:
+            condition, holds = asserted
+            self.lower.accesses(node, self.events(cur))
+            after, failed = self.new(), self.new()  # `failed` leads nowhere: the program stops
+            self.branch(condition, cur, after if holds else failed, failed if holds else after)
+            return after
         self.lower.accesses(node, self.events(cur))
         before = len(self.events(cur))
         self.lower.expr(node, self.events(cur))
@@ -420,6 +436,21 @@ class Builder:
             if fn is not None and fn.type == "identifier" and flat(fn, self.source) in NORETURN:
                 return None
         return cur
+
+    def _assertion(self, node: Node) -> Optional[tuple[Node, bool]]:
+        """(condition, whether it must hold) of `assert(cond);` and its kin (see ASSERTIONS)."""
+        inner = node.named_children[0] if node.named_child_count else None
+        if inner is None or inner.type != "call_expression":
+            return None
+        fn = inner.child_by_field_name("function")
+        if fn is None or fn.type != "identifier":
+            return None
+        holds = ASSERTIONS.get(flat(fn, self.source))
+        args = inner.child_by_field_name("arguments")
+        named = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+        if holds is None or len(named) != 1:
+            return None
+        return named[0], holds
 
     def _s_declaration(self, node: Node, cur):
         cur = self.live(cur)
