@@ -547,15 +547,18 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
 
 
 def _stored_elsewhere(key: str, body: Node, source: bytes) -> bool:
-    """Is the variable a lock is reached through stored into a field or an array element
-    (`zl->zl_rwlock = rwlp;`, `held[n] = &q->lock;`)? The lock then lives on in a
-    structure that is released elsewhere."""
+    """Is the variable a lock is reached through stored into a field, an array element or
+    an out-parameter (`zl->zl_rwlock = rwlp;`, `held[n] = &q->lock;`, `*lockp = lp;`)?
+    The lock then lives on where someone else releases it (a lookup that returns its
+    object locked through an out-parameter)."""
     root = _ROOT.match(key)
     if root is None:
         return False
     name = re.escape(root.group(0).encode())
-    store = re.compile(rb"(?:->\s*\w+|\.\s*\w+|\])\s*=\s*(?:\([^()]*\)\s*)?(?:" + name
-                       + rb"\s*;|&\s*" + name + rb"(?:\s*(?:->|\.)\s*\w+)*\s*;)")
+    # a field (`zl->lock = lp;`), an array element, or an out-parameter (`*lockp = lp;`,
+    # at the start of a statement: not a declaration `pthread_mutex_t *lp = ...;`)
+    store = re.compile(rb"(?:->\s*\w+|\.\s*\w+|\]|(?:^|[;{}):])[ \t]*\*\s*\w+)\s*=\s*(?:\([^()]*\)\s*)?(?:" + name
+                       + rb"\s*;|&\s*" + name + rb"(?:\s*(?:->|\.)\s*\w+)*\s*;)", re.M)
     return store.search(source, body.start_byte, body.end_byte) is not None
 
 

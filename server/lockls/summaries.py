@@ -218,6 +218,9 @@ def _macro_call(name: str, params: list[str], body: str, known: dict) -> Optiona
         return None
     if fn.lock_arg is None:
         # a global lock, or the return value: the macro does what the function does
+        if fn.lock == "global" and "{arg" in fn.path:  # `#define SIG_LOCK() G_LOCK(sig)`: name the lock here
+            path = _named_after(fn.path, args, params)
+            return dataclasses.replace(fn, name=name, path=path) if path is not None else None
         return dataclasses.replace(fn, name=name)
     if fn.lock_arg >= len(args):
         return None
@@ -231,6 +234,19 @@ def _macro_call(name: str, params: list[str], body: str, known: dict) -> Optiona
     if not _PATH.match(path):
         return None
     return dataclasses.replace(fn, name=name, lock=f"arg{params.index(root.group(0))}", path=path)
+
+
+def _named_after(spec: str, args: list[str], params: list[str]) -> Optional[str]:
+    """A global lock spec named after the call's arguments (`g__{arg0}_lock`), in terms of
+    the macro's own parameters, or with the argument written in the macro's body."""
+    def substitute(m: re.Match) -> str:
+        i = int(m.group(1))
+        text = args[i].strip() if i < len(args) else ""
+        if text in params:
+            return "{arg%d}" % params.index(text)
+        return text if _IDENT.match(text) else "\0"
+    out = re.sub(r"\{arg([0-9]+)\}", substitute, spec)
+    return None if "\0" in out else out
 
 
 def _strip(text: str) -> str:
