@@ -349,9 +349,10 @@ def _summary_of(fr: FunctionResult, fn: Node, body: Node, source: bytes) -> tupl
     visible = _CallerVisibility(fn, body, source)
     params = _parameters(fn, source)
     steps = list(replay(fr.cfg, fr.states, lambda k, f: False))
-    summary = summaries.summary_of(fr, params, steps, lambda name: name not in params and visible(name))
+    summary = summaries.summary_of(fr, params, steps, lambda name: name not in params and visible(name),
+                                   lambda name: _out_parameter(name, params, body, source))
     if summary is not None:
-        summary = dataclasses.replace(summary, tentative=summary.action == "acquire", inferred=True)
+        summary = dataclasses.replace(summary, tentative=summary.tentative or summary.action == "acquire", inferred=True)
     return summary, summaries.relied_on(steps)
 
 
@@ -544,6 +545,17 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
             seen.add((rule, site, message))
             out.append((rule, site, message, related))
     return out
+
+
+def _out_parameter(name: str, params: list[str], body: Node, source: bytes) -> Optional[int]:
+    """The index of the parameter `p` when the body hands `name` back through it (`*p = name;`)."""
+    store = re.compile(rb"(?:^|[;{}):])[ \t]*\*\s*([A-Za-z_]\w*)\s*=\s*(?:\([^()]*\)\s*)?" + re.escape(name.encode())
+                       + rb"\s*;", re.M)
+    for m in store.finditer(source, body.start_byte, body.end_byte):
+        p = m.group(1).decode()
+        if p in params:
+            return params.index(p)
+    return None
 
 
 def _stored_elsewhere(key: str, body: Node, source: bytes) -> bool:

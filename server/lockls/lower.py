@@ -233,8 +233,8 @@ class Lowerer:
                 fn = guards.applied(fn, cls, cls.kind in self.kinds)
         result_key = result or self.temp(call)
         plain = None  # the lock as written, canonical but without following aliases
-        if fn.lock == "return":
-            key, written = result_key, (result or shown(call, self.source))
+        if fn.lock == "return":  # the object it returns (with `path`: a lock inside it)
+            key, written = result_key + fn.path, (result or shown(call, self.source)) + fn.path
         elif fn.lock == "global":  # a global lock or context (`rcu_read_lock()` takes RCU)
             written = fn.path
             if "{arg" in written:  # named after an argument: `G_LOCK(cache)` takes `g__cache_lock`

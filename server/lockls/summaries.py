@@ -42,11 +42,13 @@ _ROOT = re.compile(r"^[A-Za-z_]\w*")
 _PATH = re.compile(r"(?:->[A-Za-z_]\w*)*\Z")
 
 
-def summary_of(result, params: list[str], steps: list, is_global) -> Optional[LockFunction]:
+def summary_of(result, params: list[str], steps: list, is_global, stored_into=lambda name: None) -> Optional[LockFunction]:
     """The effect of calling the analysed function `result` (an `analysis.FunctionResult`)
     on its caller's locks, or None. `params`: its parameter names; `steps`: (event,
     state before it) of every reachable event (`analysis.replay`); `is_global(root)`:
-    whether a name used in the body is a global (not a local or a parameter)."""
+    whether a name used in the body is a global (not a local or a parameter);
+    `stored_into(name)`: the index of the parameter through which the local `name` is
+    handed back (`*lockp = name;`), if any."""
     if result.skipped or result.cfg is None or any(f[0] in _DISQUALIFYING for f in result.findings):
         return None
     lock_events = [ev for ev, _ in steps if isinstance(ev, LOCK_EVENTS)]
@@ -65,10 +67,16 @@ def summary_of(result, params: list[str], steps: list, is_global) -> Optional[Lo
     if len(effects) != 1:
         return None
     key, effect = effects[0]
-    spec = _lock_spec(key, params, is_global)
+    # the lock as resolved through local aliases, then as written (`m` for `m = &a->mu`)
+    spellings = [key] + sorted({_spelled(ev.written) for ev in lock_events if ev.key == key} - {key})
+    spec = next((found for k in spellings if (found := _lock_spec(k, params, is_global, stored_into))), None)
+    if spec is None:
+        spec = next((found for k in spellings if (found := _returned_lock(k, key, effect, returns))), None)
+    elif effect[0] == "handback" and not spec[2]:
+        return None  # a parameter's lock kept on some paths and dropped on others: no contract
     if spec is None:
         return None  # the function's own lock: nothing the caller names
-    lock, path = spec
+    lock, path, _ = spec
     first = next(ev for ev in lock_events if ev.key == key)
     kind = first.fn.kind
     if effect in ("release", "release-if-held"):
@@ -81,8 +89,9 @@ def summary_of(result, params: list[str], steps: list, is_global) -> Optional[Lo
         return LockFunction(result.name, "acquire", lock, shared=shared, kind=kind, path=path)
     if effect[0] == "returns-try":  # returns the trylock's own result
         return dataclasses.replace(first.fn, name=result.name, lock=lock, path=path)
+    # inferred from return values: needs a caller that relies on it, as an acquire does
     return LockFunction(result.name, "try-acquire", lock, shared=shared, kind=kind, path=path,
-                        success=effect[1], failure=effect[2])
+                        success=effect[1], failure=effect[2], tentative=True)
 
 
 def relied_on(steps: list) -> frozenset:
@@ -120,12 +129,18 @@ def _effect(key: str, returns: list, lock_events: list, releases_any: bool):
         return "release" if not taken else None
     if outcomes == {"released", "none"} and not taken and set(per_value) == {None}:
         return "release-if-held"  # a void function: nothing tells the caller which
-    if outcomes == {"acquired", "none"} and not released:
+    if outcomes == {"acquired", "none"}:
+        # taken on the ways out that return some values, not (or given back) on the others
         tries = [ev for ev in lock_events if isinstance(ev, TryAcquire) and ev.key == key]
-        if tries and len(tries) == len([ev for ev in lock_events if ev.key == key]) \
+        if not released and tries and len(tries) == len([ev for ev in lock_events if ev.key == key]) \
                 and all(ev.value == tries[0].result for ev, _ in returns):
             return ("returns-try",)
-        return _partition(per_value, "acquired")
+        partition = _partition(per_value, "acquired")
+        if partition is not None and released:
+            # taken, then given back on the failing paths: a lookup handing back its object
+            # locked, if the lock goes back with the object (else, a leak on an error path)
+            return ("handback",) + partition[1:]
+        return partition
     return None
 
 
@@ -139,14 +154,15 @@ def _net(fact) -> str:
 
 
 def _partition(per_value: dict, outcome: str) -> Optional[tuple]:
-    """("try", success, failure) when the returned constant tells whether the lock
-    was `outcome` ("acquired" or "released")."""
+    """("try", success, failure) when the returned value tells whether the lock was
+    `outcome` ("acquired" or "released"): constants (`return 1` / `return 0`), or an
+    object (`return hdr;`) against NULL."""
     held, free = set(), set()
     for value, outcomes in per_value.items():
-        n = number(value) if value is not None else None
-        if n is None or len(outcomes) != 1:
-            return None  # a value that tells nothing, or both outcomes with one value
-        (held if outcome in outcomes else free).add(n)
+        if value is None or len(outcomes) != 1:
+            return None  # a path that returns nothing, or both outcomes with one value
+        n = number(value)
+        (held if outcome in outcomes else free).add(n if n is not None else value)
     if not held or not free:
         return None
     if held == {0}:
@@ -156,7 +172,29 @@ def _partition(per_value: dict, outcome: str) -> Optional[tuple]:
     return None
 
 
-def _lock_spec(key: str, params: list[str], is_global) -> Optional[tuple[str, str]]:
+def _returned_lock(spelling: str, key: str, effect, returns: list) -> Optional[tuple[str, str, bool]]:
+    """("return", path) when the lock (`key`, spelled `spelling`) belongs to the object the
+    function returns on every path that holds it (`return db;` holding `db->db_mtx`): a
+    lookup that returns its result locked."""
+    if effect != "acquire" and effect[0] not in ("try", "handback"):
+        return None
+    holding = {ev.value for ev, state in returns if any(_net(c.get(key)) == "acquired" for c in state)}
+    if len(holding) != 1 or None in holding:
+        return None
+    value = holding.pop()
+    if not spelling.startswith(value) or not _PATH.match(spelling[len(value):]) or not spelling[len(value):]:
+        return None
+    return "return", spelling[len(value):], True
+
+
+def _spelled(written: str) -> str:
+    """A lock as written, in key form: `&a->mu` -> "a->mu" (see `lockexpr.key_of`)."""
+    text = re.sub(r"\s+", "", written)
+    return (text[1:] if text[:1] in ("&", "*") else text).replace(".", "->")
+
+
+def _lock_spec(key: str, params: list[str], is_global, stored_into) -> Optional[tuple[str, str, bool]]:
+    """(lock, path, handed back through an out-parameter) of a lock the caller can name."""
     root = _ROOT.match(key)
     if root is None:
         return None
@@ -164,7 +202,10 @@ def _lock_spec(key: str, params: list[str], is_global) -> Optional[tuple[str, st
     if not _PATH.match(path):
         return None  # `q->locks[i]`: an index the caller cannot name
     if name in params:
-        return f"arg{params.index(name)}", path
+        return f"arg{params.index(name)}", path, False
+    out = stored_into(name)
+    if out is not None:  # `*lockp = name;`: the caller names it by what it passed (`&hash_lock`)
+        return f"arg{out}", path, True
     # Not globals: a static local's initialiser (`once = ONCE_INITIALIZER`) or a file's
     # own `static` lock looks global from here, and its name means nothing elsewhere.
     return None

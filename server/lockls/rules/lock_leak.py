@@ -69,7 +69,8 @@ EVENTS = (Return,)
 
 
 def check(event: Return, state, ctx: RuleContext) -> None:
-    leaked = dict.fromkeys(k for c in state for k, f in c.locks if f.held and not f.entry_held and k != event.value)
+    leaked = dict.fromkeys(k for c in state for k, f in c.locks if f.held and not f.entry_held
+                           and not _handed_over(k, event.value) and not _handed_over(_spelled(f.written), event.value))
     for key in leaked:
         if _is_acquire_function(key, ctx) or key in ctx.try_wrapper_keys:
             continue
@@ -88,6 +89,21 @@ def check(event: Return, state, ctx: RuleContext) -> None:
             message += (f"; if `{ctx.function}` is meant to return holding it, say so: an annotation "
                         f"(`__acquires`, `ACQUIRE`) or `[functions.{ctx.function}]` in .lockls.toml")
         ctx.report(NAME, event.site, message, related)
+
+
+def _handed_over(key: str, value) -> bool:
+    """`return vm;` with `vm` or `vm->lock` held: the locked object goes to the caller.
+    A lock inside an unnamed call result (`$t12->lock`: `return find_locked(k);`, or a
+    lookup compared in place) is never named again here: not reported either."""
+    if key.startswith("$t"):
+        return True
+    return value is not None and (key == value or key.startswith((value + "->", value + ".")))
+
+
+def _spelled(written: str) -> str:
+    """`&a->mu` -> `a->mu`: the lock as written, before local aliases are resolved."""
+    text = re.sub(r"\s+", "", written)
+    return (text[1:] if text[:1] in ("&", "*") else text).replace(".", "->")
 
 
 def _is_acquire_function(key: str, ctx: RuleContext) -> bool:
