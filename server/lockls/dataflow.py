@@ -17,6 +17,9 @@ from .cfg import CFG
 from .events import Acquire, Derive, Kill, Rebind, Release, TryAcquire
 
 MAX_VISITS_PER_BLOCK = 64
+# and in all: a function converging this slowly is not going to converge (its states
+# keep splitting); giving up early bounds the time one function can take
+MAX_VISITS_PER_BLOCK_ON_AVERAGE = 12
 
 
 class NoFixpoint(Exception):
@@ -55,12 +58,16 @@ def solve(cfg: CFG, is_recursive: Callable[[str, object], bool], initial: L.Lock
     pending = [(0, cfg.entry)]  # a heap by reverse-postorder rank: fewer revisits
     queued = {cfg.entry}
     visits = [0] * len(blocks)
+    budget = MAX_VISITS_PER_BLOCK_ON_AVERAGE * len(blocks) + 64
     while pending:
         _, b = heapq.heappop(pending)
         queued.discard(b)
         visits[b] += 1
         if visits[b] > MAX_VISITS_PER_BLOCK:
             raise NoFixpoint(f"no fixpoint after {MAX_VISITS_PER_BLOCK} visits of a block")
+        budget -= 1
+        if budget < 0:
+            raise NoFixpoint(f"no fixpoint after {MAX_VISITS_PER_BLOCK_ON_AVERAGE} visits per block on average")
         state = states[b]
         for ev in blocks[b].events:
             state = transfer(state, ev, is_recursive)
