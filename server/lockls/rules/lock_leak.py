@@ -42,15 +42,25 @@ out:
 ```
 
 ## Known limits
-- A function that takes a lock reachable from its parameters or globals, never
-  releases any lock, and returns holding it on every path is taken to be an
-  acquire function (`void queue_lock(struct queue *q)`), not a leak.
-- A function that returns the locked object it looked up (`return vm;`) hands
-  the lock to its caller: not a leak.
+- A function that takes a lock reachable from its parameters, releases no lock
+  and returns holding it on every path is an acquire function, not a leak, only
+  when something says so: an annotation (`__acquires`, `ACQUIRE`), the
+  configuration, a caller in the project that releases what it returns holding,
+  or a release function of the same lock whose name pairs with it (`q_lock` /
+  `q_unlock`, `x_enter` / `x_exit`, `x_pause` / `x_resume`). Otherwise the
+  finding says how to declare the intent. For a global lock the shape alone still
+  counts (`void stats_pause(void) { pthread_mutex_lock(&stats_mu); }`).
+- A function that takes its caller's lock on some paths and releases it on others
+  (`pause_all(int pause)`) switches the lock for its caller: not a leak.
+- A function that returns the locked object it looked up (`return vm;` holding
+  `vm` or `vm->lock`), hands the lock back through an out-parameter
+  (`*lockp = lock;`) or keeps it in a structure (`zl->lock = lock;`) hands the
+  lock on: not a leak.
 - A function that returns a trylock's result (`return pthread_mutex_trylock(&q->lock);`),
   or returns values when holding the lock that it never returns without it
   (`return 1;` / `return 0;`), is a try-acquire function: not a leak.
-- Paths through calls that never return (`abort()`, `exit()`) end there.
+- Paths through calls that never return (`abort()`, `exit()`) end there, and so do
+  the paths where an assertion (`assert(rc == 0)`, `VERIFY0(...)`, `BUG_ON(...)`) fails.
 
 ## Fix
 Release the lock before the `return`, or jump to the cleanup label that
