@@ -359,6 +359,8 @@ class Lowerer:
                 callee = n.child_by_field_name("function")
                 if callee is not None and flat(callee, self.source) in _EXEMPT_WRAPPERS:
                     continue
+            elif t in ("sizeof_expression", "alignof_expression", "offsetof_expression"):
+                continue  # not evaluated: `sizeof p->table` reads nothing
             stack.extend(reversed(n.named_children))
         out.extend(sorted(found, key=lambda a: a.site.start_byte))
 
