@@ -100,14 +100,18 @@ def test_check_json(capsys, shop):
 
 
 def test_a_file_alone_knows_nothing_of_the_others(capsys, shop):
-    """The contracts come from the files of the run: user.c alone has no finding;
-    without the header, only the wrappers defined in src/ count (queue_lock is one)
-    and queue.c's definition is fine without the header's __must_hold."""
-    assert run(capsys, "--check", "--no-cache", "src/user.c")[:2] == (0, "")
-    assert run(capsys, "--check", "--no-cache", "src")[1] == "".join(
+    """With --no-project-context the contracts come from the files of the run only:
+    user.c alone has no finding; without the header, only the wrappers defined in
+    src/ count (queue_lock is one) and queue.c's definition is fine without the
+    header's __must_hold. By default (the project being the configuration's
+    directory) one file is checked as in the whole project."""
+    assert run(capsys, "--check", "--no-cache", "src/user.c")[1] == "".join(
+        f"{p}:{l}:{c}: {s}: {m} [{r}]\n" for p, l, c, s, r, m in EXPECTED if p == "src/user.c")
+    assert run(capsys, "--check", "--no-cache", "--no-project-context", "src/user.c")[:2] == (0, "")
+    assert run(capsys, "--check", "--no-cache", "--no-project-context", "src")[1] == "".join(
         f"{p}:{l}:{c}: {s}: {m} [{r}]\n" for p, l, c, s, r, m in EXPECTED if p == "src/user.c" and l in (27, 70, 78))
     # the header's static inline acquire function has no caller in this run that relies on it
-    assert run(capsys, "--check", "--no-cache", "src/queue.c", "include/queue.h")[1] == (
+    assert run(capsys, "--check", "--no-cache", "--no-project-context", "src/queue.c", "include/queue.h")[1] == (
         "include/queue.h:32:1: warning: `&q->lock` taken at line 31 is still held at the end of the function "
         "(held: &q->lock); if `queue_lock_inline` is meant to return holding it, say so: an annotation "
         "(`__acquires`, `ACQUIRE`) or `[functions.queue_lock_inline]` in .lockls.toml [lock-leak]\n"
@@ -421,8 +425,11 @@ def test_guards_order_and_entry_points_across_files(tmp_path, monkeypatch, capsy
         ("src/dev.c", 22, 5, "`&stats_lock` taken here"),
         ("include/dev.h", 22, 24, "order of `registry_lock` and `stats_lock` declared here")]
     # alone, dev.c knows neither the guards, the order nor its entry points
-    status, out, _ = run(capsys, "--check", "src/dev.c")
+    status, out, _ = run(capsys, "--check", "--no-project-context", "src/dev.c")
     assert (status, out) == (0, "")
+    # by default the rest of the project (the configuration's directory) is read
+    status, out, _ = run(capsys, "--check", "src/dev.c")
+    assert status == 1 and "lock-order" in out
     clear_config_cache()
 
 
@@ -453,6 +460,28 @@ def test_summaries_across_files(tmp_path, monkeypatch, capsys):
     (root / "src" / "use.c").write_text((root / "src" / "use.c").read_text().replace("bin_open(b);", "bin_lock(b);"))
     out = run(capsys, "--check", ".")[1]
     assert "if `bin_open` is meant to return holding it" in out
+    clear_config_cache()
+
+
+def test_one_file_is_checked_as_in_the_tree(tmp_path, monkeypatch, capsys):
+    """In a project (here: a .git directory), checking one file reads the rest of the
+    project for its contracts: the same findings as checking the tree, cold and
+    warm; --no-project-context checks the file alone."""
+    root = tmp_path / "summaries"
+    shutil.copytree(SUMMARIES, root)
+    (root / ".git").mkdir()
+    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(root)
+    clear_config_cache()
+    lines = SUMMARIES_EXPECTED.splitlines(True)
+    for _ in range(2):  # cold, then from the cache
+        assert run(capsys, "--check", "src/bin.c")[:2] == (1, lines[0])
+        assert run(capsys, "--check", "src/use.c")[:2] == (1, lines[1])
+    status, out, err = run(capsys, "--check", "--no-cache", "-v", "src/bin.c")
+    assert "reading 3 other file(s) of the project for their contracts" in err
+    assert "lockls: 1 file, 6 functions, 1 finding" in err
+    # alone, the macros of include/ are unknown: bin_reset takes nothing
+    assert run(capsys, "--check", "--no-cache", "--no-project-context", "src/bin.c")[:2] == (0, "")
     clear_config_cache()
 
 

@@ -62,6 +62,13 @@ class CheckOptions:
     use_cache: bool = True
     cache_dir: str | None = None
     verbose: bool = False
+    # when only part of a project is given: read the rest of it (from the configuration's
+    # root, or the nearest .git) for its contracts, so one file is checked as in the tree
+    project_context: bool = True
+
+
+# a project of more files than this is not read whole for the sake of a few files
+PROJECT_CONTEXT_MAX_FILES = 20000
 
 
 @dataclass
@@ -72,6 +79,7 @@ class SourceFile:
     path: str
     given: str
     config: object = None
+    context: bool = False  # not checked: read for its contracts only (the rest of the project)
 
 
 @dataclass
@@ -531,6 +539,7 @@ def collect(options: CheckOptions, log: Callable[[str], None]) -> CheckReport:
     """Find, configure, look up or analyse every file; return the filtered findings."""
     configs = _Configs(options.config)
     files = _files_to_check(options, configs, log)
+    context = _project_context(files, configs, options, log) if options.project_context else []
     cache = _open_cache(options, log)
     writable_cache_dir = cache.directory if cache is not None and cache.enabled else None
     runner = _Runner(options.jobs or default_jobs(), writable_cache_dir, options.verbose, log)
@@ -543,7 +552,7 @@ def collect(options: CheckOptions, log: Callable[[str], None]) -> CheckReport:
                 log(message)
 
     try:
-        plan = _Plan(files, configs, cache, runner, show, options.verbose, log)
+        plan = _Plan(files + context, configs, cache, runner, show, options.verbose, log)
         results, tasks = plan.look_up()
         cached = set(results)
         for result, messages in runner.run("analyse", tasks, plan.sizes):
@@ -576,6 +585,47 @@ def _files_to_check(options: CheckOptions, configs: _Configs, log: Callable[[str
             continue
         files.append(SourceFile(path, given, config))
     return files
+
+
+def project_root(start: str) -> str | None:
+    """The directory holding the nearest `.git` at or above `start`, if any."""
+    directory = os.path.abspath(start)
+    while True:
+        if os.path.exists(os.path.join(directory, ".git")):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def _project_context(files: list[SourceFile], configs: _Configs, options: CheckOptions,
+                     log: Callable[[str], None]) -> list[SourceFile]:
+    """The files of the project around `files` that were not given: their contracts
+    (summaries, annotations, callers relying on an acquire function) count as in a
+    run over the whole tree. The project is the configuration's root, else the
+    nearest directory with a `.git`."""
+    if not files:
+        return []
+    roots = {file.config.root or project_root(os.path.dirname(file.path)) for file in files}
+    roots.discard(None)
+    given = {file.path for file in files}
+    out: list[SourceFile] = []
+    for root in sorted(roots):
+        found = [path for path, _, _ in _walk(root, root)]
+        if len(found) > PROJECT_CONTEXT_MAX_FILES:
+            if options.verbose:
+                log(f"lockls: {root}: {len(found)} files, too many to read for context")
+            continue
+        for path in found:
+            if path not in given:
+                config = configs.for_file(path)
+                if config.is_included(path):
+                    given.add(path)
+                    out.append(SourceFile(path, path, config, context=True))
+    if out and options.verbose:
+        log(f"lockls: reading {len(out)} other file(s) of the project for their contracts")
+    return out
 
 
 def _open_cache(options: CheckOptions, log: Callable[[str], None]):
@@ -666,6 +716,8 @@ class _Plan:
         missed: dict[str, list[SourceFile]] = {}
         for fingerprint, (config, group) in self.groups.items():
             for file in group:
+                if file.context:
+                    continue  # read for its contracts only
                 a = how[file.path]
                 if self.cache is not None and file.path in self.hashes:
                     hit = self.cache.get(entry_key(b"", file.path, a.fingerprint, self.hashes[file.path]), file.path)

@@ -30,6 +30,7 @@ _CHECK_ONLY = {
     "jobs": "--jobs",
     "no_cache": "--no-cache",
     "cache_dir": "--cache-dir",
+    "no_project_context": "--no-project-context",
 }
 
 
@@ -56,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--fail-on", choices=FAIL_ON, default=None, help="lowest severity that makes the exit status 1 (default: warning)")
     check.add_argument("--jobs", "-j", type=_positive_int, metavar="N", help="worker processes (default: all cores)")
     check.add_argument("--no-cache", action="store_true", default=None, help="neither read nor write the result cache")
+    check.add_argument("--no-project-context", action="store_true", default=None,
+                       help="when checking part of a project, do not read the rest of it (the configuration's "
+                            "root, or the nearest .git) for what its functions do to locks")
     check.add_argument("--cache-dir", metavar="DIR", help="cache directory (default: $LOCKLS_CACHE_DIR, $XDG_CACHE_HOME/lockls or ~/.cache/lockls)")
     parser.add_argument("-v", "--verbose", action="store_true", help="explain what is done (skipped functions, cache use) on stderr")
 
@@ -133,6 +137,7 @@ def run_check(args: argparse.Namespace, select: frozenset[str] | None, ignore: f
         jobs=args.jobs,  # None: every core this process may use
         use_cache=not args.no_cache,
         cache_dir=args.cache_dir,
+        project_context=not args.no_project_context,
         verbose=args.verbose,
     )
     return check(options)
