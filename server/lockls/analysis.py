@@ -268,11 +268,12 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     declared: dict[str, LockFunction] = {name: fn for name, fn in annotated.items() if name not in config.functions}
     summaries: dict[str, LockFunction] = {}
     relied: set = set()
+    definitions = _macro_definitions(source, functions)
     todo = functions
     current = config
     for round_ in range(SUMMARY_ROUNDS):
         known = {**current.functions, **declared, **summaries}
-        found = {name: fn for name, fn in summary_macros(source, known).items() if name not in config.functions}
+        found = {name: fn for name, fn in summary_macros(definitions, known).items() if name not in config.functions}
         found.update(declared)
         changed: set = set()
         current = apply_contracts(config, Contracts(functions=tuple(sorted({**found, **summaries}.items()))))
@@ -293,15 +294,15 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
                     summaries.pop(name, None)
                 else:
                     summaries[name] = summary
-        new_macros = set(summary_macros(source, {**current.functions, **summaries})) - set(found)
+        new_macros = set(summary_macros(definitions, {**current.functions, **summaries})) - set(found)
         if not changed and not new_macros:
             break
         words = changed | new_macros
         todo = [(fn, body) for fn, body in functions
-                if words.intersection(m.decode() for m in _CALLED.findall(source, body.start_byte, body.end_byte))]
+                if not words.isdisjoint(_called_names(source, body))]
     confirmed = confirm({**config.functions, **declared, **summaries}, relied)
     summaries = {name: confirmed[name] for name in summaries}
-    found = {name: fn for name, fn in summary_macros(source, {**config.functions, **declared, **summaries}).items()
+    found = {name: fn for name, fn in summary_macros(definitions, {**config.functions, **declared, **summaries}).items()
              if name not in config.functions}
     found.update(declared)
     for name, fn in summaries.items():
@@ -310,16 +311,44 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
                      locks=locks, macros=macros, relied=tuple(sorted(relied)))
 
 
-def summary_macros(source: bytes, known: dict) -> dict:
-    """The file's macros that stand for a call of a function in `known` (see `summaries`),
-    macros of macros included."""
+def summary_macros(definitions: tuple, known: dict) -> dict:
+    """The file's macros (`summaries.macro_definitions`) that stand for a call of a
+    function in `known` (see `summaries`), macros of macros included."""
     out: dict = {}
+    if not definitions:
+        return out
     for _ in range(3):
-        more = summaries.macro_functions(source, {**known, **out})
+        more = summaries.macro_functions(definitions, {**known, **out})
         if not more:
             break
         out.update(more)
     return out
+
+
+_MACRO_DEFINITIONS: dict = {}
+_CALLED_NAMES: dict = {}
+
+
+def _macro_definitions(source: bytes, functions: list) -> tuple:
+    """The `#define`s written outside function bodies, read once per change of that text."""
+    outside = outside_bodies(source, functions)
+    found = _MACRO_DEFINITIONS.get(outside)
+    if found is None:
+        if len(_MACRO_DEFINITIONS) > 64:
+            _MACRO_DEFINITIONS.clear()
+        found = _MACRO_DEFINITIONS[outside] = summaries.macro_definitions(outside)
+    return found
+
+
+def _called_names(source: bytes, body: Node) -> frozenset:
+    """The names a function body calls, read once per text of the body."""
+    text = source[body.start_byte:body.end_byte]
+    found = _CALLED_NAMES.get(text)
+    if found is None:
+        if len(_CALLED_NAMES) > 16384:
+            _CALLED_NAMES.clear()
+        found = _CALLED_NAMES[text] = frozenset(m.decode() for m in _CALLED.findall(text))
+    return found
 
 
 def _summary(fn: Node, body: Node, source: bytes, config: Config, recursive: frozenset,
@@ -327,7 +356,7 @@ def _summary(fn: Node, body: Node, source: bytes, config: Config, recursive: fro
     """(name, summary or None, names of the tentative acquire functions whose lock it
     releases) of one function under `config`, cached by its text and what it calls
     (a summary depends on nothing else of the configuration)."""
-    called = sorted({m.decode() for m in _CALLED.findall(source, body.start_byte, body.end_byte)})
+    called = sorted(_called_names(source, body))
     contracts = tuple((n, config.functions[n]) for n in called if n in config.functions)
     key = (source[fn.start_byte:fn.end_byte], config.base_fingerprint(), contracts, config.locks,
            config.is_entry_point(syntax.function_name(fn, source)) if config.entry_points else False, recursive)

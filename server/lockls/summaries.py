@@ -219,25 +219,32 @@ _CALL = re.compile(r"\A([A-Za-z_]\w*)\s*\((.*)\)\Z", re.S)
 _IDENT = re.compile(r"[A-Za-z_]\w*\Z")
 
 
-def macro_functions(source: bytes, known: dict) -> dict[str, LockFunction]:
-    """Macros the file defines that stand for one call of a function in `known`
-    (name -> LockFunction), as LockFunctions of their own name."""
-    if b"define" not in source:
-        return {}
-    out: dict[str, LockFunction] = {}
-    for m in _DEFINE.finditer(source):
-        name = m.group(1).decode()
-        if name in known:
-            continue
+def macro_definitions(text: bytes) -> tuple:
+    """(name, parameters or None, body) of every `#define` in `text`, comments dropped."""
+    if b"define" not in text:
+        return ()
+    out = []
+    for m in _DEFINE.finditer(text):
         body = m.group(3).decode("utf-8", "replace").replace("\\\n", " ")
         body = re.sub(r"/\*.*?\*/|//.*", " ", body).strip()
-        if m.group(2) is None:  # `#define lock_it pthread_mutex_lock`
+        params = None if m.group(2) is None else tuple(p.strip() for p in m.group(2).decode()[1:-1].split(","))
+        out.append((m.group(1).decode(), params, body))
+    return tuple(out)
+
+
+def macro_functions(definitions: tuple, known: dict) -> dict[str, LockFunction]:
+    """The macros of `definitions` (see `macro_definitions`) that stand for one call of a
+    function in `known` (name -> LockFunction), as LockFunctions of their own name."""
+    out: dict[str, LockFunction] = {}
+    for name, params, body in definitions:
+        if name in known:
+            continue
+        if params is None:  # `#define lock_it pthread_mutex_lock`
             fn = known.get(body)
             if fn is not None:
                 out[name] = dataclasses.replace(fn, name=name)
             continue
-        params = [p.strip() for p in m.group(2).decode()[1:-1].split(",")]
-        fn = _macro_call(name, params, body, known)
+        fn = _macro_call(name, list(params), body, known)
         if fn is not None:
             out[name] = fn
     return out
