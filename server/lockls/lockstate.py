@@ -323,9 +323,51 @@ def kill_all(state: LockState, ev: Kill) -> LockState:
     return normalize(out)
 
 
+# the suffix of a lock of an array whose index variable changed since it was taken
+# (`&locks[i]` before `i++`): a lock nobody can name any more, and not `&locks[i]` now
+STALE_INDEX = "@idx"
+
+
 def kill(c: PathClass, ev: Kill) -> PathClass:
     new_facts = F.kill(c.facts, ev.names)
-    return c if new_facts is c.facts else PathClass(c.locks, new_facts, c.trail)
+    locks = _reindexed(c.locks, ev.names) if any("[" in k for k, _ in c.locks) else c.locks
+    if new_facts is c.facts and locks is c.locks:
+        return c
+    return PathClass(locks, new_facts, c.trail)
+
+
+def _reindexed(locks: tuple, names: tuple) -> tuple:
+    """`locks` after the variables `names` changed: a lock indexed by one of them
+    (`locks[i]`) is another lock now. Held, it lives on under a stale name; released,
+    nothing is known of the new `locks[i]`."""
+    out, changed = [], False
+    for k, f in locks:
+        if "[" in k and not k.endswith(STALE_INDEX) and any(_indexed_by(k, n) for n in names):
+            changed = True
+            if f.held:
+                out.append((k + STALE_INDEX, f))
+            continue
+        out.append((k, f))
+    if not changed:
+        return locks
+    merged: dict = {}
+    for k, f in out:
+        merged.setdefault(k, f)  # two stale locks of one array: one entry is enough
+    return tuple(sorted(merged.items(), key=lambda kf: kf[0]))
+
+
+def _indexed_by(key: str, name: str) -> bool:
+    depth, start = 0, 0
+    for i, ch in enumerate(key):
+        if ch == "[":
+            if depth == 0:
+                start = i + 1
+            depth += 1
+        elif ch == "]" and depth:
+            depth -= 1
+            if depth == 0 and F.mentions(key[start:i], name):
+                return True
+    return False
 
 
 def refine(state: LockState, cond: Optional[Cond], truth: bool, note: Optional[TrailItem]) -> LockState:

@@ -59,6 +59,9 @@ out:
 - A function that returns a trylock's result (`return pthread_mutex_trylock(&q->lock);`),
   or returns values when holding the lock that it never returns without it
   (`return 1;` / `return 0;`), is a try-acquire function: not a leak.
+- Locks of an array taken in a loop (`pthread_mutex_lock(&locks[i])`, then `i++`)
+  are different locks, and still held after the loop on purpose (they are released
+  in another loop): not reported.
 - Paths through calls that never return (`abort()`, `exit()`) end there, and so do
   the paths where an assertion (`assert(rc == 0)`, `VERIFY0(...)`, `BUG_ON(...)`) fails.
 
@@ -72,6 +75,7 @@ from __future__ import annotations
 import re
 
 from ..events import Return
+from ..lockstate import STALE_INDEX
 from .common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
 
 NAME = "lock-leak"
@@ -105,8 +109,8 @@ def _handed_over(key: str, value) -> bool:
     """`return vm;` with `vm` or `vm->lock` held: the locked object goes to the caller.
     A lock inside an unnamed call result (`$t12->lock`: `return find_locked(k);`, or a
     lookup compared in place) is never named again here: not reported either."""
-    if key.startswith("$t"):
-        return True
+    if key.startswith("$t") or key.endswith(STALE_INDEX):
+        return True  # also: one of an array of locks taken in a loop (`&locks[i]`, then `i++`)
     return value is not None and (key == value or key.startswith((value + "->", value + ".")))
 
 

@@ -52,7 +52,7 @@ Suppress with `/* lockls: ignore[unlock-unheld] */` on the line.
 from __future__ import annotations
 
 from ..events import Release
-from ..lockstate import held_anywhere
+from ..lockstate import STALE_INDEX, held_anywhere
 from .common import RuleContext, held_suffix, known_not_held, partition, site_line, when_clause
 
 NAME = "unlock-unheld"
@@ -99,7 +99,8 @@ def _report_wrong_lock(event: Release, state, ctx: RuleContext) -> None:
     """Never taken here, while a lock the function takes and never releases is held."""
     if event.key in ctx.acquired_keys:
         return
-    orphans = [(k, f) for k, f in held_anywhere(state) if not f.entry_held and k not in ctx.released_keys]
+    orphans = [(k, f) for k, f in held_anywhere(state)
+               if not f.entry_held and k not in ctx.released_keys and not k.endswith(STALE_INDEX)]
     if not orphans:
         return
     k, f = orphans[0]
