@@ -266,17 +266,17 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     functions = functions if functions is not None else function_nodes(root)
     annotated, guarded, order, entry_points, locks, macros = _declared_outside_bodies(root, source, config, functions)
     declared: dict[str, LockFunction] = {name: fn for name, fn in annotated.items() if name not in config.functions}
-    summaries: dict[str, LockFunction] = {}
+    inferred: dict[str, LockFunction] = {}
     relied: set = set()
     definitions = _macro_definitions(source, functions)
     todo = functions
     current = config
     for round_ in range(SUMMARY_ROUNDS):
-        known = {**current.functions, **declared, **summaries}
+        known = {**current.functions, **declared, **inferred}
         found = {name: fn for name, fn in summary_macros(definitions, known).items() if name not in config.functions}
         found.update(declared)
         changed: set = set()
-        current = apply_contracts(config, Contracts(functions=tuple(sorted({**found, **summaries}.items()))))
+        current = apply_contracts(config, Contracts(functions=tuple(sorted({**found, **inferred}.items()))))
         pattern, _ = _tables(current)
         if pattern is None:
             break
@@ -288,24 +288,29 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
             relied.update(relies_on)
             if name in config.functions or name in found:
                 continue  # configured or annotated: its contract wins over its body
-            if summary != summaries.get(name):
+            if summary != inferred.get(name):
                 changed.add(name)
                 if summary is None:
-                    summaries.pop(name, None)
+                    inferred.pop(name, None)
                 else:
-                    summaries[name] = summary
-        new_macros = set(summary_macros(definitions, {**current.functions, **summaries})) - set(found)
+                    inferred[name] = summary
+        new_macros = set(summary_macros(definitions, {**current.functions, **inferred})) - set(found)
         if not changed and not new_macros:
             break
         words = changed | new_macros
         todo = [(fn, body) for fn, body in functions
                 if not words.isdisjoint(_called_names(source, body))]
-    confirmed = confirm({**config.functions, **declared, **summaries}, relied)
-    summaries = {name: confirmed[name] for name in summaries}
-    found = {name: fn for name, fn in summary_macros(definitions, {**config.functions, **declared, **summaries}).items()
+    else:
+        # still changing after the last round: recursion (`parent` chains growing a
+        # field at a time); past the bound a function has no effect on locks
+        for name in changed:
+            inferred.pop(name, None)
+    confirmed = confirm({**config.functions, **declared, **inferred}, relied)
+    inferred = {name: confirmed[name] for name in inferred}
+    found = {name: fn for name, fn in summary_macros(definitions, {**config.functions, **declared, **inferred}).items()
              if name not in config.functions}
     found.update(declared)
-    for name, fn in summaries.items():
+    for name, fn in inferred.items():
         found.setdefault(name, fn)
     return Contracts(functions=tuple(sorted(found.items())), guarded=guarded, order=order, entry_points=entry_points,
                      locks=locks, macros=macros, relied=tuple(sorted(relied)))

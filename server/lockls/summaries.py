@@ -114,10 +114,10 @@ def relied_on(steps: list) -> frozenset:
 def _effect(key: str, returns: list, lock_events: list, releases_any: bool):
     """"none", "acquire", "release", "release-if-held", ("returns-try",), ("try", success, failure),
     or None."""
-    per_value: dict[Optional[str], set] = {}
+    per_value: dict = {}  # what is returned (see `_returned`) -> outcomes for the lock
     for ev, state in returns:
         for c in state:
-            per_value.setdefault(ev.value, set()).add(_net(c.get(key)))
+            per_value.setdefault(_returned(ev.value, c), set()).add(_net(c.get(key)))
     outcomes = set().union(*per_value.values())
     if outcomes <= {"none", "kept"}:
         return "none"
@@ -127,7 +127,7 @@ def _effect(key: str, returns: list, lock_events: list, releases_any: bool):
         return "acquire" if not releases_any else None
     if outcomes == {"released"}:
         return "release" if not taken else None
-    if outcomes == {"released", "none"} and not taken and set(per_value) == {None}:
+    if outcomes == {"released", "none"} and not taken and set(per_value) == {_NOTHING}:
         return "release-if-held"  # a void function: nothing tells the caller which
     if outcomes == {"acquired", "none"}:
         # taken on the ways out that return some values, not (or given back) on the others
@@ -153,21 +153,50 @@ def _net(fact) -> str:
     return "released" if fact.entry_held else "none"
 
 
+_NOTHING = ("nothing",)  # `return;` or the end of a void function
+_OBJECT = ("object",)  # a value that is neither a constant nor known: an object, usually
+_NONZERO = ("nonzero",)  # known not to be zero: an errno, `SET_ERROR(EIO)`, `err` after `if (err != 0)`
+_ERRNO = re.compile(r"-?E[A-Z0-9]+\Z")
+_ERROR_CALL = re.compile(r"[A-Za-z_]\w*\(\s*-?E[A-Z0-9]+\s*\)\Z")
+
+
+def _returned(value: Optional[str], path_class):
+    """What a `return value;` returns on one path class: an integer, `_NONZERO`,
+    `_OBJECT` or `_NOTHING`, from the constant itself or the facts the path knows."""
+    if value is None:
+        return _NOTHING
+    n = number(value)
+    if n is not None:
+        return n
+    if _ERRNO.match(value) or _ERROR_CALL.match(value.replace(" ", "")):
+        return _NONZERO
+    for key, rel, const in path_class.facts:
+        if key == value:
+            if rel == "eq" and number(const) is not None:
+                return number(const)
+            if rel == "ne" and number(const) == 0:
+                return _NONZERO
+            if rel == "neg":
+                return _NONZERO
+    return _OBJECT
+
+
 def _partition(per_value: dict, outcome: str) -> Optional[tuple]:
-    """("try", success, failure) when the returned value tells whether the lock was
-    `outcome` ("acquired" or "released"): constants (`return 1` / `return 0`), or an
-    object (`return hdr;`) against NULL."""
+    """("try", success, failure) when what is returned tells whether the lock was
+    `outcome` ("acquired" or "released"): 0 against non-zero values (`return 0;` /
+    `return err;` after `if (err != 0)`, `return -EBUSY;`), or an object (`return hdr;`)
+    against NULL."""
     held, free = set(), set()
     for value, outcomes in per_value.items():
-        if value is None or len(outcomes) != 1:
+        if value == _NOTHING or len(outcomes) != 1:
             return None  # a path that returns nothing, or both outcomes with one value
-        n = number(value)
-        (held if outcome in outcomes else free).add(n if n is not None else value)
+        (held if outcome in outcomes else free).add(value)
     if not held or not free:
         return None
-    if held == {0}:
+    nonzero = lambda v: v == _NONZERO or (isinstance(v, int) and v != 0)
+    if held == {0} and all(nonzero(v) for v in free):
         return ("try", "zero", "nonzero")
-    if free == {0}:
+    if free == {0} and all(nonzero(v) or v == _OBJECT for v in held):
         return ("try", "nonzero", "zero")
     return None
 
