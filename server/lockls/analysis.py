@@ -693,16 +693,28 @@ def _aliases(body: Node, source: bytes) -> dict[str, str]:
         name = syntax.text(caps["name"][0], source)
         counts[name] = counts.get(name, 0) + 1
         values[name] = caps["value"][0]
-    aliases = {}
+    candidates = {}
     for name, n in counts.items():
         value = values[name]
-        target = key_of(canonical(value, source))
-        root = _ROOT.match(target)
-        if root and counts.get(root.group(0), 0):
-            continue  # `next = cur->next` with cur reassigned later: not a fixed alias
-        if n == 1 and value.type in ("pointer_expression", "field_expression", "identifier", "cast_expression", "parenthesized_expression", "subscript_expression"):
+        if n == 1 and value.type in ("pointer_expression", "field_expression", "identifier", "cast_expression",
+                                     "parenthesized_expression", "subscript_expression"):
+            target = key_of(canonical(value, source))
             if target and target != name:
-                aliases[name] = target
+                candidates[name] = target
+    aliases = {}
+    for name, target in candidates.items():
+        for _ in range(4):  # `c = f->private; p = c->list;`: p is f->private->list
+            root = _ROOT.match(target)
+            if root is None or root.group(0) not in counts:
+                break
+            if root.group(0) not in candidates or root.group(0) == name:
+                target = None  # `next = cur->next` with cur reassigned: not a fixed alias
+                break
+            target = candidates[root.group(0)] + target[root.end():]
+        else:
+            target = None
+        if target and target != name:
+            aliases[name] = target
     return aliases
 
 
