@@ -485,6 +485,25 @@ def test_one_file_is_checked_as_in_the_tree(tmp_path, monkeypatch, capsys):
     clear_config_cache()
 
 
+def test_show_summary_says_what_and_why(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "summaries"
+    shutil.copytree(SUMMARIES, root)
+    monkeypatch.chdir(root)
+    clear_config_cache()
+    assert run(capsys, "--show-summary", "bin_open", ".")[:2] == (0, (
+        "bin_open: acquire arg0->mu [every file: inferred from its body; a caller in the project releases what "
+        "it returns holding]\n"))
+    status, out, _ = run(capsys, "--show-summary", "bin_reset", ".")
+    assert status == 0 and out.startswith("bin_reset: acquire arg0->mu [every file: inferred from its body, but not used")
+    assert run(capsys, "--show-summary", "bin_put_and_unlock", ".")[:2] == (
+        0, "bin_put_and_unlock: release arg0->mu [every file: inferred from its body]\n")
+    assert run(capsys, "--show-summary", "bin_unlock_at", "include")[:2] == (
+        0, f"bin_unlock_at: release arg0->mu [every file: declared in {os.path.join('include', 'inventory.h')}]\n")
+    status, out, _ = run(capsys, "--show-summary", "bin_add", ".")
+    assert status == 1 and out.startswith("bin_add: does nothing lockls can see")
+    clear_config_cache()
+
+
 MACROS = Path(__file__).parent / "crossfile" / "macros"
 MACROS_EXPECTED = (
     "src/checkout.c:8:9: warning: `c->mu` taken at line 6 is still held at this return (held: c->mu) [lock-leak]\n"

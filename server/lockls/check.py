@@ -909,3 +909,73 @@ def write_text(stream: TextIO, text: str) -> None:
     stream.flush()
     buffer.write(text.encode("utf-8", "surrogateescape"))
     buffer.flush()
+
+
+# -- --show-summary ---------------------------------------------------------------------
+
+def describe_summary(options: CheckOptions, name: str, log: Callable[[str], None]) -> list[str]:
+    """What lockls knows a function `name` does to its caller's locks, and why: for each
+    configuration of the files of `options.paths` (and the rest of their project), its
+    contract as every other file sees it, and in the files that define it `static`."""
+    from .project import infer, scan_source
+
+    configs = _Configs(options.config)
+    files = _files_to_check(options, configs, log)
+    files += _project_context(files, configs, options, log) if options.project_context else []
+    groups: dict[str, tuple[object, list[SourceFile]]] = {}
+    for file in files:
+        config, fingerprint = configs.analysis_config_and_fingerprint(file.config)
+        groups.setdefault(fingerprint, (config, []))[1].append(file)
+    out: list[str] = []
+    for config, group in groups.values():
+        sources: dict[str, bytes] = {}
+        for file in group:
+            try:
+                with open(file.path, "rb") as handle:
+                    sources[file.path] = handle.read()
+            except OSError:
+                continue
+        contracts = {path: scan_source(source, path, config) for path, source in sources.items()}
+
+        def rescan(paths, project, contracts=contracts, config=config):
+            return {p: scan_source(sources[p], p, config, own=contracts[p].own,
+                                   extra=project.relevant(sources[p], contracts[p].own, contracts[p].static))
+                    for p in paths}
+
+        project = infer(contracts, config, rescan)
+        relied = set(project.contracts.relied)
+        shown = dict(project.contracts.functions).get(name) or config.functions.get(name)
+        if shown is not None:
+            out.append(_summary_line(name, shown, relied, "every file"))
+        for path, found in sorted(contracts.items()):
+            own = dict(found.own.functions).get(name)
+            if own is not None and name in found.static:
+                out.append(_summary_line(name, own, relied, f"{os.path.relpath(path)} (static there)"))
+    return out
+
+
+def _summary_line(name: str, fn, relied: set, where: str) -> str:
+    from .config import LockFunction
+
+    assert isinstance(fn, LockFunction)
+    if fn.action == "call":
+        what = "takes no lock; " + "; ".join(
+            part for part in (f"requires {', '.join(fn.requires)}" if fn.requires else "",
+                              f"must not be called holding {', '.join(fn.excludes)}" if fn.excludes else "") if part)
+    else:
+        what = f"{fn.config_action} {fn.lock_spec}"
+        if fn.is_try:
+            what += f" (held when it returns {fn.success or 'zero'})"
+        if fn.unheld_ok:
+            what += " (when held)"
+    if not fn.inferred:
+        why = f"declared in {os.path.relpath(fn.origin)}" if fn.origin else "declared in this file or a preset"
+    elif fn.tentative:
+        why = ("inferred from its body, but not used: nothing says it is meant to return holding the lock "
+               "(no caller releases what it returns holding, no annotation, no release function pairs with it), "
+               "so it is reported as a leak instead")
+    elif name in relied:
+        why = "inferred from its body; a caller in the project releases what it returns holding"
+    else:
+        why = "inferred from its body"
+    return f"{name}: {what} [{where}: {why}]"

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--stdio", action="store_true", help="run the language server on stdin/stdout (the default)")
     mode.add_argument("--check", action="store_true", help="analyse PATHs (files and directories; default .) and print findings")
     mode.add_argument("--explain", metavar="RULE", help="print a rule's documentation")
+    mode.add_argument("--show-summary", metavar="FUNCTION",
+                      help="print what FUNCTION does to its caller's locks, as inferred or declared in PATHs, and why")
     mode.add_argument("--show-config", action="store_true", help="print the effective configuration (presets included) for PATH or .")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to check (with --check)")
 
@@ -106,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return explain(args.explain)
         if args.show_config:
             return show_config(args.paths[0] if args.paths else ".", args.config)
+        if args.show_summary is not None:
+            return show_summary(args)
         if args.check:
             try:
                 select = parse_rules(args.select, "--select")
@@ -141,6 +145,25 @@ def run_check(args: argparse.Namespace, select: frozenset[str] | None, ignore: f
         verbose=args.verbose,
     )
     return check(options)
+
+
+def show_summary(args) -> int:
+    from .check import CheckOptions, UsageError, describe_summary
+    from .config import ConfigError
+
+    options = CheckOptions(paths=args.paths or (".",), config=args.config, verbose=args.verbose,
+                           project_context=not args.no_project_context)
+    try:
+        lines = describe_summary(options, args.show_summary, lambda m: print(m, file=sys.stderr))
+    except (UsageError, ConfigError) as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    if not lines:
+        print(f"{args.show_summary}: does nothing lockls can see to its caller's locks "
+              "(not a lock function, not annotated, and its body takes, drops or tries no lock of its caller)")
+        return 1
+    print("\n".join(lines))
+    return 0
 
 
 def explain(rule: str) -> int:
