@@ -108,8 +108,14 @@ def test_a_file_alone_knows_nothing_of_the_others(capsys, shop):
     assert run(capsys, "--check", "--no-cache", "src/user.c")[1] == "".join(
         f"{p}:{l}:{c}: {s}: {m} [{r}]\n" for p, l, c, s, r, m in EXPECTED if p == "src/user.c")
     assert run(capsys, "--check", "--no-cache", "--no-project-context", "src/user.c")[:2] == (0, "")
+    # without the header, queue_push_locked's body takes q->lock (its __must_hold is unknown):
+    # calling it with q->lock held is a self-deadlock
+    found = [(p, l, c, s, r, m) for p, l, c, s, r, m in EXPECTED if p == "src/user.c" and l in (27, 70, 78)]
+    found.insert(1, ("src/user.c", 28, 5, "error", "double-lock",
+                     "`queue_push_locked()` takes `q->lock`, which is already held here (taken at line 25): "
+                     "a self-deadlock (held: q->lock)"))
     assert run(capsys, "--check", "--no-cache", "--no-project-context", "src")[1] == "".join(
-        f"{p}:{l}:{c}: {s}: {m} [{r}]\n" for p, l, c, s, r, m in EXPECTED if p == "src/user.c" and l in (27, 70, 78))
+        f"{p}:{l}:{c}: {s}: {m} [{r}]\n" for p, l, c, s, r, m in found)
     # the header's static inline acquire function has no caller in this run that relies on it
     assert run(capsys, "--check", "--no-cache", "--no-project-context", "src/queue.c", "include/queue.h")[1] == (
         "include/queue.h:32:1: warning: `&q->lock` taken at line 31 is still held at the end of the function "
@@ -232,8 +238,12 @@ def test_relevant_contracts_are_those_the_file_names():
     assert [n for n, _ in used.functions] == ["queue_lock", "queue_lock_inline"]
     # a word inside a longer identifier is not a use; the file's own or static functions win
     assert project.relevant(b"void f(void) { my_queue_lock(); }", Contracts()) == Contracts()
-    mine = scan("void queue_lock(int *l) { pthread_mutex_lock(l); }")
+    mine = scan("void queue_lock(int *l) __acquires(l);")
     assert project.relevant(b"void f(struct queue *q) { queue_lock(q); }", mine.own) == Contracts()
+    # what the file's body of a function suggests yields to what another file declares of it
+    inferred = scan("void queue_lock(struct queue *q) { pthread_mutex_lock(&q->lock); }")
+    assert [n for n, _ in project.relevant(b"void f(struct queue *q) { queue_lock(q); }", inferred.own).functions] \
+        == ["queue_lock"]
     assert project.relevant(b"void f(struct queue *q) { queue_lock(q); }", Contracts(), static={"queue_lock"}) == Contracts()
     # the fingerprint: the configuration's when nothing is used
     assert proj.fingerprint("abc", Contracts()) == "abc" and proj.fingerprint("abc", used) != "abc"
@@ -499,8 +509,11 @@ def test_show_summary_says_what_and_why(tmp_path, monkeypatch, capsys):
         0, "bin_put_and_unlock: release arg0->mu [every file: inferred from its body]\n")
     assert run(capsys, "--show-summary", "bin_unlock_at", "include")[:2] == (
         0, f"bin_unlock_at: release arg0->mu [every file: declared in {os.path.join('include', 'inventory.h')}]\n")
-    status, out, _ = run(capsys, "--show-summary", "bin_add", ".")
-    assert status == 1 and out.startswith("bin_add: does nothing lockls can see")
+    assert run(capsys, "--show-summary", "bin_add", ".")[:2] == (0, (
+        "bin_add: takes and drops arg0->mu itself (calling it with that held is a self-deadlock) "
+        "[every file: inferred from its body]\n"))
+    status, out, _ = run(capsys, "--show-summary", "bin_count", ".")
+    assert status == 1 and out.startswith("bin_count: does nothing lockls can see")
     clear_config_cache()
 
 

@@ -372,19 +372,21 @@ def _summary(fn: Node, body: Node, source: bytes, config: Config, recursive: fro
         fr = analyze_function(fn, body, source, config, recursive)
         if analyzed is not None:
             analyzed[fn.start_byte] = fr
-        found = (fr.name, *_summary_of(fr, fn, body, source))
+        found = (fr.name, *_summary_of(fr, fn, body, source,
+                                       lambda key, spec: key in recursive or config.is_recursive(key, spec)))
         _SUMMARY_CACHE[key] = found
     return found
 
 
-def _summary_of(fr: FunctionResult, fn: Node, body: Node, source: bytes) -> tuple[Optional[LockFunction], frozenset]:
+def _summary_of(fr: FunctionResult, fn: Node, body: Node, source: bytes,
+                is_recursive=lambda key, fn: False) -> tuple[Optional[LockFunction], frozenset]:
     if fr.skipped or fr.cfg is None:
         return None, frozenset()
     visible = _CallerVisibility(fn, body, source)
     params = _parameters(fn, source)
     steps = list(replay(fr.cfg, fr.states, lambda k, f: False))
     summary = summaries.summary_of(fr, params, steps, lambda name: name not in params and visible(name),
-                                   lambda name: _out_parameter(name, params, body, source))
+                                   lambda name: _out_parameter(name, params, body, source), is_recursive)
     if summary is not None:
         summary = dataclasses.replace(summary, tentative=summary.tentative or summary.action == "acquire", inferred=True)
     return summary, summaries.relied_on(steps)

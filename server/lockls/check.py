@@ -959,9 +959,12 @@ def _summary_line(name: str, fn, relied: set, where: str) -> str:
 
     assert isinstance(fn, LockFunction)
     if fn.action == "call":
-        what = "takes no lock; " + "; ".join(
-            part for part in (f"requires {', '.join(fn.requires)}" if fn.requires else "",
-                              f"must not be called holding {', '.join(fn.excludes)}" if fn.excludes else "") if part)
+        what = "; ".join(part for part in (
+            f"takes and drops {', '.join(fn.takes)} itself (calling it with that held is a self-deadlock)"
+            if fn.takes else "",
+            f"requires {', '.join(fn.requires)}" if fn.requires else "",
+            f"must not be called holding {', '.join(fn.excludes)}" if fn.excludes else "") if part)
+        what = what or "takes no lock"
     else:
         what = f"{fn.config_action} {fn.lock_spec}"
         if fn.is_try:

@@ -82,6 +82,9 @@ class LockFunction:
     # as lock refs: "argN" + a path ("arg0->lock"), or "=" + a global lock ("=ledger_mu")
     requires: tuple = ()
     excludes: tuple = ()
+    # inferred: lock refs it takes and drops itself on every path through it (exclusively,
+    # waiting for them): calling it with one of them held deadlocks
+    takes: tuple = ()
     # inferred from its body (see `summaries`): an acquire function no caller is known to
     # rely on yet. Applied while contracts are inferred (to find callers that do); left
     # out of the configuration a file is finally analysed under (`Contracts.settled`).
@@ -90,6 +93,12 @@ class LockFunction:
     # the file that declared it (a header, the config file); None: this file or a preset.
     # Where, not what: left out of equality (and of the configuration's fingerprint).
     origin: Optional[str] = field(default=None, compare=False)
+
+    @property
+    def only_takes(self) -> bool:
+        """A summary that only says which locks it takes and drops itself: it matters to
+        callers that hold a lock already, not to any other caller."""
+        return self.action == "call" and bool(self.takes) and not (self.requires or self.excludes or self.may_sleep)
 
     @property
     def is_try(self) -> bool:

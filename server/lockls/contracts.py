@@ -62,7 +62,8 @@ class Contracts:
     @staticmethod
     def merge(parts: Iterable["Contracts"]) -> "Contracts":
         """The union of several files' contracts; for a function named twice the
-        first part that names it wins (callers pass the most specific first)."""
+        first part that names it wins (callers pass the most specific first), except
+        that a declared contract (an annotation) wins over one inferred from a body."""
         functions: dict = {}
         guarded: dict = {}
         order: dict = {}
@@ -73,7 +74,9 @@ class Contracts:
         for part in parts:
             relied.update(part.relied)
             for name, fn in part.functions:
-                functions.setdefault(name, fn)
+                known = functions.get(name)
+                if known is None or (known.inferred and not fn.inferred):
+                    functions[name] = fn  # what is declared anywhere wins over what a body suggests
             guarded.update(dict.fromkeys(part.guarded))
             order.update(dict.fromkeys(part.order))
             entries.update(part.entry_points)

@@ -97,6 +97,7 @@ class Call:
     requires: tuple = ()  # (key, written) of locks that must be held here
     excludes: tuple = ()  # (key, written) of locks that must not be held here
     declared: Optional["Declared"] = None  # where the callee's contract was declared
+    takes: tuple = ()  # (key, written) of locks the callee takes and drops itself (its summary)
 
 
 @dataclass(frozen=True, slots=True)

@@ -370,17 +370,31 @@ def _indexed_by(key: str, name: str) -> bool:
     return False
 
 
+def _null_on_edge(cond: Optional[Cond], truth: bool) -> Optional[str]:
+    """The variable a branch edge says is NULL (`!p`, `p == NULL` taken; `p`, `p != NULL` not)."""
+    if cond is None or cond.key is None or cond.op not in ("==", "!=") or F.number(cond.const or "") != 0:
+        return None
+    return cond.key if (cond.op == "==") == truth else None
+
+
+def _holds_through(c: PathClass, pointer: str) -> bool:
+    return any(f.held and (k.startswith(pointer + "->") or k == pointer) for k, f in c.locks)
+
+
 def refine(state: LockState, cond: Optional[Cond], truth: bool, note: Optional[TrailItem]) -> LockState:
     """The state along a branch edge: drop classes the condition contradicts."""
     if cond is None and note is None:
         return state
     out = []
+    null = _null_on_edge(cond, truth)
     for c in state:
         facts = c.facts
         if cond is not None:
             facts = F.assume(facts, cond, truth)
             if facts is None:
                 continue  # this path cannot take this edge
+        if null is not None and _holds_through(c, null):
+            continue  # a lock held through `p` says `p` is not NULL: `if (p) unlock(&p->lock)`
         trail = c.trail | {note} if note is not None else c.trail
         out.append(PathClass(c.locks, facts, trail))
     return normalize(out)

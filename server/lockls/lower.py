@@ -224,7 +224,8 @@ class Lowerer:
         if fn.action == "call":
             return Call(fn.name, site, bool(fn.may_sleep) and self._sleeps(fn, args),
                         self._refs(fn.requires, args), self._refs(fn.excludes, args),
-                        Declared("function", fn.name, fn.origin) if fn.requires or fn.excludes else None)
+                        Declared("function", fn.name, fn.origin) if fn.requires or fn.excludes or fn.takes else None,
+                        self._refs(fn.takes, args))
         if fn.scope is not None:  # `guard(spinlock_irqsave)(&l)`: the guard's class says what it takes
             cls_node = guards.class_node(fn, call, args)
             cls = guards.guard_class(self.source[cls_node.start_byte:cls_node.end_byte].decode()) \

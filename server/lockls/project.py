@@ -271,8 +271,9 @@ class Project:
 
     @property
     def function_names(self) -> frozenset:
-        """Functions the project adds to the configuration."""
-        return frozenset(n for n, _ in self.contracts.functions if n not in self.config.functions)
+        """Functions the project adds to the configuration (but those that only take and
+        drop locks themselves: their callers' summaries do not change with them)."""
+        return frozenset(n for n, fn in self.contracts.functions if n not in self.config.functions and not fn.only_takes)
 
     def words_in(self, source: bytes, start: int = 0, end: Optional[int] = None) -> set:
         """The project's words that occur in source[start:end]."""
@@ -311,14 +312,17 @@ class Project:
                 chosen[item[0]] = item
         if not chosen:
             return Contracts()
+        # the file's own contracts win, but a declared one elsewhere (a header's annotated
+        # prototype) wins over what the file's body of that function suggests
         own_functions = {n for n, _ in own.functions}
+        inferred = {n for n, f in own.functions if f.inferred}
         named = {e[0] for _, f, e in chosen.values() if f == "functions"} - own_functions
         if named:
             own_functions.update(static(named) if callable(static) else static)
         parts: dict[str, list] = {f.name: [] for f in dataclasses.fields(Contracts)}
         for _, f, e in sorted(chosen.values(), key=lambda item: item[0]):  # the project's order
             if f == "functions":
-                if e[0] not in own_functions:
+                if e[0] not in own_functions or (e[0] in inferred and not e[1].inferred):
                     parts[f].append(e)
             elif e not in getattr(own, f):
                 parts[f].append(e)

@@ -33,7 +33,7 @@ import re
 from typing import Optional
 
 from .config import LockFunction
-from .events import LOCK_EVENTS, Release, Return, TryAcquire
+from .events import LOCK_EVENTS, Acquire, Call, Release, Return, TryAcquire
 from .facts import number
 
 # findings that make a function's lock behaviour untrustworthy as a contract
@@ -42,7 +42,8 @@ _ROOT = re.compile(r"^[A-Za-z_]\w*")
 _PATH = re.compile(r"(?:->[A-Za-z_]\w*)*\Z")
 
 
-def summary_of(result, params: list[str], steps: list, is_global, stored_into=lambda name: None) -> Optional[LockFunction]:
+def summary_of(result, params: list[str], steps: list, is_global, stored_into=lambda name: None,
+               is_recursive=lambda key, fn: False) -> Optional[LockFunction]:
     """The effect of calling the analysed function `result` (an `analysis.FunctionResult`)
     on its caller's locks, or None. `params`: its parameter names; `steps`: (event,
     state before it) of every reachable event (`analysis.replay`); `is_global(root)`:
@@ -53,7 +54,7 @@ def summary_of(result, params: list[str], steps: list, is_global, stored_into=la
         return None
     lock_events = [ev for ev, _ in steps if isinstance(ev, LOCK_EVENTS)]
     returns = [(ev, st) for ev, st in steps if isinstance(ev, Return)]
-    if not lock_events or not returns:
+    if not returns or not (lock_events or any(isinstance(ev, Call) and ev.takes for ev, _ in steps)):
         return None
     releases_any = any(isinstance(ev, Release) for ev in lock_events)
     effects = []
@@ -64,6 +65,9 @@ def summary_of(result, params: list[str], steps: list, is_global, stored_into=la
         if effect is None:
             return None  # an effect on some paths that no return value explains
         effects.append((key, effect))
+    if not effects:
+        takes = _takes(result, params, steps, is_recursive)
+        return LockFunction(result.name, "call", "", takes=takes) if takes else None
     if len(effects) != 1:
         return None
     key, effect = effects[0]
@@ -92,6 +96,53 @@ def summary_of(result, params: list[str], steps: list, is_global, stored_into=la
     # inferred from return values: needs a caller that relies on it, as an acquire does
     return LockFunction(result.name, "try-acquire", lock, shared=shared, kind=kind, path=path,
                         success=effect[1], failure=effect[2], tentative=True)
+
+
+def _takes(result, params: list[str], steps: list, is_recursive) -> tuple:
+    """Lock refs ("arg0->lock") of the locks a function with no net effect takes and
+    drops itself, waiting for them, on every path through it (directly, or by calling
+    a function that does): calling it with one held is a self-deadlock."""
+    cfg = result.cfg
+    # a lock it releases without having taken it is its caller's (`cv_wait(cv, m)` drops
+    # and retakes `m`): taking it again there is no deadlock
+    callers = {ev.key for ev, state in steps if isinstance(ev, Release)
+               and any((f := c.get(ev.key)) is None or f.entry_held for c in state)}
+    found: dict[str, None] = {}
+    for block in cfg.blocks:
+        candidates = []
+        for ev in block.events:
+            if isinstance(ev, Acquire) and not ev.shared and not is_recursive(ev.key, ev.fn) \
+                    and ev.fn.scope is None and ev.key not in callers:
+                candidates.append(ev.key)
+            elif isinstance(ev, Call) and ev.takes:
+                candidates.extend(key for key, _ in ev.takes)
+        refs = [ref for key in candidates if (ref := _param_ref(key, params)) is not None and ref not in found]
+        if refs and _on_every_path(cfg, block.id):
+            found.update(dict.fromkeys(refs))
+    return tuple(found)
+
+
+def _param_ref(key: str, params: list[str]) -> Optional[str]:
+    root = _ROOT.match(key)
+    if root is None or root.group(0) not in params or not _PATH.match(key[root.end():]):
+        return None
+    return f"arg{params.index(root.group(0))}{key[root.end():]}"
+
+
+def _on_every_path(cfg, block_id: int) -> bool:
+    """Does every way from the entry to a return go through `block_id`?"""
+    if block_id == cfg.entry:
+        return True
+    seen, stack = {cfg.entry}, [cfg.entry]
+    while stack:
+        b = stack.pop()
+        if any(isinstance(ev, Return) for ev in cfg.blocks[b].events):
+            return False
+        for e in cfg.blocks[b].succs:
+            if e.target != block_id and e.target not in seen:
+                seen.add(e.target)
+                stack.append(e.target)
+    return True
 
 
 def relied_on(steps: list) -> frozenset:

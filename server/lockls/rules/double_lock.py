@@ -35,9 +35,16 @@ void cache_evict(struct cache *c)
 }
 ```
 
+Also reported: calling, with a lock held, a function of the project that takes
+that lock itself (directly or in a function it calls) on every path through it:
+`stats_flush(s)` while holding `s->lock`, when `stats_flush` takes `s->lock`.
+
 ## Known limits
 - Only locks taken in the same function are known to be held; a lock the
   caller holds is unknown (no finding).
+- A called function counts when it takes the lock on every path through it,
+  exclusively and waiting for it (not a trylock, not a reader lock), and the lock
+  is reached from one of its parameters.
 - A trylock of a held lock is not reported: it fails instead of deadlocking.
 - Whether a pthread mutex is recursive is decided at run time: declare such
   locks in `.lockls.toml` (`[[locks]] match = "..." recursive = true`); globals
@@ -50,14 +57,17 @@ Suppress with `/* lockls: ignore[double-lock] */` on the line.
 
 from __future__ import annotations
 
-from ..events import Acquire
-from .common import RuleContext, held_suffix, partition, site_line, sites_of, when_clause
+from ..events import Acquire, Call
+from .common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
 
 NAME = "double-lock"
-EVENTS = (Acquire,)
+EVENTS = (Acquire, Call)
 
 
-def check(event: Acquire, state, ctx: RuleContext) -> None:
+def check(event, state, ctx: RuleContext) -> None:
+    if isinstance(event, Call):
+        _check_call(event, state, ctx)
+        return
     if ctx.is_recursive(event.key, event.fn):
         return
     bad, good = partition(state, lambda c: (f := c.get(event.key)) is not None and f.held
@@ -69,3 +79,21 @@ def check(event: Acquire, state, ctx: RuleContext) -> None:
     held = "may already be held" if good else "is already held"
     message = f"`{event.written}` is taken but it {held} (taken at {site_line(first)}){when_clause(bad, good)}{held_suffix(bad)}"
     ctx.report(NAME, event.site, message, [(s, f"`{event.written}` first taken here") for s in sites])
+
+
+def _check_call(event: Call, state, ctx: RuleContext) -> None:
+    """A call to a function that takes, itself or deeper down, a lock held here."""
+    for key, written in event.takes:
+        if ctx.is_recursive(key, None):
+            continue
+        bad, good = partition(state, lambda c: (f := c.get(key)) is not None and f.held and not f.shared)
+        if not bad:
+            continue
+        fact = held_on(bad, key)
+        held = "may already be held" if good else "is already held"
+        message = (f"`{event.name}()` takes `{written}`, which {held} here (taken at "
+                   f"{site_line(fact.first_site())}): a self-deadlock{when_clause(bad, good)}{held_suffix(bad)}")
+        places = [(s, f"`{fact.written}` first taken here") for s in sites_of(bad, key)]
+        if event.declared is not None:
+            places.append((event.declared, f"`{event.name}()` takes `{written}`"))
+        ctx.report(NAME, event.site, message, places)
