@@ -69,9 +69,12 @@ _TABLES: dict = {}
 
 
 def _tables(config: Config):
-    """(regex of every lock function name, constant names) for a configuration."""
+    """(regex of every lock function name, constant names, regex of the names of the
+    functions that do something to a caller holding no lock) for a configuration."""
     key = config.fingerprint()
     if key not in _TABLES:
+        if len(_TABLES) > 512:  # one per file analysed under the project's contracts
+            _TABLES.clear()
         _TABLES[key] = _build_tables(config)
     return _TABLES[key]
 
@@ -100,14 +103,22 @@ def _trie_regex(words: list[str]) -> str:
 def _build_tables(config: Config):
     # functions that call none of these are not analysed: guarded data checked
     # everywhere makes its users worth analysing too
-    names = sorted(set(config.functions) | {g.field or g.variable for g in getattr(config, "guarded", ()) if g.everywhere})
+    everywhere = {g.field or g.variable for g in getattr(config, "guarded", ()) if g.everywhere}
+    names = sorted(set(config.functions) | everywhere)
     pattern = re.compile(rb"\b" + _trie_regex(names).encode() + rb"\b") if names else None
+    # a call of a function that only takes and drops locks itself matters only where a
+    # lock is held already: it makes no function worth analysing on its own
+    acting = [n for n in names if n not in config.functions or not config.functions[n].only_takes]
+    if len(acting) == len(names):
+        prefilter = pattern
+    else:
+        prefilter = re.compile(rb"\b" + _trie_regex(acting).encode() + rb"\b") if acting else None
     constants = set(C11_CONSTANTS)
     for fn in config.functions.values():
         for outcome in (fn.success, fn.failure):
             if outcome and outcome not in ("zero", "nonzero", "nonnull", "null", "negative"):
                 constants.add(outcome)
-    return pattern, frozenset(constants)
+    return pattern, frozenset(constants), prefilter
 
 
 _GUARDED_PATTERNS: dict = {}
@@ -277,7 +288,7 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
         found.update(declared)
         changed: set = set()
         current = apply_contracts(config, Contracts(functions=tuple(sorted({**found, **inferred}.items()))))
-        pattern, _ = _tables(current)
+        pattern = _tables(current)[0]
         if pattern is None:
             break
         for fn, body in todo:
@@ -369,7 +380,7 @@ def _summary(fn: Node, body: Node, source: bytes, config: Config, recursive: fro
     if found is None:
         if len(_SUMMARY_CACHE) > 8192:
             _SUMMARY_CACHE.clear()
-        fr = analyze_function(fn, body, source, config, recursive)
+        fr = analyze_function(fn, body, source, config, recursive, summarising=True)
         if analyzed is not None:
             analyzed[fn.start_byte] = fr
         found = (fr.name, *_summary_of(fr, fn, body, source,
@@ -486,16 +497,26 @@ def _parameters(fn: Node, source: bytes) -> list[str]:
 
 # -- functions -------------------------------------------------------------------
 
+# A function that calls nothing but functions that only take and drop locks
+# themselves is summarised (for self-deadlocks two calls deep) when it is this small:
+# a forwarder; reading every such function costs a third more on large trees.
+FORWARDER_MAX_STATEMENTS = 8
+
+
 def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
-                     recursive_globals: frozenset = frozenset()) -> FunctionResult:
+                     recursive_globals: frozenset = frozenset(), summarising: bool = False) -> FunctionResult:
+    """The findings of one function (and its CFG and states). `summarising`: for its
+    summary, so also when it is a small forwarder to functions that only take and drop
+    locks themselves (see `LockFunction.only_takes`)."""
     name = syntax.function_name(fn, source)
     result = FunctionResult(name, fn.start_point[0] + 1)
     if syntax.has_missing_close(body):
         result.skipped = "unbalanced braces: the body does not end"
         return result
-    pattern, constants = _tables(config)
+    pattern, constants, prefilter = _tables(config)
     entry_point = bool(config.entry_points) and config.is_entry_point(name)
-    if pattern is None or not pattern.search(source, body.start_byte, body.end_byte):
+    first = pattern if summarising and body.named_child_count <= FORWARDER_MAX_STATEMENTS else prefilter
+    if first is None or not first.search(source, body.start_byte, body.end_byte):
         guarded = _guarded_pattern(config) if entry_point else None
         if guarded is None or not guarded.search(source, fn.start_byte, body.end_byte):
             return result  # no lock call at all (nor, in an entry point, guarded data): nothing can be found
