@@ -194,6 +194,31 @@ def test_hover_held_locks():
     assert "for sure" in s.hover(URI, 9, 999).contents.value  # clamped to the line's end
 
 
+SUMMARY = HEAD + """void q_release(struct q *q)
+{
+    q->n = 0;
+    pthread_mutex_unlock(&q->lock);
+}
+
+void q_put(struct q *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q_release(q);
+}
+"""
+
+
+def test_hover_on_a_summarised_function():
+    s = session_with(SUMMARY)
+    expected = "**q_release**: release arg0->lock\n\ninferred from its body"
+    assert hover_at(s, SUMMARY, "q_release(q);", 2) == expected  # at a call
+    assert hover_at(s, SUMMARY, "void q_release", 7) == expected  # on its definition's name
+    assert hover_at(s, SUMMARY, "q_put", 1) == (  # balanced, but calling it with the lock held deadlocks
+        "**q_put**: takes and drops arg0->lock itself (calling it with that held is a self-deadlock)\n\n"
+        "inferred from its body")
+    assert hover_at(s, SUMMARY, "void q_put", 1) is None  # not on the return type
+
+
 def test_hover_lock_call_and_suppression():
     s = session_with(HOVER)
     text = hover_at(s, HOVER, "pthread_mutex_lock(&o->lock)", 3)

@@ -955,30 +955,9 @@ def describe_summary(options: CheckOptions, name: str, log: Callable[[str], None
 
 
 def _summary_line(name: str, fn, relied: set, where: str) -> str:
-    from .config import LockFunction
+    from .summaries import describe, origin_of
 
-    assert isinstance(fn, LockFunction)
-    if fn.action == "call":
-        what = "; ".join(part for part in (
-            f"takes and drops {', '.join(fn.takes)} itself (calling it with that held is a self-deadlock)"
-            if fn.takes else "",
-            f"requires {', '.join(fn.requires)}" if fn.requires else "",
-            f"must not be called holding {', '.join(fn.excludes)}" if fn.excludes else "") if part)
-        what = what or "takes no lock"
-    else:
-        what = f"{fn.config_action} {fn.lock_spec}"
-        if fn.is_try:
-            what += f" (held when it returns {fn.success or 'zero'})"
-        if fn.unheld_ok:
-            what += " (when held)"
-    if not fn.inferred:
-        why = f"declared in {os.path.relpath(fn.origin)}" if fn.origin else "declared in this file or a preset"
-    elif fn.tentative:
-        why = ("inferred from its body, but not used: nothing says it is meant to return holding the lock "
-               "(no caller releases what it returns holding, no annotation, no release function pairs with it), "
-               "so it is reported as a leak instead")
-    elif name in relied:
-        why = "inferred from its body; a caller in the project releases what it returns holding"
-    else:
-        why = "inferred from its body"
-    return f"{name}: {what} [{where}: {why}]"
+    why = origin_of(fn, os.path.relpath)
+    if fn.inferred and not fn.tentative and name in relied:
+        why += "; a caller in the project releases what it returns holding"
+    return f"{name}: {describe(fn)} [{where}: {why}]"

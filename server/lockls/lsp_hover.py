@@ -1,7 +1,8 @@
 """textDocument/hover: what lockls knows at a position, as Markdown.
 
 Owns the hover texts: on a `lockls: ignore[...]` comment, the documentation of the
-rules it silences; on a lock call, the lock, its kind and every place the function
+rules it silences; on the name of a function lockls summarised or was told about,
+what it does to its caller's locks and why; on a lock call, the lock, its kind and every place the function
 takes or drops it; on guarded data, its guard and where that was declared; in an
 entry point, that it starts with no lock held; anywhere in a function body, the
 locks held there (computed by `lsp_probe`). Asks the session for analyses, changes nothing else in it.
@@ -49,6 +50,13 @@ def hover(session: Session, uri: str, line: int, character: int) -> Optional[T.H
     result = session.analysis(uri)
     if result is None:
         return None
+    if node is not None and node.type == "identifier":
+        fn = result.config.functions.get(doc.source[node.start_byte:node.end_byte].decode("utf-8", "replace"))
+        if fn is not None and (fn.inferred or node.parent is None or node.parent.type != "call_expression"):
+            # a function of the project: what it does to its caller's locks (a lock API call
+            # itself gets the richer lock hover below)
+            return T.Hover(T.MarkupContent(T.MarkupKind.Markdown, _summary_hover(fn)),
+                           session.lsp_range(doc, node.start_byte, node.end_byte))
     slot = result.slot_at(offset)
     if slot is None or not (slot.body.start_byte < offset < slot.body.end_byte):
         return None
@@ -62,6 +70,12 @@ def hover(session: Session, uri: str, line: int, character: int) -> Optional[T.H
     parts.append(_held_hover(session, doc, slot, offset, result))
     rng = session.lsp_range(doc, call.start_byte, call.end_byte) if call is not None else None
     return T.Hover(T.MarkupContent(T.MarkupKind.Markdown, "\n\n".join(p for p in parts if p)), rng)
+
+
+def _summary_hover(fn: LockFunction) -> str:
+    from .summaries import describe, origin_of
+
+    return f"**{fn.name}**: {describe(fn)}\n\n{origin_of(fn, os.path.basename)}"
 
 
 def _suppression_doc(rules_text: Optional[str]) -> str:

@@ -428,3 +428,34 @@ def _lock_text(arg: str) -> Optional[str]:
         if text[:1] in ("&", "*"):
             text = text[1:]
     return text if re.fullmatch(r"[A-Za-z_]\w*(?:->[A-Za-z_]\w*)*", text) else None
+
+
+# -- descriptions (--show-summary, hover) --------------------------------------------------
+
+def describe(fn: LockFunction) -> str:
+    """What a lock function does to its caller's locks, in words: "acquire arg0->lock",
+    "takes and drops arg0->mu itself (...)"."""
+    if fn.action == "call":
+        what = "; ".join(part for part in (
+            f"takes and drops {', '.join(fn.takes)} itself (calling it with that held is a self-deadlock)"
+            if fn.takes else "",
+            f"requires {', '.join(fn.requires)}" if fn.requires else "",
+            f"must not be called holding {', '.join(fn.excludes)}" if fn.excludes else "") if part)
+        return what or "takes no lock"
+    what = f"{fn.config_action} {fn.lock_spec}"
+    if fn.is_try:
+        what += f" (held when it returns {fn.success or 'zero'})"
+    if fn.unheld_ok:
+        what += " (when held)"
+    return what
+
+
+def origin_of(fn: LockFunction, relative=lambda path: path) -> str:
+    """Where a lock function's contract comes from, in words."""
+    if not fn.inferred:
+        return f"declared in {relative(fn.origin)}" if fn.origin else "declared in this file, a preset or the configuration"
+    if fn.tentative:
+        return ("inferred from its body, but not used: nothing says it is meant to return holding the lock "
+                "(no caller releases what it returns holding, no annotation, no release function pairs with it), "
+                "so it is reported as a leak instead")
+    return "inferred from its body"
