@@ -530,7 +530,7 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
             return key in recursive_globals or config.is_recursive(key, fn_spec)
 
         initial = _entry_state(config.functions.get(name), fn, source, cfg if entry_point else None)
-        states = dataflow.solve(cfg, is_recursive, initial)
+        states = dataflow.solve(cfg, is_recursive, initial, _lock_flags(fn, source))
         result.cfg, result.states = cfg, states
         result.findings = _run_rules(cfg, states, is_recursive, fn, body, source, config, entry_point)
     except (Unanalysable, dataflow.NoFixpoint) as e:
@@ -541,6 +541,15 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
         log.exception("internal error analysing %s", name)
         result.skipped = f"internal error: {type(e).__name__}: {e}"
     return result
+
+
+_LOCK_FLAG = re.compile(r"(?i)lock|held|hold")
+
+
+def _lock_flags(fn: Node, source: bytes) -> frozenset:
+    """Parameters whose name says whether the caller holds a lock (`have_lock`, `locked`,
+    `needlock`): the function takes the lock only when told the caller does not."""
+    return frozenset(p for p in _parameters(fn, source) if _LOCK_FLAG.search(p))
 
 
 def replay(cfg: CFG, states: list, is_recursive, with_facts: bool = False):

@@ -47,7 +47,8 @@ def transfer(state: L.LockState, event, is_recursive: Callable[[str, object], bo
     return state
 
 
-def solve(cfg: CFG, is_recursive: Callable[[str, object], bool], initial: L.LockState = L.ENTRY) -> list:
+def solve(cfg: CFG, is_recursive: Callable[[str, object], bool], initial: L.LockState = L.ENTRY,
+          lock_flags: frozenset = frozenset()) -> list:
     """The state at the start of every block (`()` for unreachable blocks), from
     `initial` at the entry (locks the function requires its caller to hold)."""
     blocks = cfg.blocks
@@ -75,7 +76,7 @@ def solve(cfg: CFG, is_recursive: Callable[[str, object], bool], initial: L.Lock
             out = L.refine(state, e.cond, e.truth, e.note)
             if not out:
                 continue
-            merged = L.join(states[e.target], out)
+            merged = L.join(states[e.target], out, lock_flags)
             if merged != states[e.target]:
                 states[e.target] = merged
                 if e.target not in queued:

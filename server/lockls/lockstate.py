@@ -105,18 +105,21 @@ def _merge_class(a: PathClass, b: PathClass) -> PathClass:
     return PathClass(locks, a.facts & b.facts, a.trail & b.trail)
 
 
-def join(a: LockState, b: LockState) -> LockState:
-    """The state of a point reached from both `a` and `b`."""
+def join(a: LockState, b: LockState, lock_flags: frozenset = frozenset()) -> LockState:
+    """The state of a point reached from both `a` and `b`. `lock_flags`: parameters that
+    tell whether the caller holds a lock (`have_lock`, see `_known_not_held_at_entry`)."""
     if not a:
         return b
     if not b or a == b:
         return a
-    return normalize(_known_not_held_at_entry(a + b))
+    return normalize(_known_not_held_at_entry(a + b, lock_flags))
 
 
-def _known_not_held_at_entry(classes: tuple) -> list[PathClass]:
+def _known_not_held_at_entry(classes: tuple, lock_flags: frozenset = frozenset()) -> list[PathClass]:
     """A lock some path acquired was not held at entry, on any path: make classes
-    that never touched it say "not held" (so unlocking it there is reported)."""
+    that never touched it say "not held" (so unlocking it there is reported).
+    Unless the path went its way on a parameter that says whether the caller holds a
+    lock (`if (!have_lock) lock(c);`): there the caller may well hold it."""
     known: dict[str, LockFact] = {}
     for c in classes:
         for k, f in c.locks:
@@ -129,6 +132,9 @@ def _known_not_held_at_entry(classes: tuple) -> list[PathClass]:
         return list(classes)
     out = []
     for c in classes:
+        if lock_flags and any(F.mentions(fact[0], flag) for fact in c.facts for flag in lock_flags):
+            out.append(c)
+            continue
         for k, f in known.items():
             if c.get(k) is None:
                 c = c.with_lock(k, LockFact(False, False, False, 0, frozenset(), f.written))
