@@ -851,7 +851,13 @@ def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None
                     if ev.cond.key:
                         sources.setdefault(ev.cond.key, set()).add(id(ev))
 
+    # a value the function returns: what a test said of it tells its callers whether it
+    # took a lock (`if (err != 0) return err;`), for its summary
+    returned = {ev.value for b in blocks for ev in b.events if isinstance(ev, Return) and ev.value}
+
     def useful(c: Cond) -> bool:
+        if c.key is not None and c.key in returned:
+            return True
         wanted = c.text in controlling or c.key in controlling or c.key in results
         return wanted and (len(sources.get(c.text, ())) > 1 or (c.key is not None and len(sources.get(c.key, ())) > 1))
 
