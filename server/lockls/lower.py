@@ -80,6 +80,7 @@ class Lowerer:
         self.source = source
         self.functions = config.functions
         self.kinds = config.kinds
+        self.lock_kind_for = config.lock_kind_for  # [[locks]] kind = ... wins over the function's kind
         self.classes = getattr(config, "classes", {})
         self._variable_types = variable_types  # () -> {name: declared type}, for classes and guards by type
         self._types: Optional[dict] = None
@@ -256,7 +257,7 @@ class Lowerer:
                 plain = written = plain + fn.path
         if fn.action == "release":
             return Release(key, written, site, fn)
-        kind = self.kinds.get(fn.kind) if fn.kind else None
+        kind = self.lock_kind_for(key, fn)
         # spins (True), sleeps (False), or neither or unknown (None: an SRCU read side)
         spinning = None if kind is None or (not kind.spinning and kind.sleeping is False) else kind.spinning
         lock_class = self.class_of(key, plain) if self.classes else None
