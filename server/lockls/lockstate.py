@@ -132,7 +132,8 @@ def _known_not_held_at_entry(classes: tuple, lock_flags: frozenset = frozenset()
         return list(classes)
     out = []
     for c in classes:
-        if lock_flags and any(F.mentions(fact[0], flag) for fact in c.facts for flag in lock_flags):
+        if lock_flags and (any(F.mentions(fact[0], flag) for fact in c.facts for flag in lock_flags)
+                           or any(F.mentions(item.text, flag) for item in c.trail for flag in lock_flags)):
             out.append(c)
             continue
         for k, f in known.items():
