@@ -69,6 +69,13 @@ def lock_key(node: Node, source: bytes, aliases: dict[str, str] | None = None) -
     return key_of(key, aliases)
 
 
+def spelled_key(written: str) -> str:
+    """A lock as written, in key form but without following aliases: `&a->mu` -> `a->mu`
+    (`m` for `m = &a->mu` stays `m`)."""
+    text = _SPACE.sub("", written)
+    return (text[1:] if text[:1] in ("&", "*") else text).replace(".", "->")
+
+
 def key_of(canonical_text: str, aliases: dict[str, str] | None = None) -> str:
     key = canonical_text
     if key[:1] in ("&", "*"):

@@ -35,6 +35,7 @@ from typing import Optional
 from .config import LockFunction
 from .events import LOCK_EVENTS, Acquire, Call, Release, Return, TryAcquire
 from .facts import number
+from .lockexpr import spelled_key
 
 # findings that make a function's lock behaviour untrustworthy as a contract
 _DISQUALIFYING = frozenset({"double-lock", "unlock-unheld"})  # a leak on some paths: no single effect
@@ -72,7 +73,7 @@ def summary_of(result, params: list[str], steps: list, is_global, stored_into=la
         return None
     key, effect = effects[0]
     # the lock as resolved through local aliases, then as written (`m` for `m = &a->mu`)
-    spellings = [key] + sorted({_spelled(ev.written) for ev in lock_events if ev.key == key} - {key})
+    spellings = [key] + sorted({spelled_key(ev.written) for ev in lock_events if ev.key == key} - {key})
     spec = next((found for k in spellings if (found := _lock_spec(k, params, is_global, stored_into))), None)
     if spec is None:
         spec = next((found for k in spellings if (found := _returned_lock(k, key, effect, returns))), None)
@@ -267,12 +268,6 @@ def _returned_lock(spelling: str, key: str, effect, returns: list) -> Optional[t
     return "return", spelling[len(value):], True
 
 
-def _spelled(written: str) -> str:
-    """A lock as written, in key form: `&a->mu` -> "a->mu" (see `lockexpr.key_of`)."""
-    text = re.sub(r"\s+", "", written)
-    return (text[1:] if text[:1] in ("&", "*") else text).replace(".", "->")
-
-
 def _lock_spec(key: str, params: list[str], is_global, stored_into) -> Optional[tuple[str, str, bool]]:
     """(lock, path, handed back through an out-parameter) of a lock the caller can name."""
     root = _ROOT.match(key)
@@ -293,27 +288,13 @@ def _lock_spec(key: str, params: list[str], is_global, stored_into) -> Optional[
 
 # -- macros ----------------------------------------------------------------------------
 
-_DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)]*\))?[ \t]*((?:[^\n]*\\\n)*[^\n]*)$", re.M)
 _DO_WHILE = re.compile(r"\Ado\s*\{(.*)\}\s*while\s*\(\s*0\s*\)\Z", re.S)
 _CALL = re.compile(r"\A([A-Za-z_]\w*)\s*\((.*)\)\Z", re.S)
 _IDENT = re.compile(r"[A-Za-z_]\w*\Z")
 
 
-def macro_definitions(text: bytes) -> tuple:
-    """(name, parameters or None, body) of every `#define` in `text`, comments dropped."""
-    if b"define" not in text:
-        return ()
-    out = []
-    for m in _DEFINE.finditer(text):
-        body = m.group(3).decode("utf-8", "replace").replace("\\\n", " ")
-        body = re.sub(r"/\*.*?\*/|//.*", " ", body).strip()
-        params = None if m.group(2) is None else tuple(p.strip() for p in m.group(2).decode()[1:-1].split(","))
-        out.append((m.group(1).decode(), params, body))
-    return tuple(out)
-
-
 def macro_functions(definitions: tuple, known: dict) -> dict[str, LockFunction]:
-    """The macros of `definitions` (see `macro_definitions`) that stand for one call of a
+    """The macros of `definitions` (see `syntax.define_directives`) that stand for one call of a
     function in `known` (name -> LockFunction), as LockFunctions of their own name."""
     out: dict[str, LockFunction] = {}
     for name, params, body in definitions:

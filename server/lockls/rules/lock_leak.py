@@ -75,6 +75,7 @@ from __future__ import annotations
 import re
 
 from ..events import Return
+from ..lockexpr import spelled_key
 from ..lockstate import STALE_INDEX
 from .common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
 
@@ -84,11 +85,11 @@ EVENTS = (Return,)
 
 def check(event: Return, state, ctx: RuleContext) -> None:
     leaked = dict.fromkeys(k for c in state for k, f in c.locks if f.held and not f.entry_held
-                           and not _handed_over(k, event.value) and not _handed_over(_spelled(f.written), event.value))
+                           and not _handed_over(k, event.value) and not _handed_over(spelled_key(f.written), event.value))
     for key in leaked:
         if _is_acquire_function(key, ctx) or key in ctx.try_wrapper_keys:
             continue
-        if any(ctx.stored_elsewhere(f.written.lstrip("&*")) for c in state if (f := c.get(key)) is not None):
+        if any(ctx.stored_elsewhere(spelled_key(f.written)) for c in state if (f := c.get(key)) is not None):
             continue  # `r->held = m;` with `m` the lock as written: kept for someone to release
         if event.value is not None and (key, event.value) in ctx.try_results:
             continue  # returns the trylock's result: the caller knows whether it holds the lock
@@ -112,12 +113,6 @@ def _handed_over(key: str, value) -> bool:
     if key.startswith("$t") or key.endswith(STALE_INDEX):
         return True  # also: one of an array of locks taken in a loop (`&locks[i]`, then `i++`)
     return value is not None and (key == value or key.startswith((value + "->", value + ".")))
-
-
-def _spelled(written: str) -> str:
-    """`&a->mu` -> `a->mu`: the lock as written, before local aliases are resolved."""
-    text = re.sub(r"\s+", "", written)
-    return (text[1:] if text[:1] in ("&", "*") else text).replace(".", "->")
 
 
 def _is_acquire_function(key: str, ctx: RuleContext) -> bool:
