@@ -29,7 +29,7 @@ from typing import Optional
 from tree_sitter import Node
 
 from .config import LockFunction
-from .syntax import MACRO_DEF, macros_expanding_to, parameter_names, text
+from .syntax import define_directives, macros_expanding_to, parameter_names, text
 
 # annotation name -> (action, shared, is_try)
 _SPELLINGS = {
@@ -142,7 +142,6 @@ def _lock_ref(key: str, params: list[str]) -> Optional[str]:
     return "=" + key
 
 
-_OBJECT_MACRO_DEF = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+((?:[^\n]*\\\r?\n)*[^\n]*)$", re.M)
 
 
 _NO_ANALYSIS_MACROS = ("NO_THREAD_SAFETY_ANALYSIS", "ABSL_NO_THREAD_SAFETY_ANALYSIS")
@@ -205,8 +204,7 @@ def _annotations(declarator: Node, source: bytes, macros: dict[str, str]):
 
 
 def _no_analysis_macros(source: bytes) -> set:
-    return {m.group(1).decode() for pattern in (MACRO_DEF, _OBJECT_MACRO_DEF) for m in pattern.finditer(source)
-            if b"no_thread_safety_analysis" in m.group(2)}
+    return {name for name, _, body in define_directives(source) if "no_thread_safety_analysis" in body}
 
 
 def macro_meanings(source: bytes) -> dict[str, str]:

@@ -212,7 +212,7 @@ def _function_name(declarator):
     return name if name is not None and name.type == "identifier" else None
 
 
-_DEFINE_LINE = re.compile(rb"^[ \t]*#[ \t]*define\b(?:[^\n]*\\\n)*[^\n]*", re.M)
+_NAME_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 
 
 def _calls(functions, source: bytes) -> tuple:
@@ -221,9 +221,10 @@ def _calls(functions, source: bytes) -> tuple:
     names = set()
     for _, body in functions:
         names.update(m.group(1).decode("utf-8", "replace") for m in _CALL.finditer(source, body.start_byte, body.end_byte))
-    if b"define" in source:
-        for d in _DEFINE_LINE.finditer(source):
-            names.update(m.group(1).decode("utf-8", "replace") for m in _CALL.finditer(d.group(0)))
+    from .syntax import define_directives
+
+    for _, _, body in define_directives(source):
+        names.update(_NAME_CALL.findall(body))
     return tuple(sorted(names))
 
 

@@ -59,6 +59,26 @@ MACRO_DEF = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\([^)]*\)[ \t]
 _WORD = re.compile(r"[A-Za-z_]\w*")
 
 
+# any #define, function-like or not: (name, "(params)" or None, body over `\`-continued lines)
+_DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)]*\))?[ \t]*((?:[^\n]*\\\n)*[^\n]*)$", re.M)
+_COMMENT = re.compile(r"/\*.*?\*/|//.*")
+
+
+def define_directives(text: bytes) -> tuple:
+    """(name, parameters or None, body) of every `#define` in `text`: the one reader of
+    macro definitions for summaries, annotation macros and the calls a file makes.
+    Bodies are joined over continued lines, comments dropped."""
+    if b"define" not in text:
+        return ()
+    out = []
+    for m in _DEFINE.finditer(text):
+        body = m.group(3).decode("utf-8", "replace").replace("\\\n", " ")
+        body = _COMMENT.sub(" ", body).strip()
+        params = None if m.group(2) is None else tuple(p.strip() for p in m.group(2).decode()[1:-1].split(","))
+        out.append((m.group(1).decode(), params, body))
+    return tuple(out)
+
+
 def macros_expanding_to(source: bytes, words: dict) -> dict:
     """Function-like macros the file defines whose body uses one of `words`:
     macro name -> `words[the first such word of its body]`
