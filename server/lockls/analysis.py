@@ -275,11 +275,12 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     way under `config` itself, for a caller that can reuse them when the file's
     contracts turn out not to change the configuration."""
     functions = functions if functions is not None else function_nodes(root)
-    annotated, guarded, order, entry_points, locks, macros = _declared_outside_bodies(root, source, config, functions)
+    outside = outside_bodies(source, functions)
+    annotated, guarded, order, entry_points, locks, macros = _declared_outside_bodies(root, source, config, outside)
     declared: dict[str, LockFunction] = {name: fn for name, fn in annotated.items() if name not in config.functions}
     inferred: dict[str, LockFunction] = {}
     relied: set = set()
-    definitions = _macro_definitions(source, functions)
+    definitions = _macro_definitions(outside)
     todo = functions
     current = config
     for round_ in range(SUMMARY_ROUNDS):
@@ -328,7 +329,7 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
 
 
 def summary_macros(definitions: tuple, known: dict) -> dict:
-    """The file's macros (`summaries.macro_definitions`) that stand for a call of a
+    """The file's macros (`syntax.define_directives`) that stand for a call of a
     function in `known` (see `summaries`), macros of macros included."""
     out: dict = {}
     if not definitions:
@@ -345,14 +346,14 @@ _MACRO_DEFINITIONS: dict = {}
 _CALLED_NAMES: dict = {}
 
 
-def _macro_definitions(source: bytes, functions: list) -> tuple:
-    """The `#define`s written outside function bodies, read once per change of that text."""
-    outside = outside_bodies(source, functions)
+def _macro_definitions(outside: bytes) -> tuple:
+    """The `#define`s written outside function bodies (`outside_bodies`), read once per
+    change of that text."""
     found = _MACRO_DEFINITIONS.get(outside)
     if found is None:
         if len(_MACRO_DEFINITIONS) > 64:
             _MACRO_DEFINITIONS.clear()
-        found = _MACRO_DEFINITIONS[outside] = summaries.macro_definitions(outside)
+        found = _MACRO_DEFINITIONS[outside] = syntax.define_directives(outside)
     return found
 
 
@@ -426,11 +427,11 @@ def outside_bodies(source: bytes, functions: list) -> bytes:
     return b"\0".join(parts)
 
 
-def _declared_outside_bodies(root: Node, source: bytes, config: Config, functions: list):
+def _declared_outside_bodies(root: Node, source: bytes, config: Config, outside: bytes):
     """(annotated functions, guarded data, declared order, method-table entry points,
     recursive lock patterns, annotation macros): all written outside function bodies, so reused while
     that text does not change (every keystroke inside a body, in the editor)."""
-    key = (outside_bodies(source, functions), config.fingerprint())
+    key = (outside, config.fingerprint())
     found = _DECLARED.get(key)
     if found is None:
         if len(_DECLARED) > 64:
