@@ -917,6 +917,7 @@ def describe_summary(options: CheckOptions, name: str, log: Callable[[str], None
     """What lockls knows a function `name` does to its caller's locks, and why: for each
     configuration of the files of `options.paths` (and the rest of their project), its
     contract as every other file sees it, and in the files that define it `static`."""
+    from .cache import read_bytes
     from .project import infer, scan_source
 
     configs = _Configs(options.config)
@@ -931,8 +932,7 @@ def describe_summary(options: CheckOptions, name: str, log: Callable[[str], None
         sources: dict[str, bytes] = {}
         for file in group:
             try:
-                with open(file.path, "rb") as handle:
-                    sources[file.path] = handle.read()
+                sources[file.path] = read_bytes(file.path)
             except OSError:
                 continue
         contracts = {path: scan_source(source, path, config) for path, source in sources.items()}
