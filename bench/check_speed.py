@@ -222,6 +222,7 @@ def measure_analysis(files: list[str], reps: int) -> Measurement:
 
 
 def lockls_command(explicit: Optional[str]) -> list[str]:
+    """How to run lockls: `explicit`, else the venv's script, else PATH, else `-m`."""
     if explicit:
         return shlex.split(explicit)
     beside = os.path.join(os.path.dirname(sys.executable), "lockls")

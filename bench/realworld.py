@@ -41,8 +41,6 @@ import argparse
 import json
 import os
 import re
-import shlex
-import shutil
 import statistics
 import subprocess
 import sys
@@ -51,6 +49,9 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Optional
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_speed import lockls_command  # noqa: E402  (how to run lockls: one answer for both benches)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -155,17 +156,6 @@ class CliRun:
     stderr: str
     seconds: float  # median wall time
     stable: bool  # every repetition printed the same findings
-
-
-def lockls_command(explicit: Optional[str]) -> list[str]:
-    """How to run lockls: `explicit`, else the venv's script, else PATH, else `-m`."""
-    if explicit:
-        return shlex.split(explicit)
-    beside = os.path.join(os.path.dirname(sys.executable), "lockls")
-    if os.path.exists(beside):
-        return [beside]
-    found = shutil.which("lockls")
-    return [found] if found else [sys.executable, "-m", "lockls.cli"]
 
 
 def check_command(lockls: list[str], jobs: int, config_file: Optional[str]) -> list[str]:

@@ -451,18 +451,26 @@ SUMMARIES_EXPECTED = (
     "src/use.c:17:9: warning: `b->mu` taken at line 15 is still held at this return (held: b->mu) [lock-leak]\n")
 
 
-def test_summaries_across_files(tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def summaries(tmp_path, monkeypatch):
+    """A copy of tests/crossfile/summaries, as the working directory, with its own cache."""
+    root = tmp_path / "summaries"
+    shutil.copytree(SUMMARIES, root)
+    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(root)
+    clear_config_cache()
+    yield root
+    clear_config_cache()
+
+
+def test_summaries_across_files(summaries, monkeypatch, capsys):
     """summaries/: lock macros over annotated `_at` functions whose annotation macros
     are written over two lines in another header; a releaser of any size in another
     file; an acquire function trusted because a caller in another file relies on it,
     and one reported because none does; a function opted out through a project macro.
     Cold, warm and with two workers alike."""
-    root = tmp_path / "summaries"
-    shutil.copytree(SUMMARIES, root)
-    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.chdir(root)
+    root = summaries
     parallel(monkeypatch)
-    clear_config_cache()
     assert run(capsys, "--check", ".")[:2] == (1, SUMMARIES_EXPECTED)
     assert run(capsys, "--check", ".")[:2] == (1, SUMMARIES_EXPECTED)  # from the cache
     assert run(capsys, "--check", "--no-cache", "--jobs", "2", ".")[:2] == (1, SUMMARIES_EXPECTED)
@@ -470,19 +478,13 @@ def test_summaries_across_files(tmp_path, monkeypatch, capsys):
     (root / "src" / "use.c").write_text((root / "src" / "use.c").read_text().replace("bin_open(b);", "bin_lock(b);"))
     out = run(capsys, "--check", ".")[1]
     assert "if `bin_open` is meant to return holding it" in out
-    clear_config_cache()
 
 
-def test_one_file_is_checked_as_in_the_tree(tmp_path, monkeypatch, capsys):
+def test_one_file_is_checked_as_in_the_tree(summaries, capsys):
     """In a project (here: a .git directory), checking one file reads the rest of the
     project for its contracts: the same findings as checking the tree, cold and
     warm; --no-project-context checks the file alone."""
-    root = tmp_path / "summaries"
-    shutil.copytree(SUMMARIES, root)
-    (root / ".git").mkdir()
-    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.chdir(root)
-    clear_config_cache()
+    (summaries / ".git").mkdir()
     lines = SUMMARIES_EXPECTED.splitlines(True)
     for _ in range(2):  # cold, then from the cache
         assert run(capsys, "--check", "src/bin.c")[:2] == (1, lines[0])
@@ -492,14 +494,9 @@ def test_one_file_is_checked_as_in_the_tree(tmp_path, monkeypatch, capsys):
     assert "lockls: 1 file, 6 functions, 1 finding" in err
     # alone, the macros of include/ are unknown: bin_reset takes nothing
     assert run(capsys, "--check", "--no-cache", "--no-project-context", "src/bin.c")[:2] == (0, "")
-    clear_config_cache()
 
 
-def test_show_summary_says_what_and_why(tmp_path, monkeypatch, capsys):
-    root = tmp_path / "summaries"
-    shutil.copytree(SUMMARIES, root)
-    monkeypatch.chdir(root)
-    clear_config_cache()
+def test_show_summary_says_what_and_why(summaries, capsys):
     assert run(capsys, "--show-summary", "bin_open", ".")[:2] == (0, (
         "bin_open: acquire arg0->mu [every file: inferred from its body; a caller in the project releases what "
         "it returns holding]\n"))
@@ -514,7 +511,6 @@ def test_show_summary_says_what_and_why(tmp_path, monkeypatch, capsys):
         "[every file: inferred from its body]\n"))
     status, out, _ = run(capsys, "--show-summary", "bin_count", ".")
     assert status == 1 and out.startswith("bin_count: does nothing lockls can see")
-    clear_config_cache()
 
 
 MACROS = Path(__file__).parent / "crossfile" / "macros"
