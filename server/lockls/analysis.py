@@ -22,7 +22,7 @@ from typing import Callable, Optional
 
 from tree_sitter import Node, Tree
 
-from . import dataflow, lockstate, summaries, syntax
+from . import dataflow, lockgraph, lockstate, summaries, syntax
 from .annotations import annotated_functions, unchecked_functions
 from .annotations import macro_meanings as function_macro_meanings
 from .cfg import CFG, Unanalysable, build_cfg
@@ -280,6 +280,7 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     declared: dict[str, LockFunction] = {name: fn for name, fn in annotated.items() if name not in config.functions}
     inferred: dict[str, LockFunction] = {}
     relied: set = set()
+    order_edges: dict[int, tuple] = {}  # function start -> its lock-graph edges (the last round's)
     definitions = _macro_definitions(outside)
     todo = functions
     current = config
@@ -295,9 +296,10 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
         for fn, body in todo:
             if not pattern.search(source, body.start_byte, body.end_byte):
                 continue
-            name, summary, relies_on = _summary(fn, body, source, current, recursive,
-                                                analyzed if current is config else None)
+            name, summary, relies_on, edges = _summary(fn, body, source, current, recursive,
+                                                       analyzed if current is config else None)
             relied.update(relies_on)
+            order_edges[fn.start_byte] = edges
             if name in config.functions or name in found:
                 continue  # configured or annotated: its contract wins over its body
             if summary != inferred.get(name):
@@ -324,8 +326,9 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     found.update(declared)
     for name, fn in inferred.items():
         found.setdefault(name, fn)
+    edges = tuple(dict.fromkeys(e for start in sorted(order_edges) for e in order_edges[start]))
     return Contracts(functions=tuple(sorted(found.items())), guarded=guarded, order=order, entry_points=entry_points,
-                     locks=locks, macros=macros, relied=tuple(sorted(relied)))
+                     locks=locks, macros=macros, relied=tuple(sorted(relied)), order_edges=edges)
 
 
 def summary_macros(definitions: tuple, known: dict) -> dict:
@@ -369,10 +372,10 @@ def _called_names(source: bytes, body: Node) -> frozenset:
 
 
 def _summary(fn: Node, body: Node, source: bytes, config: Config, recursive: frozenset,
-             analyzed: Optional[dict]) -> tuple[str, Optional[LockFunction], frozenset]:
+             analyzed: Optional[dict]) -> tuple[str, Optional[LockFunction], frozenset, tuple]:
     """(name, summary or None, names of the tentative acquire functions whose lock it
-    releases) of one function under `config`, cached by its text and what it calls
-    (a summary depends on nothing else of the configuration)."""
+    releases, its lock-graph edges) of one function under `config`, cached by its
+    text and what it calls (a summary depends on nothing else of the configuration)."""
     called = sorted(_called_names(source, body))
     contracts = tuple((n, config.functions[n]) for n in called if n in config.functions)
     key = (source[fn.start_byte:fn.end_byte], config.base_fingerprint(), contracts, config.locks,
@@ -391,9 +394,9 @@ def _summary(fn: Node, body: Node, source: bytes, config: Config, recursive: fro
 
 
 def _summary_of(fr: FunctionResult, fn: Node, body: Node, source: bytes,
-                is_recursive=lambda key, fn: False) -> tuple[Optional[LockFunction], frozenset]:
+                is_recursive=lambda key, fn: False) -> tuple[Optional[LockFunction], frozenset, tuple]:
     if fr.skipped or fr.cfg is None:
-        return None, frozenset()
+        return None, frozenset(), ()
     visible = _CallerVisibility(fn, body, source)
     params = _parameters(fn, source)
     steps = list(replay(fr.cfg, fr.states, lambda k, f: False))
@@ -401,7 +404,8 @@ def _summary_of(fr: FunctionResult, fn: Node, body: Node, source: bytes,
                                    lambda name: _out_parameter(name, params, body, source), is_recursive)
     if summary is not None:
         summary = dataclasses.replace(summary, tentative=summary.tentative or summary.action == "acquire", inferred=True)
-    return summary, summaries.relied_on(steps)
+    edges = lockgraph.function_edges(fr.name, steps, lock_identity(fn, body, source, (ev for ev, _ in steps)))
+    return summary, summaries.relied_on(steps), edges
 
 
 def _defined_macros(source: bytes) -> tuple:
@@ -472,14 +476,15 @@ def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes, entry_poi
     return (lockstate.PathClass(tuple(sorted(held.items())), frozenset(), frozenset()),)
 
 
-def _variable_types(fn: Node, body: Node, source: bytes) -> dict[str, str]:
+def _variable_types(fn: Node, body: Node, source: bytes, nested: bool = False) -> dict[str, str]:
     """name -> declared type (`struct qemud_driver`) of the parameters and the
-    body's own declarations, for lock classes given by type."""
+    body's own declarations (`nested`: of its inner blocks too), for lock classes
+    given by type."""
     out: dict[str, str] = {}
     decl = syntax.function_declarator(fn)
     params = decl.child_by_field_name("parameters") if decl is not None else None
     nodes = list(params.named_children) if params is not None else []
-    nodes += [c for c in body.named_children if c.type == "declaration"]
+    nodes += syntax.declarations_within(body) if nested else [c for c in body.named_children if c.type == "declaration"]
     for node in nodes:
         type_node = node.child_by_field_name("type")
         if type_node is None:
@@ -490,6 +495,20 @@ def _variable_types(fn: Node, body: Node, source: bytes) -> dict[str, str]:
             if name is not None:
                 out[syntax.text(name, source)] = type_text
     return out
+
+
+def lock_identity(fn: Node, body: Node, source: bytes, events=()) -> lockgraph.LockIdentity:
+    """The lock-graph identity of the locks the function names (see `lockgraph`);
+    `events`: the function's, to leave out what is no node (`lockgraph.left_out`)."""
+    types: dict = {}
+
+    def all_types() -> dict:
+        if not types:
+            types.update(_variable_types(fn, body, source, nested=True))
+            types.setdefault("", "")  # computed, even when empty
+        return types
+
+    return lockgraph.LockIdentity(all_types, source, lockgraph.left_out(events))
 
 
 def _parameters(fn: Node, source: bytes) -> list[str]:
@@ -601,6 +620,8 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         order_pairs=config.order_pairs,
         config_origin=config.source,
         entry_point=entry_point,
+        lock_identity=lock_identity(fn, body, source, (ev for ev, _ in steps)) if config.order_cycles else None,
+        order_cycles=lockgraph.cycle_index(config.order_cycles),
     )
     for ev, st in steps:
         for rule in RULE_MODULES:

@@ -65,6 +65,7 @@ class CheckOptions:
     # when only part of a project is given: read the rest of it (from the configuration's
     # root, or the nearest .git) for its contracts, so one file is checked as in the tree
     project_context: bool = True
+    lock_graph: str | None = None  # --lock-graph FILE: write the project's lock graph there
 
 
 # a project of more files than this is not read whole for the sake of a few files
@@ -90,6 +91,7 @@ class CheckReport:
     results: list[FileResult] = field(default_factory=list)
     given: dict[str, str] = field(default_factory=dict)  # absolute path -> as typed
     cache_hits: int = 0
+    order_edges: list = field(default_factory=list)  # the lock graph (with --lock-graph), every configuration's
 
 
 def default_jobs() -> int:
@@ -552,7 +554,8 @@ def collect(options: CheckOptions, log: Callable[[str], None]) -> CheckReport:
                 log(message)
 
     try:
-        plan = _Plan(files + context, configs, cache, runner, show, options.verbose, log)
+        plan = _Plan(files + context, configs, cache, runner, show, options.verbose, log,
+                     lock_graph=options.lock_graph is not None)
         results, tasks = plan.look_up()
         cached = set(results)
         for result, messages in runner.run("analyse", tasks, plan.sizes):
@@ -564,6 +567,7 @@ def collect(options: CheckOptions, log: Callable[[str], None]) -> CheckReport:
     report = CheckReport(
         given={file.path: file.given for file in files},
         cache_hits=cache.hits if cache is not None else 0,
+        order_edges=plan.order_edges,
     )
     for file in files:
         result = results[file.path]
@@ -665,8 +669,11 @@ class _Plan:
     Hashing happens here, in-process: a fully cached run starts no worker."""
 
     def __init__(self, files: list[SourceFile], configs: _Configs, cache, runner: _Runner,
-                 show: Callable[[list[str]], None], verbose: bool, log: Callable[[str], None]):
+                 show: Callable[[list[str]], None], verbose: bool, log: Callable[[str], None],
+                 lock_graph: bool = False):
         self.files, self.configs, self.cache, self.runner = files, configs, cache, runner
+        self.lock_graph = lock_graph  # every group's contracts are read, for its lock graph
+        self.order_edges: list = []
         self.show, self.verbose, self.log = show, verbose, log
         self.sizes: dict[str, int] = {}
         self.hashes: dict[str, str] = {}
@@ -704,7 +711,7 @@ class _Plan:
         how: dict[str, _Analysis] = {}
         unresolved = []
         for fingerprint, (config, group) in self.groups.items():
-            recorded = self._recorded(fingerprint, group)
+            recorded = None if self.lock_graph else self._recorded(fingerprint, group)
             if recorded is None:
                 unresolved.append(fingerprint)
             else:
@@ -772,7 +779,7 @@ class _Plan:
         groups = []
         for fingerprint in fingerprints:
             config, group = self.groups[fingerprint]
-            if len(group) < 2:
+            if len(group) < 2 and not self.lock_graph:
                 out.update((f.path, _Analysis(fingerprint)) for f in group)
                 continue
             groups.append(fingerprint)
@@ -802,15 +809,18 @@ class _Plan:
 
             def rescan(paths: list[str], project, config=config, fingerprint=fingerprint, files=files):
                 tasks = [_Task(p, config, fingerprint, files[p].own,
-                               project.relevant(self.source(p) or b"", files[p].own, files[p].static)) for p in paths]
+                               project.relevant(self.source(p) or b"", files[p].own, files[p].static, path=p))
+                         for p in paths]
                 return {p: found for p, found, messages in self.runner.run("rescan", tasks, self.sizes) if found is not None}
 
             project = infer(files, config, rescan)
+            self.order_edges.extend(project.contracts.order_edges)
             recorded = {}
             shared = 0
             for file in group:
                 final = files[file.path]  # with the wrappers of other files' wrappers the rounds found
-                relevant = project.relevant(self.source(file.path) or b"", final.own, final.static) if project else None
+                relevant = (project.relevant(self.source(file.path) or b"", final.own, final.static, path=file.path)
+                            if project else None)
                 if relevant or final.own != first[file.path].own:
                     own = final.own  # laid first, as the file's own
                     a = _Analysis(analysis_fingerprint(fingerprint, relevant, own), own, relevant or None)
@@ -878,6 +888,14 @@ def run_check(options: CheckOptions, stdout: TextIO | None = None, stderr: TextI
         print(f"{display(path)}: error: {error}", file=stderr)
 
     write_text(stdout, render(options.fmt, findings, display, errors))
+    if options.lock_graph is not None:
+        from .lockgraph import write as write_graph
+
+        try:
+            write_graph(report.order_edges, options.lock_graph, display)
+        except (OSError, ValueError) as e:
+            print(f"lockls: error: --lock-graph: {e}", file=stderr)
+            return 2
 
     if options.fmt == "text" or options.verbose:
         counts: dict[str, int] = {}
@@ -939,7 +957,7 @@ def describe_summary(options: CheckOptions, name: str, log: Callable[[str], None
 
         def rescan(paths, project, contracts=contracts, config=config):
             return {p: scan_source(sources[p], p, config, own=contracts[p].own,
-                                   extra=project.relevant(sources[p], contracts[p].own, contracts[p].static))
+                                   extra=project.relevant(sources[p], contracts[p].own, contracts[p].static, path=p))
                     for p in paths}
 
         project = infer(contracts, config, rescan)

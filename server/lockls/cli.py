@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .formats import FORMATS
+from .lockgraph import GRAPH_FORMATS
 from .rules import RULES
 
 FAIL_ON = ("error", "warning", "never")
@@ -31,6 +32,7 @@ _CHECK_ONLY = {
     "no_cache": "--no-cache",
     "cache_dir": "--cache-dir",
     "no_project_context": "--no-project-context",
+    "lock_graph": "--lock-graph",
 }
 
 
@@ -62,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-project-context", action="store_true", default=None,
                        help="when checking part of a project, do not read the rest of it (the configuration's "
                             "root, or the nearest .git) for what its functions do to locks")
+    check.add_argument("--lock-graph", metavar="FILE",
+                       help="also write the project's lock graph (locks taken while holding others; cycles in red) "
+                            "to FILE: .dot or .gv (Graphviz), .mmd (Mermaid) or .svg")
     check.add_argument("--cache-dir", metavar="DIR", help="cache directory (default: $LOCKLS_CACHE_DIR, $XDG_CACHE_HOME/lockls or ~/.cache/lockls)")
     parser.add_argument("-v", "--verbose", action="store_true", help="explain what is done (skipped functions, cache use) on stderr")
 
@@ -116,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ignore = parse_rules(args.ignore, "--ignore") or frozenset()
             except ValueError as e:
                 return usage_error(str(e))
+            if args.lock_graph is not None and not args.lock_graph.lower().endswith(GRAPH_FORMATS):
+                return usage_error(f"--lock-graph: {args.lock_graph}: unknown format "
+                                   f"(the file name must end in one of {', '.join(GRAPH_FORMATS)})")
             return run_check(args, select, ignore)
         misplaced = [flag for name, flag in _CHECK_ONLY.items() if getattr(args, name) is not None]
         if args.paths or misplaced:
@@ -143,6 +151,7 @@ def run_check(args: argparse.Namespace, select: frozenset[str] | None, ignore: f
         cache_dir=args.cache_dir,
         project_context=not args.no_project_context,
         verbose=args.verbose,
+        lock_graph=args.lock_graph,
     )
     return check(options)
 

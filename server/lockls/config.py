@@ -202,6 +202,7 @@ class Config:
     order_pairs: tuple = ()  # (earlier, later, origin): lock globs from acquired_before / acquired_after annotations
     entry_points: tuple = ()  # names or globs of functions that start with no lock held
     entry_tables: tuple = ()  # types whose initializers list entry points ("struct file_operations")
+    order_cycles: tuple = ()  # contracts.OrderCycle: edges of the files' code that close a lock-graph cycle
 
     @functools.cached_property
     def _fingerprint(self) -> str:
@@ -222,6 +223,7 @@ class Config:
             "order_pairs": [list(p[:2]) for p in self.order_pairs],
             "entry_points": list(self.entry_points),
             "entry_tables": list(self.entry_tables),
+            "order_cycles": [dataclasses.asdict(c) for c in self.order_cycles],
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()

@@ -31,9 +31,33 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Optional
 
 from .config import Config
+
+
+@dataclass(frozen=True)
+class OrderEdge:
+    """In `function`, the lock `then` is taken while `first` is held (both lock-graph
+    nodes, see `lockgraph.LockIdentity`): one edge of the project's lock graph."""
+
+    first: str
+    then: str
+    first_written: str  # the locks as written in `function`
+    then_written: str
+    function: str
+    via: str = ""  # the called function that takes `then`, when not taken directly
+    origin: Optional[str] = None  # the file; None: the file analysed
+
+
+@dataclass(frozen=True)
+class OrderCycle:
+    """An edge `first` -> `then` of a file that closes a cycle of the lock graph:
+    `reverse` leads from `then` back to `first` elsewhere (a possible deadlock)."""
+
+    first: str
+    then: str
+    reverse: tuple  # of OrderEdge
 
 
 @dataclass(frozen=True)
@@ -47,10 +71,12 @@ class Contracts:
     locks: tuple = ()  # LockPattern(recursive=True) for locks of a reentrant_capability type
     macros: tuple = ()  # (macro, meaning) of the annotation macros defined, sorted
     relied: tuple = ()  # names of inferred acquire functions whose lock a caller here releases, sorted
+    order_edges: tuple = ()  # OrderEdge: the orders its functions take locks in (the lock graph)
+    cycles: tuple = ()  # OrderCycle: its own edges that close a cycle of the project's lock graph
 
     def __bool__(self) -> bool:
         return bool(self.functions or self.guarded or self.order or self.entry_points or self.locks or self.macros
-                    or self.relied)
+                    or self.relied or self.order_edges or self.cycles)
 
     def settled(self) -> "Contracts":
         """These contracts without the tentative acquire functions (see `LockFunction.tentative`):
@@ -71,8 +97,13 @@ class Contracts:
         locks: dict = {}
         macros: dict = {}
         relied: set = set()
+        edges: dict = {}
+        cycles: dict = {}
         for part in parts:
             relied.update(part.relied)
+            edges.update(dict.fromkeys(part.order_edges))
+            for cycle in part.cycles:
+                cycles.setdefault((cycle.first, cycle.then), cycle)
             for name, fn in part.functions:
                 known = functions.get(name)
                 if known is None or (known.inferred and not fn.inferred):
@@ -84,7 +115,8 @@ class Contracts:
             for macro, meaning in part.macros:
                 macros.setdefault(macro, meaning)
         return Contracts(tuple(sorted(confirm(functions, relied).items())), tuple(guarded), tuple(order),
-                         tuple(sorted(entries)), tuple(locks), tuple(sorted(macros.items())), tuple(sorted(relied)))
+                         tuple(sorted(entries)), tuple(locks), tuple(sorted(macros.items())), tuple(sorted(relied)),
+                         tuple(edges), tuple(cycles.values()))
 
 
 # (acquire, release) spellings that pair an API's two halves: `q_lock`/`q_unlock`,
@@ -131,9 +163,16 @@ def apply(config: Config, contracts: Contracts) -> Config:
 
     The result is cached, so a document re-analysed on every keystroke keeps the
     same Config (and fingerprint) while its contracts do not change."""
+    from .lockgraph import cycles_among
+
+    # the file's own edges may close cycles among themselves; alone they change nothing
+    # (first: a cycle within the file is shown with its own functions, not a longer one elsewhere)
+    cycles = cycles_among(contracts.order_edges) + contracts.cycles if contracts.order_edges else contracts.cycles
     if not contracts.functions and not contracts.guarded and not contracts.order and not contracts.entry_points \
-            and not contracts.locks and not contracts.macros:
+            and not contracts.locks and not contracts.macros and not cycles:
         return config
+    if contracts.order_edges:  # not part of the result: the cycles they close are
+        contracts = dataclasses.replace(contracts, order_edges=(), cycles=cycles)
     # not the fingerprint alone: it leaves out what does not change results
     # (rules, severities, files), and the applied Config keeps all of it
     key = (config.fingerprint(), config.source, config.select, tuple(sorted(config.severities.items())),
@@ -155,6 +194,7 @@ def apply(config: Config, contracts: Contracts) -> Config:
             locks=config.locks + tuple(p for p in contracts.locks if p not in config.locks),
             # the configuration's own mapping of a macro wins
             annotations={**dict(contracts.macros), **config.annotations} if contracts.macros else config.annotations,
+            order_cycles=config.order_cycles + contracts.cycles,
         )
         # The base fingerprint plus the contracts (their repr is deterministic: tuples of
         # frozen dataclasses and strings) identify the result: no need to serialise the

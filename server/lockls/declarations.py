@@ -303,6 +303,9 @@ def locate(source: bytes, what: str, name: str, project_macros: Optional[Mapping
     C file (`balance` in `long balance GUARDED_BY(mu);`), or None."""
     if what == "function":
         return _locate_function(source, name)
+    if what == "site":
+        function, _, needle = name.partition("\0")
+        return _locate_in_definition(source, function, needle)
     spellings = _spellings(source, project_macros)
     wanted = ("guarded-by", "pt-guarded-by") if what == "guarded" else ("acquired-before", "acquired-after")
     names = [n for n, meaning in spellings.items() if meaning in wanted]
@@ -315,6 +318,25 @@ def locate(source: bytes, what: str, name: str, project_macros: Optional[Mapping
     if what == "order":  # `b` in `a ACQUIRED_BEFORE(b)` is declared there too
         m = re.search(rb"\b(?:" + spelled + rb")\s*\([^)]*\b(" + word + rb")\b", source)
         return (m.start(1), m.end(1)) if m else None
+    return None
+
+
+def _locate_in_definition(source: bytes, function: str, needle: str) -> Optional[tuple[int, int]]:
+    """The first `needle` (a lock as written) in the body of the definition of
+    `function`, else the definition's name."""
+    for m in re.finditer(rb"\b" + re.escape(function.encode()) + rb"\s*\(", source):
+        close = _matching(source, m.end() - 1, limit=2000)
+        if close is None:
+            return None
+        brace = re.match(rb"[^;{]*\{", source[close + 1:close + 400])
+        if brace is None:
+            continue  # a call or a prototype
+        start = close + 1 + brace.end()
+        found = re.search(r"\s*".join(re.escape(part) for part in needle.split()).encode() if needle.strip() else b"$^",
+                          source[start:start + 200_000])
+        if found:
+            return start + found.start(), start + found.end()
+        return m.start(), m.start() + len(function.encode())
     return None
 
 

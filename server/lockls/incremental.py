@@ -228,12 +228,13 @@ def _may_wrap(relevant: Contracts, functions: list, source: bytes) -> bool:
 def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
                      select: Optional[frozenset] = None, version: Optional[int] = None,
                      project=None, found: Optional[set] = None,
-                     edited: Optional[list] = None, memo: Optional[dict] = None) -> DocumentAnalysis:
+                     edited: Optional[list] = None, memo: Optional[dict] = None, path: str = "") -> DocumentAnalysis:
     """Analyse a document under `config` and, when given, the contracts of the other
     files of its `project` it uses (`found`: see `project.Project.relevant`),
     exactly as `--check` does (see `check._Plan`). `memo` (a dict kept per document)
     and `edited` (byte ranges changed since the last call) let the static functions
-    be read once rather than on every keystroke."""
+    be read once rather than on every keystroke. `path`: the document's file (its
+    static locks are named by it in the project's lock graph)."""
     rec = recursive_globals(source)
     functions = function_nodes(tree.root_node)
     base = config
@@ -241,7 +242,7 @@ def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
     if memo is not None:  # on every call: `edited` covers the edits since the previous one only
         _carry_memo(memo, source, functions, edited)
     static = _static_names(tree, source, functions, memo) if project else ()
-    relevant = project.relevant(source, own, static, found) if project else Contracts()
+    relevant = project.relevant(source, own, static, found, path) if project else Contracts()
     if relevant:  # as analysis.analyze_tree under project.effective_config
         config = apply_contracts(config, Contracts.merge([own, relevant]).settled())
         if _may_wrap(relevant, functions, source):

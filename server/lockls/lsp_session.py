@@ -241,7 +241,7 @@ class Session:
             with self.index.busy() if self.index is not None else contextlib.nullcontext():
                 result = analyze_document(doc.tree, doc.source, config, self.cache, self.select, doc.version,
                                           project=project, found=found, edited=doc.edited,
-                                          memo=self.static_memo.setdefault(uri, {}))
+                                          memo=self.static_memo.setdefault(uri, {}), path=uri_to_path(uri))
         result.source = doc.source
         doc.edited = []
         self.analyses[uri] = result
@@ -321,7 +321,8 @@ class Session:
                 words = project.words_in(doc.source)
                 self.found[uri] = (project, words)
                 relevant = project.relevant(doc.source, result.own,
-                                            lambda names: static_among(doc.tree.root_node, doc.source, names), words)
+                                            lambda names: static_among(doc.tree.root_node, doc.source, names), words,
+                                            uri_to_path(uri))
             if relevant != result.relevant:
                 del self.analyses[uri]
                 out.append(uri)

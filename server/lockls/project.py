@@ -41,7 +41,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Optional
 
 from .config import Config
-from .contracts import Contracts, apply
+from . import lockgraph
+from .contracts import Contracts, OrderCycle, apply
 
 INFERENCE_ROUNDS = 4  # rounds after the first: summaries of callers of other files' summaries
 HEADER_SUFFIXES = (".h",)
@@ -128,6 +129,8 @@ def _exported(own: Contracts, static: frozenset, path: str) -> Contracts:
     it declares (structs, their guards, lock types) is its own."""
     # stamped with the file's path, for related information in the files that use them
     stamped = tuple((n, f if f.origin else dataclasses.replace(f, origin=path)) for n, f in own.functions)
+    if own.order_edges:  # the lock graph is the whole project's, statics named by their file
+        own = dataclasses.replace(own, order_edges=lockgraph.exported(own.order_edges, path))
     if is_header(path):
         return dataclasses.replace(
             own, functions=stamped,
@@ -249,8 +252,12 @@ class Project:
         self.digest = digest(contracts)
         self._always: list[tuple[int, str, object]] = []  # (rank, field, element) relevant to every file
         self._by_word: dict[str, list[tuple[int, str, object]]] = {}
+        # the lock graph: each file is given the cycles its own edges close (`relevant`)
+        self._cycles = lockgraph.cycle_index(lockgraph.cycles_among(contracts.order_edges))
         rank = 0
         for f in dataclasses.fields(Contracts):
+            if f.name in ("order_edges", "cycles"):
+                continue
             for element in getattr(contracts, f.name):
                 rank += 1
                 if _in_config(f.name, element, config):
@@ -268,7 +275,7 @@ class Project:
             self._regex = re.compile(rb"\b" + _trie_regex(sorted(self._by_word)).encode() + rb"\b")
 
     def __bool__(self) -> bool:
-        return bool(self._always or self._by_word)
+        return bool(self._always or self._by_word or self._cycles)
 
     @property
     def function_names(self) -> frozenset:
@@ -295,14 +302,17 @@ class Project:
             words |= self.words_in(source, start, end)
         return words
 
-    def relevant(self, source: bytes, own: Contracts, static=(), found: Optional[set] = None) -> Contracts:
+    def relevant(self, source: bytes, own: Contracts, static=(), found: Optional[set] = None,
+                 path: str = "") -> Contracts:
         """The part of the project a file with text `source` and own contracts `own`
         needs beyond them. `static`: the file's static functions, which shadow the
         project's functions of the same name (a collection, or a function that takes
         the names in question and returns those of them that are static);
-        `found`: `words_in(source)`, when the caller has it."""
+        `found`: `words_in(source)`, when the caller has it; `path`: the file's path
+        as the project knows it (its static locks are named by it in the lock graph)."""
         if not self:
             return Contracts()
+        cycles = self._cycles_closed(own, path)
         if found is None:
             found = self.words_in(source)
         chosen = {}
@@ -312,7 +322,7 @@ class Project:
             for item in self._by_word.get(w, ()):
                 chosen[item[0]] = item
         if not chosen:
-            return Contracts()
+            return Contracts(cycles=cycles)
         # the file's own contracts win, but a declared one elsewhere (a header's annotated
         # prototype) wins over what the file's body of that function suggests
         own_functions = {n for n, _ in own.functions}
@@ -327,7 +337,20 @@ class Project:
                     parts[f].append(e)
             elif e not in getattr(own, f):
                 parts[f].append(e)
+        parts["cycles"] = cycles
         return Contracts(**{f: tuple(v) for f, v in parts.items()})
+
+    def _cycles_closed(self, own: Contracts, path: str) -> tuple:
+        """The file's own lock-graph edges that close a cycle of the project's graph,
+        in the file's own names of its nodes."""
+        if not self._cycles or not own.order_edges:
+            return ()
+        out = []
+        for e in own.order_edges:
+            cycle = self._cycles.get((lockgraph.stamp(e.first, path), lockgraph.stamp(e.then, path)))
+            if cycle is not None:
+                out.append(OrderCycle(e.first, e.then, cycle.reverse))
+        return tuple(out)
 
 
 def _is_word_byte(b: int) -> bool:

@@ -152,3 +152,16 @@ def call_name(call: Node, source: bytes) -> str | None:
     if fn is not None and fn.type == "identifier":
         return text(fn, source)
     return None
+
+
+def declarations_within(body: Node) -> list[Node]:
+    """Every `declaration` in a function body, inner blocks included (not those of
+    nested function-like constructs' parameter lists)."""
+    out, stack = [], list(reversed(body.named_children))
+    while stack:
+        node = stack.pop()
+        if node.type == "declaration":
+            out.append(node)
+        elif node.named_child_count and node.type not in ("expression_statement", "return_statement"):
+            stack.extend(reversed(node.named_children))
+    return out

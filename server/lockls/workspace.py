@@ -347,7 +347,7 @@ class ProjectIndex:
                 if source is None:
                     continue
                 fc = current[path]
-                relevant = project.relevant(source, fc.own, fc.static)
+                relevant = project.relevant(source, fc.own, fc.static, path=path)
                 key = (path, proj.digest(fc.own), proj.digest(relevant), hash(source), len(source))
                 if key not in self._rescans:
                     if len(self._rescans) > 4096:

@@ -37,6 +37,8 @@ class RuleContext:
     parameters: frozenset = frozenset()  # the function's parameter names
     # is the lock (through the variable it is reached from) stored in memory that outlives the function?
     stored_elsewhere: Callable[[str], bool] = lambda key: False
+    lock_identity: Optional[Callable] = None  # lock key (, class) -> its lock-graph node (see `lockgraph`)
+    order_cycles: dict = field(default_factory=dict)  # (first, then) node pair -> contracts.OrderCycle
     reports: list = field(default_factory=list)
 
     def report(self, rule: str, site: Site, message: str, related: list[tuple[Site, str]] = ()) -> None:
