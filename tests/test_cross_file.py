@@ -544,11 +544,97 @@ def test_annotation_macros_defined_in_another_header(tmp_path, monkeypatch, caps
     clear_config_cache()
 
 
-@pytest_lsp.fixture(params=["macros", "driver", "summaries"],
+LOCKGRAPH = Path(__file__).parent / "crossfile" / "lockgraph"
+LOCKGRAPH_EXPECTED = (
+    "src/audit.c:16:5: error: `account_zero()` takes `a->lock` while `&l->lock` is held (taken at line 15), but "
+    "`post()` (in post.c) takes `&l->lock` while holding `&a->lock`: a possible deadlock (lock cycle "
+    "struct ledger->lock → struct account->lock → struct ledger->lock) (held: &l->lock) [lock-order]\n"
+    "src/post.c:10:5: error: taking `&l->lock` while `&a->lock` is held (taken at line 9), but `audit()` "
+    "(in audit.c) takes `a->lock` while holding `&l->lock` (through `account_zero()`): a possible deadlock "
+    "(lock cycle struct account->lock → struct ledger->lock → struct account->lock) (held: &a->lock) [lock-order]\n")
+
+
+@pytest.fixture
+def lockgraph(tmp_path, monkeypatch):
+    """A copy of tests/crossfile/lockgraph, as the working directory (a repository), with its own cache."""
+    root = tmp_path / "lockgraph"
+    shutil.copytree(LOCKGRAPH, root)
+    (root / ".git").mkdir()
+    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(root)
+    clear_config_cache()
+    yield root
+    clear_config_cache()
+
+
+def test_lock_order_cycle_across_files(lockgraph, monkeypatch, capsys):
+    """post.c takes an account's lock then a ledger's; audit.c a ledger's then, through
+    a static helper, an account's: both sides are reported, each pointing at the
+    other; the two files' static `stats_lock`s are different locks. Cold, warm, with
+    two workers, and one file at a time (the rest of the repository read for context)."""
+    parallel(monkeypatch)
+    assert run(capsys, "--check", ".")[:2] == (1, LOCKGRAPH_EXPECTED)
+    assert run(capsys, "--check", ".")[:2] == (1, LOCKGRAPH_EXPECTED)  # from the cache
+    assert run(capsys, "--check", "--no-cache", "--jobs", "2", ".")[:2] == (1, LOCKGRAPH_EXPECTED)
+    audit, post = LOCKGRAPH_EXPECTED.splitlines(True)
+    assert run(capsys, "--check", "src/audit.c")[:2] == (1, audit)
+    assert run(capsys, "--check", "--no-cache", "src/post.c")[:2] == (1, post)
+    assert run(capsys, "--check", "--no-project-context", "src/post.c")[:2] == (0, "")
+    status, out, _ = run(capsys, "--check", "--format", "json", "src/post.c")
+    related = json.loads(out)[0]["related"]
+    assert [(r["path"], r["line"], r["column"]) for r in related] == [("src/post.c", 9, 5), ("src/audit.c", 16, 5)]
+    # the same order on both sides: no cycle, no finding
+    (lockgraph / "src" / "audit.c").write_text((lockgraph / "src" / "audit.c").read_text().replace(
+        "    pthread_mutex_lock(&l->lock);\n    account_zero(a);\n    pthread_mutex_unlock(&l->lock);",
+        "    account_zero(a);"))
+    assert run(capsys, "--check", ".")[:2] == (0, "")
+
+
+def test_lock_graph_is_drawn(lockgraph, capsys):
+    """--lock-graph writes every edge once, labelled with a function, cycles in red,
+    in Graphviz, Mermaid and SVG; an unknown suffix is a usage error."""
+    assert run(capsys, "--check", "--lock-graph", "locks.dot", ".")[0] == 1
+    dot = (lockgraph / "locks.dot").read_text()
+    edges = sorted(line.strip() for line in dot.splitlines() if "->" in line and "[label=" in line and " -> " in line)
+    assert edges == [
+        '"stats_lock@' + str(lockgraph / "src" / "post.c") + '" -> "struct ledger->lock" '
+        '[label="post_count() in src/post.c"];',
+        '"struct account->lock" -> "struct ledger->lock" [label="post() in src/post.c", color=red, fontcolor=red, '
+        'penwidth=2];',
+        '"struct ledger->lock" -> "stats_lock@' + str(lockgraph / "src" / "audit.c") + '" '
+        '[label="audit_count() in src/audit.c"];',
+        '"struct ledger->lock" -> "struct account->lock" [label="audit() via account_zero() in src/audit.c", '
+        'color=red, fontcolor=red, penwidth=2];',
+    ]
+    assert 'label="stats_lock (post.c)"' in dot and 'label="stats_lock (audit.c)"' in dot
+    assert run(capsys, "--check", "--lock-graph", "locks.mmd", ".")[0] == 1
+    mermaid = (lockgraph / "locks.mmd").read_text().splitlines()
+    assert mermaid[0] == "flowchart LR" and mermaid[-1] == "  linkStyle 1,3 stroke:red,stroke-width:2px"
+    assert sum("-->|" in line for line in mermaid) == 4
+    assert run(capsys, "--check", "--lock-graph", "locks.svg", ".")[0] == 1
+    svg = (lockgraph / "locks.svg").read_text()
+    assert svg.startswith("<svg ") and svg.count('stroke="red"') == 2 and svg.count("<rect ") == 4
+    status, _, err = run(capsys, "--check", "--lock-graph", "locks.png", ".")
+    assert status == 2 and "--lock-graph: locks.png: unknown format" in err
+
+
+@pytest_lsp.fixture(params=["macros", "driver", "summaries", "lockgraph"],
                     config=ClientServerConfig(server_command=SERVER_COMMAND, server_env=SERVER_ENV))
 async def project_client(lsp_client: LanguageClient, request, tmp_path):
     """A server on a copy of tests/crossfile/<param> (VS Code's capabilities)."""
-    shutil.copytree(Path(__file__).parent / "crossfile" / request.param, tmp_path, dirs_exist_ok=True)
+    async for _ in _serve_project(lsp_client, request.param, tmp_path):
+        yield
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND, server_env=SERVER_ENV))
+async def lockgraph_client(lsp_client: LanguageClient, tmp_path):
+    """A server on a copy of tests/crossfile/lockgraph."""
+    async for _ in _serve_project(lsp_client, "lockgraph", tmp_path):
+        yield
+
+
+async def _serve_project(lsp_client: LanguageClient, project: str, tmp_path: Path):
+    shutil.copytree(Path(__file__).parent / "crossfile" / project, tmp_path, dirs_exist_ok=True)
     install_recorder(lsp_client)
 
     @lsp_client.feature(T.CLIENT_REGISTER_CAPABILITY)
@@ -556,13 +642,40 @@ async def project_client(lsp_client: LanguageClient, request, tmp_path):
         pass
     result = await wait(lsp_client.initialize_session(T.InitializeParams(
         capabilities=client_capabilities("visual_studio_code"), root_uri=tmp_path.as_uri(),
-        workspace_folders=[T.WorkspaceFolder(tmp_path.as_uri(), request.param)])))
+        workspace_folders=[T.WorkspaceFolder(tmp_path.as_uri(), project)])))
     lsp_client.encoding = result.capabilities.position_encoding or "utf-16"
     lsp_client.root = tmp_path
-    lsp_client.project = request.param
+    lsp_client.project = project
     lsp_client.initialized(T.InitializedParams())
     yield
     await wait(lsp_client.shutdown_session())
+
+
+async def test_editing_one_side_of_a_lock_cycle_updates_the_other(lockgraph_client: LanguageClient):
+    """audit.c is open with its side of the cycle; post.c is opened and edited (not
+    saved) to take the two locks in audit.c's order: audit.c's finding goes; undone,
+    it comes back. The server shows what `--check` shows at every step."""
+    client = lockgraph_client
+    audit_uri = uri_of(client.root / "src" / "audit.c")
+    cycle = check_findings(client.root, "src/audit.c")
+    assert [e[2] for e in cycle] == ["lock-order"]
+    done = published(client, audit_uri, cycle)
+    client.text_document_did_open(T.DidOpenTextDocumentParams(
+        T.TextDocumentItem(uri=audit_uri, language_id="c", version=0, text=(client.root / "src" / "audit.c").read_text())))
+    await wait(done)
+
+    post = Editor(client, client.root / "src" / "post.c", (client.root / "src" / "post.c").read_text(), client.encoding)
+    assert [d.code for d in await post.open()] == ["lock-order"]
+    done = published(client, audit_uri, [])
+    before = "    pthread_mutex_lock(&a->lock);\n    pthread_mutex_lock(&l->lock);"
+    after = "    pthread_mutex_lock(&l->lock);\n    pthread_mutex_lock(&a->lock);"
+    at = post.find(before)
+    assert await post.change(at, at + len(before), after) == []
+    await wait(done)
+
+    done = published(client, audit_uri, cycle)
+    await post.change(at, at + len(after), before)
+    await wait(done)
 
 
 async def test_server_knows_macros_guards_and_entry_points_of_other_files(project_client: LanguageClient):
@@ -573,7 +686,9 @@ async def test_server_knows_macros_guards_and_entry_points_of_other_files(projec
     relative, rules = {"macros": ("src/checkout.c", ["lock-leak", "missing-required-lock", "unguarded-access"]),
                        "driver": ("src/dev.c", ["unguarded-access", "unlock-unheld", "lock-order"]),
                        # summaries/: bin_reset's forgotten unlock, but not bin_open's (use.c relies on it)
-                       "summaries": ("src/bin.c", ["lock-leak"])}[client.project]
+                       "summaries": ("src/bin.c", ["lock-leak"]),
+                       # lockgraph/: the other side of the cycle is in post.c, not open
+                       "lockgraph": ("src/audit.c", ["lock-order"])}[client.project]
     expected = check_findings(client.root, relative)
     assert sorted(e[2] for e in expected) == sorted(rules)
     path = client.root / relative

@@ -254,6 +254,9 @@ class Project:
         self._by_word: dict[str, list[tuple[int, str, object]]] = {}
         # the lock graph: each file is given the cycles its own edges close (`relevant`)
         self._cycles = lockgraph.cycle_index(lockgraph.cycles_among(contracts.order_edges))
+        self._edges_from: dict[str, list] = {}  # file -> its edges in the graph
+        for e in contracts.order_edges:
+            self._edges_from.setdefault(e.origin or "", []).append(e)
         rank = 0
         for f in dataclasses.fields(Contracts):
             if f.name in ("order_edges", "cycles"):
@@ -275,7 +278,7 @@ class Project:
             self._regex = re.compile(rb"\b" + _trie_regex(sorted(self._by_word)).encode() + rb"\b")
 
     def __bool__(self) -> bool:
-        return bool(self._always or self._by_word or self._cycles)
+        return bool(self._always or self._by_word or self._edges_from)
 
     @property
     def function_names(self) -> frozenset:
@@ -343,11 +346,20 @@ class Project:
     def _cycles_closed(self, own: Contracts, path: str) -> tuple:
         """The file's own lock-graph edges that close a cycle of the project's graph,
         in the file's own names of its nodes."""
-        if not self._cycles or not own.order_edges:
+        if not own.order_edges or not (self._cycles or self._edges_from):
+            return ()
+        mine = lockgraph.exported(own.order_edges, path)
+        cycles = self._cycles
+        if set(mine) != set(self._edges_from.get(path, ())):
+            # the file has changed since the project read it (an editor's buffer): its
+            # edges as they are now, instead of those the project knows
+            others = tuple(e for e in self.contracts.order_edges if e.origin != path)
+            cycles = lockgraph.cycle_index(lockgraph.cycles_among(others + mine))
+        if not cycles:
             return ()
         out = []
         for e in own.order_edges:
-            cycle = self._cycles.get((lockgraph.stamp(e.first, path), lockgraph.stamp(e.then, path)))
+            cycle = cycles.get((lockgraph.stamp(e.first, path), lockgraph.stamp(e.then, path)))
             if cycle is not None:
                 out.append(OrderCycle(e.first, e.then, cycle.reverse))
         return tuple(out)
