@@ -30,7 +30,7 @@ from lockls.config import (
 from lockls.rules import RULES
 
 ALL_ACTIONS = ", ".join(ACTIONS)
-FUNCTION_KEYS = "acquire, acquire-shared, release, try-acquire, try-acquire-shared, kind, success, failure, scope, unheld-ok, may-sleep, requires, excludes"
+FUNCTION_KEYS = "acquire, acquire-shared, release, try-acquire, try-acquire-shared, tests-held, tests-not-held, kind, success, failure, scope, unheld-ok, may-sleep, requires, excludes"
 RULE_NAMES = ", ".join(RULES)
 LOCK_SPEC = 'expected a lock spec like "arg0", "arg0->lock", "return" or a global lock\'s name like "RCU"'
 

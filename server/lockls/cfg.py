@@ -856,8 +856,8 @@ def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None
     returned = {ev.value for b in blocks for ev in b.events if isinstance(ev, Return) and ev.value}
 
     def useful(c: Cond) -> bool:
-        if c.key is not None and c.key in returned:
-            return True
+        if c.key is not None and (c.key in returned or c.key.startswith(("held?", "unheld?"))):
+            return True  # (a lock test is decided by the path's locks, not by other tests)
         wanted = c.text in controlling or c.key in controlling or c.key in results
         return wanted and (len(sources.get(c.text, ())) > 1 or (c.key is not None and len(sources.get(c.key, ())) > 1))
 

@@ -48,7 +48,10 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 from .rules import RULES
 
-ACTIONS = ("acquire", "acquire-shared", "release", "try-acquire", "try-acquire-shared")
+ACTIONS = ("acquire", "acquire-shared", "release", "try-acquire", "try-acquire-shared", "tests-held", "tests-not-held")
+# functions that tell whether their caller holds a lock (`MUTEX_HELD(&m)`, `bql_locked()`):
+# a branch on one is decided by what the path holds
+HELD_TESTS = ("tests-held", "tests-not-held")
 # what a project's annotation macro (`[annotations] OVS_REQUIRES = "requires"`) means
 ANNOTATION_MEANINGS = ("acquire", "acquire-shared", "release", "release-shared", "try-acquire",
                        "try-acquire-shared", "requires", "requires-shared", "excludes",
@@ -837,6 +840,8 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
         problems.add(path + ("success",), f'required with {action}; expected one of {_joined(OUTCOMES)} or a constant\'s name like "thrd_success"')
     elif fields.get("failure") is not None and fields.get("failure") == fields["success"]:
         problems.add(path + ("failure",), f"must differ from success ({_quoted(fields['success'])})")
+    if action in HELD_TESTS and fields[action] is not _INVALID and fields[action][0] == "return":
+        problems.add(path + (action,), f'"return" is not valid for {action}; expected a lock spec like "arg0"')
     if "scope" in fields and action not in ("acquire", "acquire-shared"):
         problems.add(path + ("scope",), "only valid with acquire and acquire-shared")
     if "unheld-ok" in fields and action != "release":

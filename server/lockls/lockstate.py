@@ -394,17 +394,39 @@ def refine(state: LockState, cond: Optional[Cond], truth: bool, note: Optional[T
         return state
     out = []
     null = _null_on_edge(cond, truth)
+    tested = _held_on_edge(cond, truth)
     for c in state:
         facts = c.facts
-        if cond is not None:
+        locks = c.locks
+        if tested is not None:
+            key, held = tested
+            f = c.get(key)
+            if f is not None and not f.unknown and f.held != held:
+                continue  # `if (!MUTEX_HELD(&l))` on a path that holds `l`: not taken
+            if f is None:  # untouched so far: now known, held by the caller or not held at all
+                locks = c.with_lock(key, LockFact(held, held, False, int(held), frozenset(), key)).locks
+        elif cond is not None:
             facts = F.assume(facts, cond, truth)
             if facts is None:
                 continue  # this path cannot take this edge
         if null is not None and _holds_through(c, null):
             continue  # a lock held through `p` says `p` is not NULL: `if (p) unlock(&p->lock)`
         trail = c.trail | {note} if note is not None else c.trail
-        out.append(PathClass(c.locks, facts, trail))
+        out.append(PathClass(locks, facts, trail))
     return normalize(out)
+
+
+def _held_on_edge(cond: Optional[Cond], truth: bool) -> Optional[tuple[str, bool]]:
+    """(lock, whether it is held) along an edge of a branch on a lock test
+    (`lower.held_test`: `MUTEX_HELD(&l)`, `!bql_locked()`), else None. The answer is
+    not kept as a fact: it changes with every lock and unlock."""
+    if cond is None or cond.key is None or cond.op not in ("==", "!=") or cond.const != "0":
+        return None
+    for prefix, when_true in (("held?", True), ("unheld?", False)):
+        if cond.key.startswith(prefix):
+            nonzero = (cond.op == "!=") == truth
+            return cond.key[len(prefix):], when_true if nonzero else not when_true
+    return None
 
 
 # -- queries used by rules ---------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Optional
 from tree_sitter import Node
 
 from . import guards
-from .config import Config, LockFunction
+from .config import HELD_TESTS, Config, LockFunction
 from .events import Access, Acquire, Call, Cond, Declared, Derive, Kill, Rebind, Release, Site, TryAcquire
 from .lockexpr import canonical, key_of, resolve_lock_ref
 
@@ -221,6 +221,8 @@ class Lowerer:
             out.append(Kill(touched))
 
     def lock_event(self, fn: LockFunction, call: Node, args: list[Node], result: Optional[str]):
+        if fn.action in HELD_TESTS:
+            return None  # a question, not an operation: see `held_test`
         site = Site.of(call)
         if fn.action == "call":
             return Call(fn.name, site, bool(fn.may_sleep) and self._sleeps(fn, args),
@@ -469,6 +471,10 @@ class Lowerer:
         if t == "assignment_expression":
             return self.assignment(node, out)
         if t == "call_expression":
+            tested = self.held_test(node)
+            if tested is not None:
+                self._walk(node, out, None)
+                return tested
             before = len(out)
             self._walk(node, out, self.temp(node))
             last = out[-1] if len(out) > before else None
@@ -480,6 +486,27 @@ class Lowerer:
             return canonical(node, self.source)
         self.expr(node, out)
         return flat(node, self.source)
+
+    def held_test(self, call: Node) -> Optional[str]:
+        """The fact key of a call asking whether the caller holds a lock: "held?KEY" for
+        `MUTEX_HELD(&l)` (`tests-held`), "unheld?KEY" for `MUTEX_NOT_HELD(&l)`
+        (`tests-not-held`); `lockstate.refine` decides a branch on it by the path's locks."""
+        fn_node = call.child_by_field_name("function")
+        if fn_node is None or fn_node.type != "identifier":
+            return None
+        fn = self.functions.get(self.source[fn_node.start_byte:fn_node.end_byte].decode())
+        if fn is None or fn.action not in HELD_TESTS:
+            return None
+        if fn.lock == "global":
+            key = fn.path.replace(".", "->")
+        else:
+            args_node = call.child_by_field_name("arguments")
+            args = [a for a in args_node.named_children if a.type != "comment"] if args_node is not None else []
+            index = fn.lock_arg
+            if index is None or index >= len(args):
+                return None
+            key = key_of(canonical(args[index], self.source), self.aliases) + fn.path
+        return ("held?" if fn.action == "tests-held" else "unheld?") + key
 
     def is_constant(self, node: Node) -> bool:
         node = strip_parens(node)
