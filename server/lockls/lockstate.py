@@ -118,8 +118,11 @@ def join(a: LockState, b: LockState, lock_flags: frozenset = frozenset()) -> Loc
 def _known_not_held_at_entry(classes: tuple, lock_flags: frozenset = frozenset()) -> list[PathClass]:
     """A lock some path acquired was not held at entry, on any path: make classes
     that never touched it say "not held" (so unlocking it there is reported).
-    Unless the path went its way on a parameter that says whether the caller holds a
-    lock (`if (!have_lock) lock(c);`): there the caller may well hold it."""
+    Not in a function with a parameter that says whether the caller holds a lock
+    (`if (!have_lock) lock(c);`): a path that has not tested it yet (the way into a
+    retry loop) may be one where the caller holds it."""
+    if lock_flags:
+        return list(classes)
     known: dict[str, LockFact] = {}
     for c in classes:
         for k, f in c.locks:
@@ -132,10 +135,6 @@ def _known_not_held_at_entry(classes: tuple, lock_flags: frozenset = frozenset()
         return list(classes)
     out = []
     for c in classes:
-        if lock_flags and (any(F.mentions(fact[0], flag) for fact in c.facts for flag in lock_flags)
-                           or any(F.mentions(item.text, flag) for item in c.trail for flag in lock_flags)):
-            out.append(c)
-            continue
         for k, f in known.items():
             if c.get(k) is None:
                 c = c.with_lock(k, LockFact(False, False, False, 0, frozenset(), f.written))
