@@ -64,6 +64,10 @@ class LineIndex:
         return len(self.starts)
 
 
+# a broken top-level construct larger than this is not parsed again alone (see Document._diverged)
+DIVERGENCE_CHECK_MAX_BYTES = 64 * 1024
+
+
 class Document:
     """One open document: its bytes, LSP line table and (for C) tree-sitter tree."""
 
@@ -76,6 +80,7 @@ class Document:
         self.parser = parser
         self.tree = parser.parse(self.source) if parser is not None else None
         self.edited: list[tuple[int, int]] = []  # byte ranges (new coordinates) changed since last analysis
+        self._unparsed: list[tuple[int, int]] = []  # the same, since the tree was last brought up to date
 
     # -- text ------------------------------------------------------------------
 
@@ -152,6 +157,7 @@ class Document:
             self.lines = LineIndex(new)
             self.tree = None  # parsed from scratch in reparse()
             self.edited.append((0, len(new)))
+            self._unparsed = []
             return
         (sl, sc), (el, ec) = range_
         start = self.offset_at(sl, sc, encoding)
@@ -174,6 +180,8 @@ class Document:
         delta = len(new) - (end - start)
         self.edited = [(a if a < start else a + delta, b if b < start else b + delta) for a, b in self.edited]
         self.edited.append((start, start + len(new)))
+        self._unparsed = [(a if a < start else a + delta, b if b < start else b + delta) for a, b in self._unparsed]
+        self._unparsed.append((start, start + len(new)))
 
     def reparse(self) -> None:
         """Bring the tree up to date with the bytes (incrementally when it was edited)."""
@@ -183,3 +191,28 @@ class Document:
             self.tree = self.parser.parse(self.source)
         else:
             self.tree = self.parser.parse(self.source, self.tree)
+            if self._diverged():
+                self.tree = self.parser.parse(self.source)
+        self._unparsed = []
+
+    def _diverged(self) -> bool:
+        """Has the incremental parse recovered from an error differently than a fresh
+        parse would? (On broken code tree-sitter's reuse of the old tree can split a
+        definition where parsing the text afresh does not, and the editor would then
+        disagree with `--check`.) Checked on the edited top-level constructs that
+        contain an error, each parsed again alone: cheap, and only where it can matter."""
+        root = self.tree.root_node
+        if not root.has_error or not self._unparsed:
+            return False
+        for node in root.children:
+            if not node.has_error or not any(a <= node.end_byte and b >= node.start_byte for a, b in self._unparsed):
+                continue
+            if node.end_byte - node.start_byte > DIVERGENCE_CHECK_MAX_BYTES:
+                continue  # (an unclosed brace swallowed the rest of the file: as dear as a fresh parse)
+            alone = self.parser.parse(self.source[node.start_byte:node.end_byte]).root_node
+            if alone.child_count != 1:
+                return True
+            again = alone.children[0]
+            if (again.type, again.has_error, again.descendant_count) != (node.type, node.has_error, node.descendant_count):
+                return True
+        return False

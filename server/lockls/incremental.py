@@ -255,7 +255,10 @@ def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
     for fn, body in functions:
         start, end = fn.start_byte, fn.end_byte
         parent = fn.parent
-        key = (source[start:end], fn.start_point[1], parent.type if parent is not None else "", fp, rec)
+        # the text and, where the parser had to recover, the tree it made of it: the same
+        # broken text can be parsed two ways (incrementally or afresh), see Document.reparse
+        key = (source[start:end], fn.start_point[1], parent.type if parent is not None else "", fp, rec,
+               fn.descendant_count if fn.has_error else 0)
         entry = cache.get(key)
         if entry is None:
             try:
