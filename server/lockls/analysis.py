@@ -853,8 +853,9 @@ def _nth_line_start(text: bytes, line: int) -> int:
 
 def read_source(path: str) -> Optional[bytes]:
     """A file's bytes on disk, or None when it cannot be read."""
+    from .files import read_bytes
+
     try:
-        with open(path, "rb") as file:
-            return file.read()
+        return read_bytes(path)
     except OSError:
         return None

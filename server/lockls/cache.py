@@ -37,27 +37,16 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from . import __version__
+from .files import MAX_SMALL_FILE_BYTES, read_bytes
 from .findings import FileResult, file_result_from_dict, file_result_to_dict
 
 LAYOUT_VERSION = "v1"  # bump when the entry format changes
 CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# lockls result cache; see https://bford.info/cachedir/\n"
 
 
-def read_bytes(path: str) -> bytes:
-    """The whole file; raw os.read is ~30% cheaper than open() for the many small
-    files a cache-hit run reads (every source and every entry)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-    try:
-        expected = os.fstat(fd).st_size
-        data = os.read(fd, expected + 1)  # one read for a regular file; +1 sees growth
-        if len(data) <= expected:
-            return data
-        chunks = [data]
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+def read_entry(path: str) -> bytes:
+    """A cache entry's bytes (a regular file of bounded size, see `files`)."""
+    return read_bytes(path, MAX_SMALL_FILE_BYTES)
 
 
 def default_cache_dir() -> str:
@@ -164,7 +153,7 @@ class ResultCache:
         if not self.enabled:
             return None
         try:
-            data = json.loads(read_bytes(self._entry_path(key)))
+            data = json.loads(read_entry(self._entry_path(key)))
             result = file_result_from_dict(data)
             if result.path != path:
                 raise ValueError("entry for another path")
@@ -183,7 +172,7 @@ class ResultCache:
         if not self.enabled:
             return None
         try:
-            return json.loads(read_bytes(self._entry_path(key)))
+            return json.loads(read_entry(self._entry_path(key)))
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:

@@ -227,7 +227,7 @@ def _analyze_one(task: _Task, cache, verbose: bool) -> tuple[FileResult, list[st
     Returns the result and messages for the main process to print (workers
     must not write to stderr themselves: their lines would interleave)."""
     log: list[str] = []
-    from .cache import read_bytes
+    from .files import read_bytes
 
     try:
         source = read_bytes(task.path)
@@ -264,7 +264,7 @@ def _contracts_one(task: _Task, cache, verbose: bool, again: bool) -> tuple[str,
     an inference round. A file that cannot be read or parsed has none; the
     analysis pass reports the problem."""
     log: list[str] = []
-    from .cache import read_bytes
+    from .files import read_bytes
 
     try:
         source = read_bytes(task.path)
@@ -685,7 +685,7 @@ class _Plan:
 
     def source(self, path: str) -> bytes | None:
         if path not in self._sources:
-            from .cache import read_bytes
+            from .files import read_bytes
 
             try:
                 self._sources[path] = read_bytes(path)
@@ -935,7 +935,7 @@ def describe_summary(options: CheckOptions, name: str, log: Callable[[str], None
     """What lockls knows a function `name` does to its caller's locks, and why: for each
     configuration of the files of `options.paths` (and the rest of their project), its
     contract as every other file sees it, and in the files that define it `static`."""
-    from .cache import read_bytes
+    from .files import read_bytes
     from .project import infer, scan_source
 
     configs = _Configs(options.config)

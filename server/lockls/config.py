@@ -1073,9 +1073,10 @@ def _syntax_error(error: Exception, text: str, path: str) -> ConfigError:
 
 
 def _read_text(path: str) -> str:
+    from .files import MAX_SMALL_FILE_BYTES, read_bytes
+
     try:
-        with open(path, "rb") as file:
-            data = file.read()
+        data = read_bytes(path, MAX_SMALL_FILE_BYTES)
     except OSError as error:
         raise ConfigError(path, None, "", f"cannot read the configuration: {error.strerror or error}") from None
     try:

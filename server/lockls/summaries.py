@@ -281,8 +281,11 @@ def _lock_spec(key: str, params: list[str], is_global, stored_into) -> Optional[
     out = stored_into(name)
     if out is not None:  # `*lockp = name;`: the caller names it by what it passed (`&hash_lock`)
         return f"arg{out}", path, True
-    # Not globals: a static local's initialiser (`once = ONCE_INITIALIZER`) or a file's
-    # own `static` lock looks global from here, and its name means nothing elsewhere.
+    if is_global(name):
+        # a global (not a local, a static local included): callers name it alike. (A
+        # file's `static` lock too: a caller elsewhere knows it only through this
+        # function and its partner, by the same name.)
+        return "global", name + path, False
     return None
 
 

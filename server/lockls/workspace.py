@@ -255,7 +255,8 @@ class ProjectIndex:
         config = self._config(path)
         if config is None or not self.in_scope(path, config):
             return self._disk.pop(path, None) is not None
-        from .cache import content_hash, data_key, read_bytes
+        from .cache import content_hash, data_key
+        from .files import read_bytes
 
         try:
             source = read_bytes(path)
@@ -330,7 +331,7 @@ class ProjectIndex:
             pass
 
     def _rescanner(self, config: Config, current: dict, sources: dict):
-        from .cache import read_bytes
+        from .files import read_bytes
 
         def source_of(path: str) -> Optional[bytes]:
             if path in sources:

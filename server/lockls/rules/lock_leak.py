@@ -72,8 +72,6 @@ releases it. Suppress with `/* lockls: ignore[lock-leak] */` on the line.
 
 from __future__ import annotations
 
-import re
-
 from ..events import Return
 from ..lockexpr import spelled_key
 from ..lockstate import STALE_INDEX
@@ -121,12 +119,8 @@ def _is_acquire_function(key: str, ctx: RuleContext) -> bool:
     caller's lock (takes it on some paths, releases the caller's on others)."""
     if key in ctx.declared_acquires or (key in ctx.dropped_for_caller and ctx.caller_visible(key)):
         return True
-    if ctx.stored_elsewhere(key):
-        return True  # `zl->zl_lock = lp;`: the lock is kept in a structure someone releases later
-    # a global lock: its acquire functions are not summarised (a file's `static` lock
-    # means nothing elsewhere), so the shape alone still says so
-    root = re.match(r"[A-Za-z_]\w*", key)
-    return _looks_like_acquire_function(key, ctx) and (root is None or root.group(0) not in ctx.parameters)
+    # `zl->zl_lock = lp;`: the lock is kept in a structure someone releases later
+    return ctx.stored_elsewhere(key)
 
 
 def _looks_like_acquire_function(key: str, ctx: RuleContext) -> bool:

@@ -1,0 +1,73 @@
+"""Reading the files lockls is pointed at: sources, configuration files, cache entries.
+
+Only regular files are read, and only up to a size limit, so that nothing a
+checked tree contains can make lockls block or run out of memory: a symlink to
+`/dev/zero` or `/dev/urandom` (git can commit one), a FIFO named `x.c`, a
+socket, a 2 GB generated file. Opening never blocks (`O_NONBLOCK`: a FIFO with
+no writer is refused instead of waited for). Refusals are `OSError`s with a
+message that says why, which every caller already reports as "cannot read".
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+# larger sources are skipped with a message (LOCKLS_MAX_FILE_SIZE overrides, in bytes)
+DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
+# a configuration file or a cache entry is never this large
+MAX_SMALL_FILE_BYTES = 4 * 1024 * 1024
+
+
+class NotRegularFile(OSError):
+    """A device, FIFO, socket or directory where a file was expected."""
+
+
+class FileTooLarge(OSError):
+    """A regular file over the size limit."""
+
+
+def max_file_bytes() -> int:
+    value = os.environ.get("LOCKLS_MAX_FILE_SIZE", "")
+    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_MAX_FILE_BYTES
+
+
+def read_bytes(path: str, limit: int | None = None) -> bytes:
+    """The whole regular file at `path` (symlinks followed), at most `limit` bytes
+    (default: `max_file_bytes()`); raises `NotRegularFile`, `FileTooLarge` or
+    another `OSError`. (Raw `os.read`: ~30 % cheaper than `open()` for the many
+    small files a cache-hit run reads.)"""
+    limit = max_file_bytes() if limit is None else limit
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFile(errno.EINVAL, f"not a regular file ({_kind(info.st_mode)})", path)
+        if info.st_size > limit:
+            raise FileTooLarge(errno.EFBIG, f"larger than the limit of {_size(limit)} ({_size(info.st_size)}; "
+                                            "LOCKLS_MAX_FILE_SIZE raises it)", path)
+        data = os.read(fd, info.st_size + 1)  # one read for a regular file; +1 sees growth
+        if len(data) <= info.st_size:
+            return data
+        chunks, size = [data], len(data)
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise FileTooLarge(errno.EFBIG, f"grew past the limit of {_size(limit)} while being read", path)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n} bytes"
