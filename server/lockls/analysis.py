@@ -27,7 +27,7 @@ from .annotations import annotated_functions, unchecked_functions
 from .annotations import macro_meanings as function_macro_meanings
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config, LockFunction, locate_entry
-from .contracts import Contracts, confirm
+from .contracts import Contracts, confirm, partners
 from .declarations import data_annotations, locate, recursive_lock_patterns, table_entry_points
 from .declarations import macro_meanings as data_macro_meanings
 from .contracts import apply as apply_contracts
@@ -620,6 +620,7 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         order_pairs=config.order_pairs,
         config_origin=config.source,
         entry_point=entry_point,
+        has_partner=always_held is not None and bool(always_held) and not released and _partner_named(cfg.name, source),
         lock_identity=lock_identity(fn, body, source, (ev for ev, _ in steps)) if config.order_cycles else None,
         order_cycles=lockgraph.cycle_index(config.order_cycles),
     )
@@ -633,6 +634,12 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
             seen.add((rule, site, message))
             out.append((rule, site, message, related))
     return out
+
+
+def _partner_named(name: str, source: bytes) -> bool:
+    """Is a release function named as the pair of `name` (`partners`) called, declared or
+    defined in the file?"""
+    return any(re.search(rb"\b" + re.escape(p.encode()) + rb"\s*\(", source) for p in partners(name) if p != name)
 
 
 def _out_parameter(name: str, params: list[str], body: Node, source: bytes) -> Optional[int]:

@@ -144,6 +144,11 @@ def confirm(functions: dict, relied: Iterable[str] = ()) -> dict:
     return out
 
 
+def partners(name: str) -> Iterable[str]:
+    """The release functions named like the pair of the acquire function `name`."""
+    return _partners(name)
+
+
 def _partners(name: str) -> Iterable[str]:
     for acquire, release in _ANTONYMS:
         at = name.rfind(acquire)

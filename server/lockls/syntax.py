@@ -98,7 +98,12 @@ def text(node: Node, source: bytes) -> str:
 
 
 def function_name(fn: Node, source: bytes) -> str:
-    """The name a function definition declares (`f` in `static int *f(void)`)."""
+    """The name a function definition declares (`f` in `static int *f(void)`; `f` in
+    `static void ANNOTATE(proto) f(void)` too, see `_macro_prefixed`)."""
+    prefixed = _macro_prefixed(function_declarator(fn))
+    if prefixed is not None:
+        name = prefixed.child_by_field_name("function")
+        return text(name, source)
     decl = fn.child_by_field_name("declarator")
     while decl is not None:
         if decl.type in ("identifier", "field_identifier"):
@@ -127,9 +132,31 @@ def function_declarator(fn: Node) -> Optional[Node]:
     return decl
 
 
+def _macro_prefixed(decl: Optional[Node]) -> Optional[Node]:
+    """`f(int a)` of `static void v_matchproto_(lock_f) f(int a)`: a macro call written
+    before the name (an annotation that expands to nothing, or to a comment),
+    which tree-sitter reads as the declarator, followed by the real `f(...)` as a
+    call expression. None when the declarator is an ordinary one, also when the call
+    is an annotation after the parameters (`void f(struct q *q) __must_hold(&q->lock)`):
+    a real parameter list declares parameters, the macro's holds a bare name."""
+    if decl is None or decl.type != "function_declarator":
+        return None
+    last = decl.named_children[-1] if decl.named_child_count else None
+    params = decl.child_by_field_name("parameters")
+    if last is None or last.type != "call_expression" or params is None or not params.named_child_count \
+            or not all(_bare_name(p) for p in params.named_children):
+        return None
+    name = last.child_by_field_name("function")
+    return last if name is not None and name.type == "identifier" else None
+
+
 def parameter_names(declarator: Optional[Node], source: bytes) -> list[str]:
     """The parameters' names by position ("" for an unnamed one), so that
     "argument N" and "parameter N" always agree."""
+    prefixed = _macro_prefixed(declarator)
+    if prefixed is not None:  # `ANNOTATE(proto) f(int a, struct q *q)`: f's arguments
+        return [_argument_name(a, source) for a in prefixed.child_by_field_name("arguments").named_children
+                if a.type != "comment"]
     params = declarator.child_by_field_name("parameters") if declarator is not None else None
     names = []
     for p in params.named_children if params is not None else ():
@@ -138,6 +165,32 @@ def parameter_names(declarator: Optional[Node], source: bytes) -> list[str]:
         name = declared_name(p.child_by_field_name("declarator"))
         names.append(text(name, source) if name is not None else "")
     return names
+
+
+def _bare_name(param: Node) -> bool:
+    """`vsm_lock_f` in `v_matchproto_(vsm_lock_f)`: a name alone, not a declaration."""
+    if param.type == "identifier":
+        return True
+    kind = param.child_by_field_name("type")
+    return (param.type == "parameter_declaration" and param.child_by_field_name("declarator") is None
+            and kind is not None and kind.type == "type_identifier")
+
+
+def _argument_name(arg: Node, source: bytes) -> str:
+    """The parameter name in `struct q *q` read as an expression (`struct q * q`: the
+    last identifier), "" when there is none (`void`)."""
+    names = [n for n in _identifiers(arg)]
+    return text(names[-1], source) if names and text(names[-1], source) != "void" else ""
+
+
+def _identifiers(node: Node) -> list[Node]:
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if n.type == "identifier":
+            out.append(n)
+        stack.extend(reversed(n.named_children))
+    return out
 
 
 def has_missing_close(body: Node) -> bool:

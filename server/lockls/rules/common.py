@@ -37,6 +37,9 @@ class RuleContext:
     parameters: frozenset = frozenset()  # the function's parameter names
     # is the lock (through the variable it is reached from) stored in memory that outlives the function?
     stored_elsewhere: Callable[[str], bool] = lambda key: False
+    # the function's partner by name (`spa_vdev_exit` for `spa_vdev_enter`, see
+    # `contracts.partners`) is called, declared or defined in the file: it pairs with it
+    has_partner: bool = False
     lock_identity: Optional[Callable] = None  # lock key (, class) -> its lock-graph node (see `lockgraph`)
     order_cycles: dict = field(default_factory=dict)  # (first, then) node pair -> contracts.OrderCycle
     reports: list = field(default_factory=list)

@@ -119,6 +119,8 @@ def _is_acquire_function(key: str, ctx: RuleContext) -> bool:
     caller's lock (takes it on some paths, releases the caller's on others)."""
     if key in ctx.declared_acquires or (key in ctx.dropped_for_caller and ctx.caller_visible(key)):
         return True
+    if ctx.has_partner and _looks_like_acquire_function(key, ctx):
+        return True  # `x_enter()` next to its `x_exit()`: taking more than one lock, it has no summary
     # `zl->zl_lock = lp;`: the lock is kept in a structure someone releases later
     return ctx.stored_elsewhere(key)
 
