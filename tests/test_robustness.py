@@ -68,3 +68,94 @@ def test_check_on_garbage_files(tmp_path, capsys):
     captured = capsys.readouterr()
     assert status == 0, captured.err
     assert "Traceback" not in captured.err
+
+
+# -- nothing is read without bounds ------------------------------------------------------
+
+LEAK = b"#include <pthread.h>\nstatic pthread_mutex_t m;\nint f(int x)\n{\n    pthread_mutex_lock(&m);\n" \
+       b"    if (x)\n        return -1;\n    pthread_mutex_unlock(&m);\n    return 0;\n}\n"
+
+
+def _hostile_tree(tmp_path):
+    """A tree with a real finding next to what a repository (or an unlucky user) can
+    hold: symlinks to endless devices, a FIFO nobody writes, a file over the limit."""
+    import os
+
+    (tmp_path / "ok.c").write_bytes(LEAK)
+    os.symlink("/dev/zero", tmp_path / "zero.c")
+    os.symlink("/dev/urandom", tmp_path / "random.h")
+    os.mkfifo(tmp_path / "fifo.c")
+    (tmp_path / "big.c").write_bytes(b"int x;\n" * 200)
+    return tmp_path
+
+
+def test_devices_fifos_and_large_files_are_skipped_with_a_message(tmp_path, capsys, monkeypatch):
+    """`--check` on such a tree returns (no endless read, no blocked open), reports the
+    real finding, and says why each of the others was not read."""
+    root = _hostile_tree(tmp_path)
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("LOCKLS_MAX_FILE_SIZE", "1000")
+    status = main(["--check", "--no-cache", "--jobs", "1", "."])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert out == "ok.c:7:9: warning: `&m` taken at line 5 is still held at this return (held: &m) [lock-leak]\n"
+    assert "zero.c: error: cannot read file: not a regular file (a character device)" in err
+    assert "random.h: error: cannot read file: not a regular file (a character device)" in err
+    assert "fifo.c: error: cannot read file: not a regular file (a FIFO)" in err
+    assert "big.c: error: cannot read file: larger than the limit of 1000 bytes (1400 bytes;" in err
+    # named explicitly, the same
+    assert main(["--check", "--no-cache", "fifo.c"]) == 0
+    assert "fifo.c: error: cannot read file: not a regular file (a FIFO)" in capsys.readouterr().err
+
+
+def test_a_device_or_fifo_as_configuration_is_an_error(tmp_path, capsys):
+    root = _hostile_tree(tmp_path)
+    for config in ("/dev/zero", str(root / "fifo.c")):
+        assert main(["--check", "--no-cache", "--config", config, str(root / "ok.c")]) == 2
+        assert "cannot read the configuration: not a regular file" in capsys.readouterr().err
+
+
+def test_the_server_index_skips_devices_and_fifos(tmp_path):
+    """The workspace index reads the same tree without blocking or filling memory, and
+    keeps the contracts of the files it can read."""
+    from lockls.config import default_config
+    from lockls.workspace import ProjectIndex
+
+    root = _hostile_tree(tmp_path)
+    (root / "helpers.c").write_bytes(b"#include <pthread.h>\nstruct q { pthread_mutex_t mu; };\n"
+                                     b"void q_lock(struct q *q) { pthread_mutex_lock(&q->mu); }\n"
+                                     b"void q_unlock(struct q *q) { pthread_mutex_unlock(&q->mu); }\n")
+    import time
+
+    index = ProjectIndex([str(root)], use_cache=False)
+    index.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not index.ready and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert index.ready
+        project = index.project_for(default_config())
+        assert project is not None and "q_lock" in dict(project.contracts.functions)
+        assert index.files == 3  # ok.c, helpers.c and big.c (under the default limit)
+    finally:
+        index.stop()
+
+
+def test_file_names_cannot_inject_lines(tmp_path, capsys, monkeypatch):
+    """A file name with a line break (a dangling symlink is enough) is printed escaped:
+    it cannot start a line of its own (a GitHub workflow command, a fake finding)."""
+    import os
+
+    name = "z\n::stop-commands::pause\n.c"
+    os.symlink("missing-target", tmp_path / name)
+    (tmp_path / ("w\nfake.c:1:1: error: injected [lock-leak]\n.c")).write_bytes(LEAK)
+    monkeypatch.chdir(tmp_path)
+    for fmt in ("text", "github", "json", "sarif"):
+        main(["--check", "--no-cache", "--format", fmt, "."])
+        out, err = capsys.readouterr()
+        for line in (out + err).splitlines():
+            assert not line.startswith("::stop-commands") and not line.startswith("fake.c"), (fmt, line)
+    main(["--check", "--no-cache", "."])
+    out, err = capsys.readouterr()
+    assert out.startswith("w\\x0afake.c:1:1: error: injected [lock-leak]\\x0a.c:7:9: warning:")
+    assert "z\\x0a::stop-commands::pause\\x0a.c: error: cannot read file" in err

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TextIO
 
+from .files import printable
 from .findings import FileResult, Finding
 from .rules import RULES
 
@@ -128,7 +129,7 @@ def expand_paths(paths: Iterable[str]) -> list[tuple[str, str, bool]]:
                 seen.add(path)
                 out.append((path, os.path.normpath(given), True))
         else:
-            raise UsageError(f"lockls: error: {given}: no such file or directory")
+            raise UsageError(f"lockls: error: {printable(given)}: no such file or directory")
     return out
 
 
@@ -284,7 +285,8 @@ def _contracts_one(task: _Task, cache, verbose: bool, again: bool) -> tuple[str,
             _keep(task.path, source, tree, analyzed, task.fingerprint)
     except Exception as e:
         if verbose:
-            log.append(f"lockls: {task.path}: cannot read its contracts: {type(e).__name__}: {e}")
+            log.append(f"lockls: {printable(task.path)}: cannot read its contracts: {type(e).__name__}: "
+                       f"{printable(str(e))}")
         return task.path, None, log
     if cache is not None and not again:
         from .cache import content_hash, data_key
@@ -585,7 +587,7 @@ def _files_to_check(options: CheckOptions, configs: _Configs, log: Callable[[str
         # Like ruff: a file named on the command line is checked even if excluded.
         if not explicit and not config.is_included(path):
             if options.verbose:
-                log(f"lockls: {given}: excluded by configuration")
+                log(f"lockls: {printable(given)}: excluded by configuration")
             continue
         files.append(SourceFile(path, given, config))
     return files
@@ -842,9 +844,9 @@ class _Plan:
 def _log_file(log: Callable[[str], None], file: SourceFile, result: FileResult, cached: bool) -> None:
     if result.error is None:
         how = "cache hit" if cached else "analysed"
-        log(f"lockls: {file.given}: {how}, {result.functions} function(s), {len(result.findings)} finding(s)")
+        log(f"lockls: {printable(file.given)}: {how}, {result.functions} function(s), {len(result.findings)} finding(s)")
     for skipped in result.skipped:
-        log(f"lockls: {file.given}: skipped {skipped}")
+        log(f"lockls: {printable(file.given)}: skipped {printable(skipped)}")
 
 
 def _filtered(findings: Iterable[Finding], config, options: CheckOptions) -> Iterable[Finding]:
@@ -885,7 +887,7 @@ def run_check(options: CheckOptions, stdout: TextIO | None = None, stderr: TextI
     findings = sorted(report.findings, key=lambda f: (display(f.path), *f.sort_key()[1:]))
     errors = [(r.path, r.error) for r in report.results if r.error is not None]
     for path, error in errors:
-        print(f"{display(path)}: error: {error}", file=stderr)
+        print(f"{printable(display(path))}: error: {printable(error)}", file=stderr)
 
     write_text(stdout, render(options.fmt, findings, display, errors))
     if options.lock_graph is not None:

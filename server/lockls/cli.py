@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .files import printable
 from .formats import FORMATS
 from .lockgraph import GRAPH_FORMATS
 from .rules import RULES
@@ -191,7 +192,7 @@ def show_config(path: str, explicit: str | None) -> int:
     from .config import ConfigError, config_for, show_config as render_config
 
     if not os.path.exists(path):
-        print(f"lockls: error: {path}: no such file or directory", file=sys.stderr)
+        print(f"lockls: error: {printable(path)}: no such file or directory", file=sys.stderr)
         return 2
     # config_for() discovers from a file's directory: probe a name inside a directory.
     probe = os.path.join(path, "_.c") if os.path.isdir(path) else path

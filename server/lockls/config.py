@@ -335,7 +335,9 @@ class ConfigError(Exception):
         return self._one_line()
 
     def _one_line(self) -> str:
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        from .files import printable
+
+        where = printable(self.path) if self.line is None else f"{printable(self.path)}:{self.line}"
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
     def __reduce__(self):  # keep it picklable despite the keyword-rich __init__

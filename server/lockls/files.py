@@ -71,3 +71,14 @@ def _kind(mode: int) -> str:
 
 def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+_CONTROL = {i: f"\\x{i:02x}" for i in (*range(0x20), 0x7F)}
+
+
+def printable(path: str) -> str:
+    """A file name as lockls prints it: control characters (a newline, a carriage
+    return, an escape) spelt `\\x0a`, so that a file named `x<newline>::stop-commands::`
+    cannot start a line of its own in the output (a GitHub workflow command, a
+    fake finding)."""
+    return path.translate(_CONTROL) if not path.isprintable() else path

@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from . import __version__
+from .files import printable
 from .findings import Finding, Span
 
 FORMATS = ("text", "json", "sarif", "github")
@@ -76,7 +77,7 @@ def render_text(findings: Sequence[Finding], display: PathDisplay | None = None)
         start = f.span.start
         message = _one_line(f.message)
         lines.append(
-            f"{display(f.path)}:{start.line + 1}:{start.char_col + 1}: {f.severity}: {message} [{f.rule}]"
+            f"{printable(display(f.path))}:{start.line + 1}:{start.char_col + 1}: {f.severity}: {message} [{f.rule}]"
         )
     return "".join(line + "\n" for line in lines)
 
