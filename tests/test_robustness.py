@@ -159,3 +159,49 @@ def test_file_names_cannot_inject_lines(tmp_path, capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert out.startswith("w\\x0afake.c:1:1: error: injected [lock-leak]\\x0a.c:7:9: warning:")
     assert "z\\x0a::stop-commands::pause\\x0a.c: error: cannot read file" in err
+
+
+# -- no silent loss of findings ----------------------------------------------------------
+
+def _conditional_locks(n: int) -> bytes:
+    """`if (cI) lock(&mI);` for n locks, an early return, then the matching unlocks:
+    2^n combinations of held locks, more than the analysis keeps apart when n = 5."""
+    params = ", ".join(f"int c{i}" for i in range(n))
+    lines = ["#include <pthread.h>", f"pthread_mutex_t {', '.join(f'm{i}' for i in range(n))};",
+             f"int juggle({params}, int err)", "{"]
+    lines += [f"    if (c{i}) pthread_mutex_lock(&m{i});" for i in range(n)]
+    lines += ["    if (err)", "        return -1;"]
+    lines += [f"    if (c{i}) pthread_mutex_unlock(&m{i});" for i in range(n)]
+    lines += ["    return 0;", "}"]
+    return "\n".join(lines).encode() + b"\n"
+
+
+def test_a_function_past_the_precision_bound_says_so(tmp_path, capsys):
+    """With 4 locks every leak is found; with 5 the analysis has to forget which are
+    held: it says so (the summary line, -v and the editor) instead of going quiet."""
+    four, five = tmp_path / "four.c", tmp_path / "five.c"
+    four.write_bytes(_conditional_locks(4))
+    five.write_bytes(_conditional_locks(5))
+    assert main(["--check", "--no-cache", str(four)]) == 1
+    out, err = capsys.readouterr()
+    assert out.count("[lock-leak]") == 4 and "partly analysed" not in err
+    assert main(["--check", "--no-cache", "-v", str(five)]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "lockls: 1 file, 1 function, 0 findings, 1 function partly analysed (-v says which)" in err
+    assert (f"{five}: partly analysed juggle (line 3): paths disagree on more than 24 combinations of held locks: "
+            "whether `&m0`, `&m1`, `&m2`, `&m3` and 1 more are held was forgotten on some of them, so findings "
+            "about them may be missing") in err
+
+    from lsprotocol import types as T
+
+    from lockls.lsp_diagnostics import document_diagnostics
+    from lockls.lsp_session import Session
+
+    session = Session()
+    uri = five.as_uri()
+    session.open(uri, five.read_text(), 1, "c")
+    version, diagnostics = document_diagnostics(session, uri)
+    assert [(d.severity, d.range.start.line, d.range.start.character, d.range.end.character) for d in diagnostics] == [
+        (T.DiagnosticSeverity.Information, 2, 4, 10)]
+    assert diagnostics[0].message.startswith("lockls analysed `juggle` only in part: paths disagree on more than 24")

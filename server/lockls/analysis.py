@@ -59,6 +59,7 @@ class FunctionResult:
     line: int  # 1-based line of the definition
     findings: list = field(default_factory=list)
     skipped: Optional[str] = None
+    partial: str = ""  # analysed, but some of what it holds was forgotten (why: see `_forgotten`)
     cfg: Optional[CFG] = None
     states: Optional[list] = None  # the fixpoint state at the start of each block
 
@@ -186,6 +187,8 @@ def analyze_tree(tree: Tree, source: bytes, path: str, config: Config, analyzed:
             result.skipped.append(f"{fr.name} (line {fr.line}): {fr.skipped}")
             continue
         result.functions += 1
+        if fr.partial:
+            result.partial.append(f"{fr.name} (line {fr.line}): {fr.partial}")
         if fr.name in unchecked:
             continue  # no_thread_safety_analysis: the author opted this function out
         for rule, site, message, related in fr.findings:
@@ -552,6 +555,7 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
         initial = _entry_state(config.functions.get(name), fn, source, cfg if entry_point else None)
         states = dataflow.solve(cfg, is_recursive, initial, _lock_flags(fn, source))
         result.cfg, result.states = cfg, states
+        result.partial = _forgotten(states)
         result.findings = _run_rules(cfg, states, is_recursive, fn, body, source, config, entry_point)
     except (Unanalysable, dataflow.NoFixpoint) as e:
         result.skipped = str(e)
@@ -561,6 +565,18 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
         log.exception("internal error analysing %s", name)
         result.skipped = f"internal error: {type(e).__name__}: {e}"
     return result
+
+
+def _forgotten(states: list) -> str:
+    """Why some findings may be missing, when paths disagreeing on too many locks made
+    the analysis forget whether they are held (`lockstate.normalize`), else ""."""
+    forgotten = sorted({f.written for state in states if state for c in state for _, f in c.locks if f.unknown})
+    if not forgotten:
+        return ""
+    shown = ", ".join(f"`{w}`" for w in forgotten[:4]) + (f" and {len(forgotten) - 4} more" if len(forgotten) > 4 else "")
+    return (f"paths disagree on more than {lockstate.MAX_CLASSES} combinations of held locks: whether {shown} "
+            f"{'is' if len(forgotten) == 1 else 'are'} held was forgotten on some of them, so findings about "
+            f"{'it' if len(forgotten) == 1 else 'them'} may be missing")
 
 
 _LOCK_FLAG = re.compile(r"(?i)lock|held|hold")

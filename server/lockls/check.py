@@ -847,6 +847,8 @@ def _log_file(log: Callable[[str], None], file: SourceFile, result: FileResult, 
         log(f"lockls: {printable(file.given)}: {how}, {result.functions} function(s), {len(result.findings)} finding(s)")
     for skipped in result.skipped:
         log(f"lockls: {printable(file.given)}: skipped {printable(skipped)}")
+    for partial in result.partial:
+        log(f"lockls: {printable(file.given)}: partly analysed {printable(partial)}")
 
 
 def _filtered(findings: Iterable[Finding], config, options: CheckOptions) -> Iterable[Finding]:
@@ -912,6 +914,7 @@ def run_check(options: CheckOptions, stdout: TextIO | None = None, stderr: TextI
                 seconds=time.perf_counter() - started,
                 skipped_functions=sum(len(r.skipped) for r in ok),
                 failed_files=len(errors),
+                partial_functions=sum(len(r.partial) for r in ok),
             ),
             file=stderr,
         )

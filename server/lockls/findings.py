@@ -86,6 +86,7 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     functions: int = 0  # functions analysed
     skipped: list[str] = field(default_factory=list)  # "name (line N): reason"
+    partial: list[str] = field(default_factory=list)  # analysed, some findings may be missing: "name (line N): why"
     error: Optional[str] = None  # the file could not be read or analysed at all
 
 
@@ -141,6 +142,7 @@ def file_result_to_dict(r: FileResult) -> dict:
         "findings": [finding_to_dict(f) for f in r.findings],
         "functions": r.functions,
         "skipped": list(r.skipped),
+        "partial": list(r.partial),
         "error": r.error,
     }
 
@@ -151,5 +153,6 @@ def file_result_from_dict(d: dict) -> FileResult:
         findings=[finding_from_dict(f) for f in d["findings"]],
         functions=d["functions"],
         skipped=list(d["skipped"]),
+        partial=list(d.get("partial", ())),
         error=d.get("error"),
     )

@@ -98,6 +98,7 @@ def render_summary(
     seconds: float,
     skipped_functions: int = 0,
     failed_files: int = 0,
+    partial_functions: int = 0,
 ) -> str:
     """`lockls: 3 files, 17 functions, 4 findings (2 errors, 2 warnings) in 0.12 s`."""
     total = sum(severity_counts.values())
@@ -111,6 +112,8 @@ def render_summary(
         text += f" ({', '.join(parts)})"
     if skipped_functions:
         text += f", {_plural(skipped_functions, 'function')} skipped"
+    if partial_functions:
+        text += f", {_plural(partial_functions, 'function')} partly analysed (-v says which)"
     if failed_files:
         text += f", {_plural(failed_files, 'file')} not analysed"
     return f"{text} in {seconds:.2f} s"

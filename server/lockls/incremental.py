@@ -131,6 +131,10 @@ class Slot:
         return offset + self.db
 
 
+# skipped for a reason that comes and goes while the code is typed: not worth a diagnostic
+_WHILE_TYPING = ("unbalanced braces", "unparsable", "the parser")
+
+
 @dataclass
 class Reported:
     """A finding of the current text, with the function it is in."""
@@ -149,6 +153,8 @@ class DocumentAnalysis:
     slots: list = field(default_factory=list)
     findings: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
+    # (slot, what to tell) of the functions analysed in part or not at all, for the editor
+    limits: list = field(default_factory=list)
     recursive_globals: frozenset = frozenset()
     config: Optional[Config] = None
     source: bytes = b""  # the text analysed
@@ -278,6 +284,10 @@ def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
         out.slots.append(slot)
         if entry.result.skipped:
             out.skipped.append(f"{entry.result.name} (line {fn.start_point[0] + 1}): {entry.result.skipped}")
+            if not entry.result.skipped.startswith(_WHILE_TYPING):
+                out.limits.append((slot, f"lockls could not analyse `{entry.result.name}`: {entry.result.skipped}"))
+        elif entry.result.partial:
+            out.limits.append((slot, f"lockls analysed `{entry.result.name}` only in part: {entry.result.partial}"))
     table = suppressions(source)
     enabled = select if select is not None else config.select
     unchecked = unchecked_functions(tree.root_node, source, config.annotations)

@@ -25,6 +25,7 @@ from .incremental import Reported
 from .lsp_lock_events import finding_lock
 from .lsp_uris import path_to_uri, uri_to_path
 from .ruledocs import help_uri
+from .syntax import function_name_node
 
 if TYPE_CHECKING:
     from .lsp_session import Session
@@ -40,7 +41,17 @@ def document_diagnostics(session: Session, uri: str) -> Optional[tuple[Optional[
     if result is None:
         return None
     doc = session.documents[uri]
-    return result.version, [diagnostic(session, doc, f, result.base) for f in result.findings]
+    return result.version, ([diagnostic(session, doc, f, result.base) for f in result.findings]
+                            + [_limit(session, doc, slot, message) for slot, message in result.limits])
+
+
+def _limit(session: Session, doc: Document, slot, message: str) -> T.Diagnostic:
+    """An information diagnostic on the name of a function analysed in part or not at
+    all: findings may be missing there, and the user should know why."""
+    name = function_name_node(slot.fn)
+    node = name if name is not None else slot.fn
+    return T.Diagnostic(range=session.lsp_range(doc, node.start_byte, node.end_byte), message=message,
+                        severity=T.DiagnosticSeverity.Information, source=SOURCE, data={"limit": True})
 
 
 def diagnostic(session: Session, doc: Document, f: Reported, config: Config) -> T.Diagnostic:

@@ -115,6 +115,20 @@ def function_name(fn: Node, source: bytes) -> str:
     return "<anonymous>"
 
 
+def function_name_node(fn: Node) -> Optional[Node]:
+    """The identifier node of the name a function definition declares (see `function_name`)."""
+    prefixed = _macro_prefixed(function_declarator(fn))
+    if prefixed is not None:
+        return prefixed.child_by_field_name("function")
+    decl = fn.child_by_field_name("declarator")
+    while decl is not None:
+        if decl.type in ("identifier", "field_identifier"):
+            return decl
+        decl = decl.named_children[0] if decl.type == "parenthesized_declarator" and decl.named_child_count \
+            else decl.child_by_field_name("declarator")
+    return None
+
+
 def declared_name(declarator: Optional[Node]) -> Optional[Node]:
     """The identifier a declarator declares (`p` in `*p`, `p[4]`, `p = 0`, `(*p)(void)`)."""
     node = declarator
