@@ -696,3 +696,25 @@ async def test_server_knows_macros_guards_and_entry_points_of_other_files(projec
     client.text_document_did_open(T.DidOpenTextDocumentParams(
         T.TextDocumentItem(uri=path.as_uri(), language_id="c", version=0, text=path.read_text())))
     await wait(done)
+
+
+def test_functions_declared_noreturn_in_a_header(tmp_path, monkeypatch, capsys):
+    """A function declared never to return in a header (through the project's macro)
+    ends the paths of its callers in other files, as in its own."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "util.h").write_text("#define APP_NORETURN __attribute__((noreturn))\n"
+                                     "APP_NORETURN void app_fatal(const char *why);\n")
+    (tmp_path / "store.c").write_text(
+        '#include <pthread.h>\n#include "util.h"\nstatic pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;\n'
+        "static int items;\n"
+        "int store_put(int n)\n{\n    pthread_mutex_lock(&mu);\n    if (n < 0)\n        app_fatal(\"negative\");\n"
+        "    items += n;\n    pthread_mutex_unlock(&mu);\n    return 0;\n}\n"
+        "int store_take(int n)\n{\n    pthread_mutex_lock(&mu);\n    if (n > items)\n        return -1;\n"
+        "    items -= n;\n    pthread_mutex_unlock(&mu);\n    return 0;\n}\n")
+    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    clear_config_cache()
+    expected = "store.c:18:9: warning: `&mu` taken at line 16 is still held at this return (held: &mu) [lock-leak]\n"
+    assert run(capsys, "--check", ".")[:2] == (1, expected)
+    assert run(capsys, "--check", "store.c")[:2] == (1, expected)
+    clear_config_cache()

@@ -28,7 +28,7 @@ from .annotations import macro_meanings as function_macro_meanings
 from .cfg import CFG, Unanalysable, build_cfg
 from .config import Config, LockFunction, locate_entry
 from .contracts import Contracts, confirm, partners
-from .declarations import data_annotations, locate, recursive_lock_patterns, table_entry_points
+from .declarations import data_annotations, locate, noreturn_functions, recursive_lock_patterns, table_entry_points
 from .declarations import macro_meanings as data_macro_meanings
 from .contracts import apply as apply_contracts
 from .events import LOCK_EVENTS, Access, Acquire, Call, Declared, Derive, Kill, Release, Return, Site, TryAcquire
@@ -279,7 +279,11 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     contracts turn out not to change the configuration."""
     functions = functions if functions is not None else function_nodes(root)
     outside = outside_bodies(source, functions)
-    annotated, guarded, order, entry_points, locks, macros = _declared_outside_bodies(root, source, config, outside)
+    annotated, guarded, order, entry_points, locks, macros, noreturn = _declared_outside_bodies(root, source, config,
+                                                                                             outside)
+    if noreturn and not set(noreturn) <= config.noreturn:
+        # calls of them end paths (and so decide the summaries below)
+        config = apply_contracts(config, Contracts(noreturn=noreturn))
     declared: dict[str, LockFunction] = {name: fn for name, fn in annotated.items() if name not in config.functions}
     inferred: dict[str, LockFunction] = {}
     relied: set = set()
@@ -331,7 +335,7 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
         found.setdefault(name, fn)
     edges = tuple(dict.fromkeys(e for start in sorted(order_edges) for e in order_edges[start]))
     return Contracts(functions=tuple(sorted(found.items())), guarded=guarded, order=order, entry_points=entry_points,
-                     locks=locks, macros=macros, relied=tuple(sorted(relied)), order_edges=edges)
+                     locks=locks, macros=macros, relied=tuple(sorted(relied)), order_edges=edges, noreturn=noreturn)
 
 
 def summary_macros(definitions: tuple, known: dict) -> dict:
@@ -446,7 +450,7 @@ def _declared_outside_bodies(root: Node, source: bytes, config: Config, outside:
         guarded, order = data_annotations(root, source, config.annotations)
         found = (annotated_functions(root, source, config.annotations), guarded, order,
                  table_entry_points(root, source, config.entry_tables), recursive_lock_patterns(root, source),
-                 _defined_macros(source))
+                 _defined_macros(source), noreturn_functions(outside))
         _DECLARED[key] = found
     return found
 

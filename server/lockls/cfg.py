@@ -433,7 +433,8 @@ class Builder:
         inner = node.named_children[0] if node.named_child_count else None
         if inner is not None and inner.type == "call_expression":
             fn = inner.child_by_field_name("function")
-            if fn is not None and fn.type == "identifier" and flat(fn, self.source) in NORETURN:
+            if fn is not None and fn.type == "identifier" and (flat(fn, self.source) in NORETURN
+                                                               or flat(fn, self.source) in self.lower.noreturn):
                 return None
         return cur
 

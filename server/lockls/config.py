@@ -206,6 +206,7 @@ class Config:
     entry_points: tuple = ()  # names or globs of functions that start with no lock held
     entry_tables: tuple = ()  # types whose initializers list entry points ("struct file_operations")
     order_cycles: tuple = ()  # contracts.OrderCycle: edges of the files' code that close a lock-graph cycle
+    noreturn: frozenset = frozenset()  # functions declared never to return (`_Noreturn`, `G_NORETURN`, ...)
 
     @functools.cached_property
     def _fingerprint(self) -> str:
@@ -227,6 +228,7 @@ class Config:
             "entry_points": list(self.entry_points),
             "entry_tables": list(self.entry_tables),
             "order_cycles": [dataclasses.asdict(c) for c in self.order_cycles],
+            "noreturn": sorted(self.noreturn),
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()

@@ -73,10 +73,11 @@ class Contracts:
     relied: tuple = ()  # names of inferred acquire functions whose lock a caller here releases, sorted
     order_edges: tuple = ()  # OrderEdge: the orders its functions take locks in (the lock graph)
     cycles: tuple = ()  # OrderCycle: its own edges that close a cycle of the project's lock graph
+    noreturn: tuple = ()  # names of the functions it declares never to return, sorted
 
     def __bool__(self) -> bool:
         return bool(self.functions or self.guarded or self.order or self.entry_points or self.locks or self.macros
-                    or self.relied or self.order_edges or self.cycles)
+                    or self.relied or self.order_edges or self.cycles or self.noreturn)
 
     def settled(self) -> "Contracts":
         """These contracts without the tentative acquire functions (see `LockFunction.tentative`):
@@ -99,8 +100,10 @@ class Contracts:
         relied: set = set()
         edges: dict = {}
         cycles: dict = {}
+        noreturn: set = set()
         for part in parts:
             relied.update(part.relied)
+            noreturn.update(part.noreturn)
             edges.update(dict.fromkeys(part.order_edges))
             for cycle in part.cycles:
                 cycles.setdefault((cycle.first, cycle.then), cycle)
@@ -116,7 +119,7 @@ class Contracts:
                 macros.setdefault(macro, meaning)
         return Contracts(tuple(sorted(confirm(functions, relied).items())), tuple(guarded), tuple(order),
                          tuple(sorted(entries)), tuple(locks), tuple(sorted(macros.items())), tuple(sorted(relied)),
-                         tuple(edges), tuple(cycles.values()))
+                         tuple(edges), tuple(cycles.values()), tuple(sorted(noreturn)))
 
 
 # (acquire, release) spellings that pair an API's two halves: `q_lock`/`q_unlock`,
@@ -174,7 +177,8 @@ def apply(config: Config, contracts: Contracts) -> Config:
     # (first: a cycle within the file is shown with its own functions, not a longer one elsewhere)
     cycles = cycles_among(contracts.order_edges) + contracts.cycles if contracts.order_edges else contracts.cycles
     if not contracts.functions and not contracts.guarded and not contracts.order and not contracts.entry_points \
-            and not contracts.locks and not contracts.macros and not cycles:
+            and not contracts.locks and not contracts.macros and not cycles \
+            and not (contracts.noreturn and not set(contracts.noreturn) <= config.noreturn):
         return config
     if contracts.order_edges:  # not part of the result: the cycles they close are
         contracts = dataclasses.replace(contracts, order_edges=(), cycles=cycles)
@@ -200,6 +204,7 @@ def apply(config: Config, contracts: Contracts) -> Config:
             # the configuration's own mapping of a macro wins
             annotations={**dict(contracts.macros), **config.annotations} if contracts.macros else config.annotations,
             order_cycles=config.order_cycles + contracts.cycles,
+            noreturn=config.noreturn | frozenset(contracts.noreturn),
         )
         # The base fingerprint plus the contracts (their repr is deterministic: tuples of
         # frozen dataclasses and strings) identify the result: no need to serialise the

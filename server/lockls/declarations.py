@@ -354,3 +354,37 @@ def _locate_function(source: bytes, name: str) -> Optional[tuple[int, int]]:
     return None
 
 
+
+
+# -- functions that never return ------------------------------------------------------
+
+# how C code says a function never returns: C11 `_Noreturn` (and <stdnoreturn.h>'s
+# `noreturn`), C23 `[[noreturn]]`, GCC's attribute, and the projects' macros for them
+# (`G_NORETURN`, `G_GNUC_NORETURN`, `OVS_NO_RETURN`, `NORETURN`, `__noreturn`, BSD `__dead2`)
+_NORETURN_MARK = re.compile(
+    rb"\b_Noreturn\b|\bnoreturn\b|\[\[\s*(?:gnu::|__gnu__::)?_{0,2}noreturn_{0,2}\s*\]\]"
+    rb"|__attribute__\s*\(\(\s*(?:[^()]*(?:\([^()]*\))?[^()]*,\s*)?_{0,2}noreturn_{0,2}\b"
+    rb"|\b[A-Z][A-Z0-9_]*NO_?RETURN[A-Z0-9_]*\b|\b__noreturn\b|\b__dead2\b")
+_COMMENTS = re.compile(rb"/\*.*?\*/|//[^\n]*", re.S)
+_DIRECTIVE = re.compile(rb"^[ \t]*#.*(?:\\\n.*)*$", re.M)
+_DECLARED_CALL = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
+_NOT_NAMES = frozenset({b"__attribute__", b"__declspec", b"_Noreturn", b"noreturn", b"__typeof__", b"typeof",
+                        b"_Alignas", b"alignas", b"sizeof"})
+
+
+def noreturn_functions(outside: bytes) -> tuple:
+    """The functions the text outside function bodies (`analysis.outside_bodies`)
+    declares or defines as never returning, sorted: a call of one ends the path."""
+    if not _NORETURN_MARK.search(outside):
+        return ()
+    text = _DIRECTIVE.sub(b"", _COMMENTS.sub(b" ", outside))
+    found = set()
+    for chunk in re.split(rb"[;{}\0]", text):
+        if not _NORETURN_MARK.search(chunk):
+            continue
+        names = [m.group(1) for m in _DECLARED_CALL.finditer(chunk) if m.group(1) not in _NOT_NAMES]
+        # the declared function, not a macro around it (`G_GNUC_PRINTF (1, 2)`)
+        name = next((n for n in names if not n.isupper()), None)
+        if name is not None:
+            found.add(name.decode())
+    return tuple(sorted(found))

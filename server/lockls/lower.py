@@ -79,6 +79,7 @@ class Lowerer:
                  lock_names: Optional[re.Pattern] = None, origin: int = 0, variable_types=None):
         self.source = source
         self.functions = config.functions
+        self.noreturn = getattr(config, "noreturn", frozenset())  # declared so in the sources
         self.kinds = config.kinds
         self.lock_kind_for = config.lock_kind_for  # [[locks]] kind = ... wins over the function's kind
         self.classes = getattr(config, "classes", {})

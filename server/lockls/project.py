@@ -139,7 +139,8 @@ def _exported(own: Contracts, static: frozenset, path: str) -> Contracts:
     if not (own.functions or own.guarded or own.order or own.locks or own.macros):
         return own
     return dataclasses.replace(own, functions=tuple((n, f) for n, f in stamped if n not in static),
-                               guarded=(), order=(), locks=(), macros=())
+                               guarded=(), order=(), locks=(), macros=(),
+                               noreturn=tuple(n for n in own.noreturn if n not in static))
 
 
 _CONTAINERS = ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "linkage_specification",
@@ -284,7 +285,10 @@ class Project:
     def function_names(self) -> frozenset:
         """Functions the project adds to the configuration (but those that only take and
         drop locks themselves: their callers' summaries do not change with them)."""
-        return frozenset(n for n, fn in self.contracts.functions if n not in self.config.functions and not fn.only_takes)
+        functions = (n for n, fn in self.contracts.functions if n not in self.config.functions and not fn.only_takes)
+        # a call that never returns ends the paths through it: its callers' summaries change
+        ends = (n for n in self.contracts.noreturn if n not in getattr(self.config, "noreturn", ()))
+        return frozenset((*functions, *ends))
 
     def words_in(self, source: bytes, start: int = 0, end: Optional[int] = None) -> set:
         """The project's words that occur in source[start:end]."""
@@ -392,6 +396,8 @@ def _in_config(field: str, element, config: Config) -> bool:
         return element in getattr(config, "locks", ())
     if field == "macros":
         return config.annotations.get(element[0]) == element[1]
+    if field == "noreturn":
+        return element in getattr(config, "noreturn", ())
     return False
 
 
@@ -400,6 +406,8 @@ def _words(field: str, element) -> Optional[tuple]:
     None: it may matter to any file."""
     if field in ("functions", "macros"):
         return (element[0],)
+    if field == "noreturn":  # matters where it is called
+        return (element,)
     if field == "relied":  # confirms the file's own acquire function of that name
         return (element,)
     if field == "entry_points" and isinstance(element, str) and not _GLOB.search(element):
