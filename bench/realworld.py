@@ -190,6 +190,7 @@ def run_cli(command: list[str], cwd: str, reps: int) -> CliRun:
 SUMMARY = re.compile(
     r"^lockls: (?P<files>\d+) files?, (?P<functions>\d+) functions?, (?P<findings>\d+) findings?"
     r"(?: \([^)]*\))?(?:, (?P<skipped>\d+) functions? skipped)?"
+    r"(?:, (?P<partial>\d+) functions? partly analysed \(-v says which\))?"
     r"(?:, (?P<failed>\d+) files? not analysed)? in [\d.]+ s$",
     re.M,
 )

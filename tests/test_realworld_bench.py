@@ -182,7 +182,7 @@ def test_skip_reasons_and_summary_from_verbose_output(realworld):
         "lockls: b.c: skipped m (line 8): something else",
         "c.c: error: cannot read file: Permission denied",
         "lockls: 2 files, 10 functions, 3 findings (1 error, 2 warnings), 5 functions skipped, "
-        "1 file not analysed in 0.12 s",
+        "2 functions partly analysed (-v says which), 1 file not analysed in 0.12 s",
     ])
     categories = [s["category"] for s in realworld.skipped_functions(stderr)]
     assert categories == ["unbalanced braces", "unreadable definition", "internal error", "unparsable code", "other"]

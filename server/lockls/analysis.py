@@ -658,8 +658,11 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
 
 def _partner_named(name: str, source: bytes) -> bool:
     """Is a release function named as the pair of `name` (`partners`) called, declared or
-    defined in the file?"""
-    return any(re.search(rb"\b" + re.escape(p.encode()) + rb"\s*\(", source) for p in partners(name) if p != name)
+    defined in the file? A variant's pair counts too: `spa_vdev_exit` for
+    `spa_vdev_detach_enter` (one word before the verb left out)."""
+    names = {p for p in partners(name) if p != name}
+    names |= {p for p in partners(re.sub(r"_[A-Za-z0-9]+(?=_[A-Za-z0-9]+$)", "", name)) if p != name}
+    return any(re.search(rb"\b" + re.escape(p.encode()) + rb"\s*\(", source) for p in names)
 
 
 def _out_parameter(name: str, params: list[str], body: Node, source: bytes) -> Optional[int]:
