@@ -25,7 +25,7 @@ from tree_sitter import Node, Tree
 from . import dataflow, lockgraph, lockstate, summaries, syntax
 from .annotations import annotated_functions, unchecked_functions
 from .annotations import macro_meanings as function_macro_meanings
-from .cfg import CFG, Unanalysable, build_cfg
+from .cfg import CFG, NORETURN, Unanalysable, build_cfg
 from .config import Config, LockFunction, locate_entry
 from .contracts import Contracts, confirm, partners
 from .declarations import data_annotations, locate, noreturn_functions, recursive_lock_patterns, table_entry_points
@@ -281,6 +281,7 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     outside = outside_bodies(source, functions)
     annotated, guarded, order, entry_points, locks, macros, noreturn = _declared_outside_bodies(root, source, config,
                                                                                              outside)
+    noreturn = _never_returning(functions, source, noreturn, config.noreturn)
     if noreturn and not set(noreturn) <= config.noreturn:
         # calls of them end paths (and so decide the summaries below)
         config = apply_contracts(config, Contracts(noreturn=noreturn))
@@ -336,6 +337,33 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     edges = tuple(dict.fromkeys(e for start in sorted(order_edges) for e in order_edges[start]))
     return Contracts(functions=tuple(sorted(found.items())), guarded=guarded, order=order, entry_points=entry_points,
                      locks=locks, macros=macros, relied=tuple(sorted(relied)), order_edges=edges, noreturn=noreturn)
+
+
+def _never_returning(functions: list, source: bytes, declared: tuple, known: frozenset) -> tuple:
+    """`declared` plus the file's functions that end by calling one that never returns,
+    with no `return` anywhere (`static void fatal(int s) { report(s); abort(); }`)."""
+    ends = set(NORETURN) | set(known) | set(declared)
+    found = set(declared)
+    candidates = []
+    for fn, body in functions:
+        last = next((c for c in reversed(body.named_children) if c.type != "comment"), None)
+        if last is None or last.type != "expression_statement" or not last.named_child_count:
+            continue
+        call = last.named_children[0]
+        callee = call.child_by_field_name("function") if call.type == "call_expression" else None
+        if callee is None or callee.type != "identifier":
+            continue
+        if b"return" in source[body.start_byte:body.end_byte] and \
+                re.search(rb"\breturn\b", source[body.start_byte:body.end_byte]):
+            continue
+        candidates.append((syntax.function_name(fn, source), syntax.text(callee, source)))
+    for _ in range(3):  # wrappers of wrappers
+        more = {name for name, callee in candidates if callee in ends and name not in found}
+        if not more:
+            break
+        found |= more
+        ends |= more
+    return tuple(sorted(found))
 
 
 def summary_macros(definitions: tuple, known: dict) -> dict:

@@ -360,10 +360,12 @@ def _locate_function(source: bytes, name: str) -> Optional[tuple[int, int]]:
 
 # how C code says a function never returns: C11 `_Noreturn` (and <stdnoreturn.h>'s
 # `noreturn`), C23 `[[noreturn]]`, GCC's attribute, and the projects' macros for them
-# (`G_NORETURN`, `G_GNUC_NORETURN`, `OVS_NO_RETURN`, `NORETURN`, `__noreturn`, BSD `__dead2`)
+# (`G_NORETURN`, `G_GNUC_NORETURN`, `OVS_NO_RETURN`, `NORETURN`, `__noreturn`, BSD `__dead2`);
+# also the static analyzers' `analyzer_noreturn` (`G_ANALYZER_NORETURN`): a failed
+# precondition's report, after which the code's own paths are not worth following
 _NORETURN_MARK = re.compile(
     rb"\b_Noreturn\b|\bnoreturn\b|\[\[\s*(?:gnu::|__gnu__::)?_{0,2}noreturn_{0,2}\s*\]\]"
-    rb"|__attribute__\s*\(\(\s*(?:[^()]*(?:\([^()]*\))?[^()]*,\s*)?_{0,2}noreturn_{0,2}\b"
+    rb"|__attribute__\s*\(\(\s*(?:[^()]*(?:\([^()]*\))?[^()]*,\s*)?_{0,2}(?:analyzer_)?noreturn_{0,2}\b"
     rb"|\b[A-Z][A-Z0-9_]*NO_?RETURN[A-Z0-9_]*\b|\b__noreturn\b|\b__dead2\b")
 _COMMENTS = re.compile(rb"/\*.*?\*/|//[^\n]*", re.S)
 _DIRECTIVE = re.compile(rb"^[ \t]*#.*(?:\\\n.*)*$", re.M)
@@ -382,7 +384,8 @@ def noreturn_functions(outside: bytes) -> tuple:
     for chunk in re.split(rb"[;{}\0]", text):
         if not _NORETURN_MARK.search(chunk):
             continue
-        names = [m.group(1) for m in _DECLARED_CALL.finditer(chunk) if m.group(1) not in _NOT_NAMES]
+        names = [m.group(1) for m in _DECLARED_CALL.finditer(chunk)
+                 if m.group(1) not in _NOT_NAMES and not (m.group(1).startswith(b"__") and m.group(1).endswith(b"__"))]
         # the declared function, not a macro around it (`G_GNUC_PRINTF (1, 2)`)
         name = next((n for n in names if not n.isupper()), None)
         if name is not None:
