@@ -647,10 +647,30 @@ def test_deleted_config_falls_back_to_the_next_one(tmp_path):
         ("src/[!ab].c", "src/a.c", False),
         ("a/**/z.c", "a/z.c", True),
         ("a/**/z.c", "a/b/c/z.c", True),
+        ("*a*a*a*a*a*a*a*b", "a" * 60 + ".c", False),  # many stars, no match: no backtracking blow-up
+        ("*a*a*a*a*a*a*a*b", "x/" + "a" * 60 + "b", True),
+        ("src/**/**/*.c", "src/x/y/z/a.c", True),
+        ("src/[a-c]*[!x].c", "src/bqqy.c", True),
+        ("src/[a-c]*[!x].c", "src/bqqx.c", False),
+        ("src/*", "src/a/b.c", True),  # matches the directory `src/a`: everything inside
     ],
 )
 def test_glob_matching(pattern, path, expected):
     assert glob_matches(pattern, path) is expected
+
+
+def test_pathological_globs_are_matched_in_linear_time(tmp_path):
+    """A pull request's `.lockls.toml` with a glob of many stars must not stall CI:
+    this pattern against these names takes hours with a backtracking regex (the
+    subprocess's timeout turns a hang into a failure)."""
+    import subprocess
+    import sys
+
+    names = ["a" * 200 + str(i) + ".c" for i in range(20)]
+    code = ("from lockls.config import glob_matches\n"
+            f"print(sum(glob_matches('*a*a*a*a*a*a*a*a*a*a*a*b', n) for n in {names!r}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "0", done.stderr
 
 
 def test_include_and_exclude_relative_to_the_config(tmp_path):
