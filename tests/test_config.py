@@ -1022,3 +1022,43 @@ def test_a_global_named_like_an_argument_is_a_global(tmp_path):
     path = tmp_path / ".lockls.toml"
     path.write_text('[functions.flush]\nrequires = ["arg0_lock", "arg0", "arg1->mu"]\n')
     assert load_config(str(path)).functions["flush"].requires == ("=arg0_lock", "arg0", "arg1->mu")
+
+
+def test_discovery_stops_at_the_repository_root(tmp_path):
+    """A configuration above the repository (a `.git` directory) is not the project's."""
+    write(tmp_path, 'presets = ["c11"]\n')
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "src").mkdir()
+    clear_config_cache()
+    assert config_for(str(repo / "src" / "a.c")) == default_config()
+    write(repo, 'presets = ["pthread"]\n')
+    clear_config_cache()
+    assert config_for(str(repo / "src" / "a.c")).presets == ("pthread",)
+    clear_config_cache()
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root to give a file away")
+def test_a_configuration_owned_by_another_user_is_not_used(tmp_path, capsys):
+    """As git's safe.directory: someone else's `.lockls.toml` above a project (in a
+    shared /tmp) must not configure it; lockls says so and goes on."""
+    from lockls.cli import main
+    from lockls.config import DISCOVERY_WARNINGS
+
+    foreign = write(tmp_path, "[rules]\nselect = []\n")
+    os.chown(foreign, 4242, 4242)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "leak.c").write_text("#include <pthread.h>\nstatic pthread_mutex_t m;\n"
+                                    "int f(int x)\n{\n    pthread_mutex_lock(&m);\n    if (x)\n        return -1;\n"
+                                    "    pthread_mutex_unlock(&m);\n    return 0;\n}\n")
+    clear_config_cache()
+    DISCOVERY_WARNINGS.clear()
+    assert main(["--check", "--no-cache", str(project)]) == 1
+    out, err = capsys.readouterr()
+    assert "[lock-leak]" in out
+    assert f"lockls: warning: {foreign}: not used: owned by another user" in err
+    os.chown(foreign, 0, 0)  # root's: trusted
+    clear_config_cache()
+    assert main(["--check", "--no-cache", str(project)]) == 0
+    clear_config_cache()

@@ -543,6 +543,11 @@ def collect(options: CheckOptions, log: Callable[[str], None]) -> CheckReport:
     """Find, configure, look up or analyse every file; return the filtered findings."""
     configs = _Configs(options.config)
     files = _files_to_check(options, configs, log)
+    from .config import DISCOVERY_WARNINGS
+
+    for warning in DISCOVERY_WARNINGS:
+        log(f"lockls: warning: {printable(warning)}")
+    DISCOVERY_WARNINGS.clear()
     context = _project_context(files, configs, options, log) if options.project_context else []
     cache = _open_cache(options, log)
     writable_cache_dir = cache.directory if cache is not None and cache.enabled else None

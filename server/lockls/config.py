@@ -34,6 +34,7 @@ import fnmatch
 import functools
 import hashlib
 import json
+import logging
 import os
 import re
 import sys
@@ -1164,21 +1165,49 @@ def default_config() -> Config:
 # ------------------------------------------------------------------------ discovery
 
 
+# configuration files found but not used (owned by another user), for the front-ends to show
+DISCOVERY_WARNINGS: list[str] = []
+
+
 def find_config_file(start: str) -> Optional[str]:
     """The nearest `.lockls.toml` (preferred) or `lockls.toml` walking up from `start`.
 
-    `start` is a file or a directory; returns an absolute path, or None.
+    `start` is a file or a directory; returns an absolute path, or None. The walk
+    stops at the repository's root (a directory with `.git`) or the user's home, and
+    passes over a file owned by another user than the current one (or root), as
+    git's `safe.directory` does: a `/tmp/.lockls.toml` someone else wrote must not
+    configure (or silence) a project under `/tmp`. Those are recorded in
+    `DISCOVERY_WARNINGS`.
     """
     directory = _directory_of(start)
+    home = os.path.expanduser("~")
     while True:
         for name in CONFIG_FILE_NAMES:
             candidate = os.path.join(directory, name)
             if os.path.isfile(candidate):
+                if _owned_by_someone_else(candidate):
+                    warning = (f"{candidate}: not used: owned by another user (a configuration file must be "
+                               "owned by you or root)")
+                    if warning not in DISCOVERY_WARNINGS:
+                        DISCOVERY_WARNINGS.append(warning)
+                        logging.getLogger("lockls").warning("%s", warning)
+                    continue
                 return candidate
         parent = os.path.dirname(directory)
-        if parent == directory:
+        if parent == directory or directory == home or os.path.exists(os.path.join(directory, ".git")):
             return None
         directory = parent
+
+
+def _owned_by_someone_else(path: str) -> bool:
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return False  # no owners to speak of (Windows)
+    try:
+        owner = os.stat(path).st_uid
+    except OSError:
+        return False
+    return owner not in (getuid(), 0)
 
 
 def _directory_of(path: str) -> str:
