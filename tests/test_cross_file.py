@@ -718,3 +718,51 @@ def test_functions_declared_noreturn_in_a_header(tmp_path, monkeypatch, capsys):
     assert run(capsys, "--check", ".")[:2] == (1, expected)
     assert run(capsys, "--check", "store.c")[:2] == (1, expected)
     clear_config_cache()
+
+
+def _cache_entries(cache_dir: Path) -> list:
+    return [p for p in cache_dir.rglob("*.json") if not p.name.startswith(".tmp-")]
+
+
+def test_cache_is_private_and_not_forged(lockgraph, tmp_path, capsys):
+    """The cache is the user's own (0700); an entry of the wrong shape (a contracts
+    entry whose fields have the wrong types, a result with a wrong type) is ignored and
+    computed again, never trusted to erase findings."""
+    import json
+    import stat
+
+    assert run(capsys, "--check", ".")[:2] == (1, LOCKGRAPH_EXPECTED)
+    cache_dir = Path(os.environ["LOCKLS_CACHE_DIR"])
+    for directory in [d for d in cache_dir.rglob("*") if d.is_dir()]:
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+    forged = 0
+    for entry in _cache_entries(cache_dir):
+        data = json.loads(entry.read_text())
+        if isinstance(data, dict) and data.get("@") == "FileContracts":
+            data["own"]["order_edges"] = ["not an edge"]  # type confusion
+            data["exported"]["order_edges"] = {"@map": []}
+        elif isinstance(data, dict) and "findings" in data:
+            data["findings"] = []
+            data["functions"] = "many"  # a planted result of the wrong shape
+        else:
+            continue
+        entry.write_text(json.dumps(data))
+        forged += 1
+    assert forged >= 4
+    assert run(capsys, "--check", ".")[:2] == (1, LOCKGRAPH_EXPECTED)
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root to give files away")
+def test_cache_entries_of_another_user_are_not_read(lockgraph, capsys):
+    """In a shared --cache-dir, an entry another user wrote (here: a well-formed
+    result with no findings) is not used."""
+    import json
+
+    assert run(capsys, "--check", ".")[:2] == (1, LOCKGRAPH_EXPECTED)
+    for entry in _cache_entries(Path(os.environ["LOCKLS_CACHE_DIR"])):
+        data = json.loads(entry.read_text())
+        if isinstance(data, dict) and "findings" in data:
+            data["findings"] = []
+            entry.write_text(json.dumps(data))
+        os.chown(entry, 4242, 4242)
+    assert run(capsys, "--check", ".")[:2] == (1, LOCKGRAPH_EXPECTED)

@@ -45,8 +45,8 @@ CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# lockls result cac
 
 
 def read_entry(path: str) -> bytes:
-    """A cache entry's bytes (a regular file of bounded size, see `files`)."""
-    return read_bytes(path, MAX_SMALL_FILE_BYTES)
+    """A cache entry's bytes: a regular file of bounded size, written by this user (see `files`)."""
+    return read_bytes(path, MAX_SMALL_FILE_BYTES, own_only=True)
 
 
 def default_cache_dir() -> str:
@@ -211,13 +211,17 @@ class ResultCache:
             self._log(f"cache: disabled, cannot write to {self.root}: {e}")
 
     def _ensure_dir(self, shard: str) -> None:
+        # private to the user (0700): other users can neither read what was analysed nor
+        # plant entries (and entries they own anyway are not read: see `read_entry`)
         top = os.path.dirname(self.root)
         if not os.path.isdir(top):
-            os.makedirs(top, exist_ok=True)
+            os.makedirs(top, mode=0o700, exist_ok=True)
             # Tell backup tools this is a cache (https://bford.info/cachedir/).
             with open(os.path.join(top, "CACHEDIR.TAG"), "w", encoding="ascii") as fh:
                 fh.write(CACHEDIR_TAG)
-        os.makedirs(shard, exist_ok=True)
+        for directory in (self.root, shard):
+            if not os.path.isdir(directory):
+                os.makedirs(directory, mode=0o700, exist_ok=True)
         self._made_dirs.add(shard)
 
 

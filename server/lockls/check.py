@@ -778,7 +778,7 @@ class _Plan:
         if not fingerprints:
             return {}
         from .cache import data_key
-        from .project import EMPTY, FileContracts, decode, fingerprint as analysis_fingerprint, infer
+        from .project import EMPTY, FileContracts, decode_file_contracts, fingerprint as analysis_fingerprint, infer
 
         out: dict[str, _Analysis] = {}
         contracts: dict[str, FileContracts] = {}
@@ -794,11 +794,8 @@ class _Plan:
                 entry = None
                 if self.cache is not None and file.path in self.hashes:
                     entry = self.cache.get_data(data_key("contracts", fingerprint, file.path, self.hashes[file.path]))
-                try:
-                    found = decode(entry) if entry is not None else None
-                except (ValueError, TypeError, KeyError):
-                    found = None
-                if isinstance(found, FileContracts):
+                found = decode_file_contracts(entry) if entry is not None else None
+                if found is not None:
                     contracts[file.path] = found
                 else:
                     first_pass.append(_Task(file.path, config, fingerprint))

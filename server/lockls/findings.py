@@ -92,8 +92,23 @@ class FileResult:
 
 # -- serialisation (the cache and JSON output share it) ---------------------------
 
+def _typed(value, kind, what: str):
+    """`value` when it is a `kind` (a type or tuple of types; bool is no int), else TypeError:
+    a cache entry is data read back, and a wrong type must not become a wrong result."""
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple)
+                                                                               else (kind,))):
+        raise TypeError(f"{what}: expected {getattr(kind, '__name__', kind)}, got {type(value).__name__}")
+    return value
+
+
+def _strings(value, what: str) -> list:
+    return [_typed(v, str, what) for v in _typed(value, list, what)]
+
+
 def _pos_from(d) -> Pos:
-    return Pos(*d)
+    if len(_typed(d, list, "position")) != 4:
+        raise TypeError("position: expected 4 numbers")
+    return Pos(*(_typed(n, int, "position") for n in d))
 
 
 def _span_to(s: Span):
@@ -105,7 +120,9 @@ def _pos_tuple(p: Pos):
 
 
 def _span_from(d) -> Span:
-    return Span(_pos_from(d[0]), _pos_from(d[1]), d[2], d[3])
+    if len(_typed(d, list, "span")) != 4:
+        raise TypeError("span: expected 4 parts")
+    return Span(_pos_from(d[0]), _pos_from(d[1]), _typed(d[2], int, "span"), _typed(d[3], int, "span"))
 
 
 def finding_to_dict(f: Finding) -> dict:
@@ -122,16 +139,20 @@ def finding_to_dict(f: Finding) -> dict:
 
 
 def finding_from_dict(d: dict) -> Finding:
+    _typed(d, dict, "finding")
     return Finding(
-        rule=d["rule"],
-        severity=d["severity"],
-        message=d["message"],
-        path=d["path"],
+        rule=_typed(d["rule"], str, "rule"),
+        severity=_typed(d["severity"], str, "severity"),
+        message=_typed(d["message"], str, "message"),
+        path=_typed(d["path"], str, "path"),
         span=_span_from(d["span"]),
-        function=d["function"],
-        related=tuple(Related(p, _span_from(s), m) for p, s, m in d["related"]),
+        function=_typed(d["function"], str, "function"),
+        related=tuple(Related(_typed(p, str, "related"), _span_from(s), _typed(m, str, "related"))
+                      for p, s, m in _typed(d["related"], list, "related")),
         fixes=tuple(
-            Fix(t, tuple(TextEdit(_span_from(s), txt) for s, txt in edits)) for t, edits in d["fixes"]
+            Fix(_typed(t, str, "fix"), tuple(TextEdit(_span_from(s), _typed(txt, str, "fix"))
+                                             for s, txt in _typed(edits, list, "fix")))
+            for t, edits in _typed(d["fixes"], list, "fixes")
         ),
     )
 
@@ -148,11 +169,15 @@ def file_result_to_dict(r: FileResult) -> dict:
 
 
 def file_result_from_dict(d: dict) -> FileResult:
+    """The inverse of `file_result_to_dict`; TypeError (or KeyError, ValueError) on
+    anything that is not exactly what it writes."""
+    _typed(d, dict, "result")
+    error = d.get("error")
     return FileResult(
-        path=d["path"],
-        findings=[finding_from_dict(f) for f in d["findings"]],
-        functions=d["functions"],
-        skipped=list(d["skipped"]),
-        partial=list(d.get("partial", ())),
-        error=d.get("error"),
+        path=_typed(d["path"], str, "path"),
+        findings=[finding_from_dict(f) for f in _typed(d["findings"], list, "findings")],
+        functions=_typed(d["functions"], int, "functions"),
+        skipped=_strings(d["skipped"], "skipped"),
+        partial=_strings(d.get("partial", []), "partial"),
+        error=None if error is None else _typed(error, str, "error"),
     )

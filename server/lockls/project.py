@@ -535,3 +535,38 @@ def decode(data):
             raise ValueError(f"unknown type {data.get('@')!r}")
         return cls(**{k: decode(v) for k, v in data.items() if k != "@"})
     return data
+
+
+def decode_file_contracts(data) -> Optional[FileContracts]:
+    """A cached `FileContracts`, or None when `data` is not exactly one (a cache entry
+    is data read back: a value of the wrong shape must not change what is reported)."""
+    try:
+        found = decode(data)
+    except (ValueError, TypeError, KeyError):
+        return None
+    return found if isinstance(found, FileContracts) and _well_formed(found) else None
+
+
+def _well_formed(fc: FileContracts) -> bool:
+    from .config import GuardedData, LockFunction, LockPattern
+    from .contracts import OrderCycle, OrderEdge
+
+    def strings(value) -> bool:
+        return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+
+    def of(value, kind) -> bool:
+        return isinstance(value, tuple) and all(isinstance(v, kind) for v in value)
+
+    def contracts(c) -> bool:
+        return (isinstance(c, Contracts)
+                and isinstance(c.functions, tuple)
+                and all(isinstance(e, tuple) and len(e) == 2 and isinstance(e[0], str) and isinstance(e[1], LockFunction)
+                        for e in c.functions)
+                and of(c.guarded, GuardedData) and strings(c.entry_points) and of(c.locks, LockPattern)
+                and isinstance(c.order, tuple) and all(isinstance(p, tuple) and len(p) == 3 for p in c.order)
+                and isinstance(c.macros, tuple) and all(isinstance(m, tuple) and len(m) == 2 for m in c.macros)
+                and strings(c.relied) and of(c.order_edges, OrderEdge) and of(c.cycles, OrderCycle)
+                and strings(c.noreturn))
+
+    return (contracts(fc.own) and contracts(fc.exported) and strings(fc.calls) and strings(fc.static)
+            and strings(fc.macro_calls))

@@ -269,11 +269,8 @@ class ProjectIndex:
         key = data_key("contracts", fingerprint, path, content)
         contracts = None
         if self._cache is not None:
-            try:
-                data = self._cache.get_data(key)
-                contracts = proj.decode(data) if data is not None else None
-            except (ValueError, TypeError, KeyError):
-                contracts = None
+            data = self._cache.get_data(key)
+            contracts = proj.decode_file_contracts(data) if data is not None else None
         if not isinstance(contracts, proj.FileContracts):
             try:
                 tree = self._parse(source)
