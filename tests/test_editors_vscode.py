@@ -36,3 +36,18 @@ def test_extension_packages_into_a_vsix():
     assert {"extension/dist/extension.js", "extension/package.json", "extension/readme.md"} <= names
     assert not any(n.startswith("extension/src/") or "node_modules" in n for n in names)
     assert '"onLanguage:c"' in manifest
+
+
+def test_a_repository_cannot_choose_the_server_executable():
+    """`lockls.server.path` / `.args` are machine settings (a workspace's
+    .vscode/settings.json cannot run another program once the folder is trusted), and
+    the extension says what it does in untrusted workspaces."""
+    import json
+
+    manifest = json.loads((EXT / "package.json").read_text(encoding="utf-8"))
+    properties = manifest["contributes"]["configuration"]["properties"]
+    assert properties["lockls.server.path"]["scope"] == "machine"
+    assert properties["lockls.server.args"]["scope"] == "machine"
+    untrusted = manifest["capabilities"]["untrustedWorkspaces"]
+    assert untrusted["supported"] == "limited"
+    assert set(untrusted["restrictedConfigurations"]) == {"lockls.server.path", "lockls.server.args"}
