@@ -674,3 +674,28 @@ def test_output_does_not_depend_on_the_hash_seed(tmp_path):
     assert len(outputs) == 1
     related = {f["rule"]: [r["line"] for r in f["related"]] for f in json.loads(outputs.pop())}
     assert related == {"excluded-lock-held": [12, 14, 7], "blocking-under-lock": [25, 27]}
+
+
+def test_misspelt_rule_in_a_suppression_is_a_warning(tmp_path, capsys):
+    """A suppression naming no rule suppresses nothing and says so, with the nearest name."""
+    source = tmp_path / "a.c"
+    source.write_text("#include <pthread.h>\nstatic pthread_mutex_t m;\nint f(int x)\n{\n"
+                      "    pthread_mutex_lock(&m);\n    if (x) return -1; // lockls: ignore[lock-lek]\n"
+                      "    pthread_mutex_unlock(&m);\n    return 0;\n}\n")
+    assert main(["--check", "--no-cache", str(source)]) == 1
+    out, err = capsys.readouterr()
+    assert "[lock-leak]" in out
+    assert (f"{source}:6: warning: unknown rule `lock-lek` in a suppression comment (did you mean `lock-leak`?): "
+            "it suppresses nothing") in err
+
+    from lsprotocol import types as T
+
+    from lockls.lsp_diagnostics import document_diagnostics
+    from lockls.lsp_session import Session
+
+    session = Session()
+    session.open(source.as_uri(), source.read_text(), 1, "c")
+    _, diagnostics = document_diagnostics(session, source.as_uri())
+    warning = [d for d in diagnostics if d.code is None]
+    assert [(d.severity, d.range.start.line) for d in warning] == [(T.DiagnosticSeverity.Warning, 5)]
+    assert "did you mean `lock-leak`?" in warning[0].message

@@ -40,7 +40,7 @@ from .rules import RULES
 from .rules import (blocking_under_lock, double_lock, excluded_lock_held, lock_leak, lock_order, missing_required_lock,
                     nested_lock, unguarded_access, unlock_unheld)
 from .rules.common import RuleContext
-from .suppress import is_suppressed, suppressions
+from .suppress import is_suppressed, misspelt_rules, suppressions
 
 log = logging.getLogger("lockls")
 
@@ -178,6 +178,7 @@ def analyze_tree(tree: Tree, source: bytes, path: str, config: Config, analyzed:
         analyzed.clear()  # the file's own lock functions change what calls mean: start over
     config = file_config
     table = suppressions(source)
+    result.warnings = [list(w) for w in misspelt_rules(source, RULES)]
     for name, line in damaged_definitions(tree.root_node, source):
         result.skipped.append(f"{name} (line {line}): the parser could not read this definition (unbalanced braces?)")
     unchecked = unchecked_functions(tree.root_node, source, config.annotations)

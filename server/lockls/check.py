@@ -892,6 +892,9 @@ def run_check(options: CheckOptions, stdout: TextIO | None = None, stderr: TextI
     errors = [(r.path, r.error) for r in report.results if r.error is not None]
     for path, error in errors:
         print(f"{printable(display(path))}: error: {printable(error)}", file=stderr)
+    for result in report.results:
+        for line, warning in result.warnings:
+            print(f"{printable(display(result.path))}:{line}: warning: {warning}", file=stderr)
 
     write_text(stdout, render(options.fmt, findings, display, errors))
     if options.lock_graph is not None:

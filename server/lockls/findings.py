@@ -87,6 +87,7 @@ class FileResult:
     functions: int = 0  # functions analysed
     skipped: list[str] = field(default_factory=list)  # "name (line N): reason"
     partial: list[str] = field(default_factory=list)  # analysed, some findings may be missing: "name (line N): why"
+    warnings: list = field(default_factory=list)  # [line, message] about the file itself (a misspelt suppression)
     error: Optional[str] = None  # the file could not be read or analysed at all
 
 
@@ -164,6 +165,7 @@ def file_result_to_dict(r: FileResult) -> dict:
         "functions": r.functions,
         "skipped": list(r.skipped),
         "partial": list(r.partial),
+        "warnings": [list(w) for w in r.warnings],
         "error": r.error,
     }
 
@@ -179,5 +181,7 @@ def file_result_from_dict(d: dict) -> FileResult:
         functions=_typed(d["functions"], int, "functions"),
         skipped=_strings(d["skipped"], "skipped"),
         partial=_strings(d.get("partial", []), "partial"),
+        warnings=[[_typed(w[0], int, "warning"), _typed(w[1], str, "warning")]
+                  for w in _typed(d.get("warnings", []), list, "warnings")],
         error=None if error is None else _typed(error, str, "error"),
     )

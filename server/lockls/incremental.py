@@ -32,7 +32,8 @@ from .config import Config
 from .contracts import Contracts
 from .contracts import apply as apply_contracts
 from .events import Site
-from .suppress import is_suppressed, suppressions
+from .rules import RULES
+from .suppress import is_suppressed, misspelt_rules, suppressions
 
 log = logging.getLogger("lockls.server")
 
@@ -155,6 +156,8 @@ class DocumentAnalysis:
     skipped: list = field(default_factory=list)
     # (slot, what to tell) of the functions analysed in part or not at all, for the editor
     limits: list = field(default_factory=list)
+    # (1-based line, message) about the text itself: a misspelt rule in a suppression
+    warnings: list = field(default_factory=list)
     recursive_globals: frozenset = frozenset()
     config: Optional[Config] = None
     source: bytes = b""  # the text analysed
@@ -289,6 +292,7 @@ def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
         elif entry.result.partial:
             out.limits.append((slot, f"lockls analysed `{entry.result.name}` only in part: {entry.result.partial}"))
     table = suppressions(source)
+    out.warnings = misspelt_rules(source, RULES)
     enabled = select if select is not None else config.select
     unchecked = unchecked_functions(tree.root_node, source, config.annotations)
     for slot in out.slots:

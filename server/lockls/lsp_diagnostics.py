@@ -42,7 +42,17 @@ def document_diagnostics(session: Session, uri: str) -> Optional[tuple[Optional[
         return None
     doc = session.documents[uri]
     return result.version, ([diagnostic(session, doc, f, result.base) for f in result.findings]
-                            + [_limit(session, doc, slot, message) for slot, message in result.limits])
+                            + [_limit(session, doc, slot, message) for slot, message in result.limits]
+                            + [_line_warning(session, doc, line, message) for line, message in result.warnings])
+
+
+def _line_warning(session: Session, doc: Document, line: int, message: str) -> T.Diagnostic:
+    """A warning about a line of the text itself (a misspelt rule in a suppression)."""
+    row = min(line - 1, doc.lines.line_count() - 1)
+    start = doc.lines.starts[row]
+    end = start + len(doc.line_bytes(row))
+    return T.Diagnostic(range=session.lsp_range(doc, start, end), message=message,
+                        severity=T.DiagnosticSeverity.Warning, source=SOURCE, data={"suppression": True})
 
 
 def _limit(session: Session, doc: Document, slot, message: str) -> T.Diagnostic:

@@ -1,7 +1,10 @@
 """Suppression comments: `/* lockls: ignore[rule, ...] */` or `// lockls: ignore`.
 
-A suppression applies to findings on its own line and on the line below it (so
-it can sit above the statement). A bare `ignore` silences every rule there.
+- `lockls: ignore[rule]` as a trailing comment (after code) covers its own line only;
+  on a line of its own it covers the next line (it sits above the statement).
+- `lockls: ignore-next-line[rule]` covers the next line, wherever it is written.
+- `lockls: ignore-file[rule]` anywhere in the file covers the whole file.
+- A bare `ignore` (no `[...]`) silences every rule there.
 """
 
 from __future__ import annotations
@@ -9,23 +12,60 @@ from __future__ import annotations
 import re
 
 # inside a `//` comment, or inside a `/* */` comment that has not closed before it
-_SUPPRESSION = re.compile(rb"(?://[^\n]*?|/\*(?:(?!\*/)[^\n])*?)lockls:\s*ignore(?:\[([^\]\n]*)\])?")
+_SUPPRESSION = re.compile(rb"(?://[^\n]*?|/\*(?:(?!\*/)[^\n])*?)lockls:\s*ignore(-next-line|-file)?"
+                          rb"(?:\[([^\]\n]*)\])?")
 ALL = "*"
+FILE = -1  # the table's key for what covers the whole file
 
 
 def suppressions(source: bytes) -> dict[int, set[str]]:
-    """0-based line -> rules silenced on it (ALL for every rule)."""
+    """0-based line -> rules silenced on it (ALL for every rule); FILE -> rules silenced
+    everywhere."""
     out: dict[int, set[str]] = {}
     if b"lockls:" not in source:
         return out
+    line, counted = 0, 0  # newlines are counted once, from one comment to the next
     for m in _SUPPRESSION.finditer(source):
-        line = source.count(b"\n", 0, m.start())
-        rules = {ALL} if m.group(1) is None else {r.strip() for r in m.group(1).decode("utf-8", "replace").split(",") if r.strip()}
-        for target in (line, line + 1):
+        line += source.count(b"\n", counted, m.start())
+        counted = m.start()
+        rules = {ALL} if m.group(2) is None else \
+            {r.strip() for r in m.group(2).decode("utf-8", "replace").split(",") if r.strip()}
+        kind = m.group(1)
+        if kind == b"-file":
+            targets: tuple = (FILE,)
+        elif kind == b"-next-line":
+            targets = (line + 1,)
+        else:
+            line_start = source.rfind(b"\n", 0, m.start()) + 1
+            alone = not source[line_start:m.start()].strip()
+            targets = (line, line + 1) if alone else (line,)
+        for target in targets:
             out.setdefault(target, set()).update(rules)
     return out
 
 
 def is_suppressed(rule: str, line: int, table: dict[int, set[str]]) -> bool:
-    rules = table.get(line)
-    return bool(rules) and (ALL in rules or rule in rules)
+    for rules in (table.get(line), table.get(FILE)):
+        if rules and (ALL in rules or rule in rules):
+            return True
+    return False
+
+
+def misspelt_rules(source: bytes, known) -> list[tuple[int, str]]:
+    """(1-based line, message) for each rule named in a suppression that is no rule,
+    with the nearest rule's name when one is close ("did you mean")."""
+    import difflib
+
+    out = []
+    if b"lockls:" not in source:
+        return out
+    for m in _SUPPRESSION.finditer(source):
+        if m.group(2) is None:
+            continue
+        for name in (r.strip() for r in m.group(2).decode("utf-8", "replace").split(",")):
+            if name and name not in known:
+                near = difflib.get_close_matches(name, list(known), n=1)
+                hint = f" (did you mean `{near[0]}`?)" if near else ""
+                out.append((source.count(b"\n", 0, m.start()) + 1,
+                            f"unknown rule `{name}` in a suppression comment{hint}: it suppresses nothing"))
+    return out
