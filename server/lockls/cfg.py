@@ -58,6 +58,10 @@ _BODY_STATEMENTS = frozenset({"expression_statement", "if_statement", "for_state
 _JUMP_WORDS = re.compile(rb"\b(return|goto|break|continue)\b")
 
 
+# `#if` conditions that are constants: their dead branch is not code
+_PREPROC_CONSTANT = {"0": False, "1": True, "false": False, "true": True, "0L": False, "1L": True}
+
+
 class Unanalysable(Exception):
     """The function contains syntax the analysis cannot follow (the reason says where)."""
 
@@ -673,11 +677,16 @@ class Builder:
         cond = Cond(f"#if {text}")
         if self._guards_lock(node.start_byte, node.end_byte):
             self.controlling.add(cond.text)
-        self.edge(cur, then_b, cond, True, TrailItem(line, f"when `{shown}` at line {line}"))
+        # `#if 0` is not code, and `#if 1` always is: only the other branch is compiled
+        constant = _PREPROC_CONSTANT.get(text.strip("()")) if name is None and condition is not None else None
         alternative = node.child_by_field_name("alternative")
-        skip = {name, condition, alternative}
-        body = [c for c in node.named_children if c not in skip]
-        self.edge(self.sequence(body, then_b), after)
+        if constant is not False:  # (the dead branch is not even read: `#if 0` often holds no C at all)
+            self.edge(cur, then_b, cond, True, TrailItem(line, f"when `{shown}` at line {line}"))
+            skip = {name, condition, alternative}
+            body = [c for c in node.named_children if c not in skip]
+            self.edge(self.sequence(body, then_b), after)
+        if constant is True:
+            return after
         if alternative is None:
             self.edge(cur, after, cond, False, TrailItem(line, f"when `{shown}` is false at line {line}"))
         else:
