@@ -699,3 +699,49 @@ def test_misspelt_rule_in_a_suppression_is_a_warning(tmp_path, capsys):
     warning = [d for d in diagnostics if d.code is None]
     assert [(d.severity, d.range.start.line) for d in warning] == [(T.DiagnosticSeverity.Warning, 5)]
     assert "did you mean `lock-leak`?" in warning[0].message
+
+
+def test_statistics_counts_findings_per_rule(capsys):
+    """--statistics: one line per rule, most findings first, instead of the findings;
+    the exit status is the same as without it."""
+    import json
+
+    examples = str(Path(__file__).resolve().parent.parent / "examples")
+    assert main(["--check", "--no-cache", "--statistics", examples]) == 1
+    out, err = capsys.readouterr()
+    assert out == ("    4  lock-leak      A lock taken in the function may still be held when it returns.\n"
+                   "    2  unlock-unheld  Releasing a lock that may not be held.\n"
+                   "    1  double-lock    Taking a non-recursive lock that may already be held.\n")
+    assert "7 findings" in err
+    assert main(["--check", "--no-cache", "--statistics", "--format", "json", examples]) == 1
+    assert [(r["rule"], r["count"]) for r in json.loads(capsys.readouterr().out)] == [
+        ("lock-leak", 4), ("unlock-unheld", 2), ("double-lock", 1)]
+
+
+def test_unused_suppressions_are_reported_on_request(tmp_path, capsys):
+    """--report-unused-suppressions: comments that silence nothing are warnings (exit 1);
+    the editor shows them faded (a hint tagged unnecessary) on the comment."""
+    source = tmp_path / "u.c"
+    source.write_text("#include <pthread.h>\nstatic pthread_mutex_t m;\nint f(int x)\n{\n"
+                      "    pthread_mutex_lock(&m);\n    if (x) return -1; // lockls: ignore[lock-leak]\n"
+                      "    if (x > 1) return -2; // lockls: ignore[double-lock, lock-leak]\n"
+                      "    pthread_mutex_unlock(&m); // lockls: ignore\n    return 0;\n}\n")
+    assert main(["--check", "--no-cache", str(source)]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["--check", "--no-cache", "--report-unused-suppressions", str(source)]) == 1
+    assert capsys.readouterr().out == (
+        f"{source}:7:1: warning: unused suppression of `double-lock`: no such finding here to silence "
+        "[unused-suppression]\n"
+        f"{source}:8:1: warning: unused suppression: no finding here to silence [unused-suppression]\n")
+
+    from lsprotocol import types as T
+
+    from lockls.lsp_diagnostics import document_diagnostics
+    from lockls.lsp_session import Session
+
+    session = Session()
+    session.open(source.as_uri(), source.read_text(), 1, "c")
+    _, diagnostics = document_diagnostics(session, source.as_uri())
+    hints = [(d.range.start.line, d.range.start.character, d.severity, d.tags) for d in diagnostics]
+    assert hints == [(6, 26, T.DiagnosticSeverity.Hint, [T.DiagnosticTag.Unnecessary]),
+                     (7, 30, T.DiagnosticSeverity.Hint, [T.DiagnosticTag.Unnecessary])]

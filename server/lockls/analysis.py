@@ -40,7 +40,7 @@ from .rules import RULES
 from .rules import (blocking_under_lock, double_lock, excluded_lock_held, lock_leak, lock_order, missing_required_lock,
                     nested_lock, unguarded_access, unlock_unheld)
 from .rules.common import RuleContext
-from .suppress import is_suppressed, misspelt_rules, suppressions
+from .suppress import is_suppressed, misspelt_rules, suppressions, unused_suppressions
 
 log = logging.getLogger("lockls")
 
@@ -182,6 +182,7 @@ def analyze_tree(tree: Tree, source: bytes, path: str, config: Config, analyzed:
     for name, line in damaged_definitions(tree.root_node, source):
         result.skipped.append(f"{name} (line {line}): the parser could not read this definition (unbalanced braces?)")
     unchecked = unchecked_functions(tree.root_node, source, config.annotations)
+    raised: set = set()  # (rule, line) of every finding before suppressions
     for fn_node, body in functions:
         fr = analyzed.get(fn_node.start_byte) or analyze_function(fn_node, body, source, config, rec)
         if fr.skipped:
@@ -193,9 +194,12 @@ def analyze_tree(tree: Tree, source: bytes, path: str, config: Config, analyzed:
         if fr.name in unchecked:
             continue  # no_thread_safety_analysis: the author opted this function out
         for rule, site, message, related in fr.findings:
+            raised.add((rule, site.start[0]))
             if is_suppressed(rule, site.start[0], table):
                 continue
             result.findings.append(make_finding(rule, site, message, related, path, fr.name, source, config))
+    if table:
+        result.unused = [list(u) for u in unused_suppressions(source, raised, RULES)]
     result.findings.sort(key=Finding.sort_key)
     return result
 

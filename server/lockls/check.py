@@ -67,6 +67,8 @@ class CheckOptions:
     # root, or the nearest .git) for its contracts, so one file is checked as in the tree
     project_context: bool = True
     lock_graph: str | None = None  # --lock-graph FILE: write the project's lock graph there
+    statistics: bool = False  # --statistics: counts per rule instead of the findings
+    report_unused_suppressions: bool = False  # suppression comments that silence nothing are warnings
 
 
 # a project of more files than this is not read whole for the sake of a few files
@@ -896,7 +898,18 @@ def run_check(options: CheckOptions, stdout: TextIO | None = None, stderr: TextI
         for line, warning in result.warnings:
             print(f"{printable(display(result.path))}:{line}: warning: {warning}", file=stderr)
 
-    write_text(stdout, render(options.fmt, findings, display, errors))
+    unused = [(result.path, line, message) for result in report.results if options.report_unused_suppressions
+              for line, message in result.unused]
+    for path, line, message in unused:
+        # the gcc shape in text (quickfix lists read it), on stderr for the other formats
+        text = f"{printable(display(path))}:{line}:1: warning: {message} [unused-suppression]"
+        print(text, file=stdout if options.fmt == "text" and not options.statistics else stderr)
+    if options.statistics:
+        from .formats import render_statistics
+
+        write_text(stdout, render_statistics(options.fmt, findings))
+    else:
+        write_text(stdout, render(options.fmt, findings, display, errors))
     if options.lock_graph is not None:
         from .lockgraph import write as write_graph
 
@@ -923,7 +936,8 @@ def run_check(options: CheckOptions, stdout: TextIO | None = None, stderr: TextI
             ),
             file=stderr,
         )
-    return exit_status(findings, options.fail_on)
+    status = exit_status(findings, options.fail_on)
+    return 1 if unused and options.fail_on != "never" and status == 0 else status
 
 
 def write_text(stream: TextIO, text: str) -> None:

@@ -34,6 +34,8 @@ _CHECK_ONLY = {
     "cache_dir": "--cache-dir",
     "no_project_context": "--no-project-context",
     "lock_graph": "--lock-graph",
+    "statistics": "--statistics",
+    "report_unused_suppressions": "--report-unused-suppressions",
 }
 
 
@@ -65,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-project-context", action="store_true", default=None,
                        help="when checking part of a project, do not read the rest of it (the configuration's "
                             "root, or the nearest .git) for what its functions do to locks")
+    check.add_argument("--report-unused-suppressions", action="store_true", default=None,
+                       help="also report suppression comments that silence nothing (they count as warnings)")
+    check.add_argument("--statistics", action="store_true", default=None,
+                       help="print how many findings each rule has, instead of the findings (json: a list of "
+                            "{rule, count, description})")
     check.add_argument("--lock-graph", metavar="FILE",
                        help="also write the project's lock graph (locks taken while holding others; cycles in red) "
                             "to FILE: .dot or .gv (Graphviz), .mmd (Mermaid) or .svg")
@@ -153,6 +160,8 @@ def run_check(args: argparse.Namespace, select: frozenset[str] | None, ignore: f
         project_context=not args.no_project_context,
         verbose=args.verbose,
         lock_graph=args.lock_graph,
+        statistics=bool(args.statistics),
+        report_unused_suppressions=bool(args.report_unused_suppressions),
     )
     return check(options)
 

@@ -88,6 +88,7 @@ class FileResult:
     skipped: list[str] = field(default_factory=list)  # "name (line N): reason"
     partial: list[str] = field(default_factory=list)  # analysed, some findings may be missing: "name (line N): why"
     warnings: list = field(default_factory=list)  # [line, message] about the file itself (a misspelt suppression)
+    unused: list = field(default_factory=list)  # [line, message] of suppressions that silence nothing
     error: Optional[str] = None  # the file could not be read or analysed at all
 
 
@@ -166,6 +167,7 @@ def file_result_to_dict(r: FileResult) -> dict:
         "skipped": list(r.skipped),
         "partial": list(r.partial),
         "warnings": [list(w) for w in r.warnings],
+        "unused": [list(w) for w in r.unused],
         "error": r.error,
     }
 
@@ -183,5 +185,7 @@ def file_result_from_dict(d: dict) -> FileResult:
         partial=_strings(d.get("partial", []), "partial"),
         warnings=[[_typed(w[0], int, "warning"), _typed(w[1], str, "warning")]
                   for w in _typed(d.get("warnings", []), list, "warnings")],
+        unused=[[_typed(w[0], int, "unused"), _typed(w[1], str, "unused")]
+                for w in _typed(d.get("unused", []), list, "unused")],
         error=None if error is None else _typed(error, str, "error"),
     )

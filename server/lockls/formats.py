@@ -316,6 +316,21 @@ def render_sarif(
     return json.dumps(sarif_log(findings, cwd, notifications), indent=2, ensure_ascii=False) + "\n"
 
 
+def render_statistics(fmt: str, findings: Sequence[Finding]) -> str:
+    """`--statistics`: how many findings each rule has, most first (ruff's shape:
+    `count  rule  description`); `json`: a list of {rule, count, description}."""
+    from .ruledocs import short_description
+
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.rule] = counts.get(f.rule, 0) + 1
+    rows = sorted(counts.items(), key=lambda rc: (-rc[1], rc[0]))
+    if fmt == "json":
+        return json.dumps([{"rule": r, "count": n, "description": short_description(r)} for r, n in rows], indent=2) + "\n"
+    width = max((len(r) for r, _ in rows), default=0)
+    return "".join(f"{n:>5}  {r:<{width}}  {short_description(r)}\n" for r, n in rows)
+
+
 def render(
     fmt: str,
     findings: Sequence[Finding],

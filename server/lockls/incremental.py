@@ -33,7 +33,7 @@ from .contracts import Contracts
 from .contracts import apply as apply_contracts
 from .events import Site
 from .rules import RULES
-from .suppress import is_suppressed, misspelt_rules, suppressions
+from .suppress import is_suppressed, misspelt_rules, suppressions, unused_suppressions
 
 log = logging.getLogger("lockls.server")
 
@@ -158,6 +158,7 @@ class DocumentAnalysis:
     limits: list = field(default_factory=list)
     # (1-based line, message) about the text itself: a misspelt rule in a suppression
     warnings: list = field(default_factory=list)
+    unused: list = field(default_factory=list)  # (1-based line, message): suppressions that silence nothing
     recursive_globals: frozenset = frozenset()
     config: Optional[Config] = None
     source: bytes = b""  # the text analysed
@@ -295,14 +296,18 @@ def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
     out.warnings = misspelt_rules(source, RULES)
     enabled = select if select is not None else config.select
     unchecked = unchecked_functions(tree.root_node, source, config.annotations)
+    raised: set = set()  # (rule, line) of every finding before suppressions
     for slot in out.slots:
         if not slot.entry.result.findings or slot.entry.result.name in unchecked:
             continue
         for rule, site, message, related in slot.entry.findings(slot.db, slot.dr):
+            raised.add((rule, site.start[0]))
             if enabled is not None and rule not in enabled:
                 continue
             if is_suppressed(rule, site.start[0], table):
                 continue
             out.findings.append(Reported(rule, config.severity(rule), site, message, related, slot))
     out.findings.sort(key=lambda r: (r.site.start_byte, r.rule, r.message))
+    if table:
+        out.unused = unused_suppressions(source, raised, RULES)
     return out

@@ -43,16 +43,26 @@ def document_diagnostics(session: Session, uri: str) -> Optional[tuple[Optional[
     doc = session.documents[uri]
     return result.version, ([diagnostic(session, doc, f, result.base) for f in result.findings]
                             + [_limit(session, doc, slot, message) for slot, message in result.limits]
-                            + [_line_warning(session, doc, line, message) for line, message in result.warnings])
+                            + [_line_warning(session, doc, line, message) for line, message in result.warnings]
+                            + [_line_warning(session, doc, line, message, unnecessary=True)
+                               for line, message in result.unused])
 
 
-def _line_warning(session: Session, doc: Document, line: int, message: str) -> T.Diagnostic:
-    """A warning about a line of the text itself (a misspelt rule in a suppression)."""
+def _line_warning(session: Session, doc: Document, line: int, message: str,
+                  unnecessary: bool = False) -> T.Diagnostic:
+    """A warning about a line of the text itself (a misspelt rule in a suppression), or
+    with `unnecessary` a hint shown faded (a suppression that silences nothing)."""
     row = min(line - 1, doc.lines.line_count() - 1)
     start = doc.lines.starts[row]
     end = start + len(doc.line_bytes(row))
+    if unnecessary:  # the comment itself, not the code before it
+        comment = doc.source.find(b"lockls:", start, end)
+        opener = max(doc.source.rfind(b"//", start, comment), doc.source.rfind(b"/*", start, comment))
+        start = opener if comment >= 0 and opener >= 0 else start
     return T.Diagnostic(range=session.lsp_range(doc, start, end), message=message,
-                        severity=T.DiagnosticSeverity.Warning, source=SOURCE, data={"suppression": True})
+                        severity=T.DiagnosticSeverity.Hint if unnecessary else T.DiagnosticSeverity.Warning,
+                        tags=[T.DiagnosticTag.Unnecessary] if unnecessary else None,
+                        source=SOURCE, data={"suppression": True})
 
 
 def _limit(session: Session, doc: Document, slot, message: str) -> T.Diagnostic:

@@ -22,6 +22,39 @@ def suppressions(source: bytes) -> dict[int, set[str]]:
     """0-based line -> rules silenced on it (ALL for every rule); FILE -> rules silenced
     everywhere."""
     out: dict[int, set[str]] = {}
+    for _, rules, targets in suppression_comments(source):
+        for target in targets:
+            out.setdefault(target, set()).update(rules)
+    return out
+
+
+def unused_suppressions(source: bytes, raised: set, known) -> list[tuple[int, str]]:
+    """(1-based line, message) of each suppression comment that silences nothing:
+    no finding of its rules (`raised`: (rule, 0-based line) of every finding before
+    suppression) on the lines it covers. Names that are no rule (`known`) are left
+    to `misspelt_rules`."""
+    out = []
+    for line, rules, targets in suppression_comments(source):
+        rules = {r for r in rules if r == ALL or r in known}
+        if not rules:
+            continue
+
+        def used(rule: str) -> bool:
+            return any(r == rule and (FILE in targets or t in targets) for r, t in raised)
+        if ALL in rules:
+            if not any((FILE in targets or t in targets) for _, t in raised):
+                out.append((line + 1, "unused suppression: no finding here to silence"))
+            continue
+        idle = sorted(r for r in rules if not used(r))
+        if idle:
+            names = ", ".join(f"`{r}`" for r in idle)
+            out.append((line + 1, f"unused suppression of {names}: no such finding here to silence"))
+    return out
+
+
+def suppression_comments(source: bytes) -> list[tuple[int, set, tuple]]:
+    """(0-based line of the comment, rules, lines it covers (FILE: all)) of each comment."""
+    out: list = []
     if b"lockls:" not in source:
         return out
     line, counted = 0, 0  # newlines are counted once, from one comment to the next
@@ -39,8 +72,7 @@ def suppressions(source: bytes) -> dict[int, set[str]]:
             line_start = source.rfind(b"\n", 0, m.start()) + 1
             alone = not source[line_start:m.start()].strip()
             targets = (line, line + 1) if alone else (line,)
-        for target in targets:
-            out.setdefault(target, set()).update(rules)
+        out.append((line, rules, targets))
     return out
 
 
