@@ -40,7 +40,7 @@ from .rules import RULES
 from .rules import (blocking_under_lock, double_lock, excluded_lock_held, lock_leak, lock_order, missing_required_lock,
                     nested_lock, unguarded_access, unlock_unheld)
 from .rules.common import RuleContext
-from .suppress import is_suppressed, misspelt_rules, suppressions, unused_suppressions
+from .suppress import is_suppressed, misspelt_rules, suppression_comments, suppressions, unused_suppressions
 
 log = logging.getLogger("lockls")
 
@@ -177,8 +177,9 @@ def analyze_tree(tree: Tree, source: bytes, path: str, config: Config, analyzed:
     if file_config is not config:
         analyzed.clear()  # the file's own lock functions change what calls mean: start over
     config = file_config
-    table = suppressions(source)
-    result.warnings = [list(w) for w in misspelt_rules(source, RULES)]
+    comments = suppression_comments(source)
+    table = suppressions(source, comments)
+    result.warnings = [list(w) for w in misspelt_rules(comments, RULES)]
     for name, line in damaged_definitions(tree.root_node, source):
         result.skipped.append(f"{name} (line {line}): the parser could not read this definition (unbalanced braces?)")
     unchecked = unchecked_functions(tree.root_node, source, config.annotations)
@@ -198,8 +199,7 @@ def analyze_tree(tree: Tree, source: bytes, path: str, config: Config, analyzed:
             if is_suppressed(rule, site.start[0], table):
                 continue
             result.findings.append(make_finding(rule, site, message, related, path, fr.name, source, config))
-    if table:
-        result.unused = [list(u) for u in unused_suppressions(source, raised, RULES)]
+    result.unused = [list(u) for u in unused_suppressions(comments, raised, RULES)]
     result.findings.sort(key=Finding.sort_key)
     return result
 

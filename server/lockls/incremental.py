@@ -33,7 +33,7 @@ from .contracts import Contracts
 from .contracts import apply as apply_contracts
 from .events import Site
 from .rules import RULES
-from .suppress import is_suppressed, misspelt_rules, suppressions, unused_suppressions
+from .suppress import is_suppressed, misspelt_rules, suppression_comments, suppressions, unused_suppressions
 
 log = logging.getLogger("lockls.server")
 
@@ -292,8 +292,9 @@ def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
                 out.limits.append((slot, f"lockls could not analyse `{entry.result.name}`: {entry.result.skipped}"))
         elif entry.result.partial:
             out.limits.append((slot, f"lockls analysed `{entry.result.name}` only in part: {entry.result.partial}"))
-    table = suppressions(source)
-    out.warnings = misspelt_rules(source, RULES)
+    comments = suppression_comments(source)
+    table = suppressions(source, comments)
+    out.warnings = misspelt_rules(comments, RULES)
     enabled = select if select is not None else config.select
     unchecked = unchecked_functions(tree.root_node, source, config.annotations)
     raised: set = set()  # (rule, line) of every finding before suppressions
@@ -308,6 +309,5 @@ def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
                 continue
             out.findings.append(Reported(rule, config.severity(rule), site, message, related, slot))
     out.findings.sort(key=lambda r: (r.site.start_byte, r.rule, r.message))
-    if table:
-        out.unused = unused_suppressions(source, raised, RULES)
+    out.unused = unused_suppressions(comments, raised, RULES)
     return out

@@ -18,42 +18,20 @@ ALL = "*"
 FILE = -1  # the table's key for what covers the whole file
 
 
-def suppressions(source: bytes) -> dict[int, set[str]]:
+def suppressions(source: bytes, comments: list | None = None) -> dict[int, set[str]]:
     """0-based line -> rules silenced on it (ALL for every rule); FILE -> rules silenced
-    everywhere."""
+    everywhere. `comments`: `suppression_comments(source)`, when the caller has them."""
     out: dict[int, set[str]] = {}
-    for _, rules, targets in suppression_comments(source):
+    for _, rules, targets in suppression_comments(source) if comments is None else comments:
         for target in targets:
             out.setdefault(target, set()).update(rules)
     return out
 
 
-def unused_suppressions(source: bytes, raised: set, known) -> list[tuple[int, str]]:
-    """(1-based line, message) of each suppression comment that silences nothing:
-    no finding of its rules (`raised`: (rule, 0-based line) of every finding before
-    suppression) on the lines it covers. Names that are no rule (`known`) are left
-    to `misspelt_rules`."""
-    out = []
-    for line, rules, targets in suppression_comments(source):
-        rules = {r for r in rules if r == ALL or r in known}
-        if not rules:
-            continue
-
-        def used(rule: str) -> bool:
-            return any(r == rule and (FILE in targets or t in targets) for r, t in raised)
-        if ALL in rules:
-            if not any((FILE in targets or t in targets) for _, t in raised):
-                out.append((line + 1, "unused suppression: no finding here to silence"))
-            continue
-        idle = sorted(r for r in rules if not used(r))
-        if idle:
-            names = ", ".join(f"`{r}`" for r in idle)
-            out.append((line + 1, f"unused suppression of {names}: no such finding here to silence"))
-    return out
-
-
-def suppression_comments(source: bytes) -> list[tuple[int, set, tuple]]:
-    """(0-based line of the comment, rules, lines it covers (FILE: all)) of each comment."""
+def suppression_comments(source: bytes) -> list[tuple[int, tuple, tuple]]:
+    """(0-based line of the comment, rules as written (ALL for a bare `ignore`), lines it
+    covers (FILE: all)) of each suppression comment: the one reader of them, for the
+    table of what is silenced, misspelt names and unused comments."""
     out: list = []
     if b"lockls:" not in source:
         return out
@@ -61,8 +39,8 @@ def suppression_comments(source: bytes) -> list[tuple[int, set, tuple]]:
     for m in _SUPPRESSION.finditer(source):
         line += source.count(b"\n", counted, m.start())
         counted = m.start()
-        rules = {ALL} if m.group(2) is None else \
-            {r.strip() for r in m.group(2).decode("utf-8", "replace").split(",") if r.strip()}
+        rules = (ALL,) if m.group(2) is None else \
+            tuple(dict.fromkeys(r.strip() for r in m.group(2).decode("utf-8", "replace").split(",") if r.strip()))
         kind = m.group(1)
         if kind == b"-file":
             targets: tuple = (FILE,)
@@ -83,21 +61,38 @@ def is_suppressed(rule: str, line: int, table: dict[int, set[str]]) -> bool:
     return False
 
 
-def misspelt_rules(source: bytes, known) -> list[tuple[int, str]]:
-    """(1-based line, message) for each rule named in a suppression that is no rule,
-    with the nearest rule's name when one is close ("did you mean")."""
+def misspelt_rules(comments: list, known) -> list[tuple[int, str]]:
+    """(1-based line, message) for each rule named in a suppression comment
+    (`suppression_comments`) that is no rule, with the nearest rule's name when one
+    is close ("did you mean")."""
     import difflib
 
     out = []
-    if b"lockls:" not in source:
-        return out
-    for m in _SUPPRESSION.finditer(source):
-        if m.group(2) is None:
-            continue
-        for name in (r.strip() for r in m.group(2).decode("utf-8", "replace").split(",")):
-            if name and name not in known:
+    for line, rules, _ in comments:
+        for name in rules:
+            if name != ALL and name not in known:
                 near = difflib.get_close_matches(name, list(known), n=1)
                 hint = f" (did you mean `{near[0]}`?)" if near else ""
-                out.append((source.count(b"\n", 0, m.start()) + 1,
-                            f"unknown rule `{name}` in a suppression comment{hint}: it suppresses nothing"))
+                out.append((line + 1, f"unknown rule `{name}` in a suppression comment{hint}: it suppresses nothing"))
+    return out
+
+
+def unused_suppressions(comments: list, raised: set, known) -> list[tuple[int, str]]:
+    """(1-based line, message) of each suppression comment (`suppression_comments`) that
+    silences nothing: no finding of its rules (`raised`: (rule, 0-based line) of every
+    finding before suppression) on the lines it covers. Names that are no rule
+    (`known`) are left to `misspelt_rules`."""
+    out = []
+    for line, rules, targets in comments:
+        def covered(t: int) -> bool:
+            return FILE in targets or t in targets
+
+        if ALL in rules:
+            if not any(covered(t) for _, t in raised):
+                out.append((line + 1, "unused suppression: no finding here to silence"))
+            continue
+        idle = sorted(r for r in rules if r in known and not any(r == found and covered(t) for found, t in raised))
+        if idle:
+            names = ", ".join(f"`{r}`" for r in idle)
+            out.append((line + 1, f"unused suppression of {names}: no such finding here to silence"))
     return out
