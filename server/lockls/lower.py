@@ -194,9 +194,13 @@ class Lowerer:
             return Cond(f"!({c.text})", c.key, "==", "0") if c.op == "!=" and c.const == "0" else None
         return self.condition(node, out)
 
-    def _call(self, call: Node, out: list, result: Optional[str]) -> None:
+    @staticmethod
+    def _arguments(call: Node) -> list[Node]:
         args_node = call.child_by_field_name("arguments")
-        args = [a for a in args_node.named_children if a.type != "comment"] if args_node is not None else []
+        return [a for a in args_node.named_children if a.type != "comment"] if args_node is not None else []
+
+    def _call(self, call: Node, out: list, result: Optional[str]) -> None:
+        args = self._arguments(call)
         for a in args:
             self._walk(a, out, None)
         fn_node = call.child_by_field_name("function")
@@ -237,27 +241,10 @@ class Lowerer:
             if cls is not None:
                 fn = guards.applied(fn, cls, cls.kind in self.kinds)
         result_key = result or self.temp(call)
-        plain = None  # the lock as written, canonical but without following aliases
-        if fn.lock == "return":  # the object it returns (with `path`: a lock inside it)
-            key, written = result_key + fn.path, (result or shown(call, self.source)) + fn.path
-        elif fn.lock == "global":  # a global lock or context (`rcu_read_lock()` takes RCU)
-            written = fn.path
-            if "{arg" in written:  # named after an argument: `G_LOCK(cache)` takes `g__cache_lock`
-                written = _ARG_PLACEHOLDER.sub(
-                    lambda m: canonical(args[int(m.group(1))], self.source) if int(m.group(1)) < len(args) else "?",
-                    written)
-            key = written.replace(".", "->")
-        else:
-            index = fn.lock_arg
-            if index is None or index >= len(args):
-                return None  # a malformed call: nothing to learn from it
-            arg = args[index]
-            plain = canonical(arg, self.source)
-            key = key_of(plain, self.aliases)
-            written = shown(arg, self.source)
-            if fn.path:  # a wrapper that locks a field of what it is given
-                key = key + fn.path
-                plain = written = plain + fn.path
+        named = self._lock_named(fn, call, args, result_key, result)
+        if named is None:
+            return None  # a malformed call: nothing to learn from it
+        key, written, plain = named
         if fn.action == "release":
             return Release(key, written, site, fn)
         kind = self.lock_kind_for(key, fn)
@@ -276,6 +263,30 @@ class Lowerer:
             checked = replace(fn, action="try-acquire", success=fn.success or _default_success(fn.name))
             return TryAcquire(key, written, site, checked, fn.shared, result_key, spinning, lock_class)
         return Acquire(key, written, site, fn, fn.shared, spinning, lock_class)
+
+    def _lock_named(self, fn: LockFunction, call: Node, args: list[Node], result_key: str,
+                    result: Optional[str]) -> Optional[tuple[str, str, Optional[str]]]:
+        """(key, as written, canonical spelling without aliases or None) of the lock a call
+        of `fn` names, or None when the call lacks the argument that names it."""
+        if fn.lock == "return":  # the object it returns (with `path`: a lock inside it)
+            return result_key + fn.path, (result or shown(call, self.source)) + fn.path, None
+        if fn.lock == "global":  # a global lock or context (`rcu_read_lock()` takes RCU)
+            written = fn.path
+            if "{arg" in written:  # named after an argument: `G_LOCK(cache)` takes `g__cache_lock`
+                written = _ARG_PLACEHOLDER.sub(
+                    lambda m: canonical(args[int(m.group(1))], self.source) if int(m.group(1)) < len(args) else "?",
+                    written)
+            return written.replace(".", "->"), written, None
+        index = fn.lock_arg
+        if index is None or index >= len(args):
+            return None
+        arg = args[index]
+        plain = canonical(arg, self.source)
+        key, written = key_of(plain, self.aliases), shown(arg, self.source)
+        if fn.path:  # a wrapper that locks a field of what it is given
+            key = key + fn.path
+            plain = written = plain + fn.path
+        return key, written, plain
 
     def class_of(self, key: str, plain: Optional[str] = None) -> Optional[str]:
         """The configured class of a lock: by its expression, or by the type of the
@@ -498,16 +509,8 @@ class Lowerer:
         fn = self.functions.get(self.source[fn_node.start_byte:fn_node.end_byte].decode())
         if fn is None or fn.action not in HELD_TESTS:
             return None
-        if fn.lock == "global":
-            key = fn.path.replace(".", "->")
-        else:
-            args_node = call.child_by_field_name("arguments")
-            args = [a for a in args_node.named_children if a.type != "comment"] if args_node is not None else []
-            index = fn.lock_arg
-            if index is None or index >= len(args):
-                return None
-            key = key_of(canonical(args[index], self.source), self.aliases) + fn.path
-        return ("held?" if fn.action == "tests-held" else "unheld?") + key
+        named = self._lock_named(fn, call, self._arguments(call), "", None)  # (never "return": see config)
+        return None if named is None else ("held?" if fn.action == "tests-held" else "unheld?") + named[0]
 
     def is_constant(self, node: Node) -> bool:
         node = strip_parens(node)
