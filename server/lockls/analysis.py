@@ -17,7 +17,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Callable, Optional
 
 from tree_sitter import Node, Tree
@@ -344,6 +344,9 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
                      locks=locks, macros=macros, relied=tuple(sorted(relied)), order_edges=edges, noreturn=noreturn)
 
 
+_RETURN = re.compile(rb"\breturn\b")
+
+
 def _never_returning(functions: list, source: bytes, declared: tuple, known: frozenset) -> tuple:
     """`declared` plus the file's functions that end by calling one that never returns,
     with no `return` anywhere (`static void fatal(int s) { report(s); abort(); }`)."""
@@ -358,8 +361,7 @@ def _never_returning(functions: list, source: bytes, declared: tuple, known: fro
         callee = call.child_by_field_name("function") if call.type == "call_expression" else None
         if callee is None or callee.type != "identifier":
             continue
-        if b"return" in source[body.start_byte:body.end_byte] and \
-                re.search(rb"\breturn\b", source[body.start_byte:body.end_byte]):
+        if _RETURN.search(source, body.start_byte, body.end_byte):
             continue
         candidates.append((syntax.function_name(fn, source), syntax.text(callee, source)))
     for _ in range(3):  # wrappers of wrappers
@@ -540,14 +542,7 @@ def _variable_types(fn: Node, body: Node, source: bytes, nested: bool = False) -
 def lock_identity(fn: Node, body: Node, source: bytes, events=()) -> lockgraph.LockIdentity:
     """The lock-graph identity of the locks the function names (see `lockgraph`);
     `events`: the function's, to leave out what is no node (`lockgraph.left_out`)."""
-    types: dict = {}
-
-    def all_types() -> dict:
-        if not types:
-            types.update(_variable_types(fn, body, source, nested=True))
-            types.setdefault("", "")  # computed, even when empty
-        return types
-
+    all_types = cache(lambda: _variable_types(fn, body, source, nested=True))  # when first needed
     return lockgraph.LockIdentity(all_types, source, lockgraph.left_out(events))
 
 

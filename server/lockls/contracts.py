@@ -142,17 +142,13 @@ def confirm(functions: dict, relied: Iterable[str] = ()) -> dict:
     out = dict(functions)
     for name in tentative:
         fn = functions[name]
-        if name in relied or any(_releases_same(functions.get(other), fn) for other in _partners(name)):
+        if name in relied or any(_releases_same(functions.get(other), fn) for other in partners(name)):
             out[name] = dataclasses.replace(fn, tentative=False)
     return out
 
 
 def partners(name: str) -> Iterable[str]:
     """The release functions named like the pair of the acquire function `name`."""
-    return _partners(name)
-
-
-def _partners(name: str) -> Iterable[str]:
     for acquire, release in _ANTONYMS:
         at = name.rfind(acquire)
         if at >= 0:

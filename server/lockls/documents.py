@@ -64,6 +64,11 @@ class LineIndex:
         return len(self.starts)
 
 
+def _shifted(ranges: list[tuple[int, int]], start: int, delta: int) -> list[tuple[int, int]]:
+    """Byte ranges after `delta` bytes were inserted (or removed) at `start`."""
+    return [(a if a < start else a + delta, b if b < start else b + delta) for a, b in ranges]
+
+
 # a broken top-level construct larger than this is not parsed again alone (see Document._diverged)
 DIVERGENCE_CHECK_MAX_BYTES = 64 * 1024
 
@@ -178,10 +183,8 @@ class Document:
         self.source = old[:start] + new + old[end:]
         self.lines.update(self.source, start, end, start + len(new))
         delta = len(new) - (end - start)
-        self.edited = [(a if a < start else a + delta, b if b < start else b + delta) for a, b in self.edited]
-        self.edited.append((start, start + len(new)))
-        self._unparsed = [(a if a < start else a + delta, b if b < start else b + delta) for a, b in self._unparsed]
-        self._unparsed.append((start, start + len(new)))
+        self.edited = _shifted(self.edited, start, delta) + [(start, start + len(new))]
+        self._unparsed = _shifted(self._unparsed, start, delta) + [(start, start + len(new))]
 
     def reparse(self) -> None:
         """Bring the tree up to date with the bytes (incrementally when it was edited)."""

@@ -26,6 +26,7 @@ different devices: a hierarchy the graph cannot tell apart).
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 import os
@@ -165,8 +166,8 @@ def stamp(node: str, path: str) -> str:
 
 def exported(edges: tuple, path: str) -> tuple:
     """A file's edges as the project sees them: its static globals named by its path."""
-    return tuple(OrderEdge(stamp(e.first, path), stamp(e.then, path), e.first_written, e.then_written, e.function,
-                           e.via, e.origin or path) for e in edges)
+    return tuple(dataclasses.replace(e, first=stamp(e.first, path), then=stamp(e.then, path), origin=e.origin or path)
+                 for e in edges)
 
 
 @lru_cache(maxsize=256)
@@ -273,8 +274,7 @@ def write(edges: Iterable[OrderEdge], path: str, display: Callable[[str], str] =
     """Draw the lock graph of `edges` into `path`, in the format its suffix names:
     Graphviz (`.dot`, `.gv`), Mermaid (`.mmd`) or SVG (`.svg`; laid out here, no
     Graphviz needed). Edges on a cycle are red. `display` shows a file's path."""
-    edges = [e if not e.origin else OrderEdge(e.first, e.then, e.first_written, e.then_written, e.function, e.via,
-                                              display(e.origin)) for e in _one_per_pair(edges)]
+    edges = [dataclasses.replace(e, origin=display(e.origin)) if e.origin else e for e in _one_per_pair(edges)]
     on_cycle = {(c.first, c.then) for c in cycles_among(tuple(edges))}
     suffix = os.path.splitext(path)[1].lower()
     if suffix in (".dot", ".gv"):

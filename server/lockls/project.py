@@ -350,8 +350,8 @@ class Project:
     def _cycles_closed(self, own: Contracts, path: str) -> tuple:
         """The file's own lock-graph edges that close a cycle of the project's graph,
         in the file's own names of its nodes."""
-        if not own.order_edges or not (self._cycles or self._edges_from):
-            return ()
+        if not own.order_edges or not self._edges_from:
+            return ()  # (cycles among the file's own edges alone: `contracts.apply` finds them)
         mine = lockgraph.exported(own.order_edges, path)
         cycles = self._cycles
         if set(mine) != set(self._edges_from.get(path, ())):

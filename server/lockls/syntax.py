@@ -100,19 +100,8 @@ def text(node: Node, source: bytes) -> str:
 def function_name(fn: Node, source: bytes) -> str:
     """The name a function definition declares (`f` in `static int *f(void)`; `f` in
     `static void ANNOTATE(proto) f(void)` too, see `_macro_prefixed`)."""
-    prefixed = _macro_prefixed(function_declarator(fn))
-    if prefixed is not None:
-        name = prefixed.child_by_field_name("function")
-        return text(name, source)
-    decl = fn.child_by_field_name("declarator")
-    while decl is not None:
-        if decl.type in ("identifier", "field_identifier"):
-            return text(decl, source)
-        if decl.type == "parenthesized_declarator":
-            decl = decl.named_children[0] if decl.named_child_count else None
-            continue
-        decl = decl.child_by_field_name("declarator")
-    return "<anonymous>"
+    name = function_name_node(fn)
+    return text(name, source) if name is not None else "<anonymous>"
 
 
 def function_name_node(fn: Node) -> Optional[Node]:
@@ -193,7 +182,7 @@ def _bare_name(param: Node) -> bool:
 def _argument_name(arg: Node, source: bytes) -> str:
     """The parameter name in `struct q *q` read as an expression (`struct q * q`: the
     last identifier), "" when there is none (`void`)."""
-    names = [n for n in _identifiers(arg)]
+    names = _identifiers(arg)
     return text(names[-1], source) if names and text(names[-1], source) != "void" else ""
 
 

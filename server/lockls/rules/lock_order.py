@@ -183,15 +183,10 @@ def _declared(ctx: RuleContext, a: str, b: str) -> bool:
         return a[6:] in ctx.lock_order and b[6:] in ctx.lock_order
     if not ctx.order_pairs:
         return False
-    a, b = _as_key(a), _as_key(b)
+    a, b = shown(a), shown(b)  # the form declared globs match: `*->mtx` matches `struct dev->mtx`
     after = _taken_after(tuple(p[:2] for p in ctx.order_pairs))  # chains count: a before x before b
     return any((fnmatchcase(x, earlier) and any(fnmatchcase(y, later) for later in laters))
                for earlier, laters in after.items() for x, y in ((a, b), (b, a)))
-
-
-def _as_key(node: str) -> str:
-    """A node in the form declared-order globs match (`*->mtx` matches `struct dev->mtx`)."""
-    return shown(node)
 
 
 def _describe(edge) -> str:
