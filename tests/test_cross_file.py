@@ -55,16 +55,23 @@ USER_C = [e for e in EXPECTED if e[0] == "src/user.c"]
 CALLS_TO_REQUIRES = "void queue_drain_locked(struct queue *q) REQUIRES(&q->lock);"
 
 
-@pytest.fixture
-def shop(tmp_path, monkeypatch):
-    """A copy of the project (tests edit it), as the working directory, with its own cache."""
-    root = tmp_path / "shop"
-    shutil.copytree(SHOP, root)
+def working_copy(project: Path, tmp_path, monkeypatch, repository: bool = False):
+    """A copy of a fixture project (tests edit it), as the working directory, with its
+    own cache; `repository`: with a `.git` directory, so the rest of it is read for context."""
+    root = tmp_path / project.name
+    shutil.copytree(project, root)
+    if repository:
+        (root / ".git").mkdir()
     monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(root)
     clear_config_cache()
     yield root
     clear_config_cache()
+
+
+@pytest.fixture
+def shop(tmp_path, monkeypatch):
+    yield from working_copy(SHOP, tmp_path, monkeypatch)
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -453,14 +460,7 @@ SUMMARIES_EXPECTED = (
 
 @pytest.fixture
 def summaries(tmp_path, monkeypatch):
-    """A copy of tests/crossfile/summaries, as the working directory, with its own cache."""
-    root = tmp_path / "summaries"
-    shutil.copytree(SUMMARIES, root)
-    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.chdir(root)
-    clear_config_cache()
-    yield root
-    clear_config_cache()
+    yield from working_copy(SUMMARIES, tmp_path, monkeypatch)
 
 
 def test_summaries_across_files(summaries, monkeypatch, capsys):
@@ -556,15 +556,7 @@ LOCKGRAPH_EXPECTED = (
 
 @pytest.fixture
 def lockgraph(tmp_path, monkeypatch):
-    """A copy of tests/crossfile/lockgraph, as the working directory (a repository), with its own cache."""
-    root = tmp_path / "lockgraph"
-    shutil.copytree(LOCKGRAPH, root)
-    (root / ".git").mkdir()
-    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.chdir(root)
-    clear_config_cache()
-    yield root
-    clear_config_cache()
+    yield from working_copy(LOCKGRAPH, tmp_path, monkeypatch, repository=True)
 
 
 def test_lock_order_cycle_across_files(lockgraph, monkeypatch, capsys):
