@@ -103,9 +103,9 @@ def branch_edges(cfg: CFG, text: str | None = None) -> list:
     the test written `text`; a condition nobody re-tests is dropped, the note stays."""
     out = []
     for s, e in edges(cfg):
-        if e.cond is None and (e.note is None or not e.note.text.startswith("when")):
+        if e.cond is None and (e.note is None or not str(e.note.text).startswith("when")):
             continue
-        if text is not None and not (e.note is not None and e.note.text.startswith(f"when `{text}`")) \
+        if text is not None and not (e.note is not None and str(e.note.text).startswith(f"when `{text}`")) \
                 and not (e.cond is not None and e.cond.text == text):
             continue
         out.append((s, e))
@@ -194,8 +194,8 @@ def test_if_else():
     sb, eb = only_edge_into(cfg, b)
     assert sa == sb == block_of(cfg, "s")
     assert (ea.truth, eb.truth) == (True, False)
-    assert ea.note.text == "when `x` at line 1"
-    assert eb.note.text == "when `x` is false at line 1"
+    assert str(ea.note.text) == "when `x` at line 1"
+    assert str(eb.note.text) == "when `x` is false at line 1"
     assert ea.note.loop is False and ea.note.line == 1
     # d is reached on both paths only
     assert d not in reachable(cfg, avoid={a, b})
@@ -213,7 +213,7 @@ def test_condition_kept_when_tested_again():
 def test_condition_tested_once_is_dropped_but_keeps_its_note():
     cfg = cfg_of("void f(int x, int y) { if (x) L(a); if (y > 2) L(b); if (y) L(c); }")
     _, ea = only_edge_into(cfg, block_of(cfg, "a"))
-    assert (ea.cond, ea.truth, ea.note.text) == (None, True, "when `x` at line 1")
+    assert (ea.cond, ea.truth, str(ea.note.text)) == (None, True, "when `x` at line 1")
     # y is tested twice (as `y > 2` and `y`): both keep their conditions
     _, eb = only_edge_into(cfg, block_of(cfg, "b"))
     _, ec = only_edge_into(cfg, block_of(cfg, "c"))
@@ -231,7 +231,7 @@ def test_if_without_else():
     assert out[True].target == a
     assert out[False].target == d
     assert out[True].cond == out[False].cond == Cond("x > 2", "x", ">", "2")
-    assert out[False].note.text == "when `x > 2` is false at line 1"
+    assert str(out[False].note.text) == "when `x > 2` is false at line 1"
 
 
 def test_else_if_chain():
@@ -259,8 +259,8 @@ def test_not_swaps_the_edges():
     _, eb = only_edge_into(cfg, block_of(cfg, "b"))
     assert ea.cond == eb.cond == Cond("x", "x", "!=", "0")
     assert (ea.truth, eb.truth) == (False, True)
-    assert ea.note.text == "when `!x` at line 2"
-    assert eb.note.text == "when `x` at line 2"
+    assert str(ea.note.text) == "when `!x` at line 2"
+    assert str(eb.note.text) == "when `x` at line 2"
 
 
 def test_double_not_is_the_plain_test():
@@ -274,12 +274,12 @@ def test_and_short_circuit_has_an_intermediate_block():
     cfg = cfg_of("void f(int x, int y) { L(s); if (x && y) L(a); else L(b); }")
     s, a, b = block_of(cfg, "s"), block_of(cfg, "a"), block_of(cfg, "b")
     out = {e.truth: e for e in cfg.blocks[s].succs}
-    assert out[True].note.text == "when `x` at line 1"
+    assert str(out[True].note.text) == "when `x` at line 1"
     mid = out[True].target
     assert mid not in (a, b, s)
     assert cfg.blocks[mid].events == []
     mid_out = {e.truth: e for e in cfg.blocks[mid].succs}
-    assert mid_out[True].note.text == "when `y` at line 1"
+    assert str(mid_out[True].note.text) == "when `y` at line 1"
     assert mid_out[True].target == a
     assert mid_out[False].target == b
     assert out[False].target == b  # x false skips the test of y
@@ -334,7 +334,7 @@ def test_switch_cases_fall_through_and_default():
         assert src == s  # from the dispatch block
         assert e.cond == Cond(f"x == {value}", "x", "==", value)
         assert e.target == target
-        assert e.note.text == f"in `case {value}:` at line {line}"
+        assert str(e.note.text) == f"in `case {value}:` at line {line}"
     # fall-through from case 1 into case 2, break to after
     assert [e.target for e in cfg.blocks[a].succs] == [b]
     assert cfg.blocks[a].succs[0].cond is None
@@ -342,7 +342,7 @@ def test_switch_cases_fall_through_and_default():
     # default: reached from the dispatch without going through a case...
     assert c in reachable(cfg, s, avoid={a, b})
     (_, e_default), = edges_into(cfg, c)
-    assert e_default.note.text == "in `default:` at line 9"
+    assert str(e_default.note.text) == "in `default:` at line 9"
     # ...only when no case matched: every path to it says x is neither 1 nor 2
     no_match = {(e.cond.const, e.truth) for _, e in cond_edges(cfg) if not e.truth}
     assert no_match == {("1", False), ("2", False)}
@@ -385,7 +385,7 @@ def test_continue_inside_a_switch_goes_to_the_loop():
     a, b = block_of(cfg, "a"), block_of(cfg, "b")
     (e,) = cfg.blocks[a].succs
     header = e.target
-    assert [x.note.text for x in cfg.blocks[header].succs] == ["when `x` at line 1", "when `x` is false at line 1"]
+    assert [str(x.note.text) for x in cfg.blocks[header].succs] == ["when `x` at line 1", "when `x` is false at line 1"]
     assert b not in reachable(cfg, a, avoid={header})
 
 
@@ -397,7 +397,7 @@ def test_while_loop_has_a_back_edge_and_an_exit():
     assert path(cfg, a, a)  # the back edge
     assert d in reachable(cfg, avoid={a})  # zero iterations
     tests = [e for _, e in branch_edges(cfg)]
-    assert sorted((e.truth, e.note.text, e.note.loop) for e in tests) == [
+    assert sorted((e.truth, str(e.note.text), e.note.loop) for e in tests) == [
         (False, "when `x` is false at line 3", True), (True, "when `x` at line 3", True)]
     (header,) = {src for src, _ in branch_edges(cfg)}
     assert {e.target: e.truth for e in cfg.blocks[header].succs} == {a: True, d: False}
@@ -508,7 +508,7 @@ def test_loop_macro_may_run_zero_times():
     assert d in reachable(cfg, avoid={a})
     assert path(cfg, a, a)
     notes = [e.note for _, e in edges(cfg) if e.note is not None]
-    assert [(n.text, n.line, n.loop) for n in notes] == [("when `list_for_each(...)` at line 2 ends", 2, True)]
+    assert [(str(n.text), n.line, n.loop) for n in notes] == [("when `list_for_each(...)` at line 2 ends", 2, True)]
 
 
 def test_loop_macro_with_one_argument_is_not_lost():
@@ -537,12 +537,12 @@ def test_goto_forward():
     cfg = cfg_of("int f(int x) {\n L(a);\n if (x)\n  goto out;\n L(b);\nout:\n U(a);\n return 0;\n}")
     a, b = block_of(cfg, "a"), block_of(cfg, "b")
     out = block_of(cfg, "a", Release)
-    gotos = [(s, e) for s, e in edges(cfg) if e.note is not None and e.note.text.startswith("via")]
+    gotos = [(s, e) for s, e in edges(cfg) if e.note is not None and str(e.note.text).startswith("via")]
     assert len(gotos) == 1
     s, e = gotos[0]
     assert e.target == out
     assert e.cond is None
-    assert (e.note.text, e.note.line, e.note.loop) == ("via `goto out` at line 4", 4, False)
+    assert (str(e.note.text), e.note.line, e.note.loop) == ("via `goto out` at line 4", 4, False)
     assert out in reachable(cfg, avoid={b})
     assert path(cfg, b, out)  # the label is also reached by falling into it
 
@@ -551,8 +551,8 @@ def test_goto_backward_makes_a_loop():
     cfg = cfg_of("void f(int x) {\nagain:\n L(a);\n if (x) goto again;\n L(d);\n}")
     a = block_of(cfg, "a")
     assert path(cfg, a, a)
-    (e,) = [e for _, e in edges(cfg) if e.note is not None and e.note.text.startswith("via")]
-    assert e.note.text == "via `goto again` at line 4"
+    (e,) = [e for _, e in edges(cfg) if e.note is not None and str(e.note.text).startswith("via")]
+    assert str(e.note.text) == "via `goto again` at line 4"
     assert a in reachable(cfg, e.target)
 
 
@@ -578,8 +578,8 @@ def test_ifdef_inside_a_body_branches_both_ways():
     out = {e.truth: e for e in cfg.blocks[s].succs}
     assert out[True].target == a
     assert out[False].target == d
-    assert out[True].note.text == "when `#ifdef DEBUG` at line 3"
-    assert out[False].note.text == "when `#ifdef DEBUG` is false at line 3"
+    assert str(out[True].note.text) == "when `#ifdef DEBUG` at line 3"
+    assert str(out[False].note.text) == "when `#ifdef DEBUG` is false at line 3"
     assert path(cfg, a, d)
 
 
@@ -602,13 +602,13 @@ def test_ifndef_with_else():
     out = {e.truth: e for e in cfg.blocks[s].succs}
     assert out[True].cond == out[False].cond == Cond("#if !defined(NDEBUG)")
     assert (out[True].target, out[False].target) == (a, b)
-    assert out[False].note.text == "when `#ifndef NDEBUG` is false at line 3"
+    assert str(out[False].note.text) == "when `#ifndef NDEBUG` is false at line 3"
     assert path(cfg, a, d) and path(cfg, b, d) and not path(cfg, a, b)
 
 
 def test_if_elif_chain():
     cfg = cfg_of("void f(void) {\n#if X > 1\n L(a);\n#elif defined(Y)\n L(b);\n#else\n L(c);\n#endif\n L(d);\n}")
-    notes = {e.note.text for _, e in branch_edges(cfg)}
+    notes = {str(e.note.text) for _, e in branch_edges(cfg)}
     assert notes == {"when `#if X > 1` at line 2", "when `#if X > 1` is false at line 2",
                      "when `#elif defined(Y)` at line 4", "when `#elif defined(Y)` is false at line 4"}
     a, b, c, d = (block_of(cfg, k) for k in "abcd")
@@ -664,7 +664,7 @@ def test_jump_hidden_in_a_declaration_error_is_not_lost(jump):
     if jump.startswith("return"):
         assert "x" in [r.value for r in returns(cfg)]
     else:
-        assert "via `goto out` at line 1" in [e.note.text for _, e in edges(cfg) if e.note is not None]
+        assert "via `goto out` at line 1" in [str(e.note.text) for _, e in edges(cfg) if e.note is not None]
 
 
 # -- events are in evaluation order ------------------------------------------------------
@@ -700,8 +700,8 @@ def test_scoped_cond_guard_runs_its_failure_statement_or_the_block():
     a, b = block_of(cfg, "a"), block_of(cfg, "b")
     _, took = branch(cfg, "scoped_cond_guard(mutex_intr, return -EINTR, &d->m)", True)
     _, failed = branch(cfg, "scoped_cond_guard(mutex_intr, return -EINTR, &d->m)", False)
-    assert took.note.text == "when `scoped_cond_guard(mutex_intr, return -EINTR, &d->m)` takes `&d->m` at line 2"
-    assert failed.note.text == "when `scoped_cond_guard(mutex_intr, return -EINTR, &d->m)` fails at line 2"
+    assert str(took.note.text) == "when `scoped_cond_guard(mutex_intr, return -EINTR, &d->m)` takes `&d->m` at line 2"
+    assert str(failed.note.text) == "when `scoped_cond_guard(mutex_intr, return -EINTR, &d->m)` fails at line 2"
     assert a in reachable(cfg, took.target) and a not in reachable(cfg, failed.target)
     assert b not in reachable(cfg, failed.target)  # the failure returns
     # the block's end releases the guard's lock before `L(b)`
@@ -721,7 +721,7 @@ def test_scoped_cond_guard_failure_statements(fail, after_reached):
     assert (b in reachable(cfg, failed.target)) is after_reached
     assert c in reachable(cfg, failed.target)
     if "goto" in fail:
-        assert "via `goto out` at line 3" in [e.note.text for _, e in edges(cfg) if e.note is not None]
+        assert "via `goto out` at line 3" in [str(e.note.text) for _, e in edges(cfg) if e.note is not None]
 
 
 def test_scoped_cond_guard_with_an_unreadable_failure_statement_is_unanalysable():

@@ -317,7 +317,7 @@ def check_findings(root: Path, path: str) -> list:
         report = lockls.check.collect(lockls.check.CheckOptions(paths=["."], use_cache=False, jobs=1), lambda m: None)
     finally:
         os.chdir(cwd)
-    return sorted((f.span.start.line + 1, f.span.start.char_col + 1, f.rule, f.message)
+    return sorted((f.span.start.line + 1, f.span.start.char_col + 1, f.rule, f.text)
                   for f in report.findings if os.path.relpath(f.path, root) == path)
 
 

@@ -56,7 +56,7 @@ def held_everywhere(state) -> set:
 
 
 def rules(result) -> list:
-    return sorted(r for r, *_ in result.findings)
+    return sorted(v.rule for v in result.findings)
 
 
 def assert_fixpoint(result) -> None:

@@ -57,7 +57,7 @@ def test_fixture(path: Path):
     expected, texts = expectations(lines)
     messages: dict = {}
     for f in result.findings:
-        messages.setdefault((f.span.start.line + 1, f.span.start.char_col + 1, f.rule), []).append(f.message)
+        messages.setdefault((f.span.start.line + 1, f.span.start.char_col + 1, f.rule), []).append(f.text)
     actual = Counter({key: len(m) for key, m in messages.items()})
     problems = []
     for key in sorted(expected - actual):
@@ -78,7 +78,7 @@ def _interleave(lines: list[str], findings) -> str:
     by_line: dict[int, list[str]] = {}
     for f in findings:
         by_line.setdefault(f.span.start.line, []).append(
-            f"{' ' * f.span.start.char_col}^ {f.rule}: {f.message}")
+            f"{' ' * f.span.start.char_col}^ {f.rule}: {f.text}")
     out = []
     for i, line in enumerate(lines):
         out.append(f"{i + 1:4} | {line}")

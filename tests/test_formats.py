@@ -9,6 +9,7 @@ import pytest
 
 from lockls import __version__
 from lockls.findings import Finding, Pos, Related, Span
+from lockls.message import LineRef, Message
 from lockls.formats import (
     fingerprint_key,
     relative_to_cwd,
@@ -272,8 +273,9 @@ def test_sarif_file_outside_cwd_gets_an_absolute_uri(cwd):
 
 
 def test_sarif_fingerprint_ignores_lines_and_counts_duplicates(cwd):
-    moved = finding(where=span(42, 8, 42, 18), message="leak (taken at line 5)")
-    original = finding(message="leak (taken at line 3)")
+    moved = finding(where=span(42, 8, 42, 18), message=Message.of("leak (taken at ", LineRef(5), ")"))
+    original = finding(message=Message.of("leak (taken at ", LineRef(3), ")"))
+    assert original.text == "leak (taken at line 3)"
     assert fingerprint_key(moved, "src/queue.c") == fingerprint_key(original, "src/queue.c")
     assert fingerprint_key(finding(function="other"), "src/queue.c") != fingerprint_key(original, "src/queue.c")
     results = sarif_log([original, moved])["runs"][0]["results"]

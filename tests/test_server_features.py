@@ -294,8 +294,8 @@ def test_only_the_edited_function_is_reanalysed():
     second = s.analysis(URI)
     assert s.cache.misses == 21
     expected = analyze_source(doc.source, "f.c", default_config()).findings
-    assert [(f.rule, f.site.start_byte, f.message) for f in second.findings] == [
-        (f.rule, f.span.start_byte, f.message) for f in expected]
+    assert [(f.rule, f.site.start_byte, str(f.message)) for f in second.findings] == [
+        (f.rule, f.span.start_byte, f.text) for f in expected]
 
 
 def test_error_in_one_function_is_logged_once_and_skipped(monkeypatch, caplog):

@@ -42,7 +42,7 @@ def normalise(items):
 def expected(text: str):
     data = text.encode()
     result = analyze_source(data, "f.c", default_config())
-    return normalise((f.rule, f.span.start_byte, f.span.end_byte, f.message,
+    return normalise((f.rule, f.span.start_byte, f.span.end_byte, f.text,
                       tuple((r.span.start_byte, r.message) for r in f.related)) for f in result.findings)
 
 
@@ -74,7 +74,7 @@ def test_session_matches_check_after_random_edits(source, edits, encoding):
     assert s.documents[uri].source == text.encode()
     data = text.encode()
     # related places declared outside the function are resolved against the final text, as the server does
-    got = normalise((f.rule, f.site.start_byte, f.site.end_byte, f.message,
+    got = normalise((f.rule, f.site.start_byte, f.site.end_byte, str(f.message),
                      tuple((r.span.start_byte, r.message)
                            for r in related_locations(f.related, "f.c", data, default_config())))
                     for f in s.analysis(uri).findings)

@@ -33,6 +33,7 @@ from .declarations import macro_meanings as data_macro_meanings
 from .contracts import apply as apply_contracts
 from .events import LOCK_EVENTS, Access, Acquire, Call, Declared, Derive, Kill, Release, Return, Site, TryAcquire
 from .findings import FileResult, Finding, Pos, Related, Span
+from .results import Violation
 from .lockexpr import canonical, key_of, resolve_lock_ref
 from .facts import number
 from .lower import Lowerer
@@ -194,11 +195,11 @@ def analyze_tree(tree: Tree, source: bytes, path: str, config: Config, analyzed:
             result.partial.append(f"{fr.name} (line {fr.line}): {fr.partial}")
         if fr.name in unchecked:
             continue  # no_thread_safety_analysis: the author opted this function out
-        for rule, site, message, related in fr.findings:
-            raised.add((rule, site.start[0]))
-            if is_suppressed(rule, site.start[0], table):
+        for v in fr.findings:
+            raised.add((v.rule, v.site.start[0]))
+            if is_suppressed(v.rule, v.site.start[0], table):
                 continue
-            result.findings.append(make_finding(rule, site, message, related, path, fr.name, source, config))
+            result.findings.append(make_finding(v, path, fr.name, source, config))
     result.unused = [list(u) for u in unused_suppressions(comments, raised, RULES)]
     result.findings.sort(key=Finding.sort_key)
     return result
@@ -671,16 +672,18 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         has_partner=always_held is not None and bool(always_held) and not released and _partner_named(cfg.name, source),
         lock_identity=lock_identity(fn, body, source, (ev for ev, _ in steps)) if config.order_cycles else None,
         order_cycles=lockgraph.cycle_index(config.order_cycles),
+        lock_events={ev.site: ev for ev, _ in steps if isinstance(ev, LOCK_EVENTS)},
     )
     for ev, st in steps:
+        ctx.checking = ev
         for rule in RULE_MODULES:
             if isinstance(ev, rule.EVENTS):
                 rule.check(ev, st, ctx)
     seen, out = set(), []
-    for rule, site, message, related in ctx.reports:
-        if (rule, site, message) not in seen:
-            seen.add((rule, site, message))
-            out.append((rule, site, message, related))
+    for v in ctx.reports:
+        if (v.rule, v.site, v.message) not in seen:
+            seen.add((v.rule, v.site, v.message))
+            out.append(v)
     return out
 
 
@@ -846,17 +849,15 @@ def span_of(site: Site, source: bytes) -> Span:
                 site.start_byte, site.end_byte)
 
 
-def make_finding(rule: str, site: Site, message: str, related, path: str, function: str, source: bytes,
-                 config: Config) -> Finding:
-    severity = config.severity(rule) if hasattr(config, "severity") else RULES[rule]
+def make_finding(v: Violation, path: str, function: str, source: bytes, config: Config) -> Finding:
     return Finding(
-        rule=rule,
-        severity=severity,
-        message=message,
+        rule=v.rule,
+        severity=config.severity(v.rule),
+        message=v.message,
         path=path,
-        span=span_of(site, source),
+        span=span_of(v.site, source),
         function=function,
-        related=related_locations(related, path, source, config),
+        related=related_locations(v.related, path, source, config),
     )
 
 
@@ -869,11 +870,11 @@ def related_locations(related, path: str, source: bytes, config: Config,
     out = []
     for place, message in related:
         if isinstance(place, Site):
-            out.append(Related(path, span_of(place, source), message))
+            out.append(Related(path, span_of(place, source), str(message)))
         elif isinstance(place, Declared):
             found = _declaration_span(place, path, source, config, read or read_source)
             if found is not None:
-                out.append(Related(found[0], found[1], message))
+                out.append(Related(found[0], found[1], str(message)))
     return tuple(out)
 
 

@@ -32,6 +32,7 @@ from .syntax import declared_name, new_parser
 from .lower import Lowerer, flat, shown, strip_parens
 from .guards import COND_GUARD_MACROS
 from .lockexpr import canonical
+from .message import LineRef, Message
 
 # Calls after which a path never returns (a lock still held there is not a leak).
 NORETURN = frozenset({
@@ -65,6 +66,10 @@ _PREPROC_CONSTANT = {"0": False, "1": True, "false": False, "true": True, "0L": 
 class Unanalysable(Exception):
     """The function contains syntax the analysis cannot follow (the reason says where)."""
 
+
+def _trail(line: int, before: str, after: str = "", loop: bool = False) -> TrailItem:
+    """A branch taken at `line`, explained as "<before>at line N<after>"."""
+    return TrailItem(line, Message.of(before, "at ", LineRef(line), after), loop)
 
 @dataclass(frozen=True, slots=True)
 class Edge:
@@ -314,8 +319,8 @@ class Builder:
             body, failed = self.new(), self.new()
             line, text = self.line(head), shown(head, self.source)
             cond = Cond(f"{tried.result} != 0", tried.result, "!=", "0")
-            self.edge(cur, body, cond, True, TrailItem(line, f"when `{text}` takes `{tried.written}` at line {line}"))
-            self.edge(cur, failed, cond, False, TrailItem(line, f"when `{text}` fails at line {line}"))
+            self.edge(cur, body, cond, True, _trail(line, f"when `{text}` takes `{tried.written}` "))
+            self.edge(cur, failed, cond, False, _trail(line, f"when `{text}` fails "))
             self.edge(fail(failed, after) if fail is not None else failed, after)
         self._enter_macro_loop(after)
         self.scopes.append(scoped)
@@ -525,7 +530,7 @@ class Builder:
             return None
         name = flat(label, self.source)
         self._leave_scopes(cur, 1, node)  # labels are almost always in the function's own block
-        self.edge(cur, self.label(name), note=TrailItem(self.line(node), f"via `goto {name}` at line {self.line(node)}"))
+        self.edge(cur, self.label(name), note=_trail(self.line(node), f"via `goto {name}` "))
         return None
 
     def _s_labeled_statement(self, node: Node, cur):
@@ -576,7 +581,7 @@ class Builder:
         else:
             self.edge(header, body_b)
             if note_text:  # a macro loop may run zero times
-                self.edge(header, after, note=TrailItem(line, f"when {note_text} at line {line} ends", True))
+                self.edge(header, after, note=_trail(line, f"when {note_text} ", " ends", loop=True))
         self.breaks.append(after)
         self.break_depths.append(len(self.scopes))
         self.continues.append(step)
@@ -643,11 +648,11 @@ class Builder:
             line = self.line(child)
             if value is None:
                 has_default = True
-                self.edge(no_match, case_b, note=TrailItem(line, f"in `default:` at line {line}"))
+                self.edge(no_match, case_b, note=_trail(line, f"in `default:` "))
             else:
                 vtext = self.lower.constant_text(value)
                 c = Cond(f"{cond_text} == {vtext}", key, "==", vtext)
-                self.edge(cur, case_b, c, True, TrailItem(line, f"in `case {shown(value, self.source)}:` at line {line}"))
+                self.edge(cur, case_b, c, True, _trail(line, f"in `case {shown(value, self.source)}:` "))
             prev = self.sequence((c for c in child.named_children if c != value), case_b)
         self.breaks.pop()
         self.break_depths.pop()
@@ -681,17 +686,17 @@ class Builder:
         constant = _PREPROC_CONSTANT.get(text.strip("()")) if name is None and condition is not None else None
         alternative = node.child_by_field_name("alternative")
         if constant is not False:  # (the dead branch is not even read: `#if 0` often holds no C at all)
-            self.edge(cur, then_b, cond, True, TrailItem(line, f"when `{shown}` at line {line}"))
+            self.edge(cur, then_b, cond, True, _trail(line, f"when `{shown}` "))
             skip = {name, condition, alternative}
             body = [c for c in node.named_children if c not in skip]
             self.edge(self.sequence(body, then_b), after)
         if constant is True:
             return after
         if alternative is None:
-            self.edge(cur, after, cond, False, TrailItem(line, f"when `{shown}` is false at line {line}"))
+            self.edge(cur, after, cond, False, _trail(line, f"when `{shown}` is false "))
         else:
             else_b = self.new()
-            self.edge(cur, else_b, cond, False, TrailItem(line, f"when `{shown}` is false at line {line}"))
+            self.edge(cur, else_b, cond, False, _trail(line, f"when `{shown}` is false "))
             if alternative.type == "preproc_else":
                 self.edge(self.sequence(alternative.named_children, else_b), after)
             else:  # #elif / #elifdef: another conditional
@@ -751,14 +756,14 @@ class Builder:
         cond = self.lower.condition(node, self.events(cur))
         line = self.line(node)
         text = shown(node, self.source)
-        true_note = f"when `{text}` at line {line}"
-        false_note = f"when `{negated_text}` at line {line}" if negated_text else f"when `{text}` is false at line {line}"
+        true_note = _trail(line, f"when `{text}` ", loop=loop)
+        false_note = _trail(line, f"when `{negated_text}` " if negated_text else f"when `{text}` is false ", loop=loop)
         if self._guarding:
             self.controlling.add(cond.text)
             if cond.key:
                 self.controlling.add(cond.key)
-        self.edge(cur, if_true, cond, True, TrailItem(line, true_note, loop))
-        self.edge(cur, if_false, cond, False, TrailItem(line, false_note, loop))
+        self.edge(cur, if_true, cond, True, true_note)
+        self.edge(cur, if_false, cond, False, false_note)
 
 
 _SCOPE_END = LockFunction("(end of scope)", "release", "arg0", unheld_ok=True)

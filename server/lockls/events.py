@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from .config import LockFunction
+from .message import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ class TrailItem:
     """A branch or jump taken on the way to a point, used to explain findings."""
 
     line: int  # 1-based
-    text: str  # e.g. "when `x < 0` at line 12", "via `goto out` at line 20"
+    text: Message  # e.g. "when `x < 0` at line 12", "via `goto out` at line 20"
     loop: bool = False  # a loop's own test: a weak explanation, used only when nothing else explains
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .message import Message, as_message
+
 
 @dataclass(frozen=True, slots=True)
 class Pos:
@@ -61,21 +63,31 @@ class Fix:
 class Finding:
     """One problem found in one function.
 
-    `severity` is the rule's configured severity ("error", "warning", "info");
-    `function` names the enclosing function; `fixes` are optional quick-fixes.
+    `severity` is the rule's configured severity ("error", "warning", "info"),
+    applied when the finding is reported (a cache entry does not keep it);
+    `message` is text with line references (`str()` renders it); `function`
+    names the enclosing function; `fixes` are optional quick-fixes.
     """
 
     rule: str
     severity: str
-    message: str
+    message: Message
     path: str
     span: Span
     function: str
     related: tuple[Related, ...] = ()
     fixes: tuple[Fix, ...] = ()
 
+    def __post_init__(self):
+        if not isinstance(self.message, Message):
+            object.__setattr__(self, "message", as_message(self.message))
+
+    @property
+    def text(self) -> str:
+        return str(self.message)
+
     def sort_key(self):
-        return (self.path, self.span.start.line, self.span.start.char_col, self.rule, self.message)
+        return (self.path, self.span.start.line, self.span.start.char_col, self.rule, self.text)
 
 
 @dataclass(slots=True)
@@ -130,8 +142,7 @@ def _span_from(d) -> Span:
 def finding_to_dict(f: Finding) -> dict:
     return {
         "rule": f.rule,
-        "severity": f.severity,
-        "message": f.message,
+        "message": f.message.encode(),
         "path": f.path,
         "span": _span_to(f.span),
         "function": f.function,
@@ -144,8 +155,8 @@ def finding_from_dict(d: dict) -> Finding:
     _typed(d, dict, "finding")
     return Finding(
         rule=_typed(d["rule"], str, "rule"),
-        severity=_typed(d["severity"], str, "severity"),
-        message=_typed(d["message"], str, "message"),
+        severity="",  # applied when reported
+        message=Message.decode(d["message"]),
         path=_typed(d["path"], str, "path"),
         span=_span_from(d["span"]),
         function=_typed(d["function"], str, "function"),

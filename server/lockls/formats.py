@@ -75,7 +75,7 @@ def render_text(findings: Sequence[Finding], display: PathDisplay | None = None)
     lines = []
     for f in findings:
         start = f.span.start
-        message = _one_line(f.message)
+        message = _one_line(f.text)
         lines.append(
             f"{printable(display(f.path))}:{start.line + 1}:{start.char_col + 1}: {f.severity}: {message} [{f.rule}]"
         )
@@ -131,7 +131,7 @@ def finding_to_json(f: Finding, display: PathDisplay) -> dict:
         "end_column": end.char_col + 1,
         "rule": f.rule,
         "severity": f.severity,
-        "message": f.message,
+        "message": f.text,
         "related": [
             {
                 "path": display(r.path),
@@ -176,7 +176,7 @@ def render_github(findings: Sequence[Finding], display: PathDisplay | None = Non
         ]
         command = GITHUB_COMMANDS.get(f.severity, "warning")
         rendered = ",".join(f"{k}={_github_property(str(v))}" for k, v in props)
-        lines.append(f"::{command} {rendered}::{_github_data(f.message)}")
+        lines.append(f"::{command} {rendered}::{_github_data(f.text)}")
     return "".join(line + "\n" for line in lines)
 
 
@@ -224,12 +224,9 @@ def _sarif_message(text: str) -> dict:
     return {"text": text}
 
 
-_LINE_NUMBERS = re.compile(r"\bline \d+|:\d+(?::\d+)?\b")
-
-
 def fingerprint_key(f: Finding, path: str) -> str:
     """What identifies a finding across edits: rule, file, function and message, no lines."""
-    message = _LINE_NUMBERS.sub("", f.message)
+    message = f.message.blanked()
     raw = "\0".join((f.rule, path, f.function, message))
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
@@ -272,7 +269,7 @@ def sarif_log(
             "ruleId": f.rule,
             "ruleIndex": rule_index[f.rule],
             "level": SARIF_LEVELS.get(f.severity, "warning"),
-            "message": _sarif_message(f.message),
+            "message": _sarif_message(f.text),
             "locations": [location],
             "partialFingerprints": {SARIF_FINGERPRINT_KEY: f"{key}:{occurrences[key]}"},
         }

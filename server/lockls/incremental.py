@@ -32,30 +32,12 @@ from .config import Config
 from .contracts import Contracts
 from .contracts import apply as apply_contracts
 from .events import Site
+from .message import Message
+from .results import Violation
 from .rules import RULES
 from .suppress import is_suppressed, misspelt_rules, suppression_comments, suppressions, unused_suppressions
 
 log = logging.getLogger("lockls.server")
-
-_LINE_REF = re.compile(r"\bline (\d+)\b")
-
-
-def shift_site(site: Site, db: int, dr: int) -> Site:
-    if not db and not dr:
-        return site
-    return Site(site.start_byte + db, site.end_byte + db, (site.start[0] + dr, site.start[1]),
-                (site.end[0] + dr, site.end[1]))
-
-
-def renumber(message: str, dr: int) -> str:
-    """Add `dr` to every `line N` of a message, leaving `backquoted code` alone."""
-    if not dr or "line " not in message:
-        return message
-    parts = message.split("`")
-    for i in range(0, len(parts), 2):
-        parts[i] = _LINE_REF.sub(lambda m: f"line {int(m.group(1)) + dr}", parts[i])
-    return "`".join(parts)
-
 
 @dataclass
 class Entry:
@@ -70,11 +52,7 @@ class Entry:
 
     def findings(self, db: int, dr: int) -> list:
         if self._shifted is None or self._shift != (db, dr):
-            self._shifted = [
-                (rule, shift_site(site, db, dr), renumber(message, dr),
-                 tuple((shift_site(s, db, dr) if isinstance(s, Site) else s, renumber(m, dr)) for s, m in related))
-                for rule, site, message, related in self.result.findings
-            ]
+            self._shifted = [v.shifted(db, dr) for v in self.result.findings]
             self._shift = (db, dr)
         return self._shifted
 
@@ -140,12 +118,24 @@ _WHILE_TYPING = ("unbalanced braces", "unparsable", "the parser")
 class Reported:
     """A finding of the current text, with the function it is in."""
 
-    rule: str
-    severity: str
-    site: Site
-    message: str
-    related: tuple  # of (Site, message)
+    violation: Violation  # moved to where its function is now
     slot: Slot
+
+    @property
+    def rule(self) -> str:
+        return self.violation.rule
+
+    @property
+    def site(self) -> Site:
+        return self.violation.site
+
+    @property
+    def message(self) -> Message:
+        return self.violation.message
+
+    @property
+    def related(self) -> tuple:
+        return self.violation.related
 
 
 @dataclass
@@ -301,13 +291,13 @@ def analyze_document(tree, source: bytes, config: Config, cache: FunctionCache,
     for slot in out.slots:
         if not slot.entry.result.findings or slot.entry.result.name in unchecked:
             continue
-        for rule, site, message, related in slot.entry.findings(slot.db, slot.dr):
-            raised.add((rule, site.start[0]))
-            if enabled is not None and rule not in enabled:
+        for v in slot.entry.findings(slot.db, slot.dr):
+            raised.add((v.rule, v.site.start[0]))
+            if enabled is not None and v.rule not in enabled:
                 continue
-            if is_suppressed(rule, site.start[0], table):
+            if is_suppressed(v.rule, v.site.start[0], table):
                 continue
-            out.findings.append(Reported(rule, config.severity(rule), site, message, related, slot))
-    out.findings.sort(key=lambda r: (r.site.start_byte, r.rule, r.message))
+            out.findings.append(Reported(v, slot))
+    out.findings.sort(key=lambda r: (r.site.start_byte, r.rule, str(r.message)))
     out.unused = unused_suppressions(comments, raised, RULES)
     return out

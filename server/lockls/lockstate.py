@@ -455,4 +455,4 @@ def explain(bad: list[PathClass], good: list[PathClass]) -> list[TrailItem]:
         distinguishing = frozenset.union(*(c.trail for c in bad)) - seen_good
     # the most recent decisions explain best; a loop's own test only as a last resort
     strong = [t for t in distinguishing if not t.loop] or list(distinguishing)
-    return sorted(strong, key=lambda t: (t.line, t.text))[-2:]
+    return sorted(strong, key=lambda t: (t.line, str(t.text)))[-2:]

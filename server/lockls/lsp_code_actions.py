@@ -15,7 +15,7 @@ from lsprotocol import types as T
 
 from . import fixes
 from .lsp_diagnostics import diagnostic
-from .lsp_lock_events import finding_lock, lock_events
+from .lsp_lock_events import lock_events
 
 if TYPE_CHECKING:
     from .lsp_session import Session
@@ -37,7 +37,7 @@ def code_actions(session: Session, uri: str, rng: T.Range, only=None) -> Optiona
         if f.site.end_byte < start or f.site.start_byte > end:
             continue
         diag = diagnostic(session, doc, f, result.base)
-        for title, edits, preferred in fixes.fixes_for(doc, f, finding_lock(f), result.config, lock_events(f.slot)):
+        for title, edits, preferred in fixes.fixes_for(doc, f, f.violation.lock, result.config, lock_events(f.slot)):
             text_edits = [T.TextEdit(session.lsp_range(doc, a, b), text) for a, b, text in edits]
             out.append(T.CodeAction(
                 title=title, kind=T.CodeActionKind.QuickFix, diagnostics=[diag], is_preferred=preferred or None,

@@ -22,7 +22,6 @@ from .config import Config
 from .documents import UTF8, Document
 from .events import Declared, Site
 from .incremental import Reported
-from .lsp_lock_events import finding_lock
 from .lsp_uris import path_to_uri, uri_to_path
 from .ruledocs import help_uri
 from .syntax import function_name_node
@@ -78,21 +77,21 @@ def diagnostic(session: Session, doc: Document, f: Reported, config: Config) -> 
     """`f` as an LSP diagnostic; `config` (the document's configuration) says how
     declarations outside the function are spelled."""
     related = [
-        T.DiagnosticRelatedInformation(T.Location(doc.uri, session.lsp_range(doc, s.start_byte, s.end_byte)), m)
+        T.DiagnosticRelatedInformation(T.Location(doc.uri, session.lsp_range(doc, s.start_byte, s.end_byte)), str(m))
         for s, m in f.related if isinstance(s, Site)
     ]
     declared = [(s, m) for s, m in f.related if isinstance(s, Declared)]
     if declared:
         related += _declared_locations(session, doc, declared, config)
-    lock = finding_lock(f)
+    lock = f.violation.lock
     data = {"rule": f.rule, "function": f.slot.name, "version": doc.version}
     if lock is not None:
         data["lock"] = lock.written
         data["key"] = lock.key
     return T.Diagnostic(
         range=session.lsp_range(doc, f.site.start_byte, f.site.end_byte),
-        message=f.message,
-        severity=_SEVERITY.get(f.severity, T.DiagnosticSeverity.Warning),
+        message=str(f.message),
+        severity=_SEVERITY.get(config.severity(f.rule), T.DiagnosticSeverity.Warning),
         code=f.rule,
         code_description=T.CodeDescription(href=help_uri(f.rule)),
         source=SOURCE,

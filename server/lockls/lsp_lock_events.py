@@ -15,7 +15,7 @@ from . import syntax
 from .config import Config
 from .documents import Document
 from .events import Acquire, Release, Return, Site, TryAcquire
-from .incremental import Reported, Slot
+from .incremental import Slot
 from .lsp_probe import PROBE
 
 
@@ -48,18 +48,6 @@ def event_at(slot: Slot, start: int, end: int):
         if ev.site.start_byte == base and ev.site.end_byte == slot.to_base(end):
             return ev
     return None
-
-
-def finding_lock(f: Reported):
-    """The lock event a finding is about: the call itself, or the acquire of a leak."""
-    if f.rule == "lock-leak":
-        for s, _ in f.related:
-            if isinstance(s, Site):
-                ev = event_at(f.slot, s.start_byte, s.end_byte)
-                if ev is not None:
-                    return ev
-        return None
-    return event_at(f.slot, f.site.start_byte, f.site.end_byte)
 
 
 def lock_call_at(doc: Document, slot: Slot, offset: int, config: Config):

@@ -51,7 +51,7 @@ def summary_of(result, params: list[str], steps: list, is_global, stored_into=la
     whether a name used in the body is a global (not a local or a parameter);
     `stored_into(name)`: the index of the parameter through which the local `name` is
     handed back (`*lockp = name;`), if any."""
-    if result.skipped or result.cfg is None or any(f[0] in _DISQUALIFYING for f in result.findings):
+    if result.skipped or result.cfg is None or any(v.rule in _DISQUALIFYING for v in result.findings):
         return None
     lock_events = [ev for ev, _ in steps if isinstance(ev, LOCK_EVENTS)]
     returns = [(ev, st) for ev, st in steps if isinstance(ev, Return)]

@@ -177,7 +177,7 @@ def reference(ed: "Editor", config=None):
         return ed.position_of(len(data[:byte].decode("utf-8", "replace")))
 
     return sorted(
-        ((f.rule, T.Range(pos(f.span.start_byte), pos(f.span.end_byte)), f.message)
+        ((f.rule, T.Range(pos(f.span.start_byte), pos(f.span.end_byte)), f.text)
          for f in result.findings if f.rule in config.select),
         key=repr)
 

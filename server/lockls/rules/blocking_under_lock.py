@@ -59,6 +59,7 @@ from __future__ import annotations
 
 from ..events import Acquire, Call
 from ..lockstate import held_anywhere
+from ..message import Message
 from .common import RuleContext, held_suffix, partition, site_line, when_clause
 
 NAME = "blocking-under-lock"
@@ -82,8 +83,8 @@ def check(event, state, ctx: RuleContext) -> None:
     spinning = {k: f for k, f in held_anywhere(bad) if f.spinning and k != taken}
     lock = next(iter(spinning.values()))
     may = " may be" if good else " is"
-    message = (f"{what} while {_described(lock.written)} (taken at {site_line(lock.first_site())})"
-               f"{may} held{when_clause(bad, good)}{held_suffix(bad)}")
+    message = Message.of(f"{what} while {_described(lock.written)} (taken at ", site_line(lock.first_site()),
+                         f"){may} held", when_clause(bad, good), held_suffix(bad))
     related = [(s, f"{_described(f.written)} taken here")
                for f in spinning.values() for s in sorted(f.sites, key=lambda s: s.start_byte)]
     ctx.report(NAME, event.site, message, related)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from ..events import Site, TrailItem
+from ..message import LineRef, Message, as_message
+from ..results import Violation
 from ..lockstate import LockFact, LockState, PathClass, explain, held_anywhere
 
 
@@ -42,10 +44,18 @@ class RuleContext:
     has_partner: bool = False
     lock_identity: Optional[Callable] = None  # lock key (, class) -> its lock-graph node (see `lockgraph`)
     order_cycles: dict = field(default_factory=dict)  # (first, then) node pair -> contracts.OrderCycle
+    lock_events: dict = field(default_factory=dict)  # site -> the acquire, trylock or release there
+    checking: object = None  # the event the rules are looking at
     reports: list = field(default_factory=list)
 
-    def report(self, rule: str, site: Site, message: str, related: list[tuple[Site, str]] = ()) -> None:
-        self.reports.append((rule, site, message, tuple(related)))
+    def report(self, rule: str, site: Site, message: Message | str, related: list[tuple[Site, Message | str]] = (),
+               lock=None) -> None:
+        """Report a violation at `site`. It is about the lock event `lock`, by default
+        the lock call being checked when `site` is that call."""
+        if lock is None and site == getattr(self.checking, "site", None):
+            lock = self.lock_events.get(site)
+        self.reports.append(Violation(rule, site, as_message(message), tuple((s, as_message(m)) for s, m in related),
+                                      lock))
 
 
 def partition(state: LockState, is_bad: Callable[[PathClass], bool]) -> tuple[list, list]:
@@ -91,13 +101,11 @@ def held_suffix(classes) -> str:
     return " (held: " + ", ".join(f.written for _, f in held) + ")"
 
 
-def when_clause(bad: list[PathClass], good: list[PathClass]) -> str:
-    """`` when `x < 0` at line 12`` when only some paths are bad, else ""."""
+def when_clause(bad: list[PathClass], good: list[PathClass]) -> Message:
+    """`` when `x < 0` at line 12`` when only some paths are bad, else empty."""
     items: list[TrailItem] = explain(bad, good)
-    if not items:
-        return ""
-    return " " + " and ".join(i.text for i in items)
+    return Message.of(*(part for i, item in enumerate(items) for part in (" and " if i else " ", item.text)))
 
 
-def site_line(site: Optional[Site]) -> str:
-    return f"line {site.line}" if site is not None else "entry"
+def site_line(site: Optional[Site]) -> LineRef | str:
+    return LineRef(site.line) if site is not None else "entry"

@@ -58,6 +58,7 @@ Suppress with `/* lockls: ignore[double-lock] */` on the line.
 from __future__ import annotations
 
 from ..events import Acquire, Call
+from ..message import Message
 from .common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
 
 NAME = "double-lock"
@@ -77,7 +78,8 @@ def check(event, state, ctx: RuleContext) -> None:
     sites = sites_of(bad, event.key)
     first = sites[0] if sites else None
     held = "may already be held" if good else "is already held"
-    message = f"`{event.written}` is taken but it {held} (taken at {site_line(first)}){when_clause(bad, good)}{held_suffix(bad)}"
+    message = Message.of(f"`{event.written}` is taken but it {held} (taken at ", site_line(first), ")", when_clause(bad, good),
+                         held_suffix(bad))
     ctx.report(NAME, event.site, message, [(s, f"`{event.written}` first taken here") for s in sites])
 
 
@@ -91,8 +93,8 @@ def _check_call(event: Call, state, ctx: RuleContext) -> None:
             continue
         fact = held_on(bad, key)
         held = "may already be held" if good else "is already held"
-        message = (f"`{event.name}()` takes `{written}`, which {held} here (taken at "
-                   f"{site_line(fact.first_site())}): a self-deadlock{when_clause(bad, good)}{held_suffix(bad)}")
+        message = Message.of(f"`{event.name}()` takes `{written}`, which {held} here (taken at ",
+                             site_line(fact.first_site()), "): a self-deadlock", when_clause(bad, good), held_suffix(bad))
         places = [(s, f"`{fact.written}` first taken here") for s in sites_of(bad, key)]
         if event.declared is not None:
             places.append((event.declared, f"`{event.name}()` takes `{written}`"))

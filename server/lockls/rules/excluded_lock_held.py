@@ -49,6 +49,7 @@ Suppress with `/* lockls: ignore[excluded-lock-held] */` on the line.
 from __future__ import annotations
 
 from ..events import Call
+from ..message import Message
 from .common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
 
 NAME = "excluded-lock-held"
@@ -62,8 +63,8 @@ def check(event: Call, state, ctx: RuleContext) -> None:
             continue
         fact = held_on(bad, key)
         held = "may be held" if good else "is held"
-        message = (f"`{event.name}()` must not be called with `{written}` held, which {held} here "
-                   f"(taken at {site_line(fact.first_site())}){when_clause(bad, good)}{held_suffix(bad)}")
+        message = Message.of(f"`{event.name}()` must not be called with `{written}` held, which {held} here (taken at ",
+                             site_line(fact.first_site()), ")", when_clause(bad, good), held_suffix(bad))
         places = [(s, f"`{fact.written}` taken here") for s in sites_of(bad, key)]
         if event.declared is not None:
             places.append((event.declared, f"`{event.name}()` declared to exclude `{written}` here"))

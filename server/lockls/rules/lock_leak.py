@@ -75,6 +75,7 @@ from __future__ import annotations
 from ..events import Return
 from ..lockexpr import spelled_key
 from ..lockstate import STALE_INDEX
+from ..message import Message
 from .common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
 
 NAME = "lock-leak"
@@ -96,12 +97,15 @@ def check(event: Return, state, ctx: RuleContext) -> None:
         where = "at the end of the function" if event.implicit else "at this return"
         may = "may still be held" if good else "is still held"
         first = fact.first_site()
-        message = f"`{fact.written}` taken at {site_line(first)} {may} {where}{when_clause(bad, good)}{held_suffix(bad)}"
-        related = [(s, f"`{fact.written}` taken here") for s in sites_of(bad, key)]
+        message = Message.of(f"`{fact.written}` taken at ", site_line(first), f" {may} {where}", when_clause(bad, good),
+                             held_suffix(bad))
+        sites = sites_of(bad, key)
+        related = [(s, f"`{fact.written}` taken here") for s in sites]
         if _looks_like_acquire_function(key, ctx):
             message += (f"; if `{ctx.function}` is meant to return holding it, say so: an annotation "
                         f"(`__acquires`, `ACQUIRE`) or `[functions.{ctx.function}]` in .lockls.toml")
-        ctx.report(NAME, event.site, message, related)
+        ctx.report(NAME, event.site, message, related,
+                   lock=next((e for s in sites if (e := ctx.lock_events.get(s)) is not None), None))
 
 
 def _handed_over(key: str, value) -> bool:

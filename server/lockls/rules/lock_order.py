@@ -115,6 +115,7 @@ from functools import lru_cache
 
 from ..events import Acquire, Call, Declared
 from ..lockgraph import edges_at, shown
+from ..message import Message
 from .common import RuleContext, held_suffix, offender as common_offender, partition, site_line, when_clause
 
 NAME = "lock-order"
@@ -141,9 +142,9 @@ def check(event, state, ctx: RuleContext) -> None:
         if bad:
             _, offender = common_offender(bad, comes_later)
             held = "is held" if not good else "may be held"
-            message = (f"`{event.written}` ({new}) is taken while `{offender.written}` ({offender.lock_class}), which "
-                       f"comes after it in the lock order, {held} (taken at {site_line(offender.first_site())})"
-                       f"{when_clause(bad, good)}{held_suffix(bad)}")
+            message = Message.of(f"`{event.written}` ({new}) is taken while `{offender.written}` ({offender.lock_class}), which "
+                                 f"comes after it in the lock order, {held} (taken at ", site_line(offender.first_site()),
+                                 ")", when_clause(bad, good), held_suffix(bad))
             related = [(s, f"`{offender.written}` taken here") for s in sorted(offender.sites, key=lambda s: s.start_byte)]
             related.append((Declared("lock-order", "lock-order", ctx.config_origin), "the lock order is declared here"))
             ctx.report(NAME, event.site, message, related)
@@ -151,8 +152,8 @@ def check(event, state, ctx: RuleContext) -> None:
     if cls is not None and cls.needs:
         bad, good = partition(state, lambda c: not any(f.lock_class == cls.needs for _, f in c.held()))
         if bad:
-            message = (f"`{event.written}` ({new}) is taken without holding a `{cls.needs}` lock"
-                       f"{when_clause(bad, good)}{held_suffix(bad)}")
+            message = Message.of(f"`{event.written}` ({new}) is taken without holding a `{cls.needs}` lock",
+                                 when_clause(bad, good), held_suffix(bad))
             ctx.report(NAME, event.site, message,
                        [(Declared("class", cls.name, ctx.config_origin), f"class `{cls.name}` declared here")])
 
@@ -167,8 +168,8 @@ def _check_cycles(event, state, ctx: RuleContext) -> None:
         taker = f"`{event.name}()` takes" if isinstance(event, Call) else "taking"
         others = ", and ".join(_describe(e) for e in cycle.reverse)
         nodes = " → ".join(shown(n) for n in [first, then] + [e.then for e in cycle.reverse])
-        message = (f"{taker} `{then_written}` while `{first_written}` is held (taken at {site_line(held.first_site())}), "
-                   f"but {others}: a possible deadlock (lock cycle {nodes}){held_suffix(state)}")
+        message = Message.of(f"{taker} `{then_written}` while `{first_written}` is held (taken at ", site_line(held.first_site()),
+                             f"), but {others}: a possible deadlock (lock cycle {nodes})", held_suffix(state))
         related = [(s, f"`{first_written}` taken here") for s in sorted(held.sites, key=lambda s: s.start_byte)]
         related += [(Declared("site", f"{e.function}\0{e.via + '(' if e.via else e.then_written}", e.origin), _describe(e))
                     for e in cycle.reverse]
@@ -209,8 +210,8 @@ def _check_declared_order(event: Acquire, state, ctx: RuleContext) -> None:
         return
     offender_key, offender = common_offender(bad, declared_later)
     held = "is held" if not good else "may be held"
-    message = (f"`{event.written}` is taken while `{offender.written}`, declared to be acquired after it, {held} "
-               f"(taken at {site_line(offender.first_site())}){when_clause(bad, good)}{held_suffix(bad)}")
+    message = Message.of(f"`{event.written}` is taken while `{offender.written}`, declared to be acquired after it, {held} "
+                         "(taken at ", site_line(offender.first_site()), ")", when_clause(bad, good), held_suffix(bad))
     related = [(s, f"`{offender.written}` taken here") for s in sorted(offender.sites, key=lambda s: s.start_byte)]
     related += _declarations(ctx.order_pairs, event.key, offender_key)
     ctx.report(NAME, event.site, message, related)

@@ -57,6 +57,7 @@ Suppress with `/* lockls: ignore[missing-required-lock] */` on the line.
 from __future__ import annotations
 
 from ..events import Call
+from ..message import Message
 from .common import RuleContext, held_suffix, known_not_held, partition, sites_of, when_clause
 
 NAME = "missing-required-lock"
@@ -71,8 +72,8 @@ def check(event: Call, state, ctx: RuleContext) -> None:
         if not bad:
             continue
         not_held = "may not be held" if good else "is not held"
-        message = (f"`{event.name}()` requires `{written}`, which {not_held} here"
-                   f"{when_clause(bad, good)}{held_suffix(bad)}")
+        message = Message.of(f"`{event.name}()` requires `{written}`, which {not_held} here", when_clause(bad, good),
+                             held_suffix(bad))
         places = [(s, f"`{written}` released or not acquired here") for s in sites_of(bad, key)]
         if event.declared is not None:
             places.append((event.declared, f"`{event.name}()` declared to require `{written}` here"))

@@ -53,6 +53,7 @@ class that serialises such operations. Suppress with
 from __future__ import annotations
 
 from ..events import Acquire, Declared
+from ..message import Message
 from .common import RuleContext, held_suffix, offender, partition, site_line, when_clause
 
 NAME = "nested-lock"
@@ -71,9 +72,9 @@ def check(event: Acquire, state, ctx: RuleContext) -> None:
         return
     _, other = offender(bad, same_class)
     held = "is held" if not good else "may be held"
-    message = (f"`{event.written}` is taken while `{other.written}`, another `{cls.name}` lock, {held} "
-               f"(taken at {site_line(other.first_site())}); `{cls.name}` locks must not nest"
-               f"{when_clause(bad, good)}{held_suffix(bad)}")
+    message = Message.of(f"`{event.written}` is taken while `{other.written}`, another `{cls.name}` lock, {held} (taken at ",
+                         site_line(other.first_site()), f"); `{cls.name}` locks must not nest", when_clause(bad, good),
+                         held_suffix(bad))
     related = [(s, f"`{other.written}` taken here") for s in sorted(other.sites, key=lambda s: s.start_byte)]
     related.append((Declared("class", cls.name, ctx.config_origin), f"class `{cls.name}` declared here"))
     ctx.report(NAME, event.site, message, related)

@@ -90,6 +90,7 @@ from __future__ import annotations
 import re
 
 from ..events import Access
+from ..message import Message
 from .common import RuleContext, held_suffix, partition, sites_of, when_clause
 
 NAME = "unguarded-access"
@@ -115,7 +116,8 @@ def check(event: Access, state, ctx: RuleContext) -> None:
     if not bad:
         return
     held = "may not be held" if good else "is not held"
-    message = f"`{event.written}` is used but its lock `{event.guard}` {held}{when_clause(bad, good)}{held_suffix(bad)}"
+    message = Message.of(f"`{event.written}` is used but its lock `{event.guard}` {held}", when_clause(bad, good),
+                         held_suffix(bad))
     related = [(s, f"`{event.guard}` released or not taken here") for s in sites_of(bad, event.key)]
     if event.declared is not None:
         related.append((event.declared, f"`{event.declared.name}` is declared guarded here"))

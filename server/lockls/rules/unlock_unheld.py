@@ -53,6 +53,7 @@ from __future__ import annotations
 
 from ..events import Release
 from ..lockstate import STALE_INDEX, held_anywhere
+from ..message import Message
 from .common import RuleContext, held_suffix, known_not_held, partition, site_line, when_clause
 
 NAME = "unlock-unheld"
@@ -79,10 +80,11 @@ def _report_not_held(event: Release, state, bad, good, ctx: RuleContext) -> None
                 continue  # this very unlock, on an earlier loop iteration
             failed_try = s in ctx.try_sites
             what = f"`{ctx.try_sites[s]}`" if "timed" in ctx.try_sites.get(s, "") else "the trylock"
-            reasons[s.start_byte] = f"{what} at line {s.line} failed" if failed_try else f"released at line {s.line}"
+            reasons[s.start_byte] = (Message.of(f"{what} at ", site_line(s), " failed") if failed_try
+                                     else Message.of("released at ", site_line(s)))
             related.append((s, "the trylock that failed" if failed_try else f"`{f.written}` released here"))
     if reasons:
-        reason = ", or ".join(reasons[b] for b in sorted(reasons))
+        reason = Message.of(*(part for i, b in enumerate(sorted(reasons)) for part in ((", or " if i else ""), reasons[b])))
     elif any(c.get(event.key).sites for c in bad):
         reason = "released by this same call on an earlier iteration"
     elif ctx.entry_point:
@@ -91,7 +93,7 @@ def _report_not_held(event: Release, state, bad, good, ctx: RuleContext) -> None
         reason = "not taken on this path"
     related.sort(key=lambda r: r[0].start_byte)
     held = "may not be held" if good else "is not held"
-    message = f"`{event.written}` is released but it {held} ({reason}){when_clause(bad, good)}{held_suffix(bad)}"
+    message = Message.of(f"`{event.written}` is released but it {held} (", reason, ")", when_clause(bad, good), held_suffix(bad))
     ctx.report(NAME, event.site, message, related)
 
 
@@ -104,8 +106,6 @@ def _report_wrong_lock(event: Release, state, ctx: RuleContext) -> None:
     if not orphans:
         return
     k, f = orphans[0]
-    message = (
-        f"`{event.written}` is released but it is not held; `{f.written}` (taken at "
-        f"{site_line(f.first_site())}) is held and never released{held_suffix(state)}"
-    )
+    message = Message.of(f"`{event.written}` is released but it is not held; `{f.written}` (taken at ",
+                         site_line(f.first_site()), ") is held and never released", held_suffix(state))
     ctx.report(NAME, event.site, message, [(f.first_site(), f"`{f.written}` taken here")])
