@@ -99,7 +99,7 @@ def isolated(tmp_path, monkeypatch):
 @pytest.fixture
 def fake_analysis(monkeypatch):
     fake_analyze_source.calls = []
-    monkeypatch.setattr(lockls.analysis, "analyze_source", fake_analyze_source)
+    monkeypatch.setattr(lockls.check, "_analyze", lambda task, source: fake_analyze_source(source, task.path, task.config))
     return fake_analyze_source.calls
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lockls.analysis import analyze_source
+from lockls.engine import analyze_source
 from lockls.config import default_config
 from lockls.message import LineRef, Message
 

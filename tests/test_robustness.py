@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from lockls.analysis import analyze_source
+from lockls.engine import analyze_source
 from lockls.cli import main
 from lockls.config import default_config
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lockls.analysis import analyze_source
+from lockls.engine import analyze_source
 from lockls.cli import main
 from lockls.config import config_from_text, default_config
 from lockls.ruledocs import SECTIONS, code_block, rule_doc, rule_page, sections

@@ -1,5 +1,5 @@
 """The server's features without the transport: documents, fixes, hover, highlight,
-per-function reuse (lockls.lsp_session.Session, lockls.documents, lockls.incremental)."""
+per-function reuse (lockls.lsp_session.Session, lockls.documents, lockls.engine)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from lsprotocol import types as T
 
-from lockls.analysis import analyze_source
+from lockls.engine import analyze_source
 from lockls.config import default_config
 from lockls.documents import Document, LineIndex
 from lockls.lsp_session import Session
@@ -299,17 +299,16 @@ def test_only_the_edited_function_is_reanalysed():
 
 
 def test_error_in_one_function_is_logged_once_and_skipped(monkeypatch, caplog):
-    from lockls import incremental
+    from lockls import engine
 
-    real = incremental.analyze_function
+    real = engine.analyze_function
 
     def flaky(fn, body, source, config, rec):
         if b"f3" in source[fn.start_byte:body.start_byte]:
             raise RuntimeError("boom")
         return real(fn, body, source, config, rec)
 
-    monkeypatch.setattr(incremental, "analyze_function", flaky)
-    monkeypatch.setattr(incremental, "_logged_errors", set())
+    monkeypatch.setattr(engine, "analyze_function", flaky)
     fns = HEAD + "".join(
         f"void f{i}(struct q *q)\n{{\n    pthread_mutex_lock(&q->lock);\n    if (q->n == {i}) return;\n"
         f"    pthread_mutex_unlock(&q->lock);\n}}\n" for i in range(5))

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from lsprotocol import types as T
 from pytest_lsp import LanguageClient
 
-from lockls.analysis import analyze_source, related_locations
+from lockls.analysis import related_locations
+from lockls.engine import analyze_source
 from lockls.config import default_config
 from lockls.lsp_session import Session
 

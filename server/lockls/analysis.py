@@ -1,9 +1,10 @@
-"""Analyse one C file: parse, find functions, build CFGs, solve, run the rules.
+"""Analyse one function, and read what a file says about locks beyond its bodies.
 
-Owns: the pipeline for a whole file and for one function, turning rule reports
-into `Finding`s with positions in bytes, characters and UTF-16 units. This is the
-single entry point shared by `--check` and the language server. It must not
-know about LSP or output formats.
+Owns: finding a file's functions, analysing one function (CFG, fixpoint, rules),
+a file's contracts (annotations, wrappers, summaries: `file_contracts`), and
+turning a rule's violation into a `Finding` with positions in bytes, characters
+and UTF-16 units. Whole files are the engine's business (`engine.Engine`). It
+must not know about LSP or output formats.
 
 A function that cannot be analysed (damaged braces while typing, a jump hidden
 in unparsable macro code, an internal error) is skipped and counted; every other
@@ -37,6 +38,7 @@ from .results import Violation
 from .lockexpr import canonical, key_of, resolve_lock_ref
 from .facts import number
 from .lower import Lowerer
+from .lru import Lru
 from .rules import RULES
 from .rules import (blocking_under_lock, double_lock, excluded_lock_held, lock_leak, lock_order, missing_required_lock,
                     nested_lock, unguarded_access, unlock_unheld)
@@ -67,18 +69,25 @@ class FunctionResult:
 
 # -- per-configuration tables (cached: configs are immutable) -----------------------
 
-_TABLES: dict = {}
+# configuration fingerprint -> tables; and what the tables are made of -> tables, since
+# most files' configurations (the project's contracts laid over the file's own) differ
+# in nothing the tables read
+_TABLES: Lru = Lru(64)
+_TABLES_BY_NAMES: Lru = Lru(64)
 
 
 def _tables(config: Config):
     """(regex of every lock function name, constant names, regex of the names of the
     functions that do something to a caller holding no lock) for a configuration."""
-    key = config.fingerprint()
-    if key not in _TABLES:
-        if len(_TABLES) > 512:  # one per file analysed under the project's contracts
-            _TABLES.clear()
-        _TABLES[key] = _build_tables(config)
-    return _TABLES[key]
+    return _TABLES.get(config.fingerprint(), lambda: _TABLES_BY_NAMES.get(_table_inputs(config),
+                                                                          lambda: _build_tables(config)))
+
+
+def _table_inputs(config: Config) -> tuple:
+    everywhere = frozenset(g.field or g.variable for g in config.guarded if g.everywhere)
+    return (frozenset(config.functions), everywhere,
+            frozenset(n for n, fn in config.functions.items() if fn.only_takes),
+            frozenset(o for fn in config.functions.values() for o in (fn.success, fn.failure) if o))
 
 
 def _trie_regex(words: list[str]) -> str:
@@ -105,7 +114,7 @@ def _trie_regex(words: list[str]) -> str:
 def _build_tables(config: Config):
     # functions that call none of these are not analysed: guarded data checked
     # everywhere makes its users worth analysing too
-    everywhere = {g.field or g.variable for g in getattr(config, "guarded", ()) if g.everywhere}
+    everywhere = {g.field or g.variable for g in config.guarded if g.everywhere}
     names = sorted(set(config.functions) | everywhere)
     pattern = re.compile(rb"\b" + _trie_regex(names).encode() + rb"\b") if names else None
     # a call of a function that only takes and drops locks itself matters only where a
@@ -123,87 +132,18 @@ def _build_tables(config: Config):
     return pattern, frozenset(constants), prefilter
 
 
-_GUARDED_PATTERNS: dict = {}
+_GUARDED_PATTERNS: Lru = Lru(64)
 
 
 def _guarded_pattern(config: Config) -> Optional[re.Pattern]:
     """A prefilter for entry points: the names of guarded fields and variables and
     the guarded types (an entry point that touches none needs no analysis)."""
-    key = config.fingerprint()
-    if key not in _GUARDED_PATTERNS:
-        words = sorted({g.field or g.variable or g.type.split()[-1] for g in config.guarded})
-        _GUARDED_PATTERNS[key] = re.compile(rb"\b" + _trie_regex(words).encode() + rb"\b") if words else None
-    return _GUARDED_PATTERNS[key]
-
-
-@lru_cache(maxsize=1)
-def _parser():
-    return syntax.new_parser()
+    words = tuple(sorted({g.field or g.variable or g.type.split()[-1] for g in config.guarded}))
+    return _GUARDED_PATTERNS.get(words, lambda: re.compile(rb"\b" + _trie_regex(list(words)).encode() + rb"\b")
+                                 if words else None)
 
 
 # -- files ----------------------------------------------------------------------
-
-def analyze_source(source: bytes, path: str, config: Config) -> FileResult:
-    """Analyse the C text `source` (named `path` in findings) under `config`."""
-    kept = _KEPT.pop(path, None)
-    if kept is not None and kept[0] == source:
-        tree, analyzed = kept[1], (dict(kept[2]) if kept[2] and kept[3] == config.fingerprint() else None)
-    else:
-        tree, analyzed = _parser().parse(source), None
-    return analyze_tree(tree, source, path, config, analyzed)
-
-
-_KEPT: dict = {}  # path -> (source, tree, analyzed, config fingerprint) from earlier in the run (see keep_tree)
-
-
-def keep_tree(path: str, source: bytes, tree: Optional[Tree], analyzed: Optional[dict] = None,
-              fingerprint: Optional[str] = None) -> None:
-    """Let the next `analyze_source(source, path, config)` use `tree` instead of
-    parsing `source` again, and the functions `analyzed` (`file_contracts`') when
-    `config` has `fingerprint` (`--check` reads every file's contracts before
-    analysing it); None forgets every tree kept."""
-    if tree is None:
-        _KEPT.clear()
-    else:
-        _KEPT[path] = (source, tree, analyzed, fingerprint)
-
-
-def analyze_tree(tree: Tree, source: bytes, path: str, config: Config, analyzed: Optional[dict] = None) -> FileResult:
-    result = FileResult(path=path)
-    rec = recursive_globals(source)
-    functions = function_nodes(tree.root_node)
-    # small functions already analysed under `config` while looking for wrappers (here, or before)
-    analyzed = {} if analyzed is None else analyzed
-    file_config = with_wrappers(tree.root_node, source, config, rec, analyzed, functions)
-    if file_config is not config:
-        analyzed.clear()  # the file's own lock functions change what calls mean: start over
-    config = file_config
-    comments = suppression_comments(source)
-    table = suppressions(source, comments)
-    result.warnings = [list(w) for w in misspelt_rules(comments, RULES)]
-    for name, line in damaged_definitions(tree.root_node, source):
-        result.skipped.append(f"{name} (line {line}): the parser could not read this definition (unbalanced braces?)")
-    unchecked = unchecked_functions(tree.root_node, source, config.annotations)
-    raised: set = set()  # (rule, line) of every finding before suppressions
-    for fn_node, body in functions:
-        fr = analyzed.get(fn_node.start_byte) or analyze_function(fn_node, body, source, config, rec)
-        if fr.skipped:
-            result.skipped.append(f"{fr.name} (line {fr.line}): {fr.skipped}")
-            continue
-        result.functions += 1
-        if fr.partial:
-            result.partial.append(f"{fr.name} (line {fr.line}): {fr.partial}")
-        if fr.name in unchecked:
-            continue  # no_thread_safety_analysis: the author opted this function out
-        for v in fr.findings:
-            raised.add((v.rule, v.site.start[0]))
-            if is_suppressed(v.rule, v.site.start[0], table):
-                continue
-            result.findings.append(make_finding(v, path, fr.name, source, config))
-    result.unused = [list(u) for u in unused_suppressions(comments, raised, RULES)]
-    result.findings.sort(key=Finding.sort_key)
-    return result
-
 
 def recursive_globals(source: bytes) -> frozenset:
     """Globals initialised with PTHREAD_RECURSIVE_MUTEX_INITIALIZER(_NP): recursive locks."""
@@ -261,7 +201,7 @@ def _nested_functions(root: Node, within: Node, exclude: Optional[Node] = None) 
 # -- summaries ---------------------------------------------------------------------
 
 SUMMARY_ROUNDS = 4  # re-reads of a file's functions as its own summaries appear (callees first)
-_SUMMARY_CACHE: dict = {}
+_SUMMARY_CACHE: Lru = Lru(8192)
 _CALLED = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
 
 
@@ -389,7 +329,7 @@ def summary_macros(definitions: tuple, known: dict) -> dict:
 
 
 _MACRO_DEFINITIONS: dict = {}
-_CALLED_NAMES: dict = {}
+_CALLED_NAMES: Lru = Lru(16384)
 
 
 def _macro_definitions(outside: bytes) -> tuple:
@@ -406,12 +346,7 @@ def _macro_definitions(outside: bytes) -> tuple:
 def _called_names(source: bytes, body: Node) -> frozenset:
     """The names a function body calls, read once per text of the body."""
     text = source[body.start_byte:body.end_byte]
-    found = _CALLED_NAMES.get(text)
-    if found is None:
-        if len(_CALLED_NAMES) > 16384:
-            _CALLED_NAMES.clear()
-        found = _CALLED_NAMES[text] = frozenset(m.decode() for m in _CALLED.findall(text))
-    return found
+    return _CALLED_NAMES.get(text, lambda: frozenset(m.decode() for m in _CALLED.findall(text)))
 
 
 def _summary(fn: Node, body: Node, source: bytes, config: Config, recursive: frozenset,
@@ -423,17 +358,14 @@ def _summary(fn: Node, body: Node, source: bytes, config: Config, recursive: fro
     contracts = tuple((n, config.functions[n]) for n in called if n in config.functions)
     key = (source[fn.start_byte:fn.end_byte], config.base_fingerprint(), contracts, config.locks,
            config.is_entry_point(syntax.function_name(fn, source)) if config.entry_points else False, recursive)
-    found = _SUMMARY_CACHE.get(key)
-    if found is None:
-        if len(_SUMMARY_CACHE) > 8192:
-            _SUMMARY_CACHE.clear()
+    def summarise():
         fr = analyze_function(fn, body, source, config, recursive, summarising=True)
         if analyzed is not None:
             analyzed[fn.start_byte] = fr
-        found = (fr.name, *_summary_of(fr, fn, body, source,
-                                       lambda key, spec: key in recursive or config.is_recursive(key, spec)))
-        _SUMMARY_CACHE[key] = found
-    return found
+        return (fr.name, *_summary_of(fr, fn, body, source,
+                                      lambda key, spec: key in recursive or config.is_recursive(key, spec)))
+
+    return _SUMMARY_CACHE.get(key, summarise)
 
 
 def _summary_of(fr: FunctionResult, fn: Node, body: Node, source: bytes,

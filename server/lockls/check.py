@@ -237,15 +237,7 @@ def _analyze_one(task: _Task, cache, verbose: bool) -> tuple[FileResult, list[st
     except OSError as e:
         return FileResult(path=task.path, error=f"cannot read file: {e.strerror or e}"), log
     try:
-        from . import analysis
-
-        config = task.config
-        if task.relevant or task.own is not None:
-            from .project import effective_config
-
-            config = effective_config(config, task.own, task.relevant)
-        result = analysis.analyze_source(source, task.path, config)
-        result.path = task.path
+        result = _analyze(task, source)
     except Exception as e:  # a bug in lockls: report it, keep checking other files
         message = f"internal error: {type(e).__name__}: {e}"
         if verbose:
@@ -262,6 +254,11 @@ def _analyze_one(task: _Task, cache, verbose: bool) -> tuple[FileResult, list[st
     return result, log
 
 
+def _analyze(task: _Task, source: bytes) -> FileResult:
+    return _engine().analyze(task.path, source, task.config, contracts=(task.own, task.relevant),
+                             remember=False).file_result()
+
+
 def _contracts_one(task: _Task, cache, verbose: bool, again: bool) -> tuple[str, object, list[str]]:
     """(path, FileContracts or None, messages): the first pass over one file, or (`again`)
     an inference round. A file that cannot be read or parsed has none; the
@@ -274,17 +271,10 @@ def _contracts_one(task: _Task, cache, verbose: bool, again: bool) -> tuple[str,
     except OSError:
         return task.path, None, log
     try:
-        from . import analysis
-        from .project import scan_tree
-
-        kept = analysis._KEPT.get(task.path)  # rescans: the tree of the first pass
-        tree = kept[1] if kept is not None and kept[0] == source else analysis._parser().parse(source)
-        if again:
-            found = scan_tree(tree, source, task.path, task.config, extra=task.relevant, own=task.own)
+        if again:  # (with the tree of the first pass)
+            found = _engine().contracts(task.path, source, task.config, extra=task.relevant, own=task.own)
         else:
-            analyzed: dict = {}
-            found = scan_tree(tree, source, task.path, task.config, analyzed=analyzed)
-            _keep(task.path, source, tree, analyzed, task.fingerprint)
+            found = _engine().contracts(task.path, source, task.config, keep=True)
     except Exception as e:
         if verbose:
             log.append(f"lockls: {printable(task.path)}: cannot read its contracts: {type(e).__name__}: "
@@ -302,24 +292,22 @@ def _contracts_one(task: _Task, cache, verbose: bool, again: bool) -> tuple[str,
 # (by this process: the pool sends a file's analysis where its contracts were read),
 # up to this many bytes of source per process (a tree costs about 27 times its text).
 KEEP_TREES_BYTES = 8 << 20
-_kept_bytes = 0
+_ENGINE = None
 
 
-def _keep(path: str, source: bytes, tree, analyzed: dict, fingerprint: str) -> None:
-    global _kept_bytes
-    if _kept_bytes + len(source) <= KEEP_TREES_BYTES:
-        from .analysis import keep_tree
+def _engine():
+    """This process's engine (made on first use: a fully cached run imports no analysis)."""
+    global _ENGINE
+    if _ENGINE is None:
+        from .engine import Engine
 
-        _kept_bytes += len(source)
-        keep_tree(path, source, tree, analyzed, fingerprint)
+        _ENGINE = Engine(keep_bytes=KEEP_TREES_BYTES)
+    return _ENGINE
 
 
 def _forget_trees() -> None:
-    global _kept_bytes
-    _kept_bytes = 0
-    analysis = sys.modules.get(f"{__package__}.analysis")
-    if analysis is not None:
-        analysis.keep_tree("", b"", None)
+    global _ENGINE
+    _ENGINE = None
 
 
 def _run_chunk(kind: str, tasks: list[_Task], cache_dir: str | None, verbose: bool) -> list[tuple]:

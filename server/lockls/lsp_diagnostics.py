@@ -21,7 +21,7 @@ from .analysis import read_source, related_locations
 from .config import Config
 from .documents import UTF8, Document
 from .events import Declared, Site
-from .incremental import Reported
+from .engine import Reported
 from .lsp_uris import path_to_uri, uri_to_path
 from .ruledocs import help_uri
 from .syntax import function_name_node

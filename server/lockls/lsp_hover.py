@@ -21,7 +21,7 @@ from .config import Config, LockFunction
 from .documents import Document
 from .analysis import related_locations
 from .events import Access, Release, Return, TryAcquire
-from .incremental import DocumentAnalysis, Slot
+from .engine import DocumentAnalysis, Slot
 from .lockstate import held_anywhere
 from .lsp_lock_events import event_at, lock_call_at, lock_events
 from .lsp_probe import PROBE_LOCK, probe_state

@@ -15,7 +15,7 @@ from . import syntax
 from .config import Config
 from .documents import Document
 from .events import Acquire, Release, Return, Site, TryAcquire
-from .incremental import Slot
+from .engine import Slot
 from .lsp_probe import PROBE
 
 

@@ -22,7 +22,8 @@ from . import analysis
 from .config import Config, LockFunction
 from .documents import Document
 from .events import Release
-from .incremental import DocumentAnalysis, Slot
+from .lru import Lru
+from .engine import DocumentAnalysis, Slot
 
 PROBE = "__lockls_probe__"
 PROBE_LOCK = "__lockls_probe_lock__"
@@ -129,13 +130,9 @@ def _statement_point(node):
     return node.start_byte, node.end_byte, True
 
 
-_PROBE_CONFIGS: dict = {}
+_PROBE_CONFIGS: Lru = Lru(8)  # fingerprint -> config: every edit of a wrapper makes a new configuration
 
 
 def _probe_config(config: Config) -> Config:
-    key = config.fingerprint()
-    if key not in _PROBE_CONFIGS:
-        functions = dict(config.functions)
-        functions[PROBE] = LockFunction(PROBE, "release", "arg0")
-        _PROBE_CONFIGS[key] = dataclasses.replace(config, functions=functions)
-    return _PROBE_CONFIGS[key]
+    return _PROBE_CONFIGS.get(config.fingerprint(), lambda: dataclasses.replace(
+        config, functions={**config.functions, PROBE: LockFunction(PROBE, "release", "arg0")}))

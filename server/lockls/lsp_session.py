@@ -29,7 +29,7 @@ from .analysis import read_source
 from .config import Config, ConfigError, clear_config_cache, config_for, config_from_text, default_config
 from .contracts import Contracts
 from .documents import UTF8, UTF16, Document
-from .incremental import DocumentAnalysis, FunctionCache, analyze_document
+from .engine import DocumentAnalysis, Engine
 from .lsp_uris import is_config_uri, path_to_uri, uri_to_path
 from .project import static_among, with_own
 from .rules import RULES
@@ -47,7 +47,8 @@ class Session:
         self.probe_parser = syntax.new_parser()
         self.documents: dict[str, Document] = {}
         self.analyses: dict[str, DocumentAnalysis] = {}
-        self.cache = FunctionCache()
+        self.engine = Engine()
+        self.cache = self.engine.functions
         self.explicit_config: Optional[str] = None
         self.select: Optional[frozenset] = None
         self.root: Optional[str] = None
@@ -60,7 +61,7 @@ class Session:
         self.found: dict = {}  # uri -> (project, its words in the document's text at the last analysis)
         self.shared: dict = {}  # uri -> project.FileContracts last given to the index
         self.index_workspace = True  # read the other files of the workspace for their contracts
-        self.static_memo: dict = {}  # uri -> what incremental.analyze_document remembers of its static functions
+        self.static_memo: dict = {}  # uri -> what Engine.analyze remembers of its static functions
 
     # -- settings ------------------------------------------------------------------
 
@@ -239,9 +240,10 @@ class Session:
             project = self.index.project_for(config) if self.index is not None else None
             found = self._found_words(uri, doc, project) if project else None
             with self.index.busy() if self.index is not None else contextlib.nullcontext():
-                result = analyze_document(doc.tree, doc.source, config, self.cache, self.select, doc.version,
-                                          project=project, found=found, edited=doc.edited,
-                                          memo=self.static_memo.setdefault(uri, {}), path=uri_to_path(uri))
+                result = self.engine.analyze(uri_to_path(uri), doc.source, config, doc.tree, project=project,
+                                             found=found, select=self.select if self.select is not None else config.select,
+                                             version=doc.version, edited=doc.edited,
+                                             memo=self.static_memo.setdefault(uri, {}))
         result.source = doc.source
         doc.edited = []
         self.analyses[uri] = result

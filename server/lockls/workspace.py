@@ -83,6 +83,7 @@ class ProjectIndex:
         self._rescans: dict = {}
         self._cache = None
         self._parser = None
+        self._analysis = None
         self._walked = False
 
     # -- the event loop's side ----------------------------------------------------------
@@ -275,7 +276,7 @@ class ProjectIndex:
             try:
                 tree = self._parse(source)
                 with self.lock:
-                    contracts = proj.scan_tree(tree, source, path, config)
+                    contracts = self._engine().contracts(path, source, config, tree)
             except Exception:
                 log.exception("lockls: reading the contracts of %s", path)
                 contracts = proj.EMPTY
@@ -283,6 +284,14 @@ class ProjectIndex:
                 self._cache.put_data(key, proj.encode(contracts))
         self._disk[path] = _Entry(config, fingerprint, contracts, content)
         return old is None or old.contracts != contracts or old.fingerprint != fingerprint
+
+    def _engine(self):
+        """The index thread's own engine (reading contracts keeps no function results)."""
+        if self._analysis is None:
+            from .engine import Engine
+
+            self._analysis = Engine(function_capacity=0, keep_bytes=0)
+        return self._analysis
 
     def _parse(self, source: bytes):
         if self._parser is None:
@@ -353,7 +362,8 @@ class ProjectIndex:
                     try:
                         tree = self._parse(source)
                         with self.lock:
-                            self._rescans[key] = proj.scan_tree(tree, source, path, config, extra=relevant, own=fc.own)
+                            self._rescans[key] = self._engine().contracts(path, source, config, tree, extra=relevant,
+                                                                          own=fc.own)
                     except Exception:
                         log.exception("lockls: reading the contracts of %s again", path)
                         self._rescans[key] = fc
