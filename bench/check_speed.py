@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Measure how fast `lockls --check` is, against the cost of parsing alone.
 
-One run generates a corpus (bench/generate.py; 200k lines by default) into a
+One run generates a corpus of each profile of bench/generate.py (plain,
+annotated, kernel; 200k lines each by default; `--profiles` picks some) into a
 temporary directory, or uses `--corpus DIR`, then times, N times each, and
-reports the medians:
+reports the medians, per profile:
 
   parse-only         read + tree-sitter parse of every file, in-process (the floor)
   analysis           lockls.analysis.analyze_source over every file, in-process
@@ -13,13 +14,15 @@ reports the medians:
   start-up           `lockls --check --no-cache` on one small file
 
 and checks the targets: analysis / parse-only <= 2x, cold / warm >= 20x,
-start-up < 0.3 s. Nothing is subtracted from the wall times. A measurement
-that cannot run (no CLI yet, analysis stubbed) is reported as such; the rest
-still runs.
+start-up < 0.3 s (start-up is measured once: it does not depend on the
+profile). Nothing is subtracted from the wall times. A measurement that cannot
+run (no CLI yet, analysis stubbed) is reported as such; the rest still runs.
+With several profiles a summary table, one row per profile, ends the report.
 
 Usage:
-    python bench/check_speed.py [--corpus DIR] [--lines 200000] [--files 100]
-                                [--reps 5] [--seed 1] [--quick] [--lockls CMD]
+    python bench/check_speed.py [--profiles plain annotated kernel] [--corpus DIR]
+                                [--lines 200000] [--files 100] [--reps 5] [--seed 1]
+                                [--quick] [--lockls CMD]
 """
 
 from __future__ import annotations
@@ -191,10 +194,25 @@ def measure_parse(files: list[str], reps: int) -> Measurement:
     return repeat("parse-only (read + tree-sitter parse, in-process)", reps, once)
 
 
+def _analyze_source() -> Callable:
+    """lockls's in-process entry point, wherever this version keeps it."""
+    import importlib
+
+    for module in ("lockls.engine", "lockls.analysis"):
+        try:
+            found = getattr(importlib.import_module(module), "analyze_source", None)
+        except ImportError:
+            continue
+        if found is not None:
+            return found
+    raise ImportError("no analyze_source in lockls.engine or lockls.analysis")
+
+
 def measure_analysis(files: list[str], reps: int) -> Measurement:
     label = "analysis (read + analyze_source, in-process)"
     try:
-        from lockls import analysis, config as lconfig
+        from lockls import config as lconfig
+        analyze_source = _analyze_source()
     except Exception as e:
         return Measurement(label, error=f"cannot import lockls: {e}")
     # Configuration lookup is not analysis: resolve it before timing.
@@ -212,7 +230,7 @@ def measure_analysis(files: list[str], reps: int) -> Measurement:
         findings.clear()
         for path in files:
             with open(path, "rb") as f:
-                result = analysis.analyze_source(f.read(), path, configs[path])
+                result = analyze_source(f.read(), path, configs[path])
             findings.extend(result.findings)
 
     m = repeat(label, reps, once)
@@ -259,8 +277,26 @@ def measure_cli(label: str, cmd: list[str], reps: int, env: dict[str, str],
     return m
 
 
-def run(corpus: str, reps: int, lockls: list[str], log: Callable[[str], None]) -> str:
-    """Run every measurement on `corpus`; return the Markdown report."""
+@dataclass
+class CorpusRun:
+    """Every measurement on one corpus."""
+
+    corpus: str
+    files: int
+    lines: int
+    size: int
+    reps: int
+    parse: Measurement
+    analysis: Measurement
+    cold: Measurement
+    warm: Measurement
+    jobs2: Measurement
+    startup: Optional[Measurement]  # None: not measured on this corpus
+
+
+def measure_corpus(corpus: str, reps: int, lockls: list[str], log: Callable[[str], None],
+                   startup: bool = True) -> CorpusRun:
+    """Run every measurement on `corpus` (start-up too, unless told not to)."""
     files = c_files(corpus)
     if not files:
         raise SystemExit(f"check_speed: no .c or .h files under {corpus}")
@@ -296,19 +332,57 @@ def run(corpus: str, reps: int, lockls: list[str], log: Callable[[str], None]) -
         log(f"lockls --check --jobs 2 --no-cache x{reps}")
         jobs2 = measure_cli("`lockls --check --jobs 2 --no-cache`", check + ["--jobs", "2", "--no-cache", corpus],
                             reps, env, [])
-        startup_reps = max(reps, 10)
-        log(f"start-up on one small file x{startup_reps}")
-        startup = measure_cli("start-up: `lockls --check --no-cache` on one small file",
-                              check + ["--no-cache", small], startup_reps, env)
-        startup.comparable = False
+        started = None
+        if startup:
+            startup_reps = max(reps, 10)
+            log(f"start-up on one small file x{startup_reps}")
+            started = measure_cli("start-up: `lockls --check --no-cache` on one small file",
+                                  check + ["--no-cache", small], startup_reps, env)
+            started.comparable = False
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return CorpusRun(corpus, len(files), lines, size, reps, parse, analysis, cold, warm, jobs2, started)
 
-    header = (f"Corpus: {corpus} ({len(files)} files, {lines} lines, {size / 1e6:.1f} MB); "
-              f"medians of {reps} runs; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs.")
-    table = format_table([parse, analysis, cold, warm, jobs2, startup], parse)
-    targets = format_targets(parse, analysis, cold, warm, startup)
+
+def format_run(r: CorpusRun, startup: Optional[Measurement] = None) -> str:
+    """The Markdown report of one corpus: header, table, targets (`startup` stands in
+    for a start-up measured on another corpus)."""
+    started = r.startup or startup or Measurement("start-up", error="not measured")
+    started.comparable = False
+    header = (f"Corpus: {r.corpus} ({r.files} files, {r.lines} lines, {r.size / 1e6:.1f} MB); "
+              f"medians of {r.reps} runs; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs.")
+    shown = [r.parse, r.analysis, r.cold, r.warm, r.jobs2] + ([r.startup] if r.startup else [])
+    table = format_table(shown, r.parse)
+    targets = format_targets(r.parse, r.analysis, r.cold, r.warm, started)
     return f"{header}\n\n{table}\n\n{targets}\n"
+
+
+def _findings(m: Measurement) -> str:
+    """The count in a note like "126 findings" (or "126 findings; OUTPUT DIFFERS ...")."""
+    first = m.note.split(";")[0].strip()
+    return first.split()[0] if first.endswith(" findings") else ""
+
+
+def _cell(m: Measurement) -> str:
+    return f"failed: {m.error}" if m.error else format_seconds(m.median)
+
+
+def format_summary(runs: dict[str, CorpusRun]) -> str:
+    """One row per profile: the medians side by side, with the ratios that have targets."""
+    rows = ["| profile | lines | parse-only | analysis | vs parse-only | `--check -j1 --no-cache` "
+            "| warm cache | cold / warm | `--check -j2 --no-cache` | findings |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for profile, r in runs.items():
+        rows.append(f"| {profile} | {r.lines:,} | {_cell(r.parse)} | {_cell(r.analysis)} | "
+                    f"{format_ratio(ratio(r.analysis.median, r.parse.median))} | {_cell(r.cold)} | "
+                    f"{_cell(r.warm)} | {format_ratio(ratio(r.cold.median, r.warm.median))} | {_cell(r.jobs2)} | "
+                    f"{_findings(r.cold) or _findings(r.analysis) or 'n/a'} |")
+    return "\n".join(rows)
+
+
+def run(corpus: str, reps: int, lockls: list[str], log: Callable[[str], None]) -> str:
+    """Run every measurement on `corpus`; return the Markdown report."""
+    return format_run(measure_corpus(corpus, reps, lockls, log))
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -319,6 +393,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--reps", type=int, help="repetitions of each measurement (default: 5; --quick: 3)")
     ap.add_argument("--seed", default="1", help="generator seed (default: 1)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 20k lines, 3 repetitions")
+    ap.add_argument("--profiles", nargs="+", metavar="PROFILE",
+                    help="generator profiles to measure: plain, annotated, kernel (default: all; "
+                         "ignored with --corpus)")
     ap.add_argument("--lockls", metavar="CMD", help="how to run lockls (default: the venv's `lockls`)")
     args = ap.parse_args(argv)
     lines = args.lines or (20_000 if args.quick else 200_000)
@@ -332,15 +409,32 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     cmd = lockls_command(args.lockls)
     if args.corpus:
+        if args.profiles:
+            log("--profiles is ignored with --corpus")
         return _report(run(args.corpus, reps, cmd, log))
     sys.path.insert(0, HERE)
     import generate
 
+    profiles = args.profiles or list(generate.PROFILES)
+    unknown = [p for p in profiles if p not in generate.PROFILES]
+    if unknown:
+        ap.error(f"unknown profile {unknown[0]!r}; expected one of {', '.join(generate.PROFILES)}")
+    runs: dict[str, CorpusRun] = {}
+    sections = []
     with tempfile.TemporaryDirectory(prefix="lockls-corpus-") as tmp:
-        corpus = os.path.join(tmp, "corpus")
-        log(f"generating {lines} lines in {files} files (seed {args.seed})")
-        generate.generate_corpus(corpus, lines, files, args.seed)
-        return _report(run(corpus, reps, cmd, log))
+        for profile in profiles:
+            corpus = os.path.join(tmp, profile)
+            log(f"{profile}: generating {lines} lines in {files} files (seed {args.seed})")
+            summary = generate.generate_corpus(corpus, lines, files, args.seed, profile)
+            planted = sum(summary["bugs"].values())
+            r = measure_corpus(corpus, reps, cmd, lambda m, p=profile: log(f"{p}: {m}"), startup=not runs)
+            runs[profile] = r
+            sections.append(f"### Profile `{profile}` ({planted} planted bugs)\n\n"
+                            + format_run(r, next(iter(runs.values())).startup))
+    text = "\n".join(sections)
+    if len(runs) > 1:
+        text += "\n### All profiles\n\n" + format_summary(runs) + "\n"
+    return _report(text)
 
 
 def _report(text: str) -> int:
