@@ -47,7 +47,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-from .rules import RULES
+from .catalogue import RULES
 
 ACTIONS = ("acquire", "acquire-shared", "release", "try-acquire", "try-acquire-shared", "tests-held", "tests-not-held")
 # functions that tell whether their caller holds a lock (`MUTEX_HELD(&m)`, `bql_locked()`):
@@ -162,11 +162,6 @@ class GuardedData:
     exceptions: tuple = ()  # type guards: fields and functions a use through which needs no lock
     origin: Optional[str] = None  # the file that declared it (config or source); None: the analysed file
     owner: Optional[str] = None  # a field's struct ("struct account"), when an annotation declared it
-
-    def declared(self):
-        """Where it was declared, for related information."""
-        from .events import Declared  # events know nothing of config: import here
-        return Declared("guarded", self.field or self.variable or self.type or "", self.origin)
 
 
 @dataclass(frozen=True, slots=True)

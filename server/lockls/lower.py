@@ -360,13 +360,13 @@ class Lowerer:
                     plain = canonical(n.child_by_field_name("argument"), self.source)
                     key, shown_guard = _guard_key(guard, key_of(plain, self.aliases)), _guard_key(guard, plain)
                     found.append(Access(key, shown_guard, shown(n, self.source), Site.of(n), guard.everywhere,
-                                        guard.declared()))
+                                        _declared(guard)))
             elif t == "identifier":
                 name = flat(n, self.source)
                 guard = self.guarded_variables.get(name)
                 if guard is not None and self._dereferenced(n, guard):
                     found.append(Access(guard.by[1:], guard.by[1:], shown(n, self.source), Site.of(n), guard.everywhere,
-                                        guard.declared()))
+                                        _declared(guard)))
                 elif typed and name in typed:
                     access = self._typed_use(n, typed[name])
                     if access is not None:
@@ -444,7 +444,7 @@ class Lowerer:
             return None
         key = _guard_key(guard, key_of(plain, self.aliases))
         return Access(key, _guard_key(guard, plain), shown(used, self.source), Site.of(used), guard.everywhere,
-                      guard.declared())
+                      _declared(guard))
 
     # -- conditions ----------------------------------------------------------------
 
@@ -526,3 +526,8 @@ class Lowerer:
 
     def constant_text(self, node: Node) -> str:
         return _SPACE.sub("", self.source[node.start_byte:node.end_byte].decode("utf-8", "replace")).strip("()")
+
+
+def _declared(guard) -> Declared:
+    """Where a guard was declared, for related information."""
+    return Declared("guarded", guard.field or guard.variable or guard.type or "", guard.origin)

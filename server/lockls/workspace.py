@@ -207,7 +207,7 @@ class ProjectIndex:
 
     def _walk(self) -> bool:
         """Index every file under the roots; False when interrupted by a restart."""
-        from .check import UsageError, expand_paths
+        from .files import UsageError, expand_paths
 
         started = time.perf_counter()
         self._open_cache()
