@@ -197,7 +197,7 @@ SUMMARY = re.compile(
 SKIPPED = re.compile(r"^lockls: (?P<path>.+?): skipped (?P<function>.+?) \(line (?P<line>\d+)\): (?P<reason>.*)$", re.M)
 FILE_ERROR = re.compile(r"^(?!lockls: )(?P<path>.+?): error: (?P<message>.*)$", re.M)
 
-# Skip reasons by category, first match wins (see lockls.analysis and lockls.cfg).
+# Skip reasons by category, first match wins (see lockls.engine.function and lockls.lowering.build_cfg).
 SKIP_CATEGORIES = (
     ("unreadable definition", re.compile(r"could not read this definition")),
     ("unbalanced braces", re.compile(r"^unbalanced braces")),
@@ -247,7 +247,7 @@ def file_errors(stderr: str) -> list[str]:
 
 def checked_files(root: str, config_file: Optional[str]) -> list[str]:
     """The files `lockls --check [--config F] root` analyses: *.c and *.h not excluded."""
-    from lockls.check import expand_paths
+    from lockls.cli.check import expand_paths
     from lockls.config import clear_config_cache, config_for
 
     clear_config_cache()
@@ -260,7 +260,7 @@ def checked_files(root: str, config_file: Optional[str]) -> list[str]:
 
 def time_parse(files: list[str], reps: int) -> float:
     """Median seconds to read and tree-sitter-parse every file of `files`."""
-    from lockls.syntax import new_parser
+    from lockls.syntax.nodes import new_parser
 
     parser = new_parser()
     seconds = []

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from lockls import analysis, syntax
-from lockls.cfg import CFG, Unanalysable, build_cfg
+from lockls.engine import function as analysis
+
+from lockls.syntax import nodes as syntax
+from lockls.lowering.build_cfg import CFG, Unanalysable, build_cfg
 from lockls.config import default_config
-from lockls.events import Acquire, Cond, Release, Return, TryAcquire
-from lockls.lower import SHOWN_MAX, Lowerer
+from lockls.ir.events import Acquire, Cond, Release, Return, TryAcquire
+from lockls.lowering.lower import SHOWN_MAX, Lowerer
 
 _PARSER = syntax.new_parser()
 _CONFIG = default_config()

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-import lockls.analysis
-import lockls.check
+import lockls.engine.function
+import lockls.cli.check
 from lockls import __version__
-from lockls.cli import main
-from lockls.findings import FileResult, Finding, Pos, Related, Span
+from lockls.main import main
+from lockls.report.findings import FileResult, Finding, Pos, Related, Span
 from lockls.rules import RULES
 
 LEAK_C = """\
@@ -99,7 +99,7 @@ def isolated(tmp_path, monkeypatch):
 @pytest.fixture
 def fake_analysis(monkeypatch):
     fake_analyze_source.calls = []
-    monkeypatch.setattr(lockls.check, "_analyze", lambda task, source: fake_analyze_source(source, task.path, task.config))
+    monkeypatch.setattr(lockls.cli.check, "_analyze", lambda task, source: fake_analyze_source(source, task.path, task.config))
     return fake_analyze_source.calls
 
 
@@ -327,7 +327,7 @@ def test_github_format(capsys, isolated, fake_analysis):
 # -- --explain, --show-config ----------------------------------------------------------------
 
 def test_explain_prints_the_rule_doc(capsys, monkeypatch):
-    import lockls.ruledocs as ruledocs
+    import lockls.report.ruledocs as ruledocs
 
     monkeypatch.setattr(ruledocs, "rule_doc", lambda rule: f"{rule}: the doc.\n\nMore.\n")
     status, out, _ = run(capsys, "--explain", "lock-leak")
@@ -406,7 +406,7 @@ def test_cache_dir_option_and_location(capsys, isolated, tmp_path, fake_analysis
 
 
 def test_default_cache_dir_environment(monkeypatch, tmp_path):
-    from lockls.cache import default_cache_dir
+    from lockls.engine.cache import default_cache_dir
 
     monkeypatch.setenv("LOCKLS_CACHE_DIR", "/x/lockls-cache")
     assert default_cache_dir() == "/x/lockls-cache"
@@ -489,8 +489,8 @@ def test_skipped_functions_in_summary_and_verbose(capsys, isolated, fake_analysi
 # -- parallelism -----------------------------------------------------------------------------
 
 def test_jobs_2_gives_the_same_output_as_jobs_1(capsys, isolated, monkeypatch, fake_analysis):
-    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_FILES", 2)
-    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(lockls.cli.check, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(lockls.cli.check, "PARALLEL_MIN_BYTES", 0)
     for i in range(12):
         write(isolated / f"d{i % 3}" / f"f{i}.c", (LEAK_C if i % 2 else DOUBLE_C) * (i + 1))
     write(isolated / "crash.c", "CRASH\n")
@@ -504,8 +504,8 @@ def test_jobs_2_gives_the_same_output_as_jobs_1(capsys, isolated, monkeypatch, f
 
 
 def test_parallel_run_fills_the_cache(capsys, isolated, monkeypatch, fake_analysis):
-    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_FILES", 2)
-    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(lockls.cli.check, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(lockls.cli.check, "PARALLEL_MIN_BYTES", 0)
     for i in range(6):
         write(isolated / f"f{i}.c", LEAK_C)
     first = run(capsys, "--check", "--jobs", "3")
@@ -515,8 +515,8 @@ def test_parallel_run_fills_the_cache(capsys, isolated, monkeypatch, fake_analys
 
 
 def test_a_dying_worker_is_reported_not_fatal(capsys, isolated, monkeypatch, fake_analysis):
-    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_FILES", 2)
-    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(lockls.cli.check, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(lockls.cli.check, "PARALLEL_MIN_BYTES", 0)
     for i in range(4):
         write(isolated / f"f{i}.c", CLEAN_C)
     write(isolated / "die.c", "DIE\n")
@@ -533,7 +533,7 @@ def test_small_runs_stay_in_process(capsys, isolated, fake_analysis):
 
 
 def test_chunks_balance_by_size():
-    from lockls.check import _chunks, _Task
+    from lockls.cli.check import _chunks, _Task
 
     tasks = [_Task(f"f{i}", None, "") for i in range(10)]
     sizes = {f"f{i}": size for i, size in enumerate([100, 1, 1, 1, 1, 50, 50, 1, 1, 1])}
@@ -546,16 +546,16 @@ def test_chunks_balance_by_size():
 
 def test_no_arguments_starts_the_server(monkeypatch):
     calls = []
-    fake = types.ModuleType("lockls.server")
+    fake = types.ModuleType("lockls.lsp.server")
     fake.main = lambda log_file=None: calls.append(log_file) or 0
-    monkeypatch.setitem(sys.modules, "lockls.server", fake)
+    monkeypatch.setitem(sys.modules, "lockls.lsp.server", fake)
     assert main([]) == 0
     assert main(["--stdio", "--log-file", "/tmp/x.log"]) == 0
     assert calls == [None, "/tmp/x.log"]
 
 
 def test_server_unavailable_is_a_clear_error(capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "lockls.server", None)  # import fails
+    monkeypatch.setitem(sys.modules, "lockls.lsp.server", None)  # import fails
     status, _, err = run(capsys, "--stdio")
     assert status == 2 and err.startswith("lockls: error: cannot start the language server")
 
@@ -569,7 +569,7 @@ def python(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 IMPORTS_AFTER_CHECK = """
 import sys
-from lockls.cli import main
+from lockls.main import main
 status = main(sys.argv[1:])
 heavy = sorted({m.split(".")[0] for m in sys.modules} & {"pygls", "lsprotocol", "tree_sitter", "tree_sitter_c", "multiprocessing"})
 print("status", status, "heavy", ",".join(heavy), file=sys.stderr)
@@ -690,8 +690,8 @@ def test_misspelt_rule_in_a_suppression_is_a_warning(tmp_path, capsys):
 
     from lsprotocol import types as T
 
-    from lockls.lsp_diagnostics import document_diagnostics
-    from lockls.lsp_session import Session
+    from lockls.lsp.diagnostics import document_diagnostics
+    from lockls.lsp.session import Session
 
     session = Session()
     session.open(source.as_uri(), source.read_text(), 1, "c")
@@ -736,8 +736,8 @@ def test_unused_suppressions_are_reported_on_request(tmp_path, capsys):
 
     from lsprotocol import types as T
 
-    from lockls.lsp_diagnostics import document_diagnostics
-    from lockls.lsp_session import Session
+    from lockls.lsp.diagnostics import document_diagnostics
+    from lockls.lsp.session import Session
 
     session = Session()
     session.open(source.as_uri(), source.read_text(), 1, "c")

@@ -1042,7 +1042,7 @@ def test_discovery_stops_at_the_repository_root(tmp_path):
 def test_a_configuration_owned_by_another_user_is_not_used(tmp_path, capsys):
     """As git's safe.directory: someone else's `.lockls.toml` above a project (in a
     shared /tmp) must not configure it; lockls says so and goes on."""
-    from lockls.cli import main
+    from lockls.main import main
     from lockls.config import DISCOVERY_WARNINGS
 
     foreign = write(tmp_path, "[rules]\nselect = []\n")

@@ -23,11 +23,11 @@ import pytest_lsp
 from lsprotocol import types as T
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-import lockls.check
-from lockls import project as proj
-from lockls.cli import main
+import lockls.cli.check
+from lockls.engine import project as proj
+from lockls.main import main
 from lockls.config import clear_config_cache, config_for
-from lockls.contracts import Contracts
+from lockls.dataflow.contracts import Contracts
 
 from lsp.helpers import SERVER_COMMAND, Editor, expect_diagnostics, install_recorder, uri_of, wait
 
@@ -82,8 +82,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def parallel(monkeypatch):
     """Let --jobs 2 start worker processes even for this small project."""
-    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_FILES", 2)
-    monkeypatch.setattr(lockls.check, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(lockls.cli.check, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(lockls.cli.check, "PARALLEL_MIN_BYTES", 0)
 
 
 # -- lockls --check ----------------------------------------------------------------------------
@@ -314,7 +314,7 @@ def check_findings(root: Path, path: str) -> list:
     cwd = os.getcwd()
     os.chdir(root)
     try:
-        report = lockls.check.collect(lockls.check.CheckOptions(paths=["."], use_cache=False, jobs=1), lambda m: None)
+        report = lockls.cli.check.collect(lockls.cli.check.CheckOptions(paths=["."], use_cache=False, jobs=1), lambda m: None)
     finally:
         os.chdir(cwd)
     return sorted((f.span.start.line + 1, f.span.start.char_col + 1, f.rule, f.text)

@@ -6,10 +6,14 @@ import time
 
 import pytest
 
-from lockls import analysis, dataflow, syntax
-from lockls import lockstate as L
+from lockls.engine import function as analysis
+
+from lockls.dataflow import solver as dataflow
+
+from lockls.syntax import nodes as syntax
+from lockls.dataflow import lockstate as L
 from lockls.config import default_config
-from lockls.events import Acquire, Release, Return, TryAcquire
+from lockls.ir.events import Acquire, Release, Return, TryAcquire
 
 _PARSER = syntax.new_parser()
 _CONFIG = default_config()

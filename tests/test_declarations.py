@@ -1,11 +1,11 @@
 """Reading what data declarations say: guarded data, declared order, recursive
-lock types and method tables (`lockls.declarations`)."""
+lock types and method tables (`lockls.syntax.declarations`)."""
 
 from __future__ import annotations
 
-from lockls import syntax
+from lockls.syntax import nodes as syntax
 from lockls.config import GuardedData, LockPattern
-from lockls.declarations import data_annotations, recursive_lock_patterns, table_entry_points
+from lockls.syntax.declarations import data_annotations, recursive_lock_patterns, table_entry_points
 
 
 def _root(source: bytes):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from lockls.engine import analyze_source
+from lockls.engine.driver import analyze_source
 from lockls.config import config_for
 
 FIXTURES = Path(__file__).parent / "fixtures"

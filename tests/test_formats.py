@@ -8,9 +8,9 @@ import os
 import pytest
 
 from lockls import __version__
-from lockls.findings import Finding, Pos, Related, Span
-from lockls.message import LineRef, Message
-from lockls.formats import (
+from lockls.report.findings import Finding, Pos, Related, Span
+from lockls.ir.message import LineRef, Message
+from lockls.report.formats import (
     fingerprint_key,
     relative_to_cwd,
     render_github,
@@ -20,7 +20,7 @@ from lockls.formats import (
     render_text,
     sarif_log,
 )
-from lockls.ruledocs import HELP_BASE_URL, help_uri, rule_doc, short_description
+from lockls.report.ruledocs import HELP_BASE_URL, help_uri, rule_doc, short_description
 
 
 def span(line: int, col: int, end_line: int, end_col: int, utf16_shift: int = 0, byte_shift: int = 0) -> Span:
@@ -304,7 +304,7 @@ def test_sarif_notifications_for_files_not_analysed(cwd):
 # -- rule docs --------------------------------------------------------------------------
 
 def test_rule_doc_falls_back_when_the_module_is_missing(monkeypatch):
-    import lockls.ruledocs as ruledocs
+    import lockls.report.ruledocs as ruledocs
 
     ruledocs.rule_doc.cache_clear()
     monkeypatch.setattr(ruledocs, "rule_module_name", lambda rule: "lockls.rules.no_such_rule_module")

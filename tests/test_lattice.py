@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lockls import facts as F
-from lockls import lockstate as L
+from lockls.dataflow import facts as F
+from lockls.dataflow import lockstate as L
 from lockls.config import LockFunction
-from lockls.events import Acquire, Cond, Kill, Release, Site, TrailItem, TryAcquire
+from lockls.ir.events import Acquire, Cond, Kill, Release, Site, TrailItem, TryAcquire
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEWER = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lockls import syntax
-from lockls.lockexpr import canonical, key_of, lock_key
+from lockls.syntax import nodes as syntax
+from lockls.lowering.lockexpr import canonical, key_of, lock_key
 
 _PARSER = syntax.new_parser()
 
@@ -182,7 +182,7 @@ def test_lock_key_through_aliases():
 
 def test_lock_key_of_an_alias_declared_in_code():
     """The alias table built by the analysis for `pthread_mutex_t *l = &q->lock;`."""
-    from lockls.analysis import _aliases
+    from lockls.engine.function import _aliases
 
     src = (b"void f(struct q *q, struct q *q2) {\n"
            b"  pthread_mutex_t *l = &q->lock;\n"

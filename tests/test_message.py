@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lockls.engine import analyze_source
+from lockls.engine.driver import analyze_source
 from lockls.config import default_config
-from lockls.message import LineRef, Message
+from lockls.ir.message import LineRef, Message
 
 
 def test_parts_join_and_render():

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from lockls.engine import analyze_source
-from lockls.cli import main
+from lockls.engine.driver import analyze_source
+from lockls.main import main
 from lockls.config import default_config
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("*.c"))
@@ -119,7 +119,7 @@ def test_the_server_index_skips_devices_and_fifos(tmp_path):
     """The workspace index reads the same tree without blocking or filling memory, and
     keeps the contracts of the files it can read."""
     from lockls.config import default_config
-    from lockls.workspace import ProjectIndex
+    from lockls.lsp.workspace import ProjectIndex
 
     root = _hostile_tree(tmp_path)
     (root / "helpers.c").write_bytes(b"#include <pthread.h>\nstruct q { pthread_mutex_t mu; };\n"
@@ -195,8 +195,8 @@ def test_a_function_past_the_precision_bound_says_so(tmp_path, capsys):
 
     from lsprotocol import types as T
 
-    from lockls.lsp_diagnostics import document_diagnostics
-    from lockls.lsp_session import Session
+    from lockls.lsp.diagnostics import document_diagnostics
+    from lockls.lsp.session import Session
 
     session = Session()
     uri = five.as_uri()

@@ -2,7 +2,7 @@
 
 The docstring of each rule module is its documentation. Its Example must
 trigger the rule and its Use instead must not; docs/rules/RULE.md must be the
-page generated from it (`python -m lockls.ruledocs docs/rules`).
+page generated from it (`python -m lockls.report.ruledocs docs/rules`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from lockls.engine import analyze_source
-from lockls.cli import main
+from lockls.engine.driver import analyze_source
+from lockls.main import main
 from lockls.config import config_from_text, default_config
-from lockls.ruledocs import SECTIONS, code_block, rule_doc, rule_page, sections
+from lockls.report.ruledocs import SECTIONS, code_block, rule_doc, rule_page, sections
 from lockls.rules import RULES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "rules"
@@ -48,7 +48,7 @@ def test_example_triggers_and_use_instead_does_not(rule):
 @pytest.mark.parametrize("rule", RULES)
 def test_published_page_matches_docstring(rule):
     page = DOCS / f"{rule}.md"
-    assert page.read_text(encoding="utf-8") == rule_page(rule), f"regenerate with: python -m lockls.ruledocs docs/rules"
+    assert page.read_text(encoding="utf-8") == rule_page(rule), f"regenerate with: python -m lockls.report.ruledocs docs/rules"
 
 
 @pytest.mark.parametrize("rule", RULES)

@@ -1,5 +1,5 @@
 """The server's features without the transport: documents, fixes, hover, highlight,
-per-function reuse (lockls.lsp_session.Session, lockls.documents, lockls.engine)."""
+per-function reuse (lockls.lsp.session.Session, lockls.lsp.documents, lockls.engine.driver)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from lsprotocol import types as T
 
-from lockls.engine import analyze_source
+from lockls.engine.driver import analyze_source
 from lockls.config import default_config
-from lockls.documents import Document, LineIndex
-from lockls.lsp_session import Session
+from lockls.lsp.documents import Document, LineIndex
+from lockls.lsp.session import Session
 
 URI = "file:///tmp/lockls-test/f.c"
 
@@ -299,7 +299,7 @@ def test_only_the_edited_function_is_reanalysed():
 
 
 def test_error_in_one_function_is_logged_once_and_skipped(monkeypatch, caplog):
-    from lockls import engine
+    from lockls.engine import driver as engine
 
     real = engine.analyze_function
 

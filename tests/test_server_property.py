@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from lsprotocol import types as T
 from pytest_lsp import LanguageClient
 
-from lockls.analysis import related_locations
-from lockls.engine import analyze_source
+from lockls.report.related import related_locations
+from lockls.engine.driver import analyze_source
 from lockls.config import default_config
-from lockls.lsp_session import Session
+from lockls.lsp.session import Session
 
 from lsp.fixtures import make_client_fixture
 from lsp.helpers import Editor, _lsp_lines, reference, summary

@@ -2,7 +2,7 @@
 
 import sys
 
-from .cli import main
+from lockls.main import main
 
 # The guard matters: worker processes started with "spawn" (macOS, Windows)
 # import the main module again, and must not run the command a second time.

@@ -166,7 +166,7 @@ def _lsp_lines(text: str) -> list[str]:
 
 def reference(ed: "Editor", config=None):
     """What `lockls --check` finds in the editor's current text: [(rule, range, message)]."""
-    from lockls.engine import analyze_source
+    from lockls.engine.driver import analyze_source
     from lockls.config import config_for
 
     data = ed.text.encode("utf-8")

@@ -19,7 +19,10 @@ export interface Environment {
 }
 
 export const DEFAULT_SERVER = 'lockls';
-export const INSTALL_COMMAND = 'pip install lockls';
+/** Where lockls comes from until it is published on PyPI. */
+export const REPOSITORY_URL = 'https://github.com/lockls/lockls';
+/** The install command the error dialog offers to copy (pipx: its own venv, `lockls` on PATH). */
+export const INSTALL_COMMAND = `pipx install git+${REPOSITORY_URL}`;
 
 /** Settings as read from the configuration (any shape) with their defaults. */
 export function normalizeSettings(raw: {
@@ -108,7 +111,8 @@ export function startFailureMessage(command: string, reason: 'not-found' | 'fail
   if (reason === 'not-found') {
     return (
       `lockls: the language server \`${command}\` was not found. ` +
-      `Install it with \`${INSTALL_COMMAND}\` (in a Python 3.10+ environment whose scripts are on PATH), ` +
+      `Install it (Python 3.10+) with \`${INSTALL_COMMAND}\`, or \`pip install .\` in a clone of ${REPOSITORY_URL} ` +
+      '(in a virtual environment), and make sure its scripts directory is on PATH; ' +
       'or set "lockls.server.path" to the lockls executable (e.g. .venv/bin/lockls).'
     );
   }

@@ -49,12 +49,12 @@ async function reportStartFailure(command: string, reason: 'not-found' | 'failed
   setState(reason);
   const message = startFailureMessage(command, reason, detail);
   output.appendLine(message);
-  const choice = await vscode.window.showErrorMessage(message, 'Open Settings', `Copy "${INSTALL_COMMAND}"`, 'Show Output');
+  const choice = await vscode.window.showErrorMessage(message, 'Open Settings', 'Copy Install Command', 'Show Output');
   if (choice === 'Open Settings') {
     await vscode.commands.executeCommand('workbench.action.openSettings', 'lockls.server');
   } else if (choice === 'Show Output') {
     output.show(true);
-  } else if (choice?.startsWith('Copy')) {
+  } else if (choice === 'Copy Install Command') {
     await vscode.env.clipboard.writeText(INSTALL_COMMAND);
   }
 }

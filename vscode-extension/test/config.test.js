@@ -71,7 +71,10 @@ test('findExecutable searches PATH and checks the executable bit', () => {
 
 test('the start-failure message says how to install the server', () => {
   const m = c.startFailureMessage('lockls', 'not-found');
-  assert.match(m, /pip install lockls/);
+  // lockls is not on PyPI yet: the message offers what works (the repository), never `pip install lockls`
+  assert.match(m, /pipx install git\+https:\/\/github\.com\/lockls\/lockls/);
+  assert.doesNotMatch(m, /pip install lockls/);
+  assert.equal(c.INSTALL_COMMAND, 'pipx install git+https://github.com/lockls/lockls');
   assert.match(m, /lockls\.server\.path/);
   const f = c.startFailureMessage('/x/lockls', 'failed', 'exit code 1');
   assert.match(f, /could not be started \(exit code 1\)/);
@@ -105,5 +108,6 @@ test('package.json contributes the documented settings and commands', () => {
   const titles = pkg.contributes.commands.map((x) => `${x.category}: ${x.title}`).sort();
   assert.deepEqual(titles, ['lockls: Restart Server', 'lockls: Show Output']);
   assert.ok(pkg.activationEvents.includes('onLanguage:c'));
+  assert.ok(pkg.activationEvents.includes('onLanguage:cpp')); // headers open as C++
   assert.equal(pkg.main, './dist/extension.js');
 });

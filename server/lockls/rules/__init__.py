@@ -7,4 +7,4 @@ on a suppression comment).
 
 from __future__ import annotations
 
-from ..catalogue import RULES  # noqa: F401 (the rule modules are imported by name, see ruledocs)
+from lockls.catalogue import RULES  # noqa: F401 (the rule modules are imported by name, see ruledocs)

@@ -57,10 +57,10 @@ with `/* lockls: ignore[blocking-under-lock] */` on the line.
 
 from __future__ import annotations
 
-from ..events import Acquire, Call
-from ..lockstate import held_anywhere
-from ..message import Message
-from .common import RuleContext, held_suffix, partition, site_line, when_clause
+from lockls.ir.events import Acquire, Call
+from lockls.dataflow.lockstate import held_anywhere
+from lockls.ir.message import Message
+from lockls.rules.common import RuleContext, held_suffix, partition, site_line, when_clause
 
 NAME = "blocking-under-lock"
 EVENTS = (Call, Acquire)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from ..events import Site, TrailItem
-from ..message import LineRef, Message, as_message
-from ..results import Violation
-from ..lockstate import LockFact, LockState, PathClass, explain, held_anywhere
+from lockls.ir.events import Site, TrailItem
+from lockls.ir.message import LineRef, Message, as_message
+from lockls.ir.results import Violation
+from lockls.dataflow.lockstate import LockFact, LockState, PathClass, explain, held_anywhere
 
 
 @dataclass
@@ -43,7 +43,7 @@ class RuleContext:
     # `contracts.partners`) is called, declared or defined in the file: it pairs with it
     has_partner: bool = False
     lock_identity: Optional[Callable] = None  # lock key (, class) -> its lock-graph node (see `lockgraph`)
-    order_cycles: dict = field(default_factory=dict)  # (first, then) node pair -> contracts.OrderCycle
+    order_cycles: dict = field(default_factory=dict)  # (first, then) node pair -> ordergraph.OrderCycle
     lock_events: dict = field(default_factory=dict)  # site -> the acquire, trylock or release there
     checking: object = None  # the event the rules are looking at
     reports: list = field(default_factory=list)

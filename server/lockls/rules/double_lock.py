@@ -57,9 +57,9 @@ Suppress with `/* lockls: ignore[double-lock] */` on the line.
 
 from __future__ import annotations
 
-from ..events import Acquire, Call
-from ..message import Message
-from .common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
+from lockls.ir.events import Acquire, Call
+from lockls.ir.message import Message
+from lockls.rules.common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
 
 NAME = "double-lock"
 EVENTS = (Acquire, Call)

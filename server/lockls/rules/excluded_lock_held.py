@@ -48,9 +48,9 @@ Suppress with `/* lockls: ignore[excluded-lock-held] */` on the line.
 
 from __future__ import annotations
 
-from ..events import Call
-from ..message import Message
-from .common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
+from lockls.ir.events import Call
+from lockls.ir.message import Message
+from lockls.rules.common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
 
 NAME = "excluded-lock-held"
 EVENTS = (Call,)

@@ -72,11 +72,11 @@ releases it. Suppress with `/* lockls: ignore[lock-leak] */` on the line.
 
 from __future__ import annotations
 
-from ..events import Return
-from ..lockexpr import spelled_key
-from ..lockstate import STALE_INDEX
-from ..message import Message
-from .common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
+from lockls.ir.events import Return
+from lockls.lowering.lockexpr import spelled_key
+from lockls.dataflow.lockstate import STALE_INDEX
+from lockls.ir.message import Message
+from lockls.rules.common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
 
 NAME = "lock-leak"
 EVENTS = (Return,)

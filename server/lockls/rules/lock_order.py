@@ -113,10 +113,10 @@ import os
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
-from ..events import Acquire, Call, Declared
-from ..lockgraph import edges_at, shown
-from ..message import Message
-from .common import RuleContext, held_suffix, offender as common_offender, partition, site_line, when_clause
+from lockls.ir.events import Acquire, Call, Declared
+from lockls.dataflow.lockgraph import edges_at, shown
+from lockls.ir.message import Message
+from lockls.rules.common import RuleContext, held_suffix, offender as common_offender, partition, site_line, when_clause
 
 NAME = "lock-order"
 EVENTS = (Acquire, Call)

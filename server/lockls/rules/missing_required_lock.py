@@ -56,9 +56,9 @@ Suppress with `/* lockls: ignore[missing-required-lock] */` on the line.
 
 from __future__ import annotations
 
-from ..events import Call
-from ..message import Message
-from .common import RuleContext, held_suffix, known_not_held, partition, sites_of, when_clause
+from lockls.ir.events import Call
+from lockls.ir.message import Message
+from lockls.rules.common import RuleContext, held_suffix, known_not_held, partition, sites_of, when_clause
 
 NAME = "missing-required-lock"
 EVENTS = (Call,)

@@ -52,9 +52,9 @@ class that serialises such operations. Suppress with
 
 from __future__ import annotations
 
-from ..events import Acquire, Declared
-from ..message import Message
-from .common import RuleContext, held_suffix, offender, partition, site_line, when_clause
+from lockls.ir.events import Acquire, Declared
+from lockls.ir.message import Message
+from lockls.rules.common import RuleContext, held_suffix, offender, partition, site_line, when_clause
 
 NAME = "nested-lock"
 EVENTS = (Acquire,)

@@ -89,9 +89,9 @@ from __future__ import annotations
 
 import re
 
-from ..events import Access
-from ..message import Message
-from .common import RuleContext, held_suffix, partition, sites_of, when_clause
+from lockls.ir.events import Access
+from lockls.ir.message import Message
+from lockls.rules.common import RuleContext, held_suffix, partition, sites_of, when_clause
 
 NAME = "unguarded-access"
 EVENTS = (Access,)

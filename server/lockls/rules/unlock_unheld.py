@@ -51,10 +51,10 @@ Suppress with `/* lockls: ignore[unlock-unheld] */` on the line.
 
 from __future__ import annotations
 
-from ..events import Release
-from ..lockstate import STALE_INDEX, held_anywhere
-from ..message import Message
-from .common import RuleContext, held_suffix, known_not_held, partition, site_line, when_clause
+from lockls.ir.events import Release
+from lockls.dataflow.lockstate import STALE_INDEX, held_anywhere
+from lockls.ir.message import Message
+from lockls.rules.common import RuleContext, held_suffix, known_not_held, partition, site_line, when_clause
 
 NAME = "unlock-unheld"
 EVENTS = (Release,)

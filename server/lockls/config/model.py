@@ -1,0 +1,267 @@
+"""The configuration's data model: lock functions, kinds, classes, guarded data, lock
+patterns and `Config` (immutable once built; the analysis only reads it).
+
+Lock specs: a function's lock is named by a *lock spec*: "arg0".."argN" (the
+lock is argument N, or what argument N points to: lock identity treats a pointer
+to a lock and the lock alike), "argN->field" (a field of what argument N points
+to), "return" (the function returns the locked object, e.g. a lookup that returns
+a locked object or NULL), or any other name: a global lock or context, taken
+whatever the arguments ("RCU" for `rcu_read_lock()`, "big_lock", "g_state.lock").
+
+Outcomes (for try-acquire): which return values mean "acquired": "zero",
+"nonzero", "nonnull", "negative", or a constant's name such as "thrd_success".
+`failure` defaults to the complement of `success`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import functools
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from lockls.catalogue import RULES
+from lockls.config.globs import relative_posix, glob_matches
+ACTIONS = ("acquire", "acquire-shared", "release", "try-acquire", "try-acquire-shared", "tests-held", "tests-not-held")
+# functions that tell whether their caller holds a lock (`MUTEX_HELD(&m)`, `bql_locked()`):
+# a branch on one is decided by what the path holds
+HELD_TESTS = ("tests-held", "tests-not-held")
+# what a project's annotation macro (`[annotations] OVS_REQUIRES = "requires"`) means
+ANNOTATION_MEANINGS = ("acquire", "acquire-shared", "release", "release-shared", "try-acquire",
+                       "try-acquire-shared", "requires", "requires-shared", "excludes",
+                       # on data: `OVS_GUARDED_BY(mu)`, `OVS_ACQ_BEFORE(other)`
+                       "guarded-by", "pt-guarded-by", "acquired-before", "acquired-after", "no-analysis")
+SCOPES = ("block", "macro")
+OUTCOMES = ("zero", "nonzero", "nonnull", "null", "negative")
+SEVERITIES = ("error", "warning", "info")
+
+CONFIG_FILE_NAMES = (".lockls.toml", "lockls.toml")  # in order of preference
+MAX_LOCK_ARG = 15  # "arg0".."arg15"
+
+
+@dataclass(frozen=True, slots=True)
+class LockFunction:
+    """A function (or function-like macro) that takes, drops or tries to take a lock."""
+
+    name: str
+    action: str  # one of ACTIONS, with "-shared" folded into `shared`
+    lock: str  # "arg0".."argN", "return", or "global" (the lock is `path`)
+    shared: bool = False  # a reader (shared) acquisition
+    success: Optional[str] = None  # try-acquire: the outcome meaning "acquired"
+    failure: Optional[str] = None  # try-acquire: the outcome meaning "not acquired"
+    kind: Optional[str] = None  # a key of Config.kinds
+    path: str = ""  # with "argN": the lock is `arg->path` (e.g. "->lock"); with "global": the lock's name
+    scope: Optional[str] = None  # acquire: "block" (held to the end of the enclosing block: guards,
+    #                              lockers) or "macro" (held for the block the macro introduces)
+    unheld_ok: bool = False  # release: fine when the lock is not held (a NULL object, a failed lookup)
+    may_sleep: Optional[str] = None  # "always", or an argument spelling that makes it sleep ("GFP_KERNEL")
+    # locks that must be held (requires) / must not be held (excludes) when it is called,
+    # as lock refs: "argN" + a path ("arg0->lock"), or "=" + a global lock ("=ledger_mu")
+    requires: tuple = ()
+    excludes: tuple = ()
+    # inferred: lock refs it takes and drops itself on every path through it (exclusively,
+    # waiting for them): calling it with one of them held deadlocks
+    takes: tuple = ()
+    # inferred from its body (see `summaries`): an acquire function no caller is known to
+    # rely on yet. Applied while contracts are inferred (to find callers that do); left
+    # out of the configuration a file is finally analysed under (`Contracts.settled`).
+    tentative: bool = False
+    inferred: bool = field(default=False, compare=False)  # a summary of its body, not declared
+    # the file that declared it (a header, the config file); None: this file or a preset.
+    # Where, not what: left out of equality (and of the configuration's fingerprint).
+    origin: Optional[str] = field(default=None, compare=False)
+
+    @property
+    def only_takes(self) -> bool:
+        """A summary that only says which locks it takes and drops itself: it matters to
+        callers that hold a lock already, not to any other caller."""
+        return self.action == "call" and bool(self.takes) and not (self.requires or self.excludes or self.may_sleep)
+
+    @property
+    def is_try(self) -> bool:
+        return self.action == "try-acquire"
+
+    @property
+    def lock_arg(self) -> Optional[int]:
+        """The argument index of the lock, or None when the lock is the return value (or no lock)."""
+        return int(self.lock[3:]) if self.lock.startswith("arg") else None
+
+    @property
+    def lock_spec(self) -> str:
+        """The lock spec as written in a config file ("arg0", "arg0->lock", "return", "RCU")."""
+        if self.lock == "global":
+            return self.path
+        return self.lock + self.path if self.lock_arg is not None else self.lock
+
+    @property
+    def config_action(self) -> str:
+        """The action key as written in a config file ("acquire-shared", ...)."""
+        return self.action + "-shared" if self.shared else self.action
+
+
+@dataclass(frozen=True, slots=True)
+class LockKind:
+    """Properties shared by every lock of a kind (a pthread mutex, a spinlock...)."""
+
+    name: str
+    recursive: bool = False  # may be re-taken by its holder
+    spinning: bool = False  # waiters spin (spinlocks, rwlock_t): nothing may sleep while it is held
+    # taking it may sleep (mutexes): None means "unless spinning"; False: neither spins nor
+    # sleeps (an SRCU read side: taking it never sleeps, and its holder may sleep)
+    sleeping: Optional[bool] = None
+
+
+@dataclass(frozen=True, slots=True)
+class LockClass:
+    """A class of locks (e.g. every lock reached through a `struct qemud_driver *`)."""
+
+    name: str
+    match: tuple = ()  # fnmatch globs over canonical lock expressions
+    types: tuple = ()  # locks reached through a variable of one of these types ("struct qemud_driver")
+    nests: bool = True  # false: two locks of this class must never be held together (nested-lock)
+    needs: Optional[str] = None  # taking one requires holding a lock of this class (lock-order)
+
+
+@dataclass(frozen=True, slots=True)
+class GuardedData:
+    """Data that must only be touched with a lock held (`unguarded-access`)."""
+
+    field: Optional[str] = None  # a struct field, reached as `obj->field` or `obj.field`
+    variable: Optional[str] = None  # or a global variable
+    type: Optional[str] = None  # or every use of a variable of this struct type ("struct qemud_driver")
+    by: str = ""  # the guard: a sibling field of `obj` ("lock"), "self" (the object itself), or "=global_lock"
+    everywhere: bool = False  # report in every function, not only those that take or drop the guard
+    pointee: bool = False  # what the field/variable points to is guarded, not the pointer (pt_guarded_by)
+    exceptions: tuple = ()  # type guards: fields and functions a use through which needs no lock
+    origin: Optional[str] = None  # the file that declared it (config or source); None: the analysed file
+    owner: Optional[str] = None  # a field's struct ("struct account"), when an annotation declared it
+
+
+@dataclass(frozen=True, slots=True)
+class LockPattern:
+    """Properties of the locks whose canonical expression matches a glob."""
+
+    match: str  # fnmatch glob over the canonical lock expression, e.g. "*->rec_lock"
+    kind: Optional[str] = None
+    recursive: Optional[bool] = None
+
+    def matches(self, lock_key: str) -> bool:
+        # fnmatch's `*` crosses "->" and ".", which is what "*->rec_lock" needs.
+        return fnmatch.fnmatchcase(lock_key, self.match)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration for one file: presets merged with the project's file.
+
+    Stays picklable (plain dicts and tuples): it is sent to worker processes.
+    """
+
+    source: Optional[str] = None  # the config file it came from; None: built-in defaults
+    presets: tuple[str, ...] = ()
+    functions: Mapping[str, LockFunction] = field(default_factory=dict)
+    kinds: Mapping[str, LockKind] = field(default_factory=dict)
+    locks: tuple[LockPattern, ...] = ()
+    select: frozenset[str] = frozenset()  # enabled rules
+    severities: Mapping[str, str] = field(default_factory=dict)  # rule -> severity
+    include: tuple[str, ...] = ()  # globs relative to `root`; empty: everything
+    exclude: tuple[str, ...] = ()
+    root: Optional[str] = None  # directory the globs are relative to
+    annotations: Mapping[str, str] = field(default_factory=dict)  # project macro -> meaning ("requires", ...)
+    classes: Mapping[str, LockClass] = field(default_factory=dict)
+    lock_order: tuple = ()  # class names: a lock of an earlier class is taken before one of a later class
+    guarded: tuple = ()  # GuardedData entries
+    order_pairs: tuple = ()  # (earlier, later, origin): lock globs from acquired_before / acquired_after annotations
+    entry_points: tuple = ()  # names or globs of functions that start with no lock held
+    entry_tables: tuple = ()  # types whose initializers list entry points ("struct file_operations")
+    order_cycles: tuple = ()  # ordergraph.OrderCycle: edges of the files' code that close a lock-graph cycle
+    noreturn: frozenset = frozenset()  # functions declared never to return (`_Noreturn`, `G_NORETURN`, ...)
+
+    @functools.cached_property
+    def _fingerprint(self) -> str:
+        # Only what changes findings: not select/severities (filtered after the
+        # analysis) nor include/exclude (decide which files, not their results).
+        payload = {
+            "schema": _FINGERPRINT_SCHEMA,
+            "presets": list(self.presets),
+            "functions": [{k: v for k, v in dataclasses.asdict(self.functions[n]).items() if k != "origin"}
+                          for n in sorted(self.functions)],
+            "kinds": [dataclasses.asdict(self.kinds[n]) for n in sorted(self.kinds)],
+            "locks": [dataclasses.asdict(p) for p in self.locks],  # order matters: first match wins
+            "annotations": dict(sorted(self.annotations.items())),
+            "classes": [dataclasses.asdict(self.classes[n]) for n in sorted(self.classes)],
+            "lock_order": list(self.lock_order),
+            # (where an entry was declared is not a result: leave `origin` out)
+            "guarded": [{k: v for k, v in dataclasses.asdict(g).items() if k != "origin"} for g in self.guarded],
+            "order_pairs": [list(p[:2]) for p in self.order_pairs],
+            "entry_points": list(self.entry_points),
+            "entry_tables": list(self.entry_tables),
+            "order_cycles": [dataclasses.asdict(c) for c in self.order_cycles],
+            "noreturn": sorted(self.noreturn),
+        }
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def fingerprint(self) -> str:
+        """A stable sha256 hex digest of everything that affects analysis results."""
+        return self._fingerprint
+
+    def base_fingerprint(self) -> str:
+        """The fingerprint of the configuration a project's contracts were laid over
+        (`contracts.apply`), or this one's when none were."""
+        return self.__dict__.get("_base_fingerprint") or self._fingerprint
+
+    def is_included(self, path: str) -> bool:
+        """Whether `path` is analysed under the include/exclude globs (see `glob_matches`)."""
+        if not self.include and not self.exclude:
+            return True
+        relative = relative_posix(path, self.root)
+        if relative is None:  # outside the project: the globs do not speak about it
+            return not self.include
+        if self.include and not any(glob_matches(g, relative) for g in self.include):
+            return False
+        return not any(glob_matches(g, relative) for g in self.exclude)
+
+    def is_entry_point(self, function: str) -> bool:
+        """Whether `function` starts with no lock held (listed, matched by a glob, or
+        stored in a method table of an `[entry-points] tables` type)."""
+        return any(fnmatch.fnmatchcase(function, pattern) for pattern in self.entry_points)
+
+    def severity(self, rule: str) -> str:
+        """The severity of `rule`'s findings."""
+        return self.severities.get(rule) or RULES.get(rule, "warning")
+
+    def lock_kind_for(self, lock_key: str, fn: Optional[LockFunction]) -> Optional[LockKind]:
+        """The kind of the lock `lock_key` (canonical expression) taken through `fn`.
+
+        The first [[locks]] pattern that matches and names a kind wins, then `fn`'s kind.
+        """
+        for pattern in self.locks:
+            if pattern.kind is not None and pattern.matches(lock_key):
+                return self.kinds.get(pattern.kind)
+        if fn is not None and fn.kind is not None:
+            return self.kinds.get(fn.kind)
+        return None
+
+    def is_recursive(self, lock_key: str, fn: Optional[LockFunction]) -> bool:
+        """Whether the lock `lock_key` may be re-taken by its holder.
+
+        The first [[locks]] pattern that matches and says so (by `recursive` or by its
+        kind) wins, then `fn`'s kind, then False.
+        """
+        for pattern in self.locks:
+            if not pattern.matches(lock_key):
+                continue
+            if pattern.recursive is not None:
+                return pattern.recursive
+            if pattern.kind is not None and pattern.kind in self.kinds:
+                return self.kinds[pattern.kind].recursive
+        if fn is not None and fn.kind is not None and fn.kind in self.kinds:
+            return self.kinds[fn.kind].recursive
+        return False
+
+
+_FINGERPRINT_SCHEMA = 1  # bump when the meaning of a config changes without its text

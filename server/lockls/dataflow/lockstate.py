@@ -1,0 +1,458 @@
+"""The lock lattice: which locks are held, for sure or on some paths, at a point.
+
+A `LockState` is a small set of *path classes*. Every path that reaches a point
+falls into the class of the locks it holds (its lock signature); a class keeps
+the path facts true on all of its paths (`facts`) and the branches all of them
+took (`trail`, to explain findings). "Held for sure" is held in every class;
+"held on some path" is held in at least one. Joining two states merges classes
+with the same signature (intersecting facts and trails), so the number of
+classes is bounded by the distinct lock signatures, and capped.
+
+Locks a function never touched are absent: their state at entry is unknown.
+Releasing an absent lock assumes the caller held it (`entry_held`), so functions
+that drop a caller's lock, or drop and retake it, are not reported.
+
+Values are immutable; `join`, `transfer` and `refine` return new states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from lockls.dataflow import facts as F
+from lockls.ir.events import Acquire, Cond, Derive, Kill, Rebind, Release, Site, TrailItem, TryAcquire
+
+MAX_CLASSES = 24
+MAX_COUNT = 3  # recursion depth tracked for recursive locks
+
+
+@dataclass(frozen=True, slots=True)
+class LockFact:
+    """What one path class knows about one lock."""
+
+    held: bool
+    entry_held: bool  # assumed held when the function was entered
+    shared: bool
+    count: int  # how many times it is held (recursive locks), 0 when released
+    sites: frozenset  # of Site: where it was taken (held) or dropped (not held)
+    written: str  # the lock as written at the first of `sites`
+    unknown: bool = False  # forgotten when too many paths disagreed: like never touched
+    spinning: bool = False  # held, and its kind spins: nothing may sleep now
+    lock_class: Optional[str] = None  # the lock's configured class, when held
+
+    @property
+    def signature(self):
+        return (self.held, self.entry_held, self.shared, self.count, self.unknown)
+
+    def first_site(self) -> Optional[Site]:
+        return min(self.sites, key=lambda s: s.start_byte) if self.sites else None
+
+
+@dataclass(frozen=True, slots=True)
+class PathClass:
+    locks: tuple  # of (key, LockFact), sorted by key
+    facts: frozenset  # of facts.Fact
+    trail: frozenset  # of TrailItem
+
+    @property
+    def signature(self):
+        return tuple((k, f.signature) for k, f in self.locks)
+
+    def get(self, key: str) -> Optional[LockFact]:
+        for k, f in self.locks:
+            if k == key:
+                return f
+        return None
+
+    def with_lock(self, key: str, fact: Optional[LockFact]) -> "PathClass":
+        locks = [(k, f) for k, f in self.locks if k != key]
+        if fact is not None:
+            locks.append((key, fact))
+            locks.sort(key=lambda kf: kf[0])
+        return PathClass(tuple(locks), self.facts, self.trail)
+
+    def held(self) -> list[tuple[str, LockFact]]:
+        return [(k, f) for k, f in self.locks if f.held]
+
+
+LockState = tuple  # of PathClass, sorted by signature; () means unreachable
+
+ENTRY: LockState = (PathClass((), frozenset(), frozenset()),)
+
+
+# -- join ------------------------------------------------------------------------
+
+def _spelling_order(f: LockFact):
+    """Which fact's spelling of a lock a join keeps: the earliest site's, then the
+    smallest text (so that join is commutative when one lock is spelled two ways)."""
+    return (f.first_site().start_byte if f.sites else 1 << 62, f.written)
+
+
+def _merge_fact(a: LockFact, b: LockFact) -> LockFact:
+    if a.sites == b.sites and a.written == b.written:
+        return a
+    sites = a.sites | b.sites
+    first = min((a, b), key=_spelling_order)
+    return LockFact(a.held, a.entry_held, a.shared, a.count, sites, first.written, a.unknown,
+                    a.spinning or b.spinning, a.lock_class or b.lock_class)
+
+
+def _merge_class(a: PathClass, b: PathClass) -> PathClass:
+    if a == b:
+        return a
+    locks = tuple((k, _merge_fact(fa, fb)) for (k, fa), (_, fb) in zip(a.locks, b.locks))
+    return PathClass(locks, a.facts & b.facts, a.trail & b.trail)
+
+
+def join(a: LockState, b: LockState, lock_flags: frozenset = frozenset()) -> LockState:
+    """The state of a point reached from both `a` and `b`. `lock_flags`: parameters that
+    tell whether the caller holds a lock (`have_lock`, see `_known_not_held_at_entry`)."""
+    if not a:
+        return b
+    if not b or a == b:
+        return a
+    return normalize(_known_not_held_at_entry(a + b, lock_flags))
+
+
+def _known_not_held_at_entry(classes: tuple, lock_flags: frozenset = frozenset()) -> list[PathClass]:
+    """A lock some path acquired was not held at entry, on any path: make classes
+    that never touched it say "not held" (so unlocking it there is reported).
+    Not in a function with a parameter that says whether the caller holds a lock
+    (`if (!have_lock) lock(c);`): a path that has not tested it yet (the way into a
+    retry loop) may be one where the caller holds it."""
+    if lock_flags:
+        return list(classes)
+    known: dict[str, LockFact] = {}
+    for c in classes:
+        for k, f in c.locks:
+            if f.entry_held:
+                continue
+            seen = known.get(k)
+            if seen is None or (f.written != seen.written and _spelling_order(f) < _spelling_order(seen)):
+                known[k] = f
+    if not known:
+        return list(classes)
+    out = []
+    for c in classes:
+        for k, f in known.items():
+            if c.get(k) is None:
+                c = c.with_lock(k, LockFact(False, False, False, 0, frozenset(), f.written))
+        out.append(c)
+    return out
+
+
+def normalize(classes: Iterable[PathClass]) -> LockState:
+    """Sort classes (so equal states compare equal), merging equal ones and capping.
+
+    Paths with the same locks but different facts stay apart (so that
+    `if (a && b) lock(); ... if (a && b) unlock();` is decided), up to
+    MAX_CLASSES (the CFG keeps only facts that decide lock calls); past that, classes with the same locks merge (their facts
+    intersect), and past that again the locks they disagree on are forgotten."""
+    classes = tuple(classes)
+    if len(classes) <= 1:
+        return classes
+    by_key: dict = {}
+    for c in classes:
+        key = (c.signature, c.facts)
+        by_key[key] = _merge_class(by_key[key], c) if key in by_key else c
+    if len(by_key) > MAX_CLASSES:
+        by_sig: dict = {}
+        for c in by_key.values():
+            sig = c.signature
+            by_sig[sig] = _merge_class(by_sig[sig], c) if sig in by_sig else c
+        if len(by_sig) > MAX_CLASSES:
+            return _collapse(list(by_sig.values()))
+        by_key = {(c.signature, c.facts): c for c in by_sig.values()}
+    if len(by_key) > 1 and _any_unknown(by_key.values()):
+        by_key = {(c.signature, c.facts): c for c in _absorb(list(by_key.values()))}
+    # any fixed order makes equal states equal tuples; hashing is cheap (repr is not)
+    return tuple(by_key[k] for k in sorted(by_key, key=hash))
+
+
+def _any_unknown(classes) -> bool:
+    for c in classes:
+        for _, f in c.locks:
+            if f.unknown:
+                return True
+    return False
+
+
+def _subsumes(a: PathClass, b: PathClass) -> bool:
+    """Does `a` say less than `b` about everything (so `b`'s paths add nothing)?
+    A forgotten (unknown) lock of `a` allows anything; its other locks must agree,
+    and its path facts must be among `b`'s."""
+    if not a.facts <= b.facts:
+        return False
+    keys = {k for k, _ in a.locks} | {k for k, _ in b.locks}
+    for k in keys:
+        fa, fb = a.get(k), b.get(k)
+        if fa is not None and fa.unknown:
+            continue
+        if fa is None or fb is None or fa.signature != fb.signature:
+            return False
+    return True
+
+
+def _absorb(classes: list[PathClass]) -> list[PathClass]:
+    """Drop the classes a class with forgotten locks subsumes, merging what they
+    know about the locks both still know (their sites). Without this, joining a
+    collapsed class with one of the classes it came from would bring the
+    forgotten locks back, and the fixpoint would never settle on the cap."""
+    out = list(classes)
+    for a in [c for c in classes if any(f.unknown for _, f in c.locks)]:
+        if a not in out:
+            continue  # absorbed by an earlier one
+        merged = a
+        for b in list(out):
+            if b is not a and _subsumes(a, b):
+                out.remove(b)
+                locks = tuple((k, fa if fa.unknown else _merge_fact(fa, b.get(k))) for k, fa in merged.locks)
+                merged = PathClass(locks, merged.facts, merged.trail & b.trail)
+        out[out.index(a)] = merged  # `a` never absorbs itself
+    return out
+
+
+def _collapse(classes: list[PathClass]) -> LockState:
+    """Too many classes: forget the locks they disagree on (unknown => no findings)."""
+    keys = {k for c in classes for k, _ in c.locks}
+    agreed = {}
+    for k in keys:
+        facts = [c.get(k) for c in classes]
+        if all(f is not None for f in facts) and len({f.signature for f in facts}) == 1:
+            agreed[k] = facts[0]
+    merged = None
+    for c in classes:
+        locks = tuple(sorted(
+            ((k, f if k in agreed else LockFact(False, False, False, 0, frozenset(), (f or _ANY).written, True))
+             for k in keys for f in [c.get(k)]),
+            key=lambda kf: kf[0]))
+        reduced = PathClass(locks, c.facts, c.trail)
+        merged = reduced if merged is None else _merge_class(merged, reduced)
+    return (merged,)
+
+
+_ANY = LockFact(False, False, False, 0, frozenset(), "")
+
+
+# -- transfer --------------------------------------------------------------------
+
+def _known(c: PathClass, key: str) -> Optional[LockFact]:
+    """The class's fact about `key`, None when never touched or forgotten."""
+    f = c.get(key)
+    return None if f is None or f.unknown else f
+
+
+def acquire(c: PathClass, ev: Acquire | TryAcquire, recursive: bool) -> PathClass:
+    f = _known(c, ev.key)
+    if f is not None and f.held:
+        if recursive or (ev.shared and f.shared):
+            return c.with_lock(ev.key, LockFact(True, f.entry_held, f.shared, min(f.count + 1, MAX_COUNT), f.sites,
+                                                f.written, False, f.spinning, f.lock_class))
+        return c  # a double lock: the rule reports it; the lock stays held
+    entry_held = f.entry_held if f is not None else False
+    return c.with_lock(ev.key, LockFact(True, entry_held, ev.shared, 1, frozenset((ev.site,)), ev.written,
+                                        False, bool(ev.spinning), ev.lock_class))
+
+
+def release(c: PathClass, ev: Release) -> PathClass:
+    f = _known(c, ev.key)
+    if f is None:  # never touched here: the caller must have held it
+        return c.with_lock(ev.key, LockFact(False, True, False, 0, frozenset((ev.site,)), ev.written))
+    if f.held and f.count > 1:
+        return c.with_lock(ev.key, LockFact(True, f.entry_held, f.shared, f.count - 1, f.sites, f.written,
+                                            False, f.spinning, f.lock_class))
+    if f.held:
+        return c.with_lock(ev.key, LockFact(False, f.entry_held, False, 0, frozenset((ev.site,)), ev.written))
+    return c  # already released: unlock-unheld reports it (unless the release tolerates it)
+
+
+def try_acquire(c: PathClass, ev: TryAcquire, recursive: bool) -> list[PathClass]:
+    """Split a class on a trylock: acquired (result = success) or not (result = failure)."""
+    base_facts = F.kill(c.facts, (ev.result,))
+    success_fact = F.outcome_fact(ev.result, ev.fn.success or "zero")
+    failure_fact = (
+        F.outcome_fact(ev.result, ev.fn.failure) if ev.fn.failure else F.complement_fact(ev.result, ev.fn.success or "zero")
+    )
+    won = acquire(PathClass(c.locks, base_facts | {success_fact}, c.trail), ev, recursive)
+    f = _known(c, ev.key)
+    if f is None:  # a failed try means we did not hold it: an unlock now is a bug
+        lost_fact = LockFact(False, False, False, 0, frozenset((ev.site,)), ev.written)
+        lost = PathClass(c.locks, base_facts | {failure_fact}, c.trail).with_lock(ev.key, lost_fact)
+    else:
+        lost = PathClass(c.locks, base_facts | {failure_fact}, c.trail)
+    return [won, lost]
+
+
+def _root(key: str) -> str:
+    end = 0
+    while end < len(key) and (key[end].isalnum() or key[end] in "_$"):
+        end += 1
+    return key[:end]
+
+
+def rebind(c: PathClass, ev: Rebind) -> PathClass:
+    locks = []
+    changed = False
+    for k, f in c.locks:
+        root = _root(k)
+        if root == ev.target:
+            changed = True
+            if f.held:  # still held, through a name nobody can use any more
+                locks.append((f"{k}@{ev.tag}", f))
+        elif ev.source is not None and root == ev.source:
+            changed = True
+            locks.append((ev.target + k[len(root):], f))
+        else:
+            locks.append((k, f))
+    if not changed:
+        return c
+    locks.sort(key=lambda kf: kf[0])
+    return PathClass(tuple(locks), c.facts, c.trail)
+
+
+def derive(c: PathClass, ev: Derive) -> PathClass:
+    facts = F.kill(c.facts, (ev.target,))
+    if ev.const is not None:
+        facts = facts | {(ev.target, "eq", ev.const)}
+        return PathClass(c.locks, facts, c.trail)
+    verdict = F.decide(facts, ev.cond)
+    if verdict is not None:
+        facts = facts | {(ev.target, "ne" if verdict else "eq", "0")}
+    return c if facts == c.facts else PathClass(c.locks, facts, c.trail)
+
+
+def kill_all(state: LockState, ev: Kill) -> LockState:
+    out = tuple(kill(c, ev) for c in state)
+    if all(a is b for a, b in zip(out, state)):
+        return state
+    return normalize(out)
+
+
+# the suffix of a lock of an array whose index variable changed since it was taken
+# (`&locks[i]` before `i++`): a lock nobody can name any more, and not `&locks[i]` now
+STALE_INDEX = "@idx"
+
+
+def kill(c: PathClass, ev: Kill) -> PathClass:
+    new_facts = F.kill(c.facts, ev.names)
+    locks = _reindexed(c.locks, ev.names) if any("[" in k for k, _ in c.locks) else c.locks
+    if new_facts is c.facts and locks is c.locks:
+        return c
+    return PathClass(locks, new_facts, c.trail)
+
+
+def _reindexed(locks: tuple, names: tuple) -> tuple:
+    """`locks` after the variables `names` changed: a lock indexed by one of them
+    (`locks[i]`) is another lock now. Held, it lives on under a stale name; released,
+    nothing is known of the new `locks[i]`."""
+    out, changed = [], False
+    for k, f in locks:
+        if "[" in k and not k.endswith(STALE_INDEX) and any(_indexed_by(k, n) for n in names):
+            changed = True
+            if f.held:
+                out.append((k + STALE_INDEX, f))
+            continue
+        out.append((k, f))
+    if not changed:
+        return locks
+    merged: dict = {}
+    for k, f in out:
+        merged.setdefault(k, f)  # two stale locks of one array: one entry is enough
+    return tuple(sorted(merged.items(), key=lambda kf: kf[0]))
+
+
+def _indexed_by(key: str, name: str) -> bool:
+    depth, start = 0, 0
+    for i, ch in enumerate(key):
+        if ch == "[":
+            if depth == 0:
+                start = i + 1
+            depth += 1
+        elif ch == "]" and depth:
+            depth -= 1
+            if depth == 0 and F.mentions(key[start:i], name):
+                return True
+    return False
+
+
+def _null_on_edge(cond: Optional[Cond], truth: bool) -> Optional[str]:
+    """The variable a branch edge says is NULL (`!p`, `p == NULL` taken; `p`, `p != NULL` not)."""
+    if cond is None or cond.key is None or cond.op not in ("==", "!=") or F.number(cond.const or "") != 0:
+        return None
+    return cond.key if (cond.op == "==") == truth else None
+
+
+def _holds_through(c: PathClass, pointer: str) -> bool:
+    return any(f.held and (k.startswith(pointer + "->") or k == pointer) for k, f in c.locks)
+
+
+def refine(state: LockState, cond: Optional[Cond], truth: bool, note: Optional[TrailItem]) -> LockState:
+    """The state along a branch edge: drop classes the condition contradicts."""
+    if cond is None and note is None:
+        return state
+    out = []
+    null = _null_on_edge(cond, truth)
+    tested = _held_on_edge(cond, truth)
+    for c in state:
+        facts = c.facts
+        locks = c.locks
+        if tested is not None:
+            key, held = tested
+            f = c.get(key)
+            if f is not None and not f.unknown and f.held != held:
+                continue  # `if (!MUTEX_HELD(&l))` on a path that holds `l`: not taken
+            if f is None:  # untouched so far: now known, held by the caller or not held at all
+                locks = c.with_lock(key, LockFact(held, held, False, int(held), frozenset(), key)).locks
+        elif cond is not None:
+            facts = F.assume(facts, cond, truth)
+            if facts is None:
+                continue  # this path cannot take this edge
+        if null is not None and _holds_through(c, null):
+            continue  # a lock held through `p` says `p` is not NULL: `if (p) unlock(&p->lock)`
+        trail = c.trail | {note} if note is not None else c.trail
+        out.append(PathClass(locks, facts, trail))
+    return normalize(out)
+
+
+def _held_on_edge(cond: Optional[Cond], truth: bool) -> Optional[tuple[str, bool]]:
+    """(lock, whether it is held) along an edge of a branch on a lock test
+    (`lower.held_test`: `MUTEX_HELD(&l)`, `!bql_locked()`), else None. The answer is
+    not kept as a fact: it changes with every lock and unlock."""
+    if cond is None or cond.key is None or cond.op not in ("==", "!=") or cond.const != "0":
+        return None
+    for prefix, when_true in (("held?", True), ("unheld?", False)):
+        if cond.key.startswith(prefix):
+            nonzero = (cond.op == "!=") == truth
+            return cond.key[len(prefix):], when_true if nonzero else not when_true
+    return None
+
+
+# -- queries used by rules ---------------------------------------------------------
+
+def held_anywhere(state: LockState) -> list[tuple[str, LockFact]]:
+    """Every lock held on some path, one entry per key (the earliest site first)."""
+    seen: dict[str, LockFact] = {}
+    for c in state:
+        for k, f in c.locks:
+            if f.held:
+                seen[k] = _merge_fact(seen[k], f) if k in seen else f
+    # locks held since the entry (no site) first
+    return sorted(seen.items(), key=lambda kf: kf[1].first_site().start_byte if kf[1].sites else -1)
+
+
+def explain(bad: list[PathClass], good: list[PathClass]) -> list[TrailItem]:
+    """The branches that lead to the `bad` classes and not to the `good` ones."""
+    if not bad or not good:
+        return []
+    common = frozenset.intersection(*(c.trail for c in bad))
+    seen_good = frozenset.union(*(c.trail for c in good))
+    distinguishing = common - seen_good
+    if not distinguishing:
+        distinguishing = common - frozenset.intersection(*(c.trail for c in good))
+    if not distinguishing:
+        # no single branch separates them: name branches only bad paths took
+        distinguishing = frozenset.union(*(c.trail for c in bad)) - seen_good
+    # the most recent decisions explain best; a loop's own test only as a last resort
+    strong = [t for t in distinguishing if not t.loop] or list(distinguishing)
+    return sorted(strong, key=lambda t: (t.line, str(t.text)))[-2:]

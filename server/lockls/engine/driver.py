@@ -1,0 +1,437 @@
+"""The engine: one way to analyse a file, for `--check`, the language server and its index.
+
+`Engine.analyze(path, source, config, tree, ...)` reads a file's contracts, lays
+them (and the project's) over `config`, analyses each function (reusing the
+result of any function whose text, column and parse are unchanged: the engine's
+`FunctionCache`), applies suppressions and returns a `FileAnalysis`: the
+functions with their results and the violations, placed where the functions are
+now. Front-ends render it: `FileAnalysis.file_result()` makes the CLI's
+`FileResult` (positions, related places, text), `lsp_diagnostics` makes LSP
+diagnostics. `Engine.contracts` reads a file's contracts for a project (the
+first pass of `--check`, the server's index); the functions it analyses on the
+way, and the tree it parsed, are kept for the analysis of the same text.
+
+A reused result was computed where the function used to be: its violations are
+shifted by the byte and row distance it moved (`Violation.shifted`). Caches
+belong to the engine and are bounded. Must not import pygls or lsprotocol.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from bisect import bisect_right
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Optional
+
+from lockls.syntax import nodes as syntax
+from lockls.engine.function import (FunctionResult, analyze_function, damaged_definitions, file_contracts,
+                                    function_nodes, recursive_globals, with_wrappers)
+from lockls.report.related import make_finding
+from lockls.syntax.annotations import unchecked_functions
+from lockls.config import Config
+from lockls.dataflow.contracts import Contracts
+from lockls.dataflow.contracts import apply as apply_contracts
+from lockls.ir.events import Site
+from lockls.report.findings import FileResult, Finding
+from lockls.ir.message import Message
+from lockls.ir.results import Violation
+from lockls.rules import RULES
+from lockls.syntax.suppress import is_suppressed, misspelt_rules, suppression_comments, suppressions, unused_suppressions
+
+log = logging.getLogger("lockls.server")
+
+
+# -- function results ------------------------------------------------------------
+
+@dataclass
+class Entry:
+    """A cached function result and where the function was when it was computed."""
+
+    result: FunctionResult
+    base_byte: int
+    base_row: int
+    _shift: tuple = (0, 0)
+    _shifted: Optional[list] = None
+    lock_events: Optional[list] = None  # filled by the language server's lookups (lsp_lock_events), once
+
+    def findings(self, db: int, dr: int) -> list[Violation]:
+        if self._shifted is None or self._shift != (db, dr):
+            self._shifted = [v.shifted(db, dr) for v in self.result.findings]
+            self._shift = (db, dr)
+        return self._shifted
+
+
+class FunctionCache:
+    """An LRU of function results, keyed by `function_key`."""
+
+    def __init__(self, capacity: int = 20000):
+        self.capacity = capacity
+        self._entries: OrderedDict = OrderedDict()
+        self.misses = 0  # functions analysed (for tests and the log)
+        self.hits = 0
+
+    def get(self, key) -> Optional[Entry]:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+            self.hits += 1
+        return entry
+
+    def put(self, key, entry: Entry) -> None:
+        self._entries[key] = entry
+        self.misses += 1
+        if len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def function_key(fn, source: bytes, fingerprint: str, recursive: frozenset) -> tuple:
+    """What a function's result depends on: its text, its column, the kind of node it
+    sits in (a function swallowed by an unclosed brace parses differently), the
+    configuration, the file's recursive mutexes and, where the parser had to
+    recover, the tree it made of the text (the same broken text can be parsed two
+    ways, incrementally or afresh: see `Document.reparse`)."""
+    parent = fn.parent
+    return (source[fn.start_byte:fn.end_byte], fn.start_point[1], parent.type if parent is not None else "",
+            fingerprint, recursive, fn.descendant_count if fn.has_error else 0)
+
+
+@dataclass
+class Slot:
+    """One function of the current text and its (possibly reused) analysis."""
+
+    fn: object  # tree-sitter node of the definition (valid until the next edit)
+    body: object
+    start: int
+    end: int
+    entry: Entry
+    db: int  # current offset - offset the result was computed at
+    dr: int
+
+    @property
+    def result(self) -> FunctionResult:
+        return self.entry.result
+
+    @property
+    def name(self) -> str:
+        return self.entry.result.name
+
+    @property
+    def line(self) -> int:
+        """1-based line of the definition in the current text."""
+        return self.fn.start_point[0] + 1
+
+    def to_base(self, offset: int) -> int:
+        return offset - self.db
+
+    def from_base(self, offset: int) -> int:
+        return offset + self.db
+
+
+@dataclass
+class Reported:
+    """A violation of the current text, with the function it is in."""
+
+    violation: Violation  # moved to where its function is now
+    slot: Slot
+
+    @property
+    def rule(self) -> str:
+        return self.violation.rule
+
+    @property
+    def site(self) -> Site:
+        return self.violation.site
+
+    @property
+    def message(self) -> Message:
+        return self.violation.message
+
+    @property
+    def related(self) -> tuple:
+        return self.violation.related
+
+
+# skipped for a reason that comes and goes while the code is typed: not worth a diagnostic
+_WHILE_TYPING = ("unbalanced braces", "unparsable", "the parser")
+
+
+@dataclass
+class FileAnalysis:
+    """One file analysed: its functions and what was found in them, placed in the text analysed."""
+
+    version: Optional[int] = None
+    path: str = ""
+    slots: list = field(default_factory=list)
+    findings: list = field(default_factory=list)  # Reported, in text order, after suppressions
+    skipped: list = field(default_factory=list)  # "name (line N): reason"
+    damaged: list = field(default_factory=list)  # (name, line): definitions the parser could not read
+    # (slot, what to tell) of the functions analysed in part or not at all, for the editor
+    limits: list = field(default_factory=list)
+    # (1-based line, message) about the text itself: a misspelt rule in a suppression
+    warnings: list = field(default_factory=list)
+    unused: list = field(default_factory=list)  # (1-based line, message): suppressions that silence nothing
+    recursive_globals: frozenset = frozenset()
+    config: Optional[Config] = None  # the configuration the functions were analysed under
+    source: bytes = b""  # the text analysed
+    base: Optional[Config] = None  # the configuration before any contracts
+    own: Contracts = Contracts()  # the file's own contracts (under `base`)
+    relevant: Contracts = Contracts()  # those of other files of the project it uses
+    project: object = None  # the project.Project they came from
+
+    def slot_at(self, offset: int) -> Optional[Slot]:
+        """The innermost function whose definition contains `offset`."""
+        best = None
+        for slot in self.slots:
+            if slot.start <= offset < slot.end or (offset == slot.end and offset > slot.start):
+                if best is None or slot.end - slot.start < best.end - best.start:
+                    best = slot
+            elif slot.start > offset:
+                break
+        return best
+
+    def file_result(self) -> FileResult:
+        """The CLI's view: findings with positions, related places and text."""
+        out = FileResult(path=self.path)
+        out.skipped = [f"{name} (line {line}): the parser could not read this definition (unbalanced braces?)"
+                       for name, line in self.damaged]
+        for slot in self.slots:
+            fr = slot.result
+            if fr.skipped:
+                out.skipped.append(f"{fr.name} (line {slot.line}): {fr.skipped}")
+                continue
+            out.functions += 1
+            if fr.partial:
+                out.partial.append(f"{fr.name} (line {slot.line}): {fr.partial}")
+        out.findings = sorted((make_finding(r.violation, self.path, r.slot.name, self.source, self.config)
+                               for r in self.findings), key=Finding.sort_key)
+        out.warnings = [list(w) for w in self.warnings]
+        out.unused = [list(u) for u in self.unused]
+        return out
+
+
+# kept for the language server's modules, which name it by what it is to them
+DocumentAnalysis = FileAnalysis
+
+
+# -- the engine ------------------------------------------------------------------
+
+class Engine:
+    """Analyses files; owns the function cache and the trees kept between passes.
+
+    One per `--check` worker process, one for the server's open documents and one
+    for its background index (each used from one thread)."""
+
+    def __init__(self, function_capacity: int = 20000, keep_bytes: int = 8 << 20):
+        self.functions = FunctionCache(function_capacity)
+        self.keep_bytes = keep_bytes  # source bytes whose trees `contracts` keeps for `analyze`
+        self._trees: dict[str, tuple[bytes, object]] = {}
+        self._kept_bytes = 0
+        self._parser = None
+        self._logged_errors: set = set()
+
+    # -- trees -------------------------------------------------------------------
+
+    def parse(self, path: str, source: bytes):
+        """A tree of `source`: the one kept for `path` when its text is the same."""
+        kept = self._trees.get(path)
+        if kept is not None and kept[0] == source:
+            return kept[1]
+        if self._parser is None:
+            self._parser = syntax.new_parser()
+        return self._parser.parse(source)
+
+    def _keep(self, path: str, source: bytes, tree) -> bool:
+        if path not in self._trees and self._kept_bytes + len(source) <= self.keep_bytes:
+            self._kept_bytes += len(source)
+            self._trees[path] = (source, tree)
+        return path in self._trees
+
+    def forget_trees(self) -> None:
+        self._trees.clear()
+        self._kept_bytes = 0
+
+    # -- contracts ---------------------------------------------------------------
+
+    def contracts(self, path: str, source: bytes, config: Config, tree=None, extra: Optional[Contracts] = None,
+                  own: Optional[Contracts] = None, keep: bool = False):
+        """The file's `project.FileContracts` under `config` (see `project.scan_tree`);
+        with `extra` and `own`, read again under the project's contracts. `keep`: keep
+        the tree, and the functions analysed under `config` on the way, for
+        `analyze` of the same text."""
+        from lockls.engine.project import scan_tree
+
+        tree = tree if tree is not None else self.parse(path, source)
+        analyzed: Optional[dict] = {} if keep else None
+        found = scan_tree(tree, source, path, config, extra=extra, own=own, analyzed=analyzed)
+        if keep and self._keep(path, source, tree):
+            if analyzed:
+                fp, rec = config.fingerprint(), recursive_globals(source)
+                for fn, _ in function_nodes(tree.root_node):
+                    fr = analyzed.get(fn.start_byte)
+                    if fr is not None:
+                        self.functions.put(function_key(fn, source, fp, rec), Entry(fr, fn.start_byte, fn.start_point[0]))
+        return found
+
+    # -- analysis ------------------------------------------------------------------
+
+    def analyze(self, path: str, source: bytes, config: Config, tree=None, *,
+                contracts: Optional[tuple] = None, project=None, found: Optional[set] = None,
+                select: Optional[frozenset] = None, version: Optional[int] = None,
+                edited: Optional[list] = None, memo: Optional[dict] = None, remember: bool = True) -> FileAnalysis:
+        """Analyse `source` (the file `path`, parsed as `tree` if given) under `config`.
+
+        The file's own contracts are laid over `config`, and the other files' it uses:
+        either `contracts` = (own, relevant) as `--check`'s inference rounds found
+        them (own may be None: read here), or those the `project` has for the words
+        `found` in the text (see `project.Project.relevant`). `select`: report only
+        these rules (`--check` filters later, so its cache serves every selection).
+        `memo` (a dict kept per document) and `edited` (byte ranges changed since
+        the last call) let the server read the static functions once rather than
+        on every keystroke. `remember`: keep the function results for reuse."""
+        if tree is None:
+            tree = self.parse(path, source)
+            self._trees.pop(path, None)  # used: a file is analysed once per run
+        root = tree.root_node
+        rec = recursive_globals(source)
+        functions = function_nodes(root)
+        base = config
+        if contracts is not None:
+            own, relevant = contracts
+            own = own if own is not None else file_contracts(root, source, config, rec, functions=functions)
+            relevant = relevant or Contracts()
+        else:
+            own = file_contracts(root, source, config, rec, functions=functions)
+            if memo is not None:  # on every call: `edited` covers the edits since the previous one only
+                _carry_memo(memo, source, functions, edited)
+            static = _static_names(tree, source, functions, memo) if project else ()
+            relevant = project.relevant(source, own, static, found, path) if project else Contracts()
+        config = apply_contracts(config, Contracts.merge([own, relevant]).settled())
+        # other files' contracts can change a function's summary here: read the file's again
+        if (contracts is not None and contracts != (None, None)) or (relevant and _may_wrap(relevant, functions, source)):
+            config = with_wrappers(root, source, config, rec, functions=functions)
+        out = FileAnalysis(version, path, recursive_globals=rec, config=config, source=source, base=base, own=own,
+                           relevant=relevant, project=project)
+        out.damaged = damaged_definitions(root, source)
+        fp = config.fingerprint()
+        for fn, body in functions:
+            key = function_key(fn, source, fp, rec)
+            entry = self.functions.get(key)
+            if entry is None:
+                entry = Entry(self._analyze_function(fn, body, source, config, rec), fn.start_byte, fn.start_point[0])
+                if remember:
+                    self.functions.put(key, entry)
+            slot = Slot(fn, body, fn.start_byte, fn.end_byte, entry, fn.start_byte - entry.base_byte,
+                        fn.start_point[0] - entry.base_row)
+            out.slots.append(slot)
+            fr = entry.result
+            if fr.skipped:
+                out.skipped.append(f"{fr.name} (line {slot.line}): {fr.skipped}")
+                if not fr.skipped.startswith(_WHILE_TYPING):
+                    out.limits.append((slot, f"lockls could not analyse `{fr.name}`: {fr.skipped}"))
+            elif fr.partial:
+                out.limits.append((slot, f"lockls analysed `{fr.name}` only in part: {fr.partial}"))
+        self._report(out, root, source, config, select)
+        return out
+
+    def _analyze_function(self, fn, body, source: bytes, config: Config, rec: frozenset) -> FunctionResult:
+        try:
+            return analyze_function(fn, body, source, config, rec)
+        except Exception as e:  # analyze_function catches its own; this is a last line of defence
+            try:
+                name = syntax.function_name(fn, source)
+            except Exception:
+                name = "<function>"
+            if (name, type(e).__name__) not in self._logged_errors:
+                self._logged_errors.add((name, type(e).__name__))
+                log.exception("internal error analysing %s", name)
+            return FunctionResult(name, fn.start_point[0] + 1, skipped=f"internal error: {type(e).__name__}: {e}")
+
+    @staticmethod
+    def _report(out: FileAnalysis, root, source: bytes, config: Config, select: Optional[frozenset]) -> None:
+        """The violations the suppressions and `select` leave, and what to say about the suppressions."""
+        comments = suppression_comments(source)
+        table = suppressions(source, comments)
+        out.warnings = misspelt_rules(comments, RULES)
+        unchecked = unchecked_functions(root, source, config.annotations)
+        raised: set = set()  # (rule, line) of every finding before suppressions
+        for slot in out.slots:
+            if not slot.result.findings or slot.name in unchecked:
+                continue  # no_thread_safety_analysis: the author opted this function out
+            for v in slot.entry.findings(slot.db, slot.dr):
+                raised.add((v.rule, v.site.start[0]))
+                if select is not None and v.rule not in select:
+                    continue
+                if is_suppressed(v.rule, v.site.start[0], table):
+                    continue
+                out.findings.append(Reported(v, slot))
+        out.findings.sort(key=lambda r: (r.site.start_byte, r.rule, str(r.message)))
+        out.unused = unused_suppressions(comments, raised, RULES)
+
+
+def analyze_source(source: bytes, path: str, config: Config) -> FileResult:
+    """Analyse the C text `source` (named `path` in findings) under `config`, alone."""
+    return Engine(function_capacity=0).analyze(path, source, config, remember=False).file_result()
+
+
+# -- the server's shortcuts --------------------------------------------------------
+
+def _static_names(tree, source: bytes, functions: list, memo: Optional[dict]):
+    """`static` for `Project.relevant`: which of some names the document declares
+    static, remembered in `memo` while every edit stays strictly inside a function
+    body (where no declaration's storage class can change)."""
+    from lockls.engine.project import static_among
+
+    def static(names) -> frozenset:
+        names = frozenset(names)
+        if memo is not None and memo.get("source") is source and memo.get("names") == names:
+            return memo["result"]
+        result = static_among(tree.root_node, source, names, functions)
+        if memo is not None:
+            memo.update(source=source, names=names, result=result)
+        return result
+
+    return static
+
+
+def _carry_memo(memo: dict, source: bytes, functions: list, edited: Optional[list]) -> None:
+    """Keep what `memo` remembers of the previous text when every edit since
+    stayed strictly inside a function body; forget it otherwise."""
+    if memo.get("source") is None or memo["source"] is source:
+        return
+    starts = [body.start_byte for _, body in functions]
+    inside = edited is not None and all(
+        (i := bisect_right(starts, a) - 1) >= 0 and functions[i][1].start_byte < a and b < functions[i][1].end_byte - 1
+        for a, b in edited)
+    if inside:
+        memo["source"] = source
+    else:
+        memo.clear()
+
+
+def _may_wrap(relevant: Contracts, functions: list, source: bytes) -> bool:
+    """Can the other files' contracts change a function's summary here (which
+    `with_wrappers` would then find)? Only a function that calls one of
+    their lock functions can (contracts on callers only, `__must_hold`, add no lock
+    event; for anything but functions in `relevant`, assume it can). Saves reading
+    the whole file's contracts again on every keystroke."""
+    if any(getattr(relevant, f.name) for f in dataclasses.fields(Contracts) if f.name != "functions"):
+        return True
+    starts = [fn.start_byte for fn, _ in functions]
+    for name, fn in relevant.functions:
+        if fn.action == "call":
+            continue
+        for m in re.finditer(rb"\b" + re.escape(name.encode()) + rb"\b", source):
+            for i in range(bisect_right(starts, m.start()) - 1, -1, -1)[:3]:  # the innermost function around it
+                body = functions[i][1]
+                if body.start_byte <= m.start() < body.end_byte:
+                    return True
+    return False

@@ -1,0 +1,764 @@
+"""Analyse one function, and read what a file says about locks beyond its bodies.
+
+Owns: finding a file's functions, analysing one function (CFG, fixpoint, rules),
+a file's contracts (annotations, wrappers, summaries: `file_contracts`), and
+turning a rule's violation into a `Finding` with positions in bytes, characters
+and UTF-16 units. Whole files are the engine's business (`engine.Engine`). It
+must not know about LSP or output formats.
+
+A function that cannot be analysed (damaged braces while typing, a jump hidden
+in unparsable macro code, an internal error) is skipped and counted; every other
+function is still reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Optional
+
+from tree_sitter import Node
+
+from lockls.dataflow import solver as dataflow
+from lockls.dataflow import lockgraph
+from lockls.dataflow import lockstate
+from lockls.dataflow import summaries
+from lockls.syntax import nodes as syntax
+from lockls.syntax.annotations import annotated_functions
+from lockls.syntax.annotations import macro_meanings as function_macro_meanings
+from lockls.lowering.build_cfg import CFG, NORETURN, Unanalysable, build_cfg
+from lockls.config import Config, LockFunction
+from lockls.dataflow.contracts import Contracts, confirm, partners
+from lockls.syntax.declarations import data_annotations, noreturn_functions, recursive_lock_patterns, table_entry_points
+from lockls.syntax.declarations import macro_meanings as data_macro_meanings
+from lockls.dataflow.contracts import apply as apply_contracts
+from lockls.ir.events import LOCK_EVENTS, Access, Acquire, Call, Derive, Kill, Release, Return, TryAcquire
+from lockls.lowering.lockexpr import canonical, key_of, resolve_lock_ref
+from lockls.dataflow.facts import number
+from lockls.lowering.lower import Lowerer
+from lockls.lru import Lru
+from lockls.rules import (blocking_under_lock, double_lock, excluded_lock_held, lock_leak, lock_order, missing_required_lock,
+                    nested_lock, unguarded_access, unlock_unheld)
+from lockls.rules.common import RuleContext
+
+log = logging.getLogger("lockls")
+
+RULE_MODULES = (lock_leak, double_lock, unlock_unheld, blocking_under_lock, missing_required_lock, excluded_lock_held,
+                lock_order, nested_lock, unguarded_access)
+_ROOT = re.compile(r"^[A-Za-z_]\w*")
+_RECURSIVE_INIT = re.compile(rb"\b([A-Za-z_]\w*)\s*(?:\[[^\]]*\])?\s*=\s*PTHREAD_RECURSIVE_MUTEX_INITIALIZER(?:_NP)?\b")
+C11_CONSTANTS = frozenset({"thrd_success", "thrd_busy", "thrd_error", "thrd_nomem", "thrd_timedout"})
+
+
+@dataclass
+class FunctionResult:
+    """The analysis of one function: its findings, or why it was skipped."""
+
+    name: str
+    line: int  # 1-based line of the definition
+    findings: list = field(default_factory=list)
+    skipped: Optional[str] = None
+    partial: str = ""  # analysed, but some of what it holds was forgotten (why: see `_forgotten`)
+    cfg: Optional[CFG] = None
+    states: Optional[list] = None  # the fixpoint state at the start of each block
+
+
+# -- per-configuration tables (cached: configs are immutable) -----------------------
+
+# configuration fingerprint -> tables; and what the tables are made of -> tables, since
+# most files' configurations (the project's contracts laid over the file's own) differ
+# in nothing the tables read
+_TABLES: Lru = Lru(64)
+_TABLES_BY_NAMES: Lru = Lru(64)
+
+
+def _tables(config: Config):
+    """(regex of every lock function name, constant names, regex of the names of the
+    functions that do something to a caller holding no lock) for a configuration."""
+    return _TABLES.get(config.fingerprint(), lambda: _TABLES_BY_NAMES.get(_table_inputs(config),
+                                                                          lambda: _build_tables(config)))
+
+
+def _table_inputs(config: Config) -> tuple:
+    everywhere = frozenset(g.field or g.variable for g in config.guarded if g.everywhere)
+    return (frozenset(config.functions), everywhere,
+            frozenset(n for n, fn in config.functions.items() if fn.only_takes),
+            frozenset(o for fn in config.functions.values() for o in (fn.success, fn.failure) if o))
+
+
+def _trie_regex(words: list[str]) -> str:
+    """One regex alternation shaped as a prefix tree: `re` tries alternatives one by
+    one, so `pthread_(?:mutex_(?:lock|unlock)|...)` is much faster than a flat list."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch != ""]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return "(?:" + build(trie) + ")"
+
+
+def _build_tables(config: Config):
+    # functions that call none of these are not analysed: guarded data checked
+    # everywhere makes its users worth analysing too
+    everywhere = {g.field or g.variable for g in config.guarded if g.everywhere}
+    names = sorted(set(config.functions) | everywhere)
+    pattern = re.compile(rb"\b" + _trie_regex(names).encode() + rb"\b") if names else None
+    # a call of a function that only takes and drops locks itself matters only where a
+    # lock is held already: it makes no function worth analysing on its own
+    acting = [n for n in names if n not in config.functions or not config.functions[n].only_takes]
+    if len(acting) == len(names):
+        prefilter = pattern
+    else:
+        prefilter = re.compile(rb"\b" + _trie_regex(acting).encode() + rb"\b") if acting else None
+    constants = set(C11_CONSTANTS)
+    for fn in config.functions.values():
+        for outcome in (fn.success, fn.failure):
+            if outcome and outcome not in ("zero", "nonzero", "nonnull", "null", "negative"):
+                constants.add(outcome)
+    return pattern, frozenset(constants), prefilter
+
+
+_GUARDED_PATTERNS: Lru = Lru(64)
+
+
+def _guarded_pattern(config: Config) -> Optional[re.Pattern]:
+    """A prefilter for entry points: the names of guarded fields and variables and
+    the guarded types (an entry point that touches none needs no analysis)."""
+    words = tuple(sorted({g.field or g.variable or g.type.split()[-1] for g in config.guarded}))
+    return _GUARDED_PATTERNS.get(words, lambda: re.compile(rb"\b" + _trie_regex(list(words)).encode() + rb"\b")
+                                 if words else None)
+
+
+# -- files ----------------------------------------------------------------------
+
+def recursive_globals(source: bytes) -> frozenset:
+    """Globals initialised with PTHREAD_RECURSIVE_MUTEX_INITIALIZER(_NP): recursive locks."""
+    if b"PTHREAD_RECURSIVE_MUTEX_INITIALIZER" not in source:
+        return frozenset()
+    return frozenset(m.group(1).decode() for m in _RECURSIVE_INIT.finditer(source))
+
+
+def function_nodes(root: Node) -> list[tuple[Node, Node]]:
+    """(definition, body) of every function, in source order.
+
+    Functions are top-level children almost always; the query runs only inside
+    the places the parser may have hidden more: ERROR nodes (a prototype followed
+    by an annotation macro) and bodies whose braces do not balance (an unclosed
+    `{` while typing swallows the functions after it)."""
+    found = []
+    for node in root.children:
+        t = node.type
+        if t == "function_definition":
+            body = node.child_by_field_name("body")
+            if body is not None:
+                found.append((node, body))
+                if syntax.has_missing_close(body):
+                    found.extend(_nested_functions(root, body, exclude=node))
+        elif node.has_error or t in ("preproc_if", "preproc_ifdef", "linkage_specification", "ERROR"):
+            found.extend(_nested_functions(root, node))
+    found.sort(key=lambda fb: fb[0].start_byte)
+    return found
+
+
+def damaged_definitions(root: Node, source: bytes) -> list[tuple[str, int]]:
+    """Function definitions swallowed whole by a top-level ERROR (e.g. the last
+    function while its braces are unbalanced): (name, line) of each."""
+    out = []
+    for node in root.children:
+        if node.type != "ERROR":
+            continue
+        children = node.children
+        for i, child in enumerate(children):
+            if child.type == "function_declarator" and any(c.type == "{" or c.type.endswith("statement") for c in children[i + 1:]):
+                name = child.child_by_field_name("declarator")
+                out.append((syntax.text(name, source) if name is not None else "<anonymous>", child.start_point[0] + 1))
+    return out
+
+
+def _nested_functions(root: Node, within: Node, exclude: Optional[Node] = None) -> list[tuple[Node, Node]]:
+    out = []
+    for _, caps in syntax.matches("functions", root, within.start_byte, within.end_byte):
+        fn, body = caps.get("function"), caps.get("body")
+        if fn and body and fn[0] != exclude and within.start_byte <= fn[0].start_byte and fn[0].end_byte <= within.end_byte:
+            out.append((fn[0], body[0]))
+    return out
+
+
+# -- summaries ---------------------------------------------------------------------
+
+SUMMARY_ROUNDS = 4  # re-reads of a file's functions as its own summaries appear (callees first)
+_SUMMARY_CACHE: Lru = Lru(8192)
+_CALLED = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
+
+
+def with_wrappers(root: Node, source: bytes, config: Config, recursive: frozenset = frozenset(),
+                  analyzed: Optional[dict] = None, functions: Optional[list] = None) -> Config:
+    """`config` with the file's own contracts laid over it (see `file_contracts`)."""
+    return apply_contracts(config, file_contracts(root, source, config, recursive, analyzed, functions).settled())
+
+
+def file_contracts(root: Node, source: bytes, config: Config, recursive: frozenset = frozenset(),
+                   analyzed: Optional[dict] = None, functions: Optional[list] = None) -> Contracts:
+    """What the file says about locks beyond its function bodies (see `contracts`):
+    lock functions annotated in the source (`__acquires(x)`, `acquire_capability(x)`,
+    ..., see `annotations`), macros that stand for a call of a lock function, and the
+    summary of every function whose one effect on its caller's locks is to take, try
+    or drop a lock the caller names (see `summaries`), whose calls then act as that
+    lock operation. Functions are summarised callees first: the file is read again
+    while its own summaries change (at most `SUMMARY_ROUNDS` times).
+    `analyzed` (start byte -> FunctionResult) collects the functions analysed on the
+    way under `config` itself, for a caller that can reuse them when the file's
+    contracts turn out not to change the configuration."""
+    functions = functions if functions is not None else function_nodes(root)
+    outside = outside_bodies(source, functions)
+    annotated, guarded, order, entry_points, locks, macros, noreturn = _declared_outside_bodies(root, source, config,
+                                                                                             outside)
+    noreturn = _never_returning(functions, source, noreturn, config.noreturn)
+    if noreturn and not set(noreturn) <= config.noreturn:
+        # calls of them end paths (and so decide the summaries below)
+        config = apply_contracts(config, Contracts(noreturn=noreturn))
+    declared: dict[str, LockFunction] = {name: fn for name, fn in annotated.items() if name not in config.functions}
+    inferred: dict[str, LockFunction] = {}
+    relied: set = set()
+    order_edges: dict[int, tuple] = {}  # function start -> its lock-graph edges (the last round's)
+    definitions = _macro_definitions(outside)
+    todo = functions
+    current = config
+    for round_ in range(SUMMARY_ROUNDS):
+        known = {**current.functions, **declared, **inferred}
+        found = {name: fn for name, fn in summary_macros(definitions, known).items() if name not in config.functions}
+        found.update(declared)
+        changed: set = set()
+        current = apply_contracts(config, Contracts(functions=tuple(sorted({**found, **inferred}.items()))))
+        pattern = _tables(current)[0]
+        if pattern is None:
+            break
+        for fn, body in todo:
+            if not pattern.search(source, body.start_byte, body.end_byte):
+                continue
+            name, summary, relies_on, edges = _summary(fn, body, source, current, recursive,
+                                                       analyzed if current is config else None)
+            relied.update(relies_on)
+            order_edges[fn.start_byte] = edges
+            if name in config.functions or name in found:
+                continue  # configured or annotated: its contract wins over its body
+            if summary != inferred.get(name):
+                changed.add(name)
+                if summary is None:
+                    inferred.pop(name, None)
+                else:
+                    inferred[name] = summary
+        new_macros = set(summary_macros(definitions, {**current.functions, **inferred})) - set(found)
+        if not changed and not new_macros:
+            break
+        words = changed | new_macros
+        todo = [(fn, body) for fn, body in functions
+                if not words.isdisjoint(_called_names(source, body))]
+    else:
+        # still changing after the last round: recursion (`parent` chains growing a
+        # field at a time); past the bound a function has no effect on locks
+        for name in changed:
+            inferred.pop(name, None)
+    confirmed = confirm({**config.functions, **declared, **inferred}, relied)
+    inferred = {name: confirmed[name] for name in inferred}
+    found = {name: fn for name, fn in summary_macros(definitions, {**config.functions, **declared, **inferred}).items()
+             if name not in config.functions}
+    found.update(declared)
+    for name, fn in inferred.items():
+        found.setdefault(name, fn)
+    edges = tuple(dict.fromkeys(e for start in sorted(order_edges) for e in order_edges[start]))
+    return Contracts(functions=tuple(sorted(found.items())), guarded=guarded, order=order, entry_points=entry_points,
+                     locks=locks, macros=macros, relied=tuple(sorted(relied)), order_edges=edges, noreturn=noreturn)
+
+
+_RETURN = re.compile(rb"\breturn\b")
+
+
+def _never_returning(functions: list, source: bytes, declared: tuple, known: frozenset) -> tuple:
+    """`declared` plus the file's functions that end by calling one that never returns,
+    with no `return` anywhere (`static void fatal(int s) { report(s); abort(); }`)."""
+    ends = set(NORETURN) | set(known) | set(declared)
+    found = set(declared)
+    candidates = []
+    for fn, body in functions:
+        last = next((c for c in reversed(body.named_children) if c.type != "comment"), None)
+        if last is None or last.type != "expression_statement" or not last.named_child_count:
+            continue
+        call = last.named_children[0]
+        callee = call.child_by_field_name("function") if call.type == "call_expression" else None
+        if callee is None or callee.type != "identifier":
+            continue
+        if _RETURN.search(source, body.start_byte, body.end_byte):
+            continue
+        candidates.append((syntax.function_name(fn, source), syntax.text(callee, source)))
+    for _ in range(3):  # wrappers of wrappers
+        more = {name for name, callee in candidates if callee in ends and name not in found}
+        if not more:
+            break
+        found |= more
+        ends |= more
+    return tuple(sorted(found))
+
+
+def summary_macros(definitions: tuple, known: dict) -> dict:
+    """The file's macros (`syntax.define_directives`) that stand for a call of a
+    function in `known` (see `summaries`), macros of macros included."""
+    out: dict = {}
+    if not definitions:
+        return out
+    for _ in range(3):
+        more = summaries.macro_functions(definitions, {**known, **out})
+        if not more:
+            break
+        out.update(more)
+    return out
+
+
+_MACRO_DEFINITIONS: dict = {}
+_CALLED_NAMES: Lru = Lru(16384)
+
+
+def _macro_definitions(outside: bytes) -> tuple:
+    """The `#define`s written outside function bodies (`outside_bodies`), read once per
+    change of that text."""
+    found = _MACRO_DEFINITIONS.get(outside)
+    if found is None:
+        if len(_MACRO_DEFINITIONS) > 64:
+            _MACRO_DEFINITIONS.clear()
+        found = _MACRO_DEFINITIONS[outside] = syntax.define_directives(outside)
+    return found
+
+
+def _called_names(source: bytes, body: Node) -> frozenset:
+    """The names a function body calls, read once per text of the body."""
+    text = source[body.start_byte:body.end_byte]
+    return _CALLED_NAMES.get(text, lambda: frozenset(m.decode() for m in _CALLED.findall(text)))
+
+
+def _summary(fn: Node, body: Node, source: bytes, config: Config, recursive: frozenset,
+             analyzed: Optional[dict]) -> tuple[str, Optional[LockFunction], frozenset, tuple]:
+    """(name, summary or None, names of the tentative acquire functions whose lock it
+    releases, its lock-graph edges) of one function under `config`, cached by its
+    text and what it calls (a summary depends on nothing else of the configuration)."""
+    called = sorted(_called_names(source, body))
+    contracts = tuple((n, config.functions[n]) for n in called if n in config.functions)
+    key = (source[fn.start_byte:fn.end_byte], config.base_fingerprint(), contracts, config.locks,
+           config.is_entry_point(syntax.function_name(fn, source)) if config.entry_points else False, recursive)
+    def summarise():
+        fr = analyze_function(fn, body, source, config, recursive, summarising=True)
+        if analyzed is not None:
+            analyzed[fn.start_byte] = fr
+        return (fr.name, *_summary_of(fr, fn, body, source,
+                                      lambda key, spec: key in recursive or config.is_recursive(key, spec)))
+
+    return _SUMMARY_CACHE.get(key, summarise)
+
+
+def _summary_of(fr: FunctionResult, fn: Node, body: Node, source: bytes,
+                is_recursive=lambda key, fn: False) -> tuple[Optional[LockFunction], frozenset, tuple]:
+    if fr.skipped or fr.cfg is None:
+        return None, frozenset(), ()
+    visible = _CallerVisibility(fn, body, source)
+    params = _parameters(fn, source)
+    steps = list(replay(fr.cfg, fr.states, lambda k, f: False))
+    summary = summaries.summary_of(fr, params, steps, lambda name: name not in params and visible(name),
+                                   lambda name: _out_parameter(name, params, body, source), is_recursive)
+    if summary is not None:
+        summary = dataclasses.replace(summary, tentative=summary.tentative or summary.action == "acquire", inferred=True)
+    edges = lockgraph.function_edges(fr.name, steps, lock_identity(fn, body, source, (ev for ev, _ in steps)))
+    return summary, summaries.relied_on(steps), edges
+
+
+def _defined_macros(source: bytes) -> tuple:
+    """(macro, meaning) of the annotation macros the file defines, sorted."""
+    if b"define" not in source:
+        return ()
+    found = {**data_macro_meanings(source), **function_macro_meanings(source)}
+    return tuple(sorted(found.items()))
+
+
+_DECLARED: dict = {}
+
+
+def outside_bodies(source: bytes, functions: list) -> bytes:
+    """The text between function bodies (declarations, prototypes, macros), the
+    pieces joined by NUL bytes (so no word or token spans two of them)."""
+    parts, end = [], 0
+    for _, body in functions:
+        if body.start_byte >= end:
+            parts.append(source[end:body.start_byte])
+            end = body.end_byte
+    parts.append(source[end:])
+    return b"\0".join(parts)
+
+
+def _declared_outside_bodies(root: Node, source: bytes, config: Config, outside: bytes):
+    """(annotated functions, guarded data, declared order, method-table entry points,
+    recursive lock patterns, annotation macros): all written outside function bodies, so reused while
+    that text does not change (every keystroke inside a body, in the editor)."""
+    key = (outside, config.fingerprint())
+    found = _DECLARED.get(key)
+    if found is None:
+        if len(_DECLARED) > 64:
+            _DECLARED.clear()
+        guarded, order = data_annotations(root, source, config.annotations)
+        found = (annotated_functions(root, source, config.annotations), guarded, order,
+                 table_entry_points(root, source, config.entry_tables), recursive_lock_patterns(root, source),
+                 _defined_macros(source), noreturn_functions(outside))
+        _DECLARED[key] = found
+    return found
+
+
+def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes, entry_point: Optional[CFG] = None):
+    """The state at a function's entry: the locks it requires its caller to hold
+    (`__must_hold(&q->lock)`) are held there, taken by the caller. In an entry
+    point (`entry_point` is then its CFG) every other lock it names is known not
+    to be held: nobody called it with a lock."""
+    held = {}
+    if own is not None and own.requires:
+        params = _parameters(fn, source)
+        for key in (resolve_lock_ref(ref, params) for ref in own.requires):
+            if key is not None:
+                held[key] = lockstate.LockFact(True, True, False, 1, frozenset(), key)
+    if entry_point is not None:
+        for block in entry_point.blocks:
+            for ev in block.events:
+                if isinstance(ev, (Acquire, TryAcquire, Release, Access)):
+                    named = ((ev.key, ev.written if not isinstance(ev, Access) else ev.guard),)
+                elif isinstance(ev, Call):
+                    named = ev.requires
+                else:
+                    continue
+                for key, written in named:
+                    if key not in held and not key.startswith("$"):
+                        held[key] = lockstate.LockFact(False, False, False, 0, frozenset(), written)
+    if not held:
+        return lockstate.ENTRY
+    return (lockstate.PathClass(tuple(sorted(held.items())), frozenset(), frozenset()),)
+
+
+def _variable_types(fn: Node, body: Node, source: bytes, nested: bool = False) -> dict[str, str]:
+    """name -> declared type (`struct qemud_driver`) of the parameters and the
+    body's own declarations (`nested`: of its inner blocks too), for lock classes
+    given by type."""
+    out: dict[str, str] = {}
+    decl = syntax.function_declarator(fn)
+    params = decl.child_by_field_name("parameters") if decl is not None else None
+    nodes = list(params.named_children) if params is not None else []
+    nodes += syntax.declarations_within(body) if nested else [c for c in body.named_children if c.type == "declaration"]
+    for node in nodes:
+        type_node = node.child_by_field_name("type")
+        if type_node is None:
+            continue
+        type_text = " ".join(syntax.text(type_node, source).split())
+        for d in node.children_by_field_name("declarator"):
+            name = syntax.declared_name(d)
+            if name is not None:
+                out[syntax.text(name, source)] = type_text
+    return out
+
+
+def lock_identity(fn: Node, body: Node, source: bytes, events=()) -> lockgraph.LockIdentity:
+    """The lock-graph identity of the locks the function names (see `lockgraph`);
+    `events`: the function's, to leave out what is no node (`lockgraph.left_out`)."""
+    all_types = cache(lambda: _variable_types(fn, body, source, nested=True))  # when first needed
+    return lockgraph.LockIdentity(all_types, source, lockgraph.left_out(events))
+
+
+def _parameters(fn: Node, source: bytes) -> list[str]:
+    return syntax.parameter_names(syntax.function_declarator(fn), source)
+
+
+# -- functions -------------------------------------------------------------------
+
+# A function that calls nothing but functions that only take and drop locks
+# themselves is summarised (for self-deadlocks two calls deep) when it is this small:
+# a forwarder; reading every such function costs a third more on large trees.
+FORWARDER_MAX_STATEMENTS = 8
+
+
+def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
+                     recursive_globals: frozenset = frozenset(), summarising: bool = False) -> FunctionResult:
+    """The findings of one function (and its CFG and states). `summarising`: for its
+    summary, so also when it is a small forwarder to functions that only take and drop
+    locks themselves (see `LockFunction.only_takes`)."""
+    name = syntax.function_name(fn, source)
+    result = FunctionResult(name, fn.start_point[0] + 1)
+    if syntax.has_missing_close(body):
+        result.skipped = "unbalanced braces: the body does not end"
+        return result
+    pattern, constants, prefilter = _tables(config)
+    entry_point = bool(config.entry_points) and config.is_entry_point(name)
+    first = pattern if summarising and body.named_child_count <= FORWARDER_MAX_STATEMENTS else prefilter
+    if first is None or not first.search(source, body.start_byte, body.end_byte):
+        guarded = _guarded_pattern(config) if entry_point else None
+        if guarded is None or not guarded.search(source, fn.start_byte, body.end_byte):
+            return result  # no lock call at all (nor, in an entry point, guarded data): nothing can be found
+    try:
+        aliases = LazyAliases(body, source)
+        lowerer = Lowerer(source, config, aliases, constants, pattern, origin=fn.start_byte,
+                          variable_types=lambda: _variable_types(fn, body, source))
+        cfg = build_cfg(name, body, lowerer, source)
+
+        def is_recursive(key: str, fn_spec) -> bool:
+            return key in recursive_globals or config.is_recursive(key, fn_spec)
+
+        initial = _entry_state(config.functions.get(name), fn, source, cfg if entry_point else None)
+        states = dataflow.solve(cfg, is_recursive, initial, _lock_flags(fn, source))
+        result.cfg, result.states = cfg, states
+        result.partial = _forgotten(states)
+        result.findings = _run_rules(cfg, states, is_recursive, fn, body, source, config, entry_point)
+    except (Unanalysable, dataflow.NoFixpoint) as e:
+        result.skipped = str(e)
+    except RecursionError:
+        result.skipped = "too deeply nested to analyse"
+    except Exception as e:  # never let one function take the file down
+        log.exception("internal error analysing %s", name)
+        result.skipped = f"internal error: {type(e).__name__}: {e}"
+    return result
+
+
+def _forgotten(states: list) -> str:
+    """Why some findings may be missing, when paths disagreeing on too many locks made
+    the analysis forget whether they are held (`lockstate.normalize`), else ""."""
+    forgotten = sorted({f.written for state in states if state for c in state for _, f in c.locks if f.unknown})
+    if not forgotten:
+        return ""
+    shown = ", ".join(f"`{w}`" for w in forgotten[:4]) + (f" and {len(forgotten) - 4} more" if len(forgotten) > 4 else "")
+    return (f"paths disagree on more than {lockstate.MAX_CLASSES} combinations of held locks: whether {shown} "
+            f"{'is' if len(forgotten) == 1 else 'are'} held was forgotten on some of them, so findings about "
+            f"{'it' if len(forgotten) == 1 else 'them'} may be missing")
+
+
+_LOCK_FLAG = re.compile(r"(?i)lock|held|hold")
+
+
+def _lock_flags(fn: Node, source: bytes) -> frozenset:
+    """Parameters whose name says whether the caller holds a lock (`have_lock`, `locked`,
+    `needlock`): the function takes the lock only when told the caller does not."""
+    return frozenset(p for p in _parameters(fn, source) if _LOCK_FLAG.search(p))
+
+
+def replay(cfg: CFG, states: list, is_recursive, with_facts: bool = False):
+    """Yield (event, state before it) for every event of every reachable block.
+
+    Rules look at locks and trails only, so by default Kill events (which only
+    change facts) are not applied: cheaper, and the locks come out the same."""
+    for block in cfg.blocks:
+        state = states[block.id]
+        if not state:
+            continue
+        for ev in block.events:
+            if isinstance(ev, (Kill, Derive)) and not with_facts:
+                continue
+            yield ev, state
+            state = dataflow.transfer(state, ev, is_recursive)
+
+
+def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, source: bytes, config: Config,
+               entry_point: bool = False) -> list:
+    steps = [(ev, st) for ev, st in replay(cfg, states, is_recursive) if isinstance(ev, LOCK_EVENTS + (Return, Call, Access))]
+    released = frozenset(ev.key for ev, _ in steps if isinstance(ev, Release))
+    acquired = frozenset(ev.key for ev, _ in steps if isinstance(ev, (Acquire, TryAcquire)))
+    always_held = None
+    for ev, st in steps:
+        if isinstance(ev, Return):
+            must = frozenset.intersection(*(frozenset(k for k, f in c.locks if f.held and not f.entry_held) for c in st))
+            always_held = must if always_held is None else always_held & must
+    visible = _CallerVisibility(fn, body, source)
+    dropped = frozenset(ev.key for ev, st in steps if isinstance(ev, Release)
+                        and any((f := c.get(ev.key)) is None or (f.entry_held and f.held) for c in st))
+    ctx = RuleContext(
+        function=cfg.name,
+        is_recursive=is_recursive,
+        released_keys=released,
+        acquired_keys=acquired,
+        caller_visible=visible,
+        always_held_at_return=always_held or frozenset(),
+        declared_acquires=_declared_acquires(config.functions.get(cfg.name), fn, source),
+        dropped_for_caller=dropped,
+        parameters=frozenset(_parameters(fn, source)),
+        stored_elsewhere=lambda key: _stored_elsewhere(key, body, source),
+        try_sites={ev.site: ev.fn.name for ev, _ in steps if isinstance(ev, TryAcquire)},
+        try_wrapper_keys=_try_wrapper_keys(steps),
+        try_results=frozenset((ev.key, ev.result) for ev, _ in steps if isinstance(ev, TryAcquire)),
+        lock_order=tuple(getattr(config, "lock_order", ())),
+        classes=dict(getattr(config, "classes", {})),
+        order_pairs=config.order_pairs,
+        config_origin=config.source,
+        entry_point=entry_point,
+        has_partner=always_held is not None and bool(always_held) and not released and _partner_named(cfg.name, source),
+        lock_identity=lock_identity(fn, body, source, (ev for ev, _ in steps)) if config.order_cycles else None,
+        order_cycles=lockgraph.cycle_index(config.order_cycles),
+        lock_events={ev.site: ev for ev, _ in steps if isinstance(ev, LOCK_EVENTS)},
+    )
+    for ev, st in steps:
+        ctx.checking = ev
+        for rule in RULE_MODULES:
+            if isinstance(ev, rule.EVENTS):
+                rule.check(ev, st, ctx)
+    seen, out = set(), []
+    for v in ctx.reports:
+        if (v.rule, v.site, v.message) not in seen:
+            seen.add((v.rule, v.site, v.message))
+            out.append(v)
+    return out
+
+
+def _partner_named(name: str, source: bytes) -> bool:
+    """Is a release function named as the pair of `name` (`partners`) called, declared or
+    defined in the file? A variant's pair counts too: `spa_vdev_exit` for
+    `spa_vdev_detach_enter` (one word before the verb left out)."""
+    names = {p for p in partners(name) if p != name}
+    names |= {p for p in partners(re.sub(r"_[A-Za-z0-9]+(?=_[A-Za-z0-9]+$)", "", name)) if p != name}
+    return any(re.search(rb"\b" + re.escape(p.encode()) + rb"\s*\(", source) for p in names)
+
+
+def _out_parameter(name: str, params: list[str], body: Node, source: bytes) -> Optional[int]:
+    """The index of the parameter `p` when the body hands `name` back through it (`*p = name;`)."""
+    store = re.compile(rb"(?:^|[;{}):])[ \t]*\*\s*([A-Za-z_]\w*)\s*=\s*(?:\([^()]*\)\s*)?" + re.escape(name.encode())
+                       + rb"\s*;", re.M)
+    for m in store.finditer(source, body.start_byte, body.end_byte):
+        p = m.group(1).decode()
+        if p in params:
+            return params.index(p)
+    return None
+
+
+def _stored_elsewhere(key: str, body: Node, source: bytes) -> bool:
+    """Is the variable a lock is reached through stored into a field, an array element or
+    an out-parameter (`zl->zl_rwlock = rwlp;`, `held[n] = &q->lock;`, `*lockp = lp;`)?
+    The lock then lives on where someone else releases it (a lookup that returns its
+    object locked through an out-parameter)."""
+    root = _ROOT.match(key)
+    if root is None:
+        return False
+    name = re.escape(root.group(0).encode())
+    # a field (`zl->lock = lp;`), an array element, or an out-parameter (`*lockp = lp;`,
+    # at the start of a statement: not a declaration `pthread_mutex_t *lp = ...;`)
+    store = re.compile(rb"(?:->\s*\w+|\.\s*\w+|\]|(?:^|[;{}):])[ \t]*\*\s*\w+)\s*=\s*(?:\([^()]*\)\s*)?(?:" + name
+                       + rb"\s*;|&\s*" + name + rb"(?:\s*(?:->|\.)\s*\w+)*\s*;)", re.M)
+    return store.search(source, body.start_byte, body.end_byte) is not None
+
+
+def _declared_acquires(own: Optional[LockFunction], fn: Node, source: bytes) -> frozenset:
+    """The lock the function's own contract says it returns holding, as a key."""
+    if own is None or own.tentative or own.action not in ("acquire", "try-acquire"):
+        return frozenset()
+    if own.lock == "global":
+        return frozenset({own.path.replace(".", "->")})
+    key = resolve_lock_ref(own.lock + own.path, _parameters(fn, source)) if own.lock_arg is not None else None
+    return frozenset({key}) if key else frozenset()
+
+
+def _try_wrapper_keys(steps) -> frozenset:
+    """Locks taken only by trylocks, never released here, that the function returns holding only with
+    return values it never returns without them (`return 1` when taken,
+    `return 0` when not): the caller learns from the value, like from a trylock."""
+    held_values: dict[str, set] = {}
+    free_values: dict[str, set] = {}
+    keys = set()
+    for ev, st in steps:
+        if not isinstance(ev, Return):
+            continue
+        if ev.value is None or number(ev.value) is None:
+            return frozenset()  # some return value tells nothing
+        for c in st:
+            for k, f in c.locks:
+                keys.add(k)
+        for k in keys:
+            for c in st:
+                f = c.get(k)
+                (held_values if f is not None and f.held else free_values).setdefault(k, set()).add(ev.value)
+    tried = {ev.key for ev, _ in steps if isinstance(ev, TryAcquire)}
+    plain = {ev.key for ev, _ in steps if isinstance(ev, (Acquire, Release))}
+    return frozenset(k for k in held_values
+                     if k in tried and k not in plain and not (held_values[k] & free_values.get(k, set())))
+
+
+class _CallerVisibility:
+    """Is a lock reachable from the function's parameters or from globals?"""
+
+    def __init__(self, fn: Node, body: Node, source: bytes):
+        self.fn, self.body, self.source = fn, body, source
+        self._params = self._locals = None
+
+    def __call__(self, key: str) -> bool:
+        m = _ROOT.match(key)
+        if not m:
+            return False
+        root = m.group(0)
+        if self._params is None:
+            decl = self.fn.child_by_field_name("declarator")
+            caps = syntax.captures("parameters", decl) if decl is not None else {}
+            self._params = {syntax.text(n, self.source) for n in caps.get("name", [])}
+            caps = syntax.captures("locals", self.body)
+            self._locals = {syntax.text(n, self.source) for n in caps.get("name", [])}
+        return root in self._params or root not in self._locals
+
+
+class LazyAliases:
+    """Local names assigned exactly once from a lock-ish expression: name -> key.
+
+    Computed on first need, and only when the name is assigned at all, since
+    most lock arguments (`&q->lock` with `q` a parameter) are never aliases."""
+
+    def __init__(self, body: Node, source: bytes):
+        self.body, self.source = body, source
+        self._table: Optional[dict[str, str]] = None
+
+    def __contains__(self, name: str) -> bool:
+        if self._table is None:
+            assigned = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s*=[^=]")
+            if not assigned.search(self.source, self.body.start_byte, self.body.end_byte):
+                return False
+            self._table = _aliases(self.body, self.source)
+        return name in self._table
+
+    def __getitem__(self, name: str) -> str:
+        return self._table[name]
+
+
+def _aliases(body: Node, source: bytes) -> dict[str, str]:
+    counts: dict[str, int] = {}
+    values: dict[str, Node] = {}
+    for _, caps in syntax.matches("aliases", body):
+        name = syntax.text(caps["name"][0], source)
+        counts[name] = counts.get(name, 0) + 1
+        values[name] = caps["value"][0]
+    candidates = {}
+    for name, n in counts.items():
+        value = values[name]
+        if n == 1 and value.type in ("pointer_expression", "field_expression", "identifier", "cast_expression",
+                                     "parenthesized_expression", "subscript_expression"):
+            target = key_of(canonical(value, source))
+            if target and target != name:
+                candidates[name] = target
+    aliases = {}
+    for name, target in candidates.items():
+        for _ in range(4):  # `c = f->private; p = c->list;`: p is f->private->list
+            root = _ROOT.match(target)
+            if root is None or root.group(0) not in counts:
+                break
+            if root.group(0) not in candidates or root.group(0) == name:
+                target = None  # `next = cur->next` with cur reassigned: not a fixed alias
+                break
+            target = candidates[root.group(0)] + target[root.end():]
+        else:
+            target = None
+        if target and target != name:
+            aliases[name] = target
+    return aliases

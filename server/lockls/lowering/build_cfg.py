@@ -1,0 +1,919 @@
+"""Control-flow graphs of C functions, built from tree-sitter-c statements.
+
+Owns: the statement structure of a function body: blocks, branches (with the
+condition and the trail note of each edge), if/else chains, switch with
+fall-through and default, for/while/do loops with break and continue, goto and
+labels (a label's statements are its siblings in the tree), return, falling off
+the end, `#if`/`#ifdef` blocks inside bodies, macro blocks (`list_for_each(...)
+{...}` parses as a call, a MISSING `;` and a block), and lock guards: a block macro
+that holds a lock for its block (`scoped_guard(...) {...}`) is a `for` loop (so
+`break` and `continue` leave the block), and a conditional one branches: the
+block with the lock held, or the failure statement of `scoped_cond_guard`.
+Expressions are lowered by `lower.Lowerer`.
+
+Blocks made for a function: `entry` (0) and `exit` (1); every return edges to
+exit. Code after a jump starts a block with no predecessor (dead code).
+Unanalysable syntax raises `Unanalysable`, and the caller skips the function.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Optional
+
+from tree_sitter import Node, Range
+
+from lockls.ir.events import Acquire, Cond, Derive, Kill, Rebind, Release, Return, Site, TrailItem, TryAcquire, mentions
+from lockls.config import LockFunction
+from lockls.lowering.lockexpr import key_of
+from lockls.syntax.nodes import declared_name, new_parser
+from lockls.lowering.lower import Lowerer, flat, shown, strip_parens
+from lockls.lowering.guards import COND_GUARD_MACROS
+from lockls.ir.cfg import CFG, Block, Edge, Unanalysable  # noqa: F401 (re-exported: the builder's output)
+from lockls.ir.message import LineRef, Message
+
+# Calls after which a path never returns (a lock still held there is not a leak).
+NORETURN = frozenset({
+    "abort", "exit", "_exit", "_Exit", "quick_exit", "__builtin_unreachable", "__builtin_trap",
+    "panic", "BUG", "g_assert_not_reached", "g_error", "assert_not_reached", "unreachable",
+    "__assert_fail", "err", "errx", "verr", "verrx", "longjmp", "siglongjmp", "abort_unless_debug",
+})
+# Assertions: the path goes on only where the condition (its first argument) holds
+# (True) or fails (False): `assert(rc == 0)`, `AZ(err)` (varnish: asserts zero),
+# `VERIFY0(x)` (zfs), `g_assert(ret)`, `BUG_ON(cond)`. A failed trylock the code
+# asserts cannot happen then never reaches the unlock.
+ASSERTIONS = {
+    "assert": True, "assert_se": True, "g_assert": True, "g_assert_true": True, "g_assert_false": False,
+    "g_assert_nonnull": True, "g_assert_null": False, "ovs_assert": True, "AN": True, "AZ": False, "PTOK": False,
+    "VERIFY": True, "VERIFY0": False, "ASSERT": True, "ASSERT0": False, "BUG_ON": False,
+}
+# Macros followed by a block that run it repeatedly (`list_for_each_entry(...) {`).
+_LOOP_MACRO = re.compile(r"(?i)for_?each|^for_|_for$|foreach")
+_WORD = re.compile(r"[A-Za-z_$]\w*")
+# statements that may be the body of a block macro written without braces
+_BODY_STATEMENTS = frozenset({"expression_statement", "if_statement", "for_statement", "while_statement",
+                              "do_statement", "switch_statement", "return_statement", "goto_statement",
+                              "break_statement", "continue_statement"})
+_JUMP_WORDS = re.compile(rb"\b(return|goto|break|continue)\b")
+
+
+# `#if` conditions that are constants: their dead branch is not code
+_PREPROC_CONSTANT = {"0": False, "1": True, "false": False, "true": True, "0L": False, "1L": True}
+
+
+def _trail(line: int, before: str, after: str = "", loop: bool = False) -> TrailItem:
+    """A branch taken at `line`, explained as "<before>at line N<after>"."""
+    return TrailItem(line, Message.of(before, "at ", LineRef(line), after), loop)
+
+
+
+class Builder:
+    """Builds the CFG of one function definition."""
+
+    def __init__(self, lowerer: Lowerer, source: bytes):
+        self.lower = lowerer
+        self.source = source
+        self.blocks: list[Block] = []
+        self.targets: set[int] = set()  # blocks some edge leads to (while building)
+        self.labels: dict[str, int] = {}
+        self.breaks: list[int] = []
+        self.continues: list[int] = []
+        # texts/keys of conditions that decide whether a lock call runs: only facts
+        # about these are worth keeping paths apart for
+        self.controlling: set[str] = set()
+        self._guarding = False
+        # scoped acquisitions (guards, lockers, `scoped_guard(...) {}`) per open block,
+        # released wherever control leaves the block; loops remember the depth they opened at
+        self.scopes: list[list] = []
+        self.break_depths: list[int] = []
+        self.continue_depths: list[int] = []
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def new(self) -> int:
+        self.blocks.append(Block(len(self.blocks)))
+        return len(self.blocks) - 1
+
+    def edge(self, a: Optional[int], b: int, cond=None, truth=True, note=None) -> None:
+        if a is not None:
+            self.blocks[a].succs.append(Edge(b, cond, truth, note))
+            self.targets.add(b)
+
+    def events(self, block: int) -> list:
+        return self.blocks[block].events
+
+    def live(self, cur: Optional[int]) -> int:
+        """The block to append to: `cur`, or a fresh unreachable block after a jump."""
+        return cur if cur is not None else self.new()
+
+    def label(self, name: str) -> int:
+        if name not in self.labels:
+            self.labels[name] = self.new()
+        return self.labels[name]
+
+    def line(self, node: Node) -> int:
+        return node.start_point[0] + 1
+
+    # -- functions -----------------------------------------------------------------
+
+    def function(self, name: str, body: Node) -> CFG:
+        entry, exit_ = self.new(), self.new()
+        end = self.statement(body, entry)
+        if end is not None:  # falls off the end: the closing brace returns
+            close = body.child(body.child_count - 1)
+            self.events(end).append(Return(Site.of(close), implicit=True))
+            self.edge(end, exit_)
+        _drop_useless_conditions(self.blocks, self.controlling)
+        _drop_useless_kills(self.blocks)
+        _compact(self.blocks, keep=(entry, exit_))
+        return CFG(name, self.blocks, entry, exit_)
+
+    # -- statements ----------------------------------------------------------------
+
+    def statement(self, node: Node, cur: Optional[int]) -> Optional[int]:
+        """Lower one statement starting in block `cur`; returns the block control
+        continues in, or None when it never falls through."""
+        if node.has_error and node.type in ("declaration", "expression_statement") \
+                and _JUMP_WORDS.search(self.source, node.start_byte, node.end_byte):
+            # `TRACE(x) return x;` misparsed into a declaration: the jump would be lost
+            raise Unanalysable(f"unparsable code with a jump at line {self.line(node)}")
+        handler = getattr(self, "_s_" + node.type, None)
+        if handler is not None:
+            return handler(node, cur)
+        if node.type in ("comment", ";", "{", "}", "type_definition", "struct_specifier", "preproc_def",
+                         "preproc_function_def", "preproc_call", "preproc_include",
+                         "linkage_specification", "enum_specifier", "union_specifier"):
+            return cur
+        if node.type == "function_definition":
+            return self._misparsed_macro_block(node, cur)
+        if node.is_error:
+            return self._s_ERROR(node, cur)
+        # anything else (asm, attributed statements, expressions) is lowered for its calls
+        cur = self.live(cur)
+        self.lower.expr(node, self.events(cur))
+        return cur
+
+    def sequence(self, nodes, cur: Optional[int]) -> Optional[int]:
+        nodes = list(nodes)
+        i = 0
+        while i < len(nodes):
+            node = nodes[i]
+            nxt = nodes[i + 1] if i + 1 < len(nodes) else None
+            after = nodes[i + 2] if i + 2 < len(nodes) else None
+            trailing = self._trailing_cleanup(node, nxt, after)
+            if trailing is not None:
+                variable, function, value = trailing
+                cur = self.live(cur)
+                self.events(cur).append(Kill((variable,)))
+                if value is not None:
+                    self.lower.store(variable, value, self.events(cur), Site.of(node))
+                self._register_cleanup(function, variable)
+                i += 3 if value is not None else 2
+                continue
+            if nxt is not None and self._is_macro_head(node) and (
+                    nxt.type == "compound_statement" or (nxt.type.endswith("statement") and self._is_loop_macro(node))
+                    or (nxt.type in _BODY_STATEMENTS and self._is_scope_macro(node))):
+                # `list_for_each_entry(...) { ... }`, or with a single statement as its body
+                cur = self._macro_block(node, nxt, cur)
+                i += 2
+                continue
+            cur = self.statement(node, cur)
+            i += 1
+        return cur
+
+    def _guards_lock(self, start: int, end: int) -> bool:
+        names = self.lower.lock_names
+        return names is None or bool(names.search(self.source, start, end))
+
+    def _is_macro_head(self, node: Node) -> bool:
+        """`name(args)` with a MISSING `;`, then a block: a block-introducing macro."""
+        if node.type != "expression_statement" or node.child_count < 2:
+            return False
+        last = node.child(node.child_count - 1)
+        return last.is_missing and node.named_children[0].type == "call_expression"
+
+    def _misparsed_macro_block(self, node: Node, cur: Optional[int]) -> Optional[int]:
+        """C has no nested functions: this is a macro. `MACRO(x) { ... }` with a
+        single identifier argument parses as `TYPE (x) { ... }`; anything else is
+        a statement macro without `;` that hides what follows, and the function is
+        not analysed."""
+        macro, decl, body = (node.child_by_field_name(f) for f in ("type", "declarator", "body"))
+        if macro is None or macro.type != "type_identifier" or decl is None \
+                or decl.type != "parenthesized_declarator" or body is None:
+            raise Unanalysable(f"a macro the parser misread as a nested function at line {self.line(node)}")
+        name = flat(macro, self.source)
+        args = [c for c in decl.named_children if c.type != "comment"]
+        cur = self.live(cur)
+        fn = self.lower.functions.get(name)
+        if _LOOP_MACRO.search(name):
+            return self._loop(None, body, cur, note_text=f"`{name}(...)`", line=self.line(node))
+        if fn is None or fn.scope != "macro":
+            return self.statement(body, cur)
+        event = self.lower.lock_event(fn, node, args, None)
+        if event is None:
+            return self.statement(body, cur)
+        self.events(cur).append(event)
+        return self._scoped_block([event], node, body, cur)
+
+    def _trailing_cleanup(self, node: Node, nxt: Optional[Node], after: Optional[Node]):
+        """The trailing GNU form `T *p __attribute__((cleanup(f))) = v;` misparses as
+        `T * p` (MISSING `;`), an ERROR holding the attribute, then `v` (the `=` is
+        lost). Returns (variable, cleanup function, value node or None)."""
+        if nxt is None or nxt.type != "ERROR" or node.type != "expression_statement" or not node.named_child_count:
+            return None
+        product = node.named_children[0]
+        if product.type != "binary_expression" or flat(product.child_by_field_name("operator"), self.source) != "*":
+            return None
+        variable = product.child_by_field_name("right")
+        function = _cleanup_function(nxt, self.source)
+        if variable is None or variable.type != "identifier" or function is None:
+            return None
+        value = after.named_children[0] if after is not None and after.type == "expression_statement" \
+            and after.named_child_count else None
+        return flat(variable, self.source), function, value
+
+    def _is_scope_macro(self, head: Node) -> bool:
+        """`scoped_guard(spinlock, &l)`, a block macro that holds a lock for its body."""
+        fn = head.named_children[0].child_by_field_name("function")
+        spec = self.lower.functions.get(flat(fn, self.source)) if fn is not None and fn.type == "identifier" else None
+        return spec is not None and spec.scope == "macro"
+
+    def _is_loop_macro(self, head: Node) -> bool:
+        fn = head.named_children[0].child_by_field_name("function")
+        return fn is not None and bool(_LOOP_MACRO.search(flat(fn, self.source)))
+
+    def _macro_block(self, head: Node, block: Node, cur: Optional[int]) -> Optional[int]:
+        call = head.named_children[0]
+        fn = call.child_by_field_name("function")
+        name = flat(fn, self.source) if fn is not None else ""
+        cur = self.live(cur)
+        if name in COND_GUARD_MACROS:
+            spec = self.lower.functions.get(name)
+            if spec is not None and spec.scope == "macro":
+                return self._cond_guard(call, spec, block, cur)
+        before = len(self.events(cur))
+        self.lower.expr(call, self.events(cur))
+        if _LOOP_MACRO.search(name):
+            return self._loop(None, block, cur, note_text=f"`{name}(...)`", line=self.line(head))
+        scoped = [ev for ev in self.events(cur)[before:]
+                  if isinstance(ev, (Acquire, TryAcquire)) and ev.fn.scope == "macro"]
+        if not scoped:
+            return self.statement(block, cur)
+        return self._scoped_block(scoped, call, block, cur)
+
+    def _scoped_block(self, scoped: list, head: Node, block: Node, cur: int, fail=None) -> Optional[int]:
+        """`scoped_guard(spinlock, &l) { ... }`: the lock is held for the block and
+        released on every way out of it. The macro is a `for` loop around the block
+        (in the kernel, QEMU and libvirt alike), so `break` and `continue` in the
+        block leave the block. A conditional guard (`scoped_guard(mutex_try, &m)`,
+        `scoped_cond_guard(...)`) runs the block only when it took the lock; else
+        `fail(block, after)` runs (the failure statement), or the block is skipped."""
+        after = self.new()
+        body = cur
+        tried = next((ev for ev in scoped if isinstance(ev, TryAcquire)), None)
+        if tried is not None:
+            body, failed = self.new(), self.new()
+            line, text = self.line(head), shown(head, self.source)
+            cond = Cond(f"{tried.result} != 0", tried.result, "!=", "0")
+            self.edge(cur, body, cond, True, _trail(line, f"when `{text}` takes `{tried.written}` "))
+            self.edge(cur, failed, cond, False, _trail(line, f"when `{text}` fails "))
+            self.edge(fail(failed, after) if fail is not None else failed, after)
+        self._enter_macro_loop(after)
+        self.scopes.append(scoped)
+        end = self.statement(block, body)
+        self._leave_macro_loop()
+        close = block.child(block.child_count - 1) if block.type == "compound_statement" and block.child_count else block
+        self.edge(self._close_scope(end, close), after)
+        return after if after in self.targets else None  # `scoped_guard(...) { return x; }` never falls through
+
+    def _enter_macro_loop(self, after: int) -> None:
+        self.breaks.append(after)
+        self.break_depths.append(len(self.scopes))
+        self.continues.append(after)
+        self.continue_depths.append(len(self.scopes))
+
+    def _leave_macro_loop(self) -> None:
+        self.breaks.pop()
+        self.break_depths.pop()
+        self.continues.pop()
+        self.continue_depths.pop()
+
+    def _cond_guard(self, call: Node, spec: LockFunction, block: Node, cur: int) -> Optional[int]:
+        """`scoped_cond_guard(mutex_intr, return -EINTR, &d->lock) { ... }`: the block
+        runs with the lock held when it was taken; otherwise the failure statement
+        (`return ...`, `goto label`, `break`, an expression) runs and the block is skipped.
+        The arguments are split at their top-level commas, as the preprocessor does:
+        the failure statement is not an expression, and the parser reads it oddly."""
+        groups: list[list[Node]] = [[]]
+        arguments = call.child_by_field_name("arguments")
+        for child in arguments.children[1:-1] if arguments is not None else ():
+            if child.type == ",":
+                groups.append([])
+            elif child.type != "comment":
+                groups[-1].append(child)
+        line = self.line(call)
+        if len(groups) < 3 or any(len(g) != 1 for i, g in enumerate(groups) if i != 1) or not groups[1]:
+            if _JUMP_WORDS.search(self.source, call.start_byte, call.end_byte):
+                raise Unanalysable(f"a `scoped_cond_guard` the parser could not read at line {line}")
+            return self.statement(block, cur)
+        args = [groups[0][0], groups[1][0]] + [g[0] for g in groups[2:]]
+        for arg in args[2:]:
+            self.lower.expr(arg, self.events(cur))
+        event = self.lower.lock_event(spec, call, args, None)
+        if isinstance(event, Acquire):  # a class lockls does not know: still conditional
+            event = TryAcquire(event.key, event.written, event.site,
+                               replace(event.fn, action="try-acquire", success="nonzero"), event.shared,
+                               self.lower.temp(call), event.spinning, event.lock_class)
+        if not isinstance(event, TryAcquire):
+            raise Unanalysable(f"a `scoped_cond_guard` without a lock at line {line}")
+        self.events(cur).append(event)
+        fail = groups[1]
+        return self._scoped_block([event], call, block, cur,
+                                  fail=lambda b, after: self._fail_statement(fail[0], fail[-1], b, after))
+
+    def _fail_statement(self, first: Node, last: Node, cur: int, after: int) -> Optional[int]:
+        """Run the failure statement of a `scoped_cond_guard` (its own `for` loop:
+        `break` and `continue` leave it). The parser read it as an expression, so it
+        is parsed again as a statement (`_reparse_statements`), at its own byte
+        offsets and points, so its nodes lower like the file's own."""
+        start, end = first.start_byte, last.end_byte
+        statements = _reparse_statements(self.source, first, last)
+        if statements is None:
+            if _JUMP_WORDS.search(self.source, start, end):
+                raise Unanalysable(f"a `scoped_cond_guard` failure statement the parser could not read "
+                                   f"at line {self.line(first)}")
+            self.lower.expr(first, self.events(cur))
+            return cur
+        first_block, first_event = len(self.blocks), len(self.events(cur))
+        self._enter_macro_loop(after)
+        end_block = self.sequence(statements, cur)
+        self._leave_macro_loop()
+        # the `;` that ended the copy is the `,` after the argument: sites stop before it
+        for b in [cur, *range(first_block, len(self.blocks))]:
+            evs = self.blocks[b].events
+            for i in range(first_event if b == cur else 0, len(evs)):
+                site = getattr(evs[i], "site", None)
+                if site is not None and site.end_byte > end:
+                    evs[i] = replace(evs[i], site=Site(site.start_byte, end, site.start, tuple(last.end_point)))
+        return end_block
+
+    def _s_compound_statement(self, node: Node, cur):
+        self.scopes.append([])
+        end = self.sequence((c for c in node.named_children), cur)
+        close = node.child(node.child_count - 1) if node.child_count else node
+        return self._close_scope(end, close)
+
+    def _close_scope(self, cur: Optional[int], at: Node) -> Optional[int]:
+        """Pop the innermost scope, releasing its scoped locks if control falls out of it."""
+        scoped = self.scopes.pop()
+        if cur is not None and scoped:
+            self.events(cur).extend(_scope_releases(scoped, Site.of(at)))
+        return cur
+
+    def _leave_scopes(self, cur: Optional[int], depth: int, at: Node) -> None:
+        """A jump out of every scope deeper than `depth`: release their scoped locks."""
+        if cur is None:
+            return
+        for scoped in reversed(self.scopes[depth:]):
+            self.events(cur).extend(_scope_releases(scoped, Site.of(at)))
+
+    def _register_scoped(self, events: list, start: int) -> None:
+        for ev in events[start:]:
+            if isinstance(ev, (Acquire, TryAcquire)) and ev.fn.scope == "block" and self.scopes:
+                self.scopes[-1].append(ev)
+
+    def _s_expression_statement(self, node: Node, cur):
+        cur = self.live(cur)
+        asserted = self._assertion(node)
+        if asserted is not None:
+            condition, holds = asserted
+            self.lower.accesses(node, self.events(cur))
+            after, failed = self.new(), self.new()  # `failed` leads nowhere: the program stops
+            self.branch(condition, cur, after if holds else failed, failed if holds else after)
+            return after
+        self.lower.accesses(node, self.events(cur))
+        before = len(self.events(cur))
+        self.lower.expr(node, self.events(cur))
+        self._register_scoped(self.events(cur), before)
+        inner = node.named_children[0] if node.named_child_count else None
+        if inner is not None and inner.type == "call_expression":
+            fn = inner.child_by_field_name("function")
+            if fn is not None and fn.type == "identifier" and (flat(fn, self.source) in NORETURN
+                                                               or flat(fn, self.source) in self.lower.noreturn):
+                return None
+        return cur
+
+    def _assertion(self, node: Node) -> Optional[tuple[Node, bool]]:
+        """(condition, whether it must hold) of `assert(cond);` and its kin (see ASSERTIONS)."""
+        inner = node.named_children[0] if node.named_child_count else None
+        if inner is None or inner.type != "call_expression":
+            return None
+        fn = inner.child_by_field_name("function")
+        if fn is None or fn.type != "identifier":
+            return None
+        holds = ASSERTIONS.get(flat(fn, self.source))
+        args = inner.child_by_field_name("arguments")
+        named = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+        if holds is None or len(named) != 1:
+            return None
+        return named[0], holds
+
+    def _s_declaration(self, node: Node, cur):
+        cur = self.live(cur)
+        self.lower.accesses(node, self.events(cur))
+        before = len(self.events(cur))
+        self._declaration(node, cur)
+        self._register_scoped(self.events(cur), before)
+        cleanup = _cleanup_function(node, self.source)
+        if cleanup is not None:
+            for d in node.children_by_field_name("declarator"):
+                name = declared_name(d)
+                if name is not None:
+                    self._register_cleanup(cleanup, flat(name, self.source))
+        return cur
+
+    def _register_cleanup(self, function: str, variable: str) -> None:
+        """`T *l __attribute__((cleanup(unlock_fn))) = ...;`: at the end of the block
+        the compiler calls `unlock_fn(&l)`; when that releases a lock, so does the scope."""
+        fn = self.lower.functions.get(function)
+        if fn is None or fn.action != "release" or fn.lock_arg != 0 or not self.scopes:
+            return
+        key = key_of(variable, self.lower.aliases) + fn.path
+        self.scopes[-1].append(ScopedLock(key, variable))
+
+    def _declaration(self, node: Node, cur: int) -> None:
+        for d in node.children_by_field_name("declarator"):
+            if d.type == "init_declarator":
+                name_node = declared_name(d.child_by_field_name("declarator"))
+                value = d.child_by_field_name("value")
+                name = flat(name_node, self.source) if name_node is not None else None
+                if name:
+                    self.events(cur).append(Kill((name,)))
+                if value is not None and name:
+                    self.lower.store(name, value, self.events(cur), Site.of(d))
+                elif value is not None:
+                    self.lower.expr(value, self.events(cur))
+
+    def _s_return_statement(self, node: Node, cur):
+        cur = self.live(cur)
+        value_node = node.named_children[0] if node.named_child_count else None
+        value = None
+        if value_node is not None and value_node.type != "comment":
+            self.lower.accesses(value_node, self.events(cur))
+            # the value's key: a trylock's result when it is returned, so the
+            # caller can tell whether the lock was taken
+            value = self.lower.value_key(value_node, self.events(cur))
+        self._leave_scopes(cur, 0, node)
+        self.events(cur).append(Return(Site.of(node), value=value))
+        self.edge(cur, 1)
+        return None
+
+    def _s_break_statement(self, node: Node, cur):
+        if self.breaks:
+            self._leave_scopes(cur, self.break_depths[-1], node)
+            self.edge(cur, self.breaks[-1])
+        return None
+
+    def _s_continue_statement(self, node: Node, cur):
+        if self.continues:
+            self._leave_scopes(cur, self.continue_depths[-1], node)
+            self.edge(cur, self.continues[-1])
+        return None
+
+    def _s_goto_statement(self, node: Node, cur):
+        label = node.child_by_field_name("label")
+        if label is None:  # computed goto: where it goes is unknown
+            return None
+        name = flat(label, self.source)
+        self._leave_scopes(cur, 1, node)  # labels are almost always in the function's own block
+        self.edge(cur, self.label(name), note=_trail(self.line(node), f"via `goto {name}` "))
+        return None
+
+    def _s_labeled_statement(self, node: Node, cur):
+        label = node.child_by_field_name("label")
+        target = self.label(flat(label, self.source)) if label is not None else self.new()
+        self.edge(cur, target)
+        return self.sequence((c for c in node.named_children if c != label), target)
+
+    def _s_if_statement(self, node: Node, cur):
+        cur = self.live(cur)
+        then_b, after = self.new(), self.new()
+        alternative = node.child_by_field_name("alternative")
+        else_b = self.new() if alternative is not None else after
+        condition = node.child_by_field_name("condition")
+        self._guarding = self._guards_lock(condition.end_byte if condition is not None else node.start_byte, node.end_byte)
+        self.branch(condition, cur, then_b, else_b)
+        self._guarding = False
+        self.edge(self.statement(node.child_by_field_name("consequence"), then_b), after)
+        if alternative is not None:
+            body = [c for c in alternative.named_children if c.type != "comment"]
+            self.edge(self.sequence(body, else_b), after)
+        return after
+
+    def _s_while_statement(self, node: Node, cur):
+        return self._loop(node.child_by_field_name("condition"), node.child_by_field_name("body"), self.live(cur))
+
+    def _s_for_statement(self, node: Node, cur):
+        cur = self.live(cur)
+        init = node.child_by_field_name("initializer")
+        if init is not None:
+            cur = self.statement(init, cur) if init.type == "declaration" else self._expr_into(init, cur)
+        return self._loop(node.child_by_field_name("condition"), node.child_by_field_name("body"), cur,
+                          update=node.child_by_field_name("update"))
+
+    def _expr_into(self, node: Node, cur: int) -> int:
+        self.lower.expr(node, self.events(cur))
+        return cur
+
+    def _loop(self, cond: Optional[Node], body: Optional[Node], cur: int, update: Optional[Node] = None,
+              note_text: str = "", line: int = 0) -> int:
+        header, body_b, after = self.new(), self.new(), self.new()
+        step = self.new() if update is not None else header
+        self.edge(cur, header)
+        if cond is not None:
+            self._guarding = body is not None and self._guards_lock(body.start_byte, body.end_byte)
+            self.branch(cond, header, body_b, after, loop=True)
+            self._guarding = False
+        else:
+            self.edge(header, body_b)
+            if note_text:  # a macro loop may run zero times
+                self.edge(header, after, note=_trail(line, f"when {note_text} ", " ends", loop=True))
+        self.breaks.append(after)
+        self.break_depths.append(len(self.scopes))
+        self.continues.append(step)
+        self.continue_depths.append(len(self.scopes))
+        end = self.statement(body, body_b) if body is not None else body_b
+        self.breaks.pop()
+        self.break_depths.pop()
+        self.continues.pop()
+        self.continue_depths.pop()
+        self.edge(end, step)
+        if update is not None:
+            self.lower.expr(update, self.events(step))
+            self.edge(step, header)
+        return after
+
+    def _s_do_statement(self, node: Node, cur):
+        cur = self.live(cur)
+        body_b, cond_b, after = self.new(), self.new(), self.new()
+        self.edge(cur, body_b)
+        self.breaks.append(after)
+        self.break_depths.append(len(self.scopes))
+        self.continues.append(cond_b)
+        self.continue_depths.append(len(self.scopes))
+        end = self.statement(node.child_by_field_name("body"), body_b)
+        self.breaks.pop()
+        self.break_depths.pop()
+        self.continues.pop()
+        self.continue_depths.pop()
+        self.edge(end, cond_b)
+        body = node.child_by_field_name("body")
+        self._guarding = body is not None and self._guards_lock(body.start_byte, body.end_byte)
+        self.branch(node.child_by_field_name("condition"), cond_b, body_b, after, loop=True)
+        self._guarding = False
+        return after
+
+    def _s_switch_statement(self, node: Node, cur):
+        cur = self.live(cur)
+        cond = strip_parens(node.child_by_field_name("condition"))
+        key = self.lower.value_key(cond, self.events(cur))
+        cond_text = key if key.startswith("$t") else flat(cond, self.source)
+        after = self.new()
+        body = node.child_by_field_name("body")
+        children = list(body.named_children) if body is not None else []
+        if body is not None and self._guards_lock(body.start_byte, body.end_byte):
+            self.controlling.add(key)
+        values = [self.lower.constant_text(v) for c in children if c.type == "case_statement"
+                  for v in [c.child_by_field_name("value")] if v is not None]
+        # `default:` (or the end of the switch) is reached only when no case matched
+        no_match = cur
+        for v in values:
+            nxt = self.new()
+            self.edge(no_match, nxt, Cond(f"{cond_text} == {v}", key, "==", v), False)
+            no_match = nxt
+        self.breaks.append(after)
+        self.break_depths.append(len(self.scopes))
+        prev, has_default = None, False
+        for child in children:
+            if child.type != "case_statement":
+                prev = self.statement(child, prev)
+                continue
+            case_b = self.new()
+            self.edge(prev, case_b)  # fall-through from the previous case
+            value = child.child_by_field_name("value")
+            line = self.line(child)
+            if value is None:
+                has_default = True
+                self.edge(no_match, case_b, note=_trail(line, f"in `default:` "))
+            else:
+                vtext = self.lower.constant_text(value)
+                c = Cond(f"{cond_text} == {vtext}", key, "==", vtext)
+                self.edge(cur, case_b, c, True, _trail(line, f"in `case {shown(value, self.source)}:` "))
+            prev = self.sequence((c for c in child.named_children if c != value), case_b)
+        self.breaks.pop()
+        self.break_depths.pop()
+        self.edge(prev, after)
+        if not has_default:
+            self.edge(no_match, after)
+        return after
+
+    # -- preprocessor conditionals inside bodies ---------------------------------------
+
+    def _preproc(self, node: Node, cur):
+        cur = self.live(cur)
+        after, then_b = self.new(), self.new()
+        name = node.child_by_field_name("name")
+        condition = node.child_by_field_name("condition")
+        directive = flat(node.child(0), self.source) if node.child_count else "#if"
+        if name is not None:
+            negated = directive == "#ifndef"
+            text = f"{'!' if negated else ''}defined({flat(name, self.source)})"
+            shown = f"{directive} {flat(name, self.source)}"
+        elif condition is not None:
+            text = flat(condition, self.source)
+            shown = f"{directive} {text}"
+        else:
+            text = shown = flat(node, self.source)[:40]
+        line = self.line(node)
+        cond = Cond(f"#if {text}")
+        if self._guards_lock(node.start_byte, node.end_byte):
+            self.controlling.add(cond.text)
+        # `#if 0` is not code, and `#if 1` always is: only the other branch is compiled
+        constant = _PREPROC_CONSTANT.get(text.strip("()")) if name is None and condition is not None else None
+        alternative = node.child_by_field_name("alternative")
+        if constant is not False:  # (the dead branch is not even read: `#if 0` often holds no C at all)
+            self.edge(cur, then_b, cond, True, _trail(line, f"when `{shown}` "))
+            skip = {name, condition, alternative}
+            body = [c for c in node.named_children if c not in skip]
+            self.edge(self.sequence(body, then_b), after)
+        if constant is True:
+            return after
+        if alternative is None:
+            self.edge(cur, after, cond, False, _trail(line, f"when `{shown}` is false "))
+        else:
+            else_b = self.new()
+            self.edge(cur, else_b, cond, False, _trail(line, f"when `{shown}` is false "))
+            if alternative.type == "preproc_else":
+                self.edge(self.sequence(alternative.named_children, else_b), after)
+            else:  # #elif / #elifdef: another conditional
+                self.edge(self._preproc(alternative, else_b), after)
+        return after
+
+    _s_preproc_ifdef = _preproc
+    _s_preproc_if = _preproc
+
+    # -- errors --------------------------------------------------------------------
+
+    def _s_ERROR(self, node: Node, cur):
+        """Macro soup the parser could not read: fine unless it hides a jump."""
+        if _JUMP_WORDS.search(self.source, node.start_byte, node.end_byte):
+            raise Unanalysable(f"unparsable code with a jump at line {self.line(node)}")
+        children = node.children
+        for ident, after in zip(children, children[1:]):
+            # `STAT_INC(q) pthread_mutex_unlock(` + `&q->lock);`: a lock call split by the
+            # parser's recovery would silently vanish
+            if ident.type == "identifier" and after.type == "(" and flat(ident, self.source) in self.lower.functions:
+                raise Unanalysable(f"a lock call the parser could not read at line {self.line(ident)}"
+                                   " (a macro without its `;` before it?)")
+        cur = self.live(cur)
+        for child in node.named_children:
+            self.lower.expr(child, self.events(cur))
+        return cur
+
+    # -- conditions ----------------------------------------------------------------
+
+    def branch(self, node: Optional[Node], cur: int, if_true: int, if_false: int, negated_text: str = "",
+               loop: bool = False) -> None:
+        """Edges from `cur` to `if_true`/`if_false` by the value of condition `node`,
+        following && and || short-circuits and `!`."""
+        if node is None:
+            self.edge(cur, if_true)
+            return
+        node = strip_parens(node)
+        if node.type == "unary_expression" and flat(node.child_by_field_name("operator"), self.source) == "!":
+            arg = node.child_by_field_name("argument")
+            return self.branch(arg, cur, if_false, if_true, "" if negated_text else shown(node, self.source), loop)
+        if node.type == "binary_expression":
+            op = flat(node.child_by_field_name("operator"), self.source)
+            if op in ("&&", "||"):
+                mid = self.new()
+                left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+                if op == "&&":
+                    self.branch(left, cur, mid, if_false, loop=loop)
+                else:
+                    self.branch(left, cur, if_true, mid, loop=loop)
+                self.branch(right, mid, if_true, if_false, loop=loop)
+                return
+        if node.type in ("number_literal", "true", "false"):
+            value = node.type == "true" or (node.type == "number_literal" and flat(node, self.source).rstrip("uUlL") not in ("0", "0x0"))
+            self.edge(cur, if_true if value else if_false)  # while (1), do { } while (0)
+            return
+        self.lower.accesses(node, self.events(cur))
+        cond = self.lower.condition(node, self.events(cur))
+        line = self.line(node)
+        text = shown(node, self.source)
+        true_note = _trail(line, f"when `{text}` ", loop=loop)
+        false_note = _trail(line, f"when `{negated_text}` " if negated_text else f"when `{text}` is false ", loop=loop)
+        if self._guarding:
+            self.controlling.add(cond.text)
+            if cond.key:
+                self.controlling.add(cond.key)
+        self.edge(cur, if_true, cond, True, true_note)
+        self.edge(cur, if_false, cond, False, false_note)
+
+
+_SCOPE_END = LockFunction("(end of scope)", "release", "arg0", unheld_ok=True)
+
+
+class ScopedLock:
+    """A lock the end of a scope releases (a cleanup variable's lock)."""
+
+    __slots__ = ("key", "written")
+
+    def __init__(self, key: str, written: str):
+        self.key, self.written = key, written
+
+
+_REPARSE_HEAD = b"void f(void){"
+_REPARSE_TAIL = b";}"
+
+
+def _reparse_statements(source: bytes, first: Node, last: Node) -> Optional[list]:
+    """The statements written from `first` to `last` (nodes of the file's tree), parsed
+    on their own inside a dummy function, keeping their byte offsets and points;
+    None when they do not parse. Only the dummy head, the statements and the
+    dummy tail are parsed (included ranges), so the cost does not grow with the file."""
+    start, end = first.start_byte, last.end_byte
+    # the head goes on the nearest line before `start` with room for it
+    head_at = -1
+    line_end = start
+    while line_end > 0:
+        line_start = source.rfind(b"\n", 0, line_end) + 1
+        if line_end - line_start >= len(_REPARSE_HEAD):
+            head_at = line_end - len(_REPARSE_HEAD)
+            break
+        line_end = line_start - 1
+    if head_at < 0:
+        return None
+    head_row = first.start_point[0] - source.count(b"\n", head_at, start)
+    head_col = head_at - (source.rfind(b"\n", 0, head_at) + 1)
+    tail_row, tail_col = last.end_point
+    text = bytearray(source[:end])
+    text[head_at:head_at + len(_REPARSE_HEAD)] = _REPARSE_HEAD
+    text += _REPARSE_TAIL
+    parser = new_parser()
+    parser.included_ranges = [
+        Range((head_row, head_col), (head_row, head_col + len(_REPARSE_HEAD)), head_at, head_at + len(_REPARSE_HEAD)),
+        Range(tuple(first.start_point), tuple(last.end_point), start, end),
+        Range((tail_row, tail_col), (tail_row, tail_col + len(_REPARSE_TAIL)), end, end + len(_REPARSE_TAIL)),
+    ]
+    root = parser.parse(bytes(text)).root_node
+    if root.has_error or root.named_child_count != 1 or root.named_children[0].type != "function_definition":
+        return None
+    body = root.named_children[0].child_by_field_name("body")
+    return list(body.named_children) if body is not None else None
+
+
+def _cleanup_function(node: Node, source: bytes) -> Optional[str]:
+    """`f` of an `__attribute__((cleanup(f)))` or `[[gnu::cleanup(f)]]` among a node's children."""
+    for child in node.children:
+        if child.type == "attribute_specifier":
+            for call in child.named_children[0].named_children if child.named_child_count else ():
+                if call.type == "call_expression" and flat(call.child_by_field_name("function"), source) in ("cleanup", "__cleanup__"):
+                    args = call.child_by_field_name("arguments")
+                    if args is not None and args.named_child_count:
+                        return flat(args.named_children[0], source)
+        elif child.type == "attribute_declaration":
+            for attr in child.named_children:
+                name = attr.child_by_field_name("name")
+                if name is not None and flat(name, source) in ("cleanup", "__cleanup__"):
+                    args = [a for a in attr.named_children if a.type == "argument_list"]
+                    if args and args[0].named_child_count:
+                        return flat(args[0].named_children[0], source)
+    return None
+
+
+def _scope_releases(scoped: list, site: Site) -> list:
+    """The releases at the end of a scope, innermost acquisition first."""
+    return [Release(ev.key, ev.written, site, _SCOPE_END) for ev in reversed(scoped)]
+
+
+def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None:
+    """A branch condition only matters for what it lets a *later* test decide:
+    one whose value (text or key) nothing else tests, sets or tries, or that
+    no test guarding a lock call reads, is turned into a plain branch, so paths
+    are not split by facts nobody needs."""
+    sources: dict[str, set] = {}
+    results: set[str] = set()  # trylock results and flags derived from them
+    for b in blocks:
+        for e in b.succs:
+            if e.cond is not None:
+                sources.setdefault(e.cond.text, set()).add(id(e.cond))
+                if e.cond.key:
+                    sources.setdefault(e.cond.key, set()).add(id(e.cond))
+        for ev in b.events:
+            if isinstance(ev, TryAcquire):
+                sources.setdefault(ev.result, set()).add(id(ev))
+                results.add(ev.result)
+            elif isinstance(ev, Derive):
+                sources.setdefault(ev.target, set()).add(id(ev))
+                if ev.cond is not None:
+                    results.add(ev.target)
+                    if ev.cond.key:
+                        sources.setdefault(ev.cond.key, set()).add(id(ev))
+
+    # a value the function returns: what a test said of it tells its callers whether it
+    # took a lock (`if (err != 0) return err;`), for its summary
+    returned = {ev.value for b in blocks for ev in b.events if isinstance(ev, Return) and ev.value}
+
+    def useful(c: Cond) -> bool:
+        if c.key is not None and (c.key in returned or c.key.startswith(("held?", "unheld?"))):
+            return True  # (a lock test is decided by the path's locks, not by other tests)
+        wanted = c.text in controlling or c.key in controlling or c.key in results
+        return wanted and (len(sources.get(c.text, ())) > 1 or (c.key is not None and len(sources.get(c.key, ())) > 1))
+
+    for b in blocks:
+        if any(e.cond is not None and not useful(e.cond) for e in b.succs):
+            b.succs = [Edge(e.target, None, e.truth, e.note) if e.cond is not None and not useful(e.cond) else e
+                       for e in b.succs]
+
+
+def _drop_useless_kills(blocks: list[Block]) -> None:
+    """Facts only ever concern branch conditions and trylock results: a Kill of
+    a value none of them mentions changes nothing, so it is dropped."""
+    keys = set()
+    for b in blocks:
+        for e in b.succs:
+            if e.cond is not None:
+                keys.add(e.cond.text)
+                if e.cond.key:
+                    keys.add(e.cond.key)
+        for ev in b.events:
+            if isinstance(ev, TryAcquire):
+                keys.add(ev.result)
+    words = {w for k in keys for w in _WORD.findall(k)}
+
+    def useful(ev: Kill) -> bool:
+        return any(_WORD.match(n) and _WORD.match(n).group(0) in words and any(mentions(k, n) for k in keys)
+                   for n in ev.names)
+
+    roots = {_WORD.match(ev.key).group(0) for b in blocks for ev in b.events
+             if isinstance(ev, (Acquire, Release, TryAcquire)) and _WORD.match(ev.key)}
+
+    def useful_rebind(ev: Rebind) -> bool:
+        return ev.target in roots or ev.source in roots
+
+    def keep(ev) -> bool:
+        if isinstance(ev, Kill):
+            return useful(ev)
+        if isinstance(ev, Rebind):
+            return useful_rebind(ev)
+        if isinstance(ev, Derive):
+            return ev.target in words and any(mentions(k, ev.target) for k in keys)
+        return True
+
+    for b in blocks:
+        if any(isinstance(ev, (Kill, Rebind, Derive)) for ev in b.events):
+            b.events = [ev for ev in b.events if keep(ev)]
+
+
+def _compact(blocks: list[Block], keep: tuple[int, ...]) -> None:
+    """Skip empty pass-through blocks and merge straight-line chains (fewer
+    blocks, same paths). Edges with a condition or a trail note are kept."""
+    def plain(b: Block) -> bool:
+        return len(b.succs) == 1 and b.succs[0].cond is None and b.succs[0].note is None
+
+    forward: dict[int, int] = {}
+    for b in blocks:
+        if b.id not in keep and not b.events and plain(b) and b.succs[0].target != b.id:
+            forward[b.id] = b.succs[0].target
+
+    def resolve(t: int) -> int:
+        seen = set()
+        while t in forward and t not in seen:
+            seen.add(t)
+            t = forward[t]
+        return t
+
+    preds = [0] * len(blocks)
+    for b in blocks:
+        if b.id in forward:
+            continue
+        b.succs = [Edge(resolve(e.target), e.cond, e.truth, e.note) if e.target in forward else e for e in b.succs]
+        for e in b.succs:
+            preds[e.target] += 1
+    for b in blocks:
+        if b.id in forward:
+            b.succs, b.events = [], []
+            continue
+        while plain(b) and b.succs[0].target not in keep and b.succs[0].target != b.id and preds[b.succs[0].target] == 1:
+            nxt = blocks[b.succs[0].target]
+            b.events.extend(nxt.events)
+            b.succs = nxt.succs
+            nxt.events, nxt.succs = [], []
+            preds[nxt.id] = 0
+
+
+def build_cfg(name: str, body: Node, lowerer: Lowerer, source: bytes) -> CFG:
+    return Builder(lowerer, source).function(name, body)

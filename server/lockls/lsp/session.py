@@ -1,0 +1,355 @@
+"""The state of a language-server session: documents, configuration, analyses, workspace.
+
+Owns everything the server knows between two messages: the open documents (in
+the position encoding negotiated at `initialize`), the settings
+(initializationOptions / didChangeConfiguration), which configuration each
+document uses and the problems of configuration files, the last analysis of each
+document (re-analysed when stale, reusing per-function results), and the glue to
+the workspace index (`workspace.py`: the contracts of the project's other files).
+
+`Session` is also the one entry point of the features; each lives in a module of
+its own and takes the session as its first argument:
+`lsp_diagnostics` (findings and configuration errors as diagnostics), `lsp_hover`
+(with `lsp_probe`, the lock state at a position), `lsp_highlight`,
+`lsp_code_actions`; `lsp_lock_events` finds the lock calls they share.
+`server.py` only wires pygls to these methods and decides when to publish.
+Nothing here imports pygls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Optional
+
+from lsprotocol import types as T
+
+from lockls.lsp import code_actions as lsp_code_actions
+from lockls.lsp import diagnostics as lsp_diagnostics
+from lockls.lsp import highlight as lsp_highlight
+from lockls.lsp import hover as lsp_hover
+from lockls.syntax import nodes as syntax
+from lockls.report.related import read_source
+from lockls.config import Config, ConfigError, clear_config_cache, config_for, config_from_text, default_config
+from lockls.dataflow.contracts import Contracts
+from lockls.lsp.documents import UTF8, UTF16, Document
+from lockls.engine.driver import DocumentAnalysis, Engine
+from lockls.lsp.uris import is_config_uri, path_to_uri, uri_to_path
+from lockls.engine.project import static_among, with_own
+from lockls.rules import RULES
+
+C_LANGUAGES = {"c", "cpp", "objective-c", "objective-cpp", "cuda", "cuda-cpp"}
+C_SUFFIXES = (".c", ".h", ".inc", ".cc", ".cpp", ".hpp")
+
+
+class Session:
+    """Everything the server knows between two messages."""
+
+    def __init__(self):
+        self.encoding = UTF16
+        self.parser = syntax.new_parser()
+        self.probe_parser = syntax.new_parser()
+        self.documents: dict[str, Document] = {}
+        self.analyses: dict[str, DocumentAnalysis] = {}
+        self.engine = Engine()
+        self.cache = self.engine.functions
+        self.explicit_config: Optional[str] = None
+        self.select: Optional[frozenset] = None
+        self.root: Optional[str] = None
+        self.last_good: dict[str, Config] = {}  # config file -> last configuration that loaded
+        self.config_problems: dict[str, list] = {}  # config file path -> its ConfigErrors (from disk)
+        self.buffer_problems: dict[str, list] = {}  # open config document uri -> errors in the buffer
+        self.messages: list[tuple[str, str]] = []  # (level, text) for window/showMessage
+        self._shown: set = set()
+        self.index = None  # workspace.ProjectIndex: the contracts of the other files of the project
+        self.found: dict = {}  # uri -> (project, its words in the document's text at the last analysis)
+        self.shared: dict = {}  # uri -> project.FileContracts last given to the index
+        self.index_workspace = True  # read the other files of the workspace for their contracts
+        self.static_memo: dict = {}  # uri -> what Engine.analyze remembers of its static functions
+
+    # -- settings ------------------------------------------------------------------
+
+    def choose_encoding(self, offered) -> str:
+        offered = [str(getattr(e, "value", e)) for e in (offered or ())]
+        self.encoding = UTF8 if UTF8 in offered else UTF16
+        return self.encoding
+
+    def apply_settings(self, options) -> None:
+        """initializationOptions or didChangeConfiguration settings: {"configFile", "select",
+        "indexWorkspace"} (the last read at start-up only: it decides whether the
+        workspace is indexed for other files' contracts)."""
+        if not isinstance(options, dict):
+            return
+        if isinstance(options.get("lockls"), dict):
+            options = options["lockls"]
+        if "configFile" in options:
+            value = options.get("configFile")
+            if value:
+                value = os.path.expanduser(str(value))
+                if not os.path.isabs(value) and self.root:
+                    value = os.path.join(self.root, value)
+            self.explicit_config = value or None
+        if "indexWorkspace" in options and self.index is None:
+            self.index_workspace = options.get("indexWorkspace") is not False
+        if "select" in options:
+            value = options.get("select")
+            if value is None:
+                self.select = None
+            else:
+                rules = frozenset(str(r) for r in value)
+                unknown = sorted(rules - RULES.keys())
+                if unknown:
+                    self._message("warning", f"lockls: unknown rule(s) in settings: {', '.join(unknown)}")
+                self.select = rules & frozenset(RULES)
+
+    def _message(self, level: str, text: str) -> None:
+        if text not in self._shown:
+            self._shown.add(text)
+            self.messages.append((level, text))
+
+    def take_messages(self) -> list[tuple[str, str]]:
+        out, self.messages = self.messages, []
+        return out
+
+    # -- configuration -----------------------------------------------------------------
+
+    def config_for_uri(self, uri: str) -> Config:
+        path = uri_to_path(uri)
+        try:
+            config = config_for(path, self.explicit_config)
+        except ConfigError as error:
+            source = error.path
+            self.config_problems[source] = list(error.errors)
+            self._message("error", f"lockls: invalid configuration, using the last good one: {error.errors[0]}")
+            return self.last_good.get(os.path.abspath(source)) or default_config()
+        except OSError as error:
+            self._message("error", f"lockls: cannot read the configuration: {error}")
+            return default_config()
+        if config.source is not None:
+            self.last_good[config.source] = config
+            self.config_problems.pop(config.source, None)
+        return config
+
+    def config_changed(self) -> None:
+        """A configuration file changed on disk (or the settings did): reload everything."""
+        clear_config_cache()
+        self._shown.clear()
+        if self.index is not None:
+            self.index.restart(self.explicit_config)  # contracts depend on the configuration
+            self.shared.clear()
+        for path in list(self.config_problems):
+            self.config_problems[path] = []  # re-checked on the next analysis; [] clears
+
+    def check_config_buffer(self, uri: str) -> None:
+        doc = self.documents.get(uri)
+        if doc is None:
+            return
+        try:
+            config_from_text(doc.text, uri_to_path(uri))
+            self.buffer_problems[uri] = []
+        except ConfigError as error:
+            self.buffer_problems[uri] = list(error.errors)
+            self._message("error", f"lockls: invalid configuration: {error.errors[0]}")
+
+    def take_config_problems(self) -> dict[str, list]:
+        """uri -> ConfigErrors of every config file with a problem or a problem just
+        fixed ([]: reported once, then forgotten)."""
+        out = {}
+        for path, errors in list(self.config_problems.items()):
+            out[path_to_uri(path)] = errors
+            if not errors:
+                del self.config_problems[path]
+        for uri, errors in list(self.buffer_problems.items()):
+            out[uri] = errors  # the editor's buffer wins over the file on disk
+        return out
+
+    # -- documents -----------------------------------------------------------------
+
+    def is_c(self, uri: str, language: Optional[str] = None) -> bool:
+        if is_config_uri(uri):
+            return False
+        if language:
+            return language.lower() in C_LANGUAGES
+        return uri_to_path(uri).endswith(C_SUFFIXES)
+
+    def open(self, uri: str, text: str, version: Optional[int], language: Optional[str]) -> None:
+        c = self.is_c(uri, language)
+        self.documents[uri] = Document(uri, text, version, language or "", self.parser if c else None)
+        self.analyses.pop(uri, None)
+        self.static_memo.pop(uri, None)
+        if self.index is not None:
+            self.index.touch()
+        if is_config_uri(uri):
+            self.check_config_buffer(uri)
+
+    def change(self, uri: str, version: Optional[int], changes) -> None:
+        doc = self.documents.get(uri)
+        if doc is None:
+            return
+        if self.index is not None:
+            self.index.touch()
+        for change in changes:
+            rng = getattr(change, "range", None)
+            if rng is None:
+                doc.apply_change(change.text)
+            else:
+                doc.apply_change(change.text, ((rng.start.line, rng.start.character),
+                                               (rng.end.line, rng.end.character)), self.encoding)
+        doc.version = version
+        doc.reparse()
+        if is_config_uri(uri):
+            self.check_config_buffer(uri)
+
+    def close(self, uri: str) -> None:
+        self.documents.pop(uri, None)
+        self.analyses.pop(uri, None)
+        self.buffer_problems.pop(uri, None)
+        self.found.pop(uri, None)
+        self.static_memo.pop(uri, None)
+        self.shared.pop(uri, None)
+        if self.index is not None and uri_to_path(uri).endswith((".c", ".h")):
+            self.index.close(uri_to_path(uri))  # the file on disk counts again
+
+    def c_documents(self) -> list[str]:
+        return [u for u, d in self.documents.items() if d.tree is not None]
+
+    def read_open_or_disk(self, path: str):
+        """The bytes of a file: the open document's text, else the file on disk (or None)."""
+        for uri, doc in list(self.documents.items()):
+            if os.path.abspath(uri_to_path(uri)) == os.path.abspath(path):
+                return doc.source
+        return read_source(path)
+
+    def lsp_range(self, doc: Document, start: int, end: int) -> T.Range:
+        """Byte offsets of `doc` as an LSP range, in the negotiated encoding."""
+        sl, sc = doc.position_of(start, self.encoding)
+        el, ec = doc.position_of(end, self.encoding)
+        return T.Range(T.Position(sl, sc), T.Position(el, ec))
+
+    # -- analysis ------------------------------------------------------------------
+
+    def analysis(self, uri: str) -> Optional[DocumentAnalysis]:
+        """The analysis of the document's current text (computed when stale)."""
+        doc = self.documents.get(uri)
+        if doc is None or doc.tree is None:
+            return None
+        current = self.analyses.get(uri)
+        if current is not None and current.version == doc.version and current.source is doc.source:
+            return current
+        config = self.config_for_uri(uri)
+        if config.source is not None and not config.is_included(uri_to_path(uri)):
+            result = DocumentAnalysis(doc.version, config=config)
+            self.static_memo.pop(uri, None)  # it follows the edits of analysed texts only
+        else:
+            project = self.index.project_for(config) if self.index is not None else None
+            found = self._found_words(uri, doc, project) if project else None
+            with self.index.busy() if self.index is not None else contextlib.nullcontext():
+                result = self.engine.analyze(uri_to_path(uri), doc.source, config, doc.tree, project=project,
+                                             found=found, select=self.select if self.select is not None else config.select,
+                                             version=doc.version, edited=doc.edited,
+                                             memo=self.static_memo.setdefault(uri, {}))
+        result.source = doc.source
+        doc.edited = []
+        self.analyses[uri] = result
+        self._share(uri, doc, result)
+        return result
+
+    def invalidate(self) -> None:
+        """Forget every analysis (and what incremental analysis remembers): the next request analyses afresh."""
+        self.analyses.clear()
+        self.static_memo.clear()
+
+    # -- the project (contracts of the other files) ------------------------------------------
+
+    def start_index(self, roots: list, notify) -> None:
+        """Index the workspace folders in the background; `notify()` is called (from the
+        index's thread) whenever a configuration's project contracts change."""
+        from lockls.lsp.workspace import ProjectIndex
+
+        if self.index is not None or not roots or not self.index_workspace:
+            return
+        self.index = ProjectIndex(roots, notify, self.explicit_config)
+        self.index.start()
+
+    def _found_words(self, uri: str, doc: Document, project) -> set:
+        previous = self.found.get(uri)
+        current = self.analyses.get(uri)
+        if previous is not None and previous[0] is project and current is not None and current.source is not None:
+            words = project.words_after_edits(doc.source, previous[1], doc.edited)
+        else:
+            words = project.words_in(doc.source)
+        self.found[uri] = (project, words)
+        return words
+
+    def _share(self, uri: str, doc: Document, result: DocumentAnalysis, saved: bool = False) -> None:
+        """Give the index the document's contracts as typed, when they changed
+        (its own contracts on every analysis; everything, on save)."""
+        if self.index is None or result.base is None or doc.tree is None:
+            return
+        path = uri_to_path(uri)
+        if not self.index.in_scope(path, result.base):
+            return
+        shared = self.shared.get(uri)
+        if shared is not None and shared.own == result.own and not saved:
+            return
+        contracts = with_own(doc.tree.root_node, doc.source, path, result.own)
+        if contracts != shared:
+            self.shared[uri] = contracts
+            self.index.update_live(path, contracts, doc.source)
+
+    def saved(self, uri: str) -> None:
+        """didSave: what the buffer says beyond its own contracts (its small functions'
+        calls: wrappers of other files' wrappers) counts too."""
+        result = self.analysis(uri)
+        doc = self.documents.get(uri)
+        if result is not None and doc is not None:
+            self._share(uri, doc, result, saved=True)
+
+    def stale_documents(self) -> list:
+        """After the project changed: the open documents whose contracts from other
+        files changed (their analyses are dropped; the caller republishes them)."""
+        out = []
+        if self.index is None:
+            return out
+        for uri, result in list(self.analyses.items()):
+            doc = self.documents.get(uri)
+            if doc is None or doc.tree is None or result.base is None:
+                continue
+            project = self.index.project_for(result.base)
+            if project is result.project:
+                continue
+            if result.source is not doc.source:
+                del self.analyses[uri]  # edited since: analysed again anyway, under the new project
+                out.append(uri)
+                continue
+            relevant = Contracts()
+            if project:
+                words = project.words_in(doc.source)
+                self.found[uri] = (project, words)
+                relevant = project.relevant(doc.source, result.own,
+                                            lambda names: static_among(doc.tree.root_node, doc.source, names), words,
+                                            uri_to_path(uri))
+            if relevant != result.relevant:
+                del self.analyses[uri]
+                out.append(uri)
+            else:
+                result.project = project
+        return out
+
+    # -- features (one module each) ---------------------------------------------------
+
+    def diagnostics(self, uri: str) -> Optional[tuple[Optional[int], list]]:
+        return lsp_diagnostics.document_diagnostics(self, uri)
+
+    def config_diagnostics(self) -> list[tuple[str, list]]:
+        """(uri, diagnostics) for every config file with a problem or a problem just fixed."""
+        return lsp_diagnostics.config_file_diagnostics(self, self.take_config_problems())
+
+    def hover(self, uri: str, line: int, character: int) -> Optional[T.Hover]:
+        return lsp_hover.hover(self, uri, line, character)
+
+    def highlights(self, uri: str, line: int, character: int) -> Optional[list]:
+        return lsp_highlight.highlights(self, uri, line, character)
+
+    def code_actions(self, uri: str, rng: T.Range, only=None) -> Optional[list]:
+        return lsp_code_actions.code_actions(self, uri, rng, only)
