@@ -1,0 +1,1 @@
+"""Analysing functions, files and projects: `function` (one function, a file's contracts), `driver.Engine` (one file, for every front-end), `project` (contracts across files), `cache` (results on disk)."""

@@ -1,0 +1,1 @@
+"""C syntax made lock events and control-flow graphs."""
