@@ -82,6 +82,127 @@ def test_session_matches_check_after_random_edits(source, edits, encoding):
     assert got == expected(text)
 
 
+# A file whose functions' effects on their callers are read from their bodies (wrappers
+# of wrappers), annotated the way clang-annotated projects are: an edit inside one body
+# can change what every caller's calls mean, an edit between functions changes nothing.
+WRAPPERS = """#include <pthread.h>
+#define LK_REQUIRES(...) __attribute__((requires_capability(__VA_ARGS__)))
+#define LK_GUARDED_BY(x) __attribute__((guarded_by(x)))
+struct q { pthread_mutex_t mu; int n LK_GUARDED_BY(mu); };
+int total LK_GUARDED_BY(big);
+pthread_mutex_t big;
+
+static void q_lock(struct q *q)
+{
+    pthread_mutex_lock(&q->mu);
+}
+
+static void q_unlock(struct q *q)
+{
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void q_lock_twice(struct q *q)
+{
+    q_lock(q);
+}
+
+void q_bump(struct q *q) LK_REQUIRES(q->mu);
+
+void q_bump(struct q *q)
+{
+    q->n++;
+}
+
+int q_use(struct q *q, int x)
+{
+    q_lock_twice(q);
+    if (x)
+        return -1;
+    q_bump(q);
+    q_unlock(q);
+    total++;
+    return 0;
+}
+"""
+BODY_EDITS = ["", "\n", " ", "pthread_mutex_unlock(&q->mu);", "pthread_mutex_lock(&q->mu);", "q_unlock(q);",
+              "q_lock(q);", "return;", "/* c */", "}", "{"]
+BETWEEN_EDITS = ["\n", "/* note */\n", "// x\n", "static void q_lock(struct q *q);\n",
+                 "void q_other(struct q *q) { q_lock(q); }\n", "int x LK_GUARDED_BY(big);\n"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.booleans(), st.floats(0, 1), st.integers(0, 30), st.integers(0, 10)),
+                min_size=1, max_size=8))
+def test_session_matches_check_after_edits_of_wrappers(edits):
+    uri = "file:///tmp/lockls-property/w.c"
+    s = Session()
+    s.open(uri, WRAPPERS, 0, "c")
+    s.analysis(uri)
+    text = WRAPPERS
+    for version, (between, where, length, pick) in enumerate(edits, 1):
+        if between:  # at the start of a line outside any function
+            starts = [i + 1 for i, ch in enumerate(text) if ch == "\n" and text[i + 1:i + 2] in ("\n", "s", "v", "i")]
+            start = end = starts[int(where * (len(starts) - 1))] if starts else 0
+            new = BETWEEN_EDITS[pick % len(BETWEEN_EDITS)]
+        else:
+            start = int(where * len(text))
+            end = min(start + length % 12, len(text))
+            new = BODY_EDITS[pick % len(BODY_EDITS)]
+        rng = T.Range(position(text, start, "utf-16"), position(text, end, "utf-16"))
+        text = text[:start] + new + text[end:]
+        s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
+        s.analysis(uri)  # every version: the editor analyses as the user types
+    data = text.encode()
+    got = normalise((f.rule, f.site.start_byte, f.site.end_byte, str(f.message),
+                     tuple((r.span.start_byte, r.message)
+                           for r in related_locations(f.related, "w.c", data, default_config())))
+                    for f in s.analysis(uri).findings)
+    result = analyze_source(data, "w.c", default_config())
+    assert got == normalise((f.rule, f.span.start_byte, f.span.end_byte, f.text,
+                             tuple((r.span.start_byte, r.message) for r in f.related)) for f in result.findings)
+
+
+def test_a_keystroke_in_a_body_rereads_that_function_alone(monkeypatch):
+    """The file's contracts are read whole once; an edit inside a body re-reads that
+    function's summary; an edit between functions reads nothing; an edit that changes a
+    wrapper's effect changes what its callers' calls mean, exactly as a fresh read does."""
+    from lockls.engine import driver
+
+    reads = []
+    real = driver.file_contracts
+    # the session's whole reads (with a trace); analyze_source below reads afresh, untraced
+    monkeypatch.setattr(driver, "file_contracts",
+                        lambda *a, **k: (k.get("trace") is not None and reads.append(1)) or real(*a, **k))
+    uri = "file:///tmp/lockls-property/w.c"
+    s = Session()
+    s.open(uri, WRAPPERS, 0, "c")
+    text = WRAPPERS
+
+    def edit(version, old, new, occurrence=0):
+        nonlocal text
+        start = -1
+        for _ in range(occurrence + 1):
+            start = text.index(old, start + 1)
+        rng = T.Range(position(text, start, "utf-16"), position(text, start + len(old), "utf-16"))
+        text = text[:start] + new + text[start + len(old):]
+        s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
+        got = sorted((f.rule, f.site.start_byte, str(f.message)) for f in s.analysis(uri).findings)
+        fresh = analyze_source(text.encode(), "w.c", default_config()).findings
+        assert got == sorted((f.rule, f.span.start_byte, f.text) for f in fresh)
+        return got
+
+    first = sorted((f.rule, f.site.start_byte, str(f.message)) for f in s.analysis(uri).findings)
+    assert [r for r, *_ in first] == ["lock-leak"] and len(reads) == 1
+    edit(1, "    q->n++;", "    q->n += 1;")  # inside a body: no whole read
+    edit(2, "static void q_unlock", "\n/* unlocks */\nstatic void q_unlock")  # between functions
+    assert len(reads) == 1
+    # the unlock wrapper now takes the lock back before it drops it: its callers' calls change meaning
+    changed = edit(3, "pthread_mutex_unlock(&q->mu);", "pthread_mutex_lock(&q->mu);\n    pthread_mutex_unlock(&q->mu);")
+    assert len(reads) == 2  # its summary changed: the file is read whole again
+    assert changed != first
+
+
 client = make_client_fixture(clients=["visual_studio_code", "neovim"])
 
 

@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from lockls.syntax import nodes as syntax
-from lockls.engine.function import (FunctionResult, analyze_function, damaged_definitions, file_contracts,
-                                    function_nodes, recursive_globals, with_wrappers)
+from lockls.engine.function import outside_tokens as tokens_outside
+from lockls.engine.function import (ContractsTrace, FunctionResult, analyze_function, contracts_after_edit,
+                                    damaged_definitions, file_contracts, function_nodes, recursive_globals,
+                                    with_wrappers)
 from lockls.report.related import make_finding
 from lockls.syntax.annotations import unchecked_functions
 from lockls.config import Config
@@ -37,6 +39,7 @@ from lockls.dataflow.contracts import apply as apply_contracts
 from lockls.ir.events import Site
 from lockls.report.findings import FileResult, Finding
 from lockls.ir.message import Message
+from lockls.lru import Lru
 from lockls.ir.results import Violation
 from lockls.rules import RULES
 from lockls.syntax.suppress import is_suppressed, misspelt_rules, suppression_comments, suppressions, unused_suppressions
@@ -186,6 +189,7 @@ class FileAnalysis:
     own: Contracts = Contracts()  # the file's own contracts (under `base`)
     relevant: Contracts = Contracts()  # those of other files of the project it uses
     project: object = None  # the project.Project they came from
+    outside: Optional[syntax.Outside] = None  # the text outside function bodies
 
     def slot_at(self, offset: int) -> Optional[Slot]:
         """The innermost function whose definition contains `offset`."""
@@ -211,8 +215,8 @@ class FileAnalysis:
             out.functions += 1
             if fr.partial:
                 out.partial.append(f"{fr.name} (line {slot.line}): {fr.partial}")
-        out.findings = sorted((make_finding(r.violation, self.path, r.slot.name, self.source, self.config)
-                               for r in self.findings), key=Finding.sort_key)
+        out.findings = sorted((make_finding(r.violation, self.path, r.slot.name, self.source, self.config,
+                                            self.outside) for r in self.findings), key=Finding.sort_key)
         out.warnings = [list(w) for w in self.warnings]
         out.unused = [list(u) for u in self.unused]
         return out
@@ -237,6 +241,7 @@ class Engine:
         self._kept_bytes = 0
         self._parser = None
         self._logged_errors: set = set()
+        self._unchecked: Lru = Lru(16)
 
     # -- trees -------------------------------------------------------------------
 
@@ -309,7 +314,7 @@ class Engine:
             own = own if own is not None else file_contracts(root, source, config, rec, functions=functions)
             relevant = relevant or Contracts()
         else:
-            own = file_contracts(root, source, config, rec, functions=functions)
+            own = _own_contracts(root, source, config, rec, functions, memo, edited)
             if memo is not None:  # on every call: `edited` covers the edits since the previous one only
                 _carry_memo(memo, source, functions, edited)
             static = _static_names(tree, source, functions, memo) if project else ()
@@ -321,6 +326,7 @@ class Engine:
         out = FileAnalysis(version, path, recursive_globals=rec, config=config, source=source, base=base, own=own,
                            relevant=relevant, project=project)
         out.damaged = damaged_definitions(root, source)
+        out.outside = syntax.outside_bodies(source, functions)
         fp = config.fingerprint()
         for fn, body in functions:
             key = function_key(fn, source, fp, rec)
@@ -342,6 +348,12 @@ class Engine:
         self._report(out, root, source, config, select)
         return out
 
+    def unchecked(self, out: FileAnalysis, root, config: Config) -> frozenset:
+        """The functions marked `no_thread_safety_analysis`: read from their declarations,
+        outside bodies, so once while that text stays the same."""
+        return self._unchecked.get((tokens_outside(out.outside.text), tuple(sorted(config.annotations.items()))),
+                                   lambda: unchecked_functions(root, out.source, config.annotations))
+
     def _analyze_function(self, fn, body, source: bytes, config: Config, rec: frozenset) -> FunctionResult:
         try:
             return analyze_function(fn, body, source, config, rec)
@@ -355,13 +367,12 @@ class Engine:
                 log.exception("internal error analysing %s", name)
             return FunctionResult(name, fn.start_point[0] + 1, skipped=f"internal error: {type(e).__name__}: {e}")
 
-    @staticmethod
-    def _report(out: FileAnalysis, root, source: bytes, config: Config, select: Optional[frozenset]) -> None:
+    def _report(self, out: FileAnalysis, root, source: bytes, config: Config, select: Optional[frozenset]) -> None:
         """The violations the suppressions and `select` leave, and what to say about the suppressions."""
         comments = suppression_comments(source)
         table = suppressions(source, comments)
         out.warnings = misspelt_rules(comments, RULES)
-        unchecked = unchecked_functions(root, source, config.annotations)
+        unchecked = self.unchecked(out, root, config)
         raised: set = set()  # (rule, line) of every finding before suppressions
         for slot in out.slots:
             if not slot.result.findings or slot.name in unchecked:
@@ -402,6 +413,50 @@ def _static_names(tree, source: bytes, functions: list, memo: Optional[dict]):
     return static
 
 
+def _own_contracts(root, source: bytes, config: Config, rec: frozenset, functions: list, memo: Optional[dict],
+                   edited: Optional[list]) -> Contracts:
+    """The file's own contracts; with `memo`, read again for the one function edited
+    since the last call when that is enough (see `function.ContractsTrace`)."""
+    if memo is None:
+        return file_contracts(root, source, config, rec, functions=functions)
+    trace = memo.get("trace")
+    if trace is not None and edited:
+        fn, body = _edited_function(functions, edited) or (None, None)
+        if fn is not None or _between_bodies(functions, edited):
+            own = contracts_after_edit(trace, fn, body, source, config, rec, functions)
+            if own is not None:
+                return own
+    trace = memo["trace"] = ContractsTrace()
+    return file_contracts(root, source, config, rec, functions=functions, trace=trace)
+
+
+def _edited_function(functions: list, edited: list):
+    """The one function whose body strictly contains every edited range, if any."""
+    if not edited:
+        return None
+    starts = [body.start_byte for _, body in functions]
+    found = None
+    for a, b in edited:
+        i = bisect_right(starts, a) - 1
+        if i < 0 or not (functions[i][1].start_byte < a and b < functions[i][1].end_byte - 1):
+            return None
+        if found is not None and found is not functions[i]:
+            return None
+        found = functions[i]
+    return found
+
+
+def _between_bodies(functions: list, edited: list) -> bool:
+    """Does every edited range lie outside every function body?"""
+    bodies = [(body.start_byte, body.end_byte) for _, body in functions]
+    starts = [a for a, _ in bodies]
+    for a, b in edited:
+        i = bisect_right(starts, b) - 1  # the last body starting at or before the range's end
+        if i >= 0 and bodies[i][1] > a:
+            return False
+    return True
+
+
 def _carry_memo(memo: dict, source: bytes, functions: list, edited: Optional[list]) -> None:
     """Keep what `memo` remembers of the previous text when every edit since
     stayed strictly inside a function body; forget it otherwise."""
@@ -414,7 +469,8 @@ def _carry_memo(memo: dict, source: bytes, functions: list, edited: Optional[lis
     if inside:
         memo["source"] = source
     else:
-        memo.clear()
+        for key in ("source", "names", "result"):
+            memo.pop(key, None)
 
 
 def _may_wrap(relevant: Contracts, functions: list, source: bytes) -> bool:

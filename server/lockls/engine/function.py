@@ -211,7 +211,8 @@ def with_wrappers(root: Node, source: bytes, config: Config, recursive: frozense
 
 
 def file_contracts(root: Node, source: bytes, config: Config, recursive: frozenset = frozenset(),
-                   analyzed: Optional[dict] = None, functions: Optional[list] = None) -> Contracts:
+                   analyzed: Optional[dict] = None, functions: Optional[list] = None,
+                   trace: Optional[ContractsTrace] = None) -> Contracts:
     """What the file says about locks beyond its function bodies (see `contracts`):
     lock functions annotated in the source (`__acquires(x)`, `acquire_capability(x)`,
     ..., see `annotations`), macros that stand for a call of a lock function, and the
@@ -221,9 +222,12 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     while its own summaries change (at most `SUMMARY_ROUNDS` times).
     `analyzed` (start byte -> FunctionResult) collects the functions analysed on the
     way under `config` itself, for a caller that can reuse them when the file's
-    contracts turn out not to change the configuration."""
+    contracts turn out not to change the configuration. `trace` records how the
+    result was reached, for `contracts_after_edit`."""
     functions = functions if functions is not None else function_nodes(root)
     outside = outside_bodies(source, functions)
+    if trace is not None:
+        trace.reset((config.fingerprint(), outside_tokens(outside), recursive), functions, source)
     annotated, guarded, order, entry_points, locks, macros, noreturn = _declared_outside_bodies(root, source, config,
                                                                                              outside)
     noreturn = _never_returning(functions, source, noreturn, config.noreturn)
@@ -237,12 +241,15 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     definitions = _macro_definitions(outside)
     todo = functions
     current = config
+    words: Optional[set] = None  # the names whose meaning changed in the previous round
     for round_ in range(SUMMARY_ROUNDS):
         known = {**current.functions, **declared, **inferred}
         found = {name: fn for name, fn in summary_macros(definitions, known).items() if name not in config.functions}
         found.update(declared)
         changed: set = set()
         current = apply_contracts(config, Contracts(functions=tuple(sorted({**found, **inferred}.items()))))
+        if trace is not None:
+            trace.rounds.append((current, words))
         pattern = _tables(current)[0]
         if pattern is None:
             break
@@ -251,6 +258,8 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
                 continue
             name, summary, relies_on, edges = _summary(fn, body, source, current, recursive,
                                                        analyzed if current is config else None)
+            if trace is not None:
+                trace.outputs.setdefault(name, {})[round_] = (summary, relies_on, edges)
             relied.update(relies_on)
             order_edges[fn.start_byte] = edges
             if name in config.functions or name in found:
@@ -272,6 +281,8 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
         # field at a time); past the bound a function has no effect on locks
         for name in changed:
             inferred.pop(name, None)
+        if trace is not None:
+            trace.converged = False
     confirmed = confirm({**config.functions, **declared, **inferred}, relied)
     inferred = {name: confirmed[name] for name in inferred}
     found = {name: fn for name, fn in summary_macros(definitions, {**config.functions, **declared, **inferred}).items()
@@ -280,8 +291,73 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     for name, fn in inferred.items():
         found.setdefault(name, fn)
     edges = tuple(dict.fromkeys(e for start in sorted(order_edges) for e in order_edges[start]))
-    return Contracts(functions=tuple(sorted(found.items())), guarded=guarded, order=order, entry_points=entry_points,
-                     locks=locks, macros=macros, relied=tuple(sorted(relied)), order_edges=edges, noreturn=noreturn)
+    result = Contracts(functions=tuple(sorted(found.items())), guarded=guarded, order=order, entry_points=entry_points,
+                       locks=locks, macros=macros, relied=tuple(sorted(relied)), order_edges=edges, noreturn=noreturn)
+    if trace is not None:
+        trace.result = result
+    return result
+
+
+class ContractsTrace:
+    """How `file_contracts` reached its result: each round's configuration and the
+    names it re-read for, and what each function's summary was in each round.
+
+    After an edit inside one function body, nothing else of the file changed: if that
+    function takes part in the same rounds and gives the same summary, relied-on
+    names and lock-graph edges in each, every other function's rounds are the same
+    too, and so is the result (`contracts_after_edit`). The editor re-reads one
+    function per keystroke instead of the whole file."""
+
+    def __init__(self):
+        self.reset(None, [], b"")
+
+    def reset(self, key, functions: list, source: bytes) -> None:
+        self.key = key  # (configuration fingerprint, text outside bodies, recursive globals)
+        self.rounds: list = []  # (configuration, names changed in the round before, or None: every function)
+        self.outputs: dict = {}  # name -> {round: (summary, relied on, edges)}
+        self.endings = {syntax.function_name(fn, source): _ending_call(fn, body, source) for fn, body in functions}
+        self.names = tuple(syntax.function_name(fn, source) for fn, _ in functions)
+        self.unique = len(self.endings) == len(functions)
+        self.converged = True
+        self.result: Optional[Contracts] = None
+
+
+_COMMENT_OR_SPACE = re.compile(rb"(?:/\*.*?\*/|//[^\n]*|\s)+", re.S)
+
+
+def outside_tokens(outside: bytes) -> bytes:
+    """The text outside bodies without comments and with one space for any run of blanks:
+    a blank line or a comment typed between functions changes no contract."""
+    return _COMMENT_OR_SPACE.sub(b" ", outside)
+
+
+def contracts_after_edit(trace: ContractsTrace, fn: Optional[Node], body: Optional[Node], source: bytes,
+                         config: Config, recursive: frozenset, functions: list) -> Optional[Contracts]:
+    """`file_contracts` of the text after an edit inside the body of `fn` alone (None:
+    edits between function bodies only), when the edit changes nothing `trace`
+    depends on; else None (read the whole file)."""
+    if trace.result is None or not trace.converged or not trace.unique:
+        return None
+    if trace.key != (config.fingerprint(), outside_tokens(outside_bodies(source, functions)), recursive):
+        return None
+    if fn is None:  # edits between functions only: every body is as it was
+        same = tuple(syntax.function_name(f, source) for f, _ in functions) == trace.names
+        return trace.result if same else None
+    name = syntax.function_name(fn, source)
+    if name not in trace.endings or trace.endings[name] != _ending_call(fn, body, source):
+        return None  # whether it ends by never returning may have changed
+    before = trace.outputs.get(name, {})
+    for round_, (current, words) in enumerate(trace.rounds):
+        pattern = _tables(current)[0]
+        if pattern is None:
+            break
+        read = (words is None or not words.isdisjoint(_called_names(source, body))) \
+            and pattern.search(source, body.start_byte, body.end_byte) is not None
+        if read != (round_ in before):
+            return None
+        if read and _summary(fn, body, source, current, recursive, None)[1:] != before[round_]:
+            return None
+    return trace.result
 
 
 _RETURN = re.compile(rb"\breturn\b")
@@ -294,16 +370,9 @@ def _never_returning(functions: list, source: bytes, declared: tuple, known: fro
     found = set(declared)
     candidates = []
     for fn, body in functions:
-        last = next((c for c in reversed(body.named_children) if c.type != "comment"), None)
-        if last is None or last.type != "expression_statement" or not last.named_child_count:
-            continue
-        call = last.named_children[0]
-        callee = call.child_by_field_name("function") if call.type == "call_expression" else None
-        if callee is None or callee.type != "identifier":
-            continue
-        if _RETURN.search(source, body.start_byte, body.end_byte):
-            continue
-        candidates.append((syntax.function_name(fn, source), syntax.text(callee, source)))
+        callee = _ending_call(fn, body, source)
+        if callee is not None:
+            candidates.append((syntax.function_name(fn, source), callee))
     for _ in range(3):  # wrappers of wrappers
         more = {name for name, callee in candidates if callee in ends and name not in found}
         if not more:
@@ -311,6 +380,21 @@ def _never_returning(functions: list, source: bytes, declared: tuple, known: fro
         found |= more
         ends |= more
     return tuple(sorted(found))
+
+
+def _ending_call(fn: Node, body: Node, source: bytes) -> Optional[str]:
+    """The function a body ends by calling, when it has no `return` (it never returns
+    if that one never does)."""
+    last = next((c for c in reversed(body.named_children) if c.type != "comment"), None)
+    if last is None or last.type != "expression_statement" or not last.named_child_count:
+        return None
+    call = last.named_children[0]
+    callee = call.child_by_field_name("function") if call.type == "call_expression" else None
+    if callee is None or callee.type != "identifier":
+        return None
+    if _RETURN.search(source, body.start_byte, body.end_byte):
+        return None
+    return syntax.text(callee, source)
 
 
 def summary_macros(definitions: tuple, known: dict) -> dict:
@@ -394,15 +478,8 @@ _DECLARED: dict = {}
 
 
 def outside_bodies(source: bytes, functions: list) -> bytes:
-    """The text between function bodies (declarations, prototypes, macros), the
-    pieces joined by NUL bytes (so no word or token spans two of them)."""
-    parts, end = [], 0
-    for _, body in functions:
-        if body.start_byte >= end:
-            parts.append(source[end:body.start_byte])
-            end = body.end_byte
-    parts.append(source[end:])
-    return b"\0".join(parts)
+    """The text between function bodies (see `syntax.Outside`)."""
+    return syntax.outside_bodies(source, functions).text
 
 
 def _declared_outside_bodies(root: Node, source: bytes, config: Config, outside: bytes):

@@ -36,7 +36,7 @@ def code_actions(session: Session, uri: str, rng: T.Range, only=None) -> Optiona
     for f in result.findings:
         if f.site.end_byte < start or f.site.start_byte > end:
             continue
-        diag = diagnostic(session, doc, f, result.base)
+        diag = diagnostic(session, doc, f, result.base, result.outside)
         for title, edits, preferred in fixes.fixes_for(doc, f, f.violation.lock, result.config, lock_events(f.slot)):
             text_edits = [T.TextEdit(session.lsp_range(doc, a, b), text) for a, b, text in edits]
             out.append(T.CodeAction(

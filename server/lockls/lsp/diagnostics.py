@@ -40,7 +40,7 @@ def document_diagnostics(session: Session, uri: str) -> Optional[tuple[Optional[
     if result is None:
         return None
     doc = session.documents[uri]
-    return result.version, ([diagnostic(session, doc, f, result.base) for f in result.findings]
+    return result.version, ([diagnostic(session, doc, f, result.base, result.outside) for f in result.findings]
                             + [_limit(session, doc, slot, message) for slot, message in result.limits]
                             + [_line_warning(session, doc, line, message) for line, message in result.warnings]
                             + [_line_warning(session, doc, line, message, unnecessary=True)
@@ -73,7 +73,7 @@ def _limit(session: Session, doc: Document, slot, message: str) -> T.Diagnostic:
                         severity=T.DiagnosticSeverity.Information, source=SOURCE, data={"limit": True})
 
 
-def diagnostic(session: Session, doc: Document, f: Reported, config: Config) -> T.Diagnostic:
+def diagnostic(session: Session, doc: Document, f: Reported, config: Config, outside=None) -> T.Diagnostic:
     """`f` as an LSP diagnostic; `config` (the document's configuration) says how
     declarations outside the function are spelled."""
     related = [
@@ -82,7 +82,7 @@ def diagnostic(session: Session, doc: Document, f: Reported, config: Config) -> 
     ]
     declared = [(s, m) for s, m in f.related if isinstance(s, Declared)]
     if declared:
-        related += _declared_locations(session, doc, declared, config)
+        related += _declared_locations(session, doc, declared, config, outside)
     lock = f.violation.lock
     data = {"rule": f.rule, "function": f.slot.name, "version": doc.version}
     if lock is not None:
@@ -100,12 +100,12 @@ def diagnostic(session: Session, doc: Document, f: Reported, config: Config) -> 
     )
 
 
-def _declared_locations(session: Session, doc: Document, declared: list, config: Config) -> list:
+def _declared_locations(session: Session, doc: Document, declared: list, config: Config, outside=None) -> list:
     """Where guards, orders and classes were declared: in this document, another
     open one, a file on disk or the configuration file."""
     out = []
     path = uri_to_path(doc.uri)
-    for rel in related_locations(declared, path, doc.source, config, session.read_open_or_disk):
+    for rel in related_locations(declared, path, doc.source, config, session.read_open_or_disk, outside):
         start, end = rel.span.start, rel.span.end
         col = (lambda p: p.byte_col) if session.encoding == UTF8 else (lambda p: p.utf16_col)
         rng = T.Range(T.Position(start.line, col(start)), T.Position(end.line, col(end)))

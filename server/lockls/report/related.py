@@ -13,7 +13,9 @@ from lockls.files import read_bytes
 from lockls.ir.events import Declared, Site
 from lockls.ir.results import Violation
 from lockls.report.findings import Finding, Pos, Related, Span
+from lockls.lru import Lru
 from lockls.syntax.declarations import locate
+from lockls.syntax.nodes import Outside
 
 
 def position(source: bytes, byte: int, point: tuple[int, int]) -> Pos:
@@ -30,7 +32,8 @@ def span_of(site: Site, source: bytes) -> Span:
                 site.start_byte, site.end_byte)
 
 
-def make_finding(v: Violation, path: str, function: str, source: bytes, config: Config) -> Finding:
+def make_finding(v: Violation, path: str, function: str, source: bytes, config: Config,
+                 outside: Optional[Outside] = None) -> Finding:
     return Finding(
         rule=v.rule,
         severity=config.severity(v.rule),
@@ -38,30 +41,44 @@ def make_finding(v: Violation, path: str, function: str, source: bytes, config: 
         path=path,
         span=span_of(v.site, source),
         function=function,
-        related=related_locations(v.related, path, source, config),
+        related=related_locations(v.related, path, source, config, outside=outside),
     )
 
 
 def related_locations(related, path: str, source: bytes, config: Config,
-                      read: Optional[Callable[[str], Optional[bytes]]] = None) -> tuple:
+                      read: Optional[Callable[[str], Optional[bytes]]] = None, outside: Optional[Outside] = None) -> tuple:
     """A rule's related places as `Related`s: sites in the function, and declarations
     (`Declared`) found in the analysed file, another source file or the configuration
     file. `read(path)` gives a file's current text (an editor's open buffer); by
-    default the file on disk. A declaration that cannot be found is left out."""
+    default the file on disk. `outside`: the analysed file's text outside function
+    bodies, where its declarations are looked for (found once while that text stays
+    the same, whatever is typed inside bodies). A declaration that cannot be found is
+    left out."""
     out = []
     for place, message in related:
         if isinstance(place, Site):
             out.append(Related(path, span_of(place, source), str(message)))
         elif isinstance(place, Declared):
-            found = _declaration_span(place, path, source, config, read or read_source)
+            found = _declaration_span(place, path, source, config, read or read_source, outside)
             if found is not None:
                 out.append(Related(found[0], found[1], str(message)))
     return tuple(out)
 
 
-def _declaration_span(place: Declared, path: str, source: bytes, config: Config, read) -> Optional[tuple[str, Span]]:
+_LOCATED: Lru = Lru(1024)  # (text, what, name, macros) -> (start, end) or None
+
+
+def _located(text: bytes, place: Declared, config: Config) -> Optional[tuple[int, int]]:
+    macros = config.annotations
+    return _LOCATED.get((text, place.what, place.name, tuple(sorted(macros.items()))),
+                        lambda: locate(text, place.what, place.name, macros))
+
+
+def _declaration_span(place: Declared, path: str, source: bytes, config: Config, read,
+                      outside: Optional[Outside] = None) -> Optional[tuple[str, Span]]:
     origin = place.origin or path
-    text = source if place.origin is None or os.path.abspath(place.origin) == os.path.abspath(path) else read(origin)
+    here = place.origin is None or os.path.abspath(place.origin) == os.path.abspath(path)
+    text = source if here else read(origin)
     if text is None:
         return None
     if origin.endswith(".toml"):
@@ -72,7 +89,13 @@ def _declaration_span(place: Declared, path: str, source: bytes, config: Config,
         end = text.find(b"\n", start)
         end = len(text) if end < 0 else end
     else:
-        found = locate(text, place.what, place.name, getattr(config, "annotations", None))
+        found = None
+        if here and outside is not None and place.what != "site":  # declarations live outside bodies
+            found = _located(outside.text, place, config)
+            if found is not None:
+                found = outside.in_file(found[0]), outside.in_file(found[1])
+        if found is None:
+            found = _located(text, place, config)
         if found is None:
             return None
         start, end = found

@@ -8,6 +8,8 @@ never on nodes.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
@@ -221,3 +223,34 @@ def declarations_within(body: Node) -> list[Node]:
         elif node.named_child_count and node.type not in ("expression_statement", "return_statement"):
             stack.extend(reversed(node.named_children))
     return out
+
+
+@dataclass(frozen=True)
+class Outside:
+    """The text between function bodies (declarations, prototypes, macros), the pieces
+    joined by NUL bytes (so no word or token spans two of them), and where each piece
+    starts in the file: what the file says beyond its bodies, which an edit inside a
+    body leaves as it was."""
+
+    text: bytes
+    starts: tuple  # (offset in `text`, offset in the file) of each piece
+
+    def in_file(self, offset: int) -> int:
+        """The file offset of `offset` in `text`."""
+        i = bisect_right(self.starts, (offset, float("inf"))) - 1
+        piece, file_start = self.starts[max(i, 0)]
+        return file_start + offset - piece
+
+
+def outside_bodies(source: bytes, functions: list) -> Outside:
+    """The `Outside` of a file whose (definition, body) nodes are `functions`."""
+    parts, starts, end, at = [], [], 0, 0
+    for _, body in functions:
+        if body.start_byte >= end:
+            parts.append(source[end:body.start_byte])
+            starts.append((at, end))
+            at += body.start_byte - end + 1
+            end = body.end_byte
+    parts.append(source[end:])
+    starts.append((at, end))
+    return Outside(b"\0".join(parts), tuple(starts))
