@@ -374,6 +374,21 @@ def test_second_run_reads_the_cache(capsys, isolated, fake_analysis):
     assert first[:2] == second[:2]
 
 
+def test_lockls_own_sources_are_hashed_once_per_process(capsys, isolated, fake_analysis, monkeypatch):
+    """A warm run costs a lookup per file, not a hash of lockls' sources per file."""
+    from lockls.engine import cache
+
+    cache.code_fingerprint.cache_clear()
+    reads = []
+    real = cache._source_files
+    monkeypatch.setattr(cache, "_source_files", lambda d: reads.append(d) or real(d))
+    for i in range(5):
+        write(isolated / f"f{i}.c", CLEAN_C)
+    run(capsys, "--check")
+    run(capsys, "--check")
+    assert len(reads) == len(cache.query_dirs()) + 1  # lockls itself and each query directory, once
+
+
 def test_cache_ignores_select_but_not_content_or_config(capsys, isolated, fake_analysis):
     source = write(isolated / "a.c", LEAK_C + DOUBLE_C)
     run(capsys, "--check", "--select", "double-lock")

@@ -29,6 +29,7 @@ entry is a miss; an unwritable directory turns the cache off for the run
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -58,12 +59,12 @@ def default_cache_dir() -> str:
     return os.path.join(os.path.expanduser("~"), ".cache", "lockls")
 
 
+@functools.cache  # once per process: every key of a run needs it
 def code_fingerprint() -> str:
     """A hash of everything besides config and input that decides the results.
 
-    Reads lockls' sources (about 200 KB: under a millisecond) and lists the
-    tree-sitter packages' files, without importing them (a cache hit must stay
-    free of tree-sitter).
+    Reads lockls' sources (about 300 KB) and lists the tree-sitter packages' files,
+    without importing them (a cache hit must stay free of tree-sitter).
     """
     digest = hashlib.sha256(__version__.encode())
     package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # lockls/, every layer

@@ -114,21 +114,54 @@ def _build_tables(config: Config):
     # functions that call none of these are not analysed: guarded data checked
     # everywhere makes its users worth analysing too
     everywhere = {g.field or g.variable for g in config.guarded if g.everywhere}
-    names = sorted(set(config.functions) | everywhere)
-    pattern = re.compile(rb"\b" + _trie_regex(names).encode() + rb"\b") if names else None
+    names = frozenset(config.functions) | everywhere
+    pattern = _names_search(names) if names else None
     # a call of a function that only takes and drops locks itself matters only where a
     # lock is held already: it makes no function worth analysing on its own
-    acting = [n for n in names if n not in config.functions or not config.functions[n].only_takes]
+    acting = frozenset(n for n in names if n not in config.functions or not config.functions[n].only_takes)
     if len(acting) == len(names):
         prefilter = pattern
     else:
-        prefilter = re.compile(rb"\b" + _trie_regex(acting).encode() + rb"\b") if acting else None
+        prefilter = _names_search(acting) if acting else None
     constants = set(C11_CONSTANTS)
     for fn in config.functions.values():
         for outcome in (fn.success, fn.failure):
             if outcome and outcome not in ("zero", "nonzero", "nonnull", "null", "negative"):
                 constants.add(outcome)
     return pattern, frozenset(constants), prefilter
+
+
+class NameSearch:
+    """A search for any of a set of whole words, as one or more compiled regexes: a
+    file's configuration is the project's plus a few names of its own, and only those
+    few are compiled for it (the project's thousands, once a process)."""
+
+    __slots__ = ("names", "parts")
+
+    def __init__(self, names: frozenset, parts: tuple):
+        self.names, self.parts = names, parts
+
+    def search(self, text: bytes, start: int = 0, end: int = 1 << 62):
+        for part in self.parts:
+            m = part.search(text, start, end)
+            if m is not None:
+                return m
+        return None
+
+
+_NAME_SEARCHES: Lru = Lru(64)
+
+
+def _names_search(names: frozenset) -> NameSearch:
+    def make() -> NameSearch:
+        # the largest set searched lately that this one contains: reuse its regexes
+        base = max((s for s in _NAME_SEARCHES.recent(8) if s.names <= names),
+                   key=lambda s: len(s.names), default=None)
+        rest = sorted(names - base.names) if base is not None else sorted(names)
+        own = (re.compile(rb"\b" + _trie_regex(rest).encode() + rb"\b"),) if rest else ()
+        return NameSearch(names, (base.parts if base is not None else ()) + own)
+
+    return _NAME_SEARCHES.get(names, make)
 
 
 _GUARDED_PATTERNS: Lru = Lru(64)

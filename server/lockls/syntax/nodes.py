@@ -17,6 +17,7 @@ from typing import Optional
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser, Query, QueryCursor
 
+from lockls.lru import Lru
 from lockls.syntax.queries import query_dirs
 
 C_LANGUAGE = Language(tree_sitter_c.language())
@@ -66,12 +67,19 @@ _DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)]*\))?[ \t
 _COMMENT = re.compile(r"/\*.*?\*/|//.*")
 
 
+_DEFINES: Lru = Lru(8)  # text -> its #defines: read by several passes over the same file
+
+
 def define_directives(text: bytes) -> tuple:
     """(name, parameters or None, body) of every `#define` in `text`: the one reader of
     macro definitions for summaries, annotation macros and the calls a file makes.
     Bodies are joined over continued lines, comments dropped."""
     if b"define" not in text:
         return ()
+    return _DEFINES.get(text, lambda: _define_directives(text))
+
+
+def _define_directives(text: bytes) -> tuple:
     out = []
     for m in _DEFINE.finditer(text):
         body = m.group(3).decode("utf-8", "replace").replace("\\\n", " ")
@@ -85,6 +93,15 @@ def macros_expanding_to(source: bytes, words: dict) -> dict:
     """Function-like macros the file defines whose body uses one of `words`:
     macro name -> `words[the first such word of its body]`
     (`#define GUARDED_BY(x) __attribute__((guarded_by(x)))` with {"guarded_by": v} -> {"GUARDED_BY": v})."""
+    if b"define" not in source:
+        return {}
+    return dict(_EXPANDING.get((source, tuple(words.items())), lambda: _macros_expanding_to(source, words)))
+
+
+_EXPANDING: Lru = Lru(8)
+
+
+def _macros_expanding_to(source: bytes, words: dict) -> dict:
     out = {}
     for m in MACRO_DEF.finditer(source):
         for word in _WORD.findall(m.group(2).decode("utf-8", "replace")):
