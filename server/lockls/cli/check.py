@@ -783,8 +783,7 @@ def _filtered(findings: Iterable[Finding], config, options: CheckOptions) -> Ite
     for finding in findings:
         if finding.rule not in enabled or finding.rule in options.ignore:
             continue
-        severity = config.severity(finding.rule)
-        yield finding if severity == finding.severity else replace(finding, severity=severity)
+        yield replace(finding, severity=config.severity(finding.rule))  # severity is applied here, once
 
 
 def exit_status(findings: Iterable[Finding], fail_on: str) -> int:

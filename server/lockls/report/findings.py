@@ -64,7 +64,7 @@ class Finding:
     """One problem found in one function.
 
     `severity` is the rule's configured severity ("error", "warning", "info"),
-    applied when the finding is reported (a cache entry does not keep it);
+    applied when the finding is reported ("" before; a cache entry does not keep it);
     `message` is text with line references (`str()` renders it); `function`
     names the enclosing function; `fixes` are optional quick-fixes.
     """
