@@ -86,7 +86,10 @@ class Lowerer:
         self._variable_types = variable_types  # () -> {name: declared type}, for classes and guards by type
         self._types: Optional[dict] = None
         guarded = getattr(config, "guarded", ())
-        self.guarded_fields = {g.field: g for g in guarded if g.field}
+        self.guarded_fields: dict[str, list] = {}  # field name -> its guards (one per struct that has it)
+        for g in guarded:
+            if g.field:
+                self.guarded_fields.setdefault(g.field, []).append(g)
         self.guarded_variables = {g.variable: g for g in guarded if g.variable}
         self.guarded_types = {g.type: g for g in guarded if g.type}
         self._guarded_locals: Optional[dict] = None  # variable -> GuardedData of its type, when first needed
@@ -355,8 +358,9 @@ class Lowerer:
             t = n.type
             if t == "field_expression":
                 field = n.child_by_field_name("field")
-                guard = self.guarded_fields.get(flat(field, self.source)) if field is not None else None
-                if guard is not None and self._dereferenced(n, guard) and not self._other_struct(n, guard):
+                guards = self.guarded_fields.get(flat(field, self.source)) if field is not None else None
+                guard = self._field_guard(n, guards) if guards else None
+                if guard is not None and self._dereferenced(n, guard):
                     plain = canonical(n.child_by_field_name("argument"), self.source)
                     key, shown_guard = _guard_key(guard, key_of(plain, self.aliases)), _guard_key(guard, plain)
                     found.append(Access(key, shown_guard, shown(n, self.source), Site.of(n), guard.everywhere,
@@ -380,19 +384,20 @@ class Lowerer:
             stack.extend(reversed(n.named_children))
         out.extend(sorted(found, key=lambda a: a.site.start_byte))
 
-    def _other_struct(self, n: Node, guard) -> bool:
-        """`x->count` where `x` is declared as another struct than the one whose
-        `count` is guarded (a field is otherwise known by its name only). A typedef'd
-        type may be the same struct: only two different `struct` tags tell."""
-        if guard.owner is None:
-            return False
+    def _field_guard(self, n: Node, guards: list):
+        """The guard of the field `x->count`, among those of every struct with a guarded
+        `count`: the one of the struct `x` is declared as; none when `x` is declared as
+        another struct (a typedef'd type may be any of them: only a `struct` tag tells);
+        when nothing tells, the one declared last."""
         obj = n.child_by_field_name("argument")
         while obj is not None and obj.type == "parenthesized_expression":
             obj = obj.named_children[0] if obj.named_children else None
-        if obj is None or obj.type != "identifier":
-            return False
-        declared = self.variable_types().get(flat(obj, self.source), "")
-        return declared.startswith(("struct ", "union ")) and declared != guard.owner
+        declared = self.variable_types().get(flat(obj, self.source), "") if obj is not None \
+            and obj.type == "identifier" else ""
+        if not declared.startswith(("struct ", "union ")):
+            return guards[-1]
+        owned = [g for g in guards if g.owner == declared] or [g for g in guards if g.owner is None]
+        return owned[-1] if owned else None
 
     @staticmethod
     def _dereferenced(n: Node, guard) -> bool:
