@@ -116,3 +116,24 @@ def test_pathological_declarations_stay_linear():
     nested = b"struct s { " * 3000 + b"int a GUARDED_BY(mu);" + b"};" * 3000
     guarded, _ = data_annotations(_root(nested), nested)
     assert [g.field or g.variable for g in guarded] == ["a"]
+
+
+def test_a_function_is_located_at_its_annotated_declaration_else_its_definition_never_in_a_comment():
+    from lockls.syntax.declarations import locate
+    from lockls.syntax.nodes import outside_bodies
+
+    source = (b"/* see audit(a) takes it */\n"
+              b"void audit(struct acct *a)\n{\n    lock(&a->mu); /* audit(x) */\n    unlock(&a->mu);\n}\n"
+              b"void close_(struct acct *a)\n{\n    audit(a);\n}\n")
+    at = source.index(b"void audit") + len(b"void ")
+    assert locate(source, "function", "audit") == (at, at + len(b"audit"))
+    annotated = source + b"void audit(struct acct *a) EXCLUDES(a->mu);\n"
+    at = annotated.rindex(b"audit(")
+    assert locate(annotated, "function", "audit") == (at, at + len(b"audit"))
+    # in the text outside bodies, a definition's body is a NUL byte: the same answer
+    tree = syntax.new_parser().parse(source)
+    from lockls.engine.function import function_nodes
+
+    outside = outside_bodies(source, function_nodes(tree.root_node))
+    found = locate(outside.text, "function", "audit")
+    assert (outside.in_file(found[0]), outside.in_file(found[1])) == locate(source, "function", "audit")

@@ -26,10 +26,6 @@ class Lru(Generic[V]):
         self._entries.move_to_end(key)
         return value
 
-    def recent(self, count: int) -> list:
-        """The values of the `count` entries used last."""
-        return list(self._entries.values())[-count:]
-
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -209,6 +209,11 @@ class Config:
         """A stable sha256 hex digest of everything that affects analysis results."""
         return self._fingerprint
 
+    def base_function_names(self) -> frozenset:
+        """The names of the functions of the configuration a project's contracts were
+        laid over (`contracts.apply`), or this one's."""
+        return self.__dict__.get("_base_names") or frozenset(self.functions)
+
     def base_fingerprint(self) -> str:
         """The fingerprint of the configuration a project's contracts were laid over
         (`contracts.apply`), or this one's when none were."""

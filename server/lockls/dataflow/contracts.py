@@ -183,4 +183,5 @@ def apply(config: Config, contracts: Contracts) -> Config:
         digest = hashlib.sha256((config.fingerprint() + repr(contracts)).encode()).hexdigest()
         _APPLIED[key].__dict__["_fingerprint"] = digest  # Config.fingerprint's cached_property slot
         _APPLIED[key].__dict__["_base_fingerprint"] = config.base_fingerprint()
+        _APPLIED[key].__dict__["_base_names"] = config.base_function_names()
     return _APPLIED[key]

@@ -115,14 +115,15 @@ def _build_tables(config: Config):
     # everywhere makes its users worth analysing too
     everywhere = {g.field or g.variable for g in config.guarded if g.everywhere}
     names = frozenset(config.functions) | everywhere
-    pattern = _names_search(names) if names else None
+    base = config.base_function_names()
+    pattern = _names_search(names, base) if names else None
     # a call of a function that only takes and drops locks itself matters only where a
     # lock is held already: it makes no function worth analysing on its own
     acting = frozenset(n for n in names if n not in config.functions or not config.functions[n].only_takes)
     if len(acting) == len(names):
         prefilter = pattern
     else:
-        prefilter = _names_search(acting) if acting else None
+        prefilter = _names_search(acting, base) if acting else None
     constants = set(C11_CONSTANTS)
     for fn in config.functions.values():
         for outcome in (fn.success, fn.failure):
@@ -152,14 +153,16 @@ class NameSearch:
 _NAME_SEARCHES: Lru = Lru(64)
 
 
-def _names_search(names: frozenset) -> NameSearch:
+def _names_search(names: frozenset, base: frozenset = frozenset()) -> NameSearch:
+    """A search for `names`, made of the regexes of `base & names` (the configuration's
+    own functions: the same for every file) and one for the rest."""
     def make() -> NameSearch:
-        # the largest set searched lately that this one contains: reuse its regexes
-        base = max((s for s in _NAME_SEARCHES.recent(8) if s.names <= names),
-                   key=lambda s: len(s.names), default=None)
-        rest = sorted(names - base.names) if base is not None else sorted(names)
-        own = (re.compile(rb"\b" + _trie_regex(rest).encode() + rb"\b"),) if rest else ()
-        return NameSearch(names, (base.parts if base is not None else ()) + own)
+        common = base & names
+        if not common or common == names:
+            return NameSearch(names, (re.compile(rb"\b" + _trie_regex(sorted(names)).encode() + rb"\b"),))
+        shared = _names_search(common)
+        rest = sorted(names - common)
+        return NameSearch(names, shared.parts + (re.compile(rb"\b" + _trie_regex(rest).encode() + rb"\b"),))
 
     return _NAME_SEARCHES.get(names, make)
 
@@ -519,7 +522,8 @@ def _declared_outside_bodies(root: Node, source: bytes, config: Config, outside:
     """(annotated functions, guarded data, declared order, method-table entry points,
     recursive lock patterns, annotation macros): all written outside function bodies, so reused while
     that text does not change (every keystroke inside a body, in the editor)."""
-    key = (outside, config.fingerprint())
+    # what they are read with: the annotation macros (the project's contracts add some) and method tables
+    key = (outside, tuple(sorted(config.annotations.items())), config.entry_tables)
     found = _DECLARED.get(key)
     if found is None:
         if len(_DECLARED) > 64:
@@ -619,7 +623,7 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
             return result  # no lock call at all (nor, in an entry point, guarded data): nothing can be found
     try:
         aliases = LazyAliases(body, source)
-        lowerer = Lowerer(source, config, aliases, constants, pattern, origin=fn.start_byte,
+        lowerer = Lowerer(source, config, aliases, constants, pattern, origin=fn.start_byte, end=body.end_byte,
                           variable_types=lambda: _variable_types(fn, body, source))
         cfg = build_cfg(name, body, lowerer, source)
 

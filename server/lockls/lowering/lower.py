@@ -72,11 +72,17 @@ _EXEMPT_WRAPPERS = frozenset({"context_unsafe", "context_unsafe_alias", "data_ra
 _ARG_PLACEHOLDER = re.compile(r"\{arg([0-9]+)\}")
 
 
+# `p = xzalloc(sizeof *p)`, `q = (struct q *) malloc(n)`, `t = g_new0(struct t, 1)`
+_ALLOCATED = re.compile(rb"\b([A-Za-z_]\w*)\s*=\s*(?:\([^()]*\)\s*)?([A-Za-z_]\w*)\s*\(")
+_ALLOCATOR = re.compile(r"(?:^|_)(?:[xkvg]?[mcz]?alloc0?|[xkvg]?zalloc|new0?)$")
+
+
 class Lowerer:
     """Turns expressions of one function into events, given the lock API table."""
 
     def __init__(self, source: bytes, config: Config, aliases: dict[str, str], constants: frozenset[str],
-                 lock_names: Optional[re.Pattern] = None, origin: int = 0, variable_types=None):
+                 lock_names: Optional[re.Pattern] = None, origin: int = 0, variable_types=None,
+                 end: Optional[int] = None):
         self.source = source
         self.functions = config.functions
         self.noreturn = getattr(config, "noreturn", frozenset())  # declared so in the sources
@@ -99,6 +105,9 @@ class Lowerer:
         self.constants = constants  # names known to be constants (e.g. thrd_success)
         self.lock_names = lock_names  # regex of every lock function's name (a prefilter)
         self.origin = origin  # where the function starts: names made here are relative to it
+        self._end = end if end is not None else len(source)  # where it ends
+        self._allocated: Optional[dict] = None  # variable -> where it is assigned an allocation (see `_fresh`)
+        self._first_lock = 0
 
     def temp(self, node: Node) -> str:
         """A name for a call's unnamed result, stable when the function moves in the file."""
@@ -360,7 +369,7 @@ class Lowerer:
                 field = n.child_by_field_name("field")
                 guards = self.guarded_fields.get(flat(field, self.source)) if field is not None else None
                 guard = self._field_guard(n, guards) if guards else None
-                if guard is not None and self._dereferenced(n, guard):
+                if guard is not None and self._dereferenced(n, guard) and not self._fresh(n):
                     plain = canonical(n.child_by_field_name("argument"), self.source)
                     key, shown_guard = _guard_key(guard, key_of(plain, self.aliases)), _guard_key(guard, plain)
                     found.append(Access(key, shown_guard, shown(n, self.source), Site.of(n), guard.everywhere,
@@ -383,6 +392,23 @@ class Lowerer:
                 continue  # not evaluated: `sizeof p->table` reads nothing
             stack.extend(reversed(n.named_children))
         out.extend(sorted(found, key=lambda a: a.site.start_byte))
+
+    def _fresh(self, n: Node) -> bool:
+        """`p->count` where `p` holds an object this function allocated (`p = malloc(...)`,
+        `xzalloc`, `g_new0`, `kzalloc`, ...) and no lock has been taken yet: nobody else
+        can see the object, so initialising it needs no lock."""
+        obj = n.child_by_field_name("argument")
+        if obj is None or obj.type != "identifier":
+            return False
+        if self._allocated is None:
+            self._allocated = {}
+            for m in _ALLOCATED.finditer(self.source, self.origin, self._end):
+                if _ALLOCATOR.search(m.group(2).decode("utf-8", "replace")):
+                    self._allocated.setdefault(m.group(1).decode(), m.start())
+            first = self.lock_names.search(self.source, self.origin, self._end) if self.lock_names is not None else None
+            self._first_lock = first.start() if first is not None else self._end
+        at = self._allocated.get(flat(obj, self.source))
+        return at is not None and at < n.start_byte < self._first_lock
 
     def _field_guard(self, n: Node, guards: list):
         """The guard of the field `x->count`, among those of every struct with a guarded

@@ -27,6 +27,7 @@ position lies inside a struct body.
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Mapping, Optional
 
@@ -342,16 +343,26 @@ def _locate_in_definition(source: bytes, function: str, needle: str) -> Optional
 
 def _locate_function(source: bytes, name: str) -> Optional[tuple[int, int]]:
     """The name of the first declaration of `name` that carries something after its
-    parameter list (an annotation: `void f(struct q *q) __must_hold(&q->lock);`)."""
+    parameter list (an annotation: `void f(struct q *q) __must_hold(&q->lock);`), else
+    of its definition. Comments are not code. `source` may be a file's text or its
+    text outside bodies (`syntax.Outside`), where a definition's body is a NUL byte."""
+    comments = [m.span() for m in _COMMENTS.finditer(source)] if b"/" in source else []
+    starts = [a for a, _ in comments]
+    definition = None
     for m in re.finditer(rb"\b" + re.escape(name.encode()) + rb"\s*\(", source):
+        i = bisect.bisect_right(starts, m.start()) - 1
+        if i >= 0 and comments[i][1] > m.start():
+            continue  # in a comment
         close = _matching(source, m.end() - 1, limit=2000)
         if close is None:
             return None
         tail = source[close + 1:close + 300]
-        end = min((i for i in (tail.find(b";"), tail.find(b"{")) if i >= 0), default=len(tail))
+        end = min((i for i in (tail.find(b";"), tail.find(b"{"), tail.find(b"\0")) if i >= 0), default=len(tail))
         if re.search(rb"[A-Za-z_]\w*\s*\(", tail[:end]):
             return m.start(), m.start() + len(name.encode())
-    return None
+        if definition is None and end < len(tail) and tail[end:end + 1] in (b"{", b"\0") and not tail[:end].strip():
+            definition = m.start(), m.start() + len(name.encode())
+    return definition
 
 
 
