@@ -450,6 +450,27 @@ def test_guards_order_and_entry_points_across_files(tmp_path, monkeypatch, capsy
     clear_config_cache()
 
 
+def test_cached_related_places_follow_the_header_they_point_into(tmp_path, monkeypatch, capsys):
+    """A comment added at the top of the header changes no contract, so dev.c's result
+    key stays the same; its related places in the header move down a line all the same."""
+    root = tmp_path / "driver"
+    shutil.copytree(DRIVER, root)
+    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(root)
+    clear_config_cache()
+
+    def related():
+        status, out, _ = run(capsys, "--check", "--format", "json", ".")
+        return {(f["line"], f["rule"]): [(r["path"], r["line"]) for r in f["related"] if r["path"] != f["path"]]
+                for f in json.loads(out)}
+
+    assert related()[(6, "unguarded-access")] == [("include/dev.h", 13)]
+    header = root / "include" / "dev.h"
+    header.write_text("/* a comment that moves every declaration down a line */\n" + header.read_text())
+    assert related()[(6, "unguarded-access")] == [("include/dev.h", 14)]
+    clear_config_cache()
+
+
 SUMMARIES = Path(__file__).parent / "crossfile" / "summaries"
 SUMMARIES_EXPECTED = (
     "src/bin.c:41:1: warning: `b->mu` taken at line 39 is still held at the end of the function (held: b->mu); "
@@ -494,6 +515,53 @@ def test_one_file_is_checked_as_in_the_tree(summaries, capsys):
     assert "lockls: 1 file, 6 functions, 1 finding" in err
     # alone, the macros of include/ are unknown: bin_reset takes nothing
     assert run(capsys, "--check", "--no-cache", "--no-project-context", "src/bin.c")[:2] == (0, "")
+
+
+def test_session_with_its_project_matches_check_after_random_edits(summaries, capsys):
+    """The parity property across files: the server's session, with its workspace index
+    of the other files, reports for an edited buffer exactly what `--check` reports for
+    the same text saved in the project (seeded random edits inside function bodies)."""
+    import random
+
+    from lockls.lsp.session import Session
+    from lockls.lsp.uris import path_to_uri
+
+    use = summaries / "src" / "use.c"
+    uri = path_to_uri(str(use))
+    s = Session()
+    s.start_index([str(summaries)], lambda: None)
+    try:
+        assert s.index.wait_ready(30)
+        text = use.read_text()
+        s.open(uri, text, 0, "c")
+        s.analysis(uri)
+        rnd = random.Random(11)
+        compared = 0
+        snippets = ["bin_lock(b);", "bin_unlock(b);", "return -1;", "", "b->count++;", "if (n)\n", "bin_put(b);"]
+        for version in range(1, 25):
+            bodies = [i for i in range(len(text)) if text.startswith("\n    ", i)]
+            if not bodies:
+                break
+            start = rnd.choice(bodies) + 1
+            end = start + rnd.choice([0, 0, 4, 12])
+            new = rnd.choice(snippets)
+            doc = s.documents[uri]
+            rng = T.Range(T.Position(*doc.position_of(len(text[:start].encode()), s.encoding)),
+                          T.Position(*doc.position_of(len(text[:end].encode()), s.encoding)))
+            text = text[:start] + new + text[end:]
+            s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
+            if version % 4 == 0:
+                got = sorted((f.site.start[0] + 1, f.site.start[1] + 1, f.rule, str(f.message))
+                             for f in s.analysis(uri).findings)
+                use.write_text(text)
+                status, out, _ = run(capsys, "--check", "--no-cache", "--format", "json", ".")
+                expected = sorted((f["line"], f["column"], f["rule"], f["message"])
+                                  for f in json.loads(out) if f["path"] == "src/use.c")
+                assert got == expected, f"after edit {version}:\n{got}\n{expected}"
+                compared += 1
+        assert compared >= 4
+    finally:
+        s.index.stop()
 
 
 def test_show_summary_says_what_and_why(summaries, capsys):

@@ -48,13 +48,12 @@ _NESTED = re.compile(r"_nested\b|_nest_lock\b")
 class LockIdentity:
     """The lock-graph node of each lock key a function names (see the module docstring).
     `types()` gives name -> declared type of every variable the function declares
-    (parameters and locals, nested blocks included); `source` the file's text, where
-    `static` globals are recognised."""
+    (parameters and locals, nested blocks included); `statics` the names the file
+    declares `static` (see `static_names`)."""
 
-    def __init__(self, types: Callable[[], dict], source: bytes, left_out: frozenset = frozenset()):
+    def __init__(self, types: Callable[[], dict], statics: frozenset, left_out: frozenset = frozenset()):
         self._types = types
-        self._source = source
-        self._static: dict[str, bool] = {}
+        self._statics = statics
         self._left_out = left_out
 
     def __call__(self, key: str, lock_class: Optional[str] = None) -> Optional[str]:
@@ -77,14 +76,20 @@ class LockIdentity:
             return f"{type_name}{rest}" if type_name else None
         if name[:1].isupper() and name.isupper() and not rest:
             return None  # a macro's name, not a variable
-        return f"{name}{rest}@" if self._is_static(name) else f"{name}{rest}"
+        return f"{name}{rest}@" if name in self._statics else f"{name}{rest}"
 
-    def _is_static(self, name: str) -> bool:
-        found = self._static.get(name)
-        if found is None:
-            pattern = rb"\bstatic\b[^;{}()=]*\b" + re.escape(name.encode()) + rb"\b"
-            found = self._static[name] = re.search(pattern, self._source) is not None
-        return found
+
+_STATIC_DECLARATION = re.compile(rb"\bstatic\b[^;{}()=]*")
+_WORDS = re.compile(rb"[A-Za-z_]\w*")
+
+
+def static_names(source: bytes) -> frozenset:
+    """Every name a `static` declaration of the file declares (with the words of its
+    type): a static global is a different lock in every file. What a function's lock
+    graph edges depend on outside its own text."""
+    if b"static" not in source:
+        return frozenset()
+    return frozenset(w.decode() for m in _STATIC_DECLARATION.finditer(source) for w in _WORDS.findall(m.group()))
 
 
 # read sides that never wait for anyone (RCU, SRCU): no deadlock goes through them

@@ -108,6 +108,21 @@ def content_hash(source: bytes) -> str:
     return hashlib.sha256(source).hexdigest()
 
 
+def _content_hash_of(path: str) -> str:
+    try:
+        return content_hash(read_bytes(path))
+    except OSError:
+        return ""
+
+
+def _unchanged(files) -> bool:
+    """Do the files a cached result's related places point into still have the contents
+    they had (`{path: content hash}`)?"""
+    if not isinstance(files, dict):
+        raise TypeError("related_files: expected an object")
+    return all(isinstance(p, str) and isinstance(h, str) and _content_hash_of(p) == h for p, h in files.items())
+
+
 def entry_key(source: bytes, path: str, config_fingerprint: str, content: str | None = None) -> str:
     """The key of a file's result (`content`: `content_hash(source)`, when known)."""
     content = content or content_hash(source)
@@ -146,6 +161,9 @@ class ResultCache:
             result = file_result_from_dict(data)
             if result.path != path:
                 raise ValueError("entry for another path")
+            if not _unchanged(data.get("related_files", {})):
+                self.misses += 1  # a related place in another file may have moved
+                return None
         except FileNotFoundError:
             self.misses += 1
             return None
@@ -177,7 +195,12 @@ class ResultCache:
         """Store `result`; results with an error are not cached (the next run retries)."""
         if not self.enabled or result.error is not None:
             return
-        self._write(key, json.dumps(file_result_to_dict(result), separators=(",", ":")).encode("utf-8", "surrogatepass"))
+        data = file_result_to_dict(result)
+        # the other files its related places point into (a header, the configuration):
+        # their lines can move without the result's key changing
+        others = sorted({r.path for f in result.findings for r in f.related if r.path != result.path})
+        data["related_files"] = {p: _content_hash_of(p) for p in others}
+        self._write(key, json.dumps(data, separators=(",", ":")).encode("utf-8", "surrogatepass"))
 
     def _write(self, key: str, data: bytes) -> None:
         target = self._entry_path(key)

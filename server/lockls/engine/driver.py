@@ -28,6 +28,7 @@ from typing import Optional
 
 from lockls.syntax import nodes as syntax
 from lockls.engine.function import outside_tokens as tokens_outside
+from lockls.engine.function import statics
 from lockls.engine.function import (ContractsTrace, FunctionResult, analyze_function, contracts_after_edit,
                                     damaged_definitions, file_contracts, function_nodes, recursive_globals,
                                     with_wrappers)
@@ -99,12 +100,13 @@ class FunctionCache:
 def function_key(fn, source: bytes, fingerprint: str, recursive: frozenset) -> tuple:
     """What a function's result depends on: its text, its column, the kind of node it
     sits in (a function swallowed by an unclosed brace parses differently), the
-    configuration, the file's recursive mutexes and, where the parser had to
-    recover, the tree it made of the text (the same broken text can be parsed two
-    ways, incrementally or afresh: see `Document.reparse`)."""
+    configuration, the file's recursive mutexes and static names (a static global is
+    a lock of this file's in the lock graph) and, where the parser had to recover,
+    the tree it made of the text (the same broken text can be parsed two ways,
+    incrementally or afresh: see `Document.reparse`)."""
     parent = fn.parent
     return (source[fn.start_byte:fn.end_byte], fn.start_point[1], parent.type if parent is not None else "",
-            fingerprint, recursive, fn.descendant_count if fn.has_error else 0)
+            fingerprint, recursive, statics(source), fn.descendant_count if fn.has_error else 0)
 
 
 @dataclass
@@ -318,7 +320,8 @@ class Engine:
             if memo is not None:  # on every call: `edited` covers the edits since the previous one only
                 _carry_memo(memo, source, functions, edited)
             static = _static_names(tree, source, functions, memo) if project else ()
-            relevant = project.relevant(source, own, static, found, path) if project else Contracts()
+            relevant = (project.relevant(source, own, static, found, path, _defined_names(functions, source, memo))
+                        if project else Contracts())
         config = apply_contracts(config, Contracts.merge([own, relevant]).settled())
         # other files' contracts can change a function's summary here: read the file's again
         if (contracts is not None and contracts != (None, None)) or (relevant and _may_wrap(relevant, functions, source)):
@@ -444,6 +447,16 @@ def _edited_function(functions: list, edited: list):
             return None
         found = functions[i]
     return found
+
+
+def _defined_names(functions: list, source: bytes, memo: Optional[dict]) -> frozenset:
+    """The names of the functions the text defines (remembered while edits stay inside bodies)."""
+    if memo is not None and memo.get("defined_source") is source:
+        return memo["defined"]
+    names = frozenset(syntax.function_name(fn, source) for fn, _ in functions)
+    if memo is not None:
+        memo.update(defined_source=source, defined=names)
+    return names
 
 
 def _between_bodies(functions: list, edited: list) -> bool:

@@ -358,13 +358,15 @@ class ContractsTrace:
         self.result: Optional[Contracts] = None
 
 
-_COMMENT_OR_SPACE = re.compile(rb"(?:/\*.*?\*/|//[^\n]*|\s)+", re.S)
+_COMMENT = re.compile(rb"/\*.*?\*/|//[^\n]*", re.S)
 
 
 def outside_tokens(outside: bytes) -> bytes:
-    """The text outside bodies without comments and with one space for any run of blanks:
-    a blank line or a comment typed between functions changes no contract."""
-    return _COMMENT_OR_SPACE.sub(b" ", outside)
+    """The text outside bodies with each comment a space, blank lines dropped and
+    trailing blanks cut: a blank line or a comment line typed between functions changes
+    no contract. Lines are never joined (`#define` and `static` are read at line starts)."""
+    text = _COMMENT.sub(b" ", outside)
+    return b"\n".join(line.rstrip() for line in text.split(b"\n") if line.strip())
 
 
 def contracts_after_edit(trace: ContractsTrace, fn: Optional[Node], body: Optional[Node], source: bytes,
@@ -476,7 +478,8 @@ def _summary(fn: Node, body: Node, source: bytes, config: Config, recursive: fro
     called = sorted(_called_names(source, body))
     contracts = tuple((n, config.functions[n]) for n in called if n in config.functions)
     key = (source[fn.start_byte:fn.end_byte], config.base_fingerprint(), contracts, config.locks,
-           config.is_entry_point(syntax.function_name(fn, source)) if config.entry_points else False, recursive)
+           config.is_entry_point(syntax.function_name(fn, source)) if config.entry_points else False, recursive,
+           statics(source))
     def summarise():
         fr = analyze_function(fn, body, source, config, recursive, summarising=True)
         if analyzed is not None:
@@ -589,7 +592,15 @@ def lock_identity(fn: Node, body: Node, source: bytes, events=()) -> lockgraph.L
     """The lock-graph identity of the locks the function names (see `lockgraph`);
     `events`: the function's, to leave out what is no node (`lockgraph.left_out`)."""
     all_types = cache(lambda: _variable_types(fn, body, source, nested=True))  # when first needed
-    return lockgraph.LockIdentity(all_types, source, lockgraph.left_out(events))
+    return lockgraph.LockIdentity(all_types, statics(source), lockgraph.left_out(events))
+
+
+_STATICS: Lru = Lru(8)
+
+
+def statics(source: bytes) -> frozenset:
+    """`lockgraph.static_names` of a file, read once per text."""
+    return _STATICS.get(source, lambda: lockgraph.static_names(source))
 
 
 def _parameters(fn: Node, source: bytes) -> list[str]:

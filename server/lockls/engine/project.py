@@ -311,13 +311,15 @@ class Project:
         return words
 
     def relevant(self, source: bytes, own: Contracts, static=(), found: Optional[set] = None,
-                 path: str = "") -> Contracts:
+                 path: str = "", defined: frozenset = frozenset()) -> Contracts:
         """The part of the project a file with text `source` and own contracts `own`
         needs beyond them. `static`: the file's static functions, which shadow the
         project's functions of the same name (a collection, or a function that takes
         the names in question and returns those of them that are static);
         `found`: `words_in(source)`, when the caller has it; `path`: the file's path
-        as the project knows it (its static locks are named by it in the lock graph)."""
+        as the project knows it (its static locks are named by it in the lock graph);
+        `defined`: the functions the text defines, whose bodies say what they do (what
+        the project read of them, from another version of the file, does not count)."""
         if not self:
             return Contracts()
         cycles = self._cycles_closed(own, path)
@@ -341,6 +343,11 @@ class Project:
         parts: dict[str, list] = {f.name: [] for f in dataclasses.fields(Contracts)}
         for _, f, e in sorted(chosen.values(), key=lambda item: item[0]):  # the project's order
             if f == "functions":
+                if e[1].inferred and e[0] in defined and e[0] not in own_functions and e[1].action != "acquire":
+                    # a summary of this very function, read from another version of the file (an
+                    # acquire is the exception: the file's own reading drops it until a caller
+                    # elsewhere relies on it, which the project's version says)
+                    continue
                 if e[0] not in own_functions or (e[0] in inferred and not e[1].inferred):
                     parts[f].append(e)
             elif e not in getattr(own, f):
