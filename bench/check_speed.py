@@ -7,7 +7,7 @@ temporary directory, or uses `--corpus DIR`, then times, N times each, and
 reports the medians, per profile:
 
   parse-only         read + tree-sitter parse of every file, in-process (the floor)
-  analysis           lockls.engine.function.analyze_source over every file, in-process
+  analysis           lockls.engine.driver.analyze_source over every file, in-process
   check, jobs 1      `lockls --check --jobs 1 --no-cache --format json CORPUS`, wall time
   check, warm cache  the same with a warm cache (a temporary LOCKLS_CACHE_DIR)
   check, jobs 2      `lockls --check --jobs 2 --no-cache ...`
@@ -198,14 +198,14 @@ def _analyze_source() -> Callable:
     """lockls's in-process entry point, wherever this version keeps it."""
     import importlib
 
-    for module in ("lockls.engine.driver", "lockls.engine.function"):
+    for module in ("lockls.engine.driver", "lockls.analysis"):
         try:
             found = getattr(importlib.import_module(module), "analyze_source", None)
         except ImportError:
             continue
         if found is not None:
             return found
-    raise ImportError("no analyze_source in lockls.engine.driver or lockls.engine.function")
+    raise ImportError("no analyze_source in lockls.engine.driver or lockls.analysis")
 
 
 def measure_analysis(files: list[str], reps: int) -> Measurement:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from lockls.config import Config
+from lockls.lru import Lru
 from lockls.dataflow.ordergraph import cycles_among
 
 
@@ -136,7 +137,7 @@ def _releases_same(other, fn) -> bool:
     return other is not None and other.action == "release" and (other.lock, other.path) == (fn.lock, fn.path)
 
 
-_APPLIED: dict = {}
+_APPLIED: Lru = Lru(256)
 
 
 def apply(config: Config, contracts: Contracts) -> Config:
@@ -157,14 +158,13 @@ def apply(config: Config, contracts: Contracts) -> Config:
     # (rules, severities, files), and the applied Config keeps all of it
     key = (config.fingerprint(), config.source, config.select, tuple(sorted(config.severities.items())),
            config.include, config.exclude, config.root, contracts)
-    if key not in _APPLIED:
-        if len(_APPLIED) > 256:
-            _APPLIED.clear()
+
+    def make() -> Config:
         functions = dict(config.functions)
         for name, fn in contracts.functions:
             functions.setdefault(name, fn)
         known = set(config.guarded)
-        _APPLIED[key] = dataclasses.replace(
+        applied = dataclasses.replace(
             config,
             functions=functions,
             guarded=config.guarded + tuple(g for g in contracts.guarded if g not in known),
@@ -181,7 +181,9 @@ def apply(config: Config, contracts: Contracts) -> Config:
         # frozen dataclasses and strings) identify the result: no need to serialise the
         # whole configuration again for every file of a project.
         digest = hashlib.sha256((config.fingerprint() + repr(contracts)).encode()).hexdigest()
-        _APPLIED[key].__dict__["_fingerprint"] = digest  # Config.fingerprint's cached_property slot
-        _APPLIED[key].__dict__["_base_fingerprint"] = config.base_fingerprint()
-        _APPLIED[key].__dict__["_base_names"] = config.base_function_names()
-    return _APPLIED[key]
+        applied.__dict__["_fingerprint"] = digest  # Config.fingerprint's cached_property slot
+        applied.__dict__["_base_fingerprint"] = config.base_fingerprint()
+        applied.__dict__["_base_names"] = config.base_function_names()
+        return applied
+
+    return _APPLIED.get(key, make)

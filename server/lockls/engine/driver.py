@@ -28,7 +28,7 @@ from typing import Optional
 
 from lockls.syntax import nodes as syntax
 from lockls.engine.function import outside_tokens as tokens_outside
-from lockls.engine.function import statics
+from lockls.engine.function import prime_statics
 from lockls.engine.function import (ContractsTrace, FunctionResult, analyze_function, contracts_after_edit,
                                     damaged_definitions, file_contracts, function_nodes, recursive_globals,
                                     with_wrappers)
@@ -97,7 +97,7 @@ class FunctionCache:
         self._entries.clear()
 
 
-def function_key(fn, source: bytes, fingerprint: str, recursive: frozenset) -> tuple:
+def function_key(fn, source: bytes, fingerprint: str, recursive: frozenset, static: frozenset) -> tuple:
     """What a function's result depends on: its text, its column, the kind of node it
     sits in (a function swallowed by an unclosed brace parses differently), the
     configuration, the file's recursive mutexes and static names (a static global is
@@ -106,7 +106,7 @@ def function_key(fn, source: bytes, fingerprint: str, recursive: frozenset) -> t
     incrementally or afresh: see `Document.reparse`)."""
     parent = fn.parent
     return (source[fn.start_byte:fn.end_byte], fn.start_point[1], parent.type if parent is not None else "",
-            fingerprint, recursive, statics(source), fn.descendant_count if fn.has_error else 0)
+            fingerprint, recursive, static, fn.descendant_count if fn.has_error else 0)
 
 
 @dataclass
@@ -277,15 +277,18 @@ class Engine:
         from lockls.engine.project import scan_tree
 
         tree = tree if tree is not None else self.parse(path, source)
+        functions = function_nodes(tree.root_node)
+        static = prime_statics(source, syntax.outside_bodies(source, functions).text)
         analyzed: Optional[dict] = {} if keep else None
         found = scan_tree(tree, source, path, config, extra=extra, own=own, analyzed=analyzed)
         if keep and self._keep(path, source, tree):
             if analyzed:
                 fp, rec = config.fingerprint(), recursive_globals(source)
-                for fn, _ in function_nodes(tree.root_node):
+                for fn, _ in functions:
                     fr = analyzed.get(fn.start_byte)
                     if fr is not None:
-                        self.functions.put(function_key(fn, source, fp, rec), Entry(fr, fn.start_byte, fn.start_point[0]))
+                        self.functions.put(function_key(fn, source, fp, rec, static),
+                                           Entry(fr, fn.start_byte, fn.start_point[0]))
         return found
 
     # -- analysis ------------------------------------------------------------------
@@ -310,6 +313,8 @@ class Engine:
         root = tree.root_node
         rec = recursive_globals(source)
         functions = function_nodes(root)
+        outside = syntax.outside_bodies(source, functions)
+        st = prime_statics(source, outside.text)
         base = config
         if contracts is not None:
             own, relevant = contracts
@@ -329,10 +334,10 @@ class Engine:
         out = FileAnalysis(version, path, recursive_globals=rec, config=config, source=source, base=base, own=own,
                            relevant=relevant, project=project)
         out.damaged = damaged_definitions(root, source)
-        out.outside = syntax.outside_bodies(source, functions)
+        out.outside = outside
         fp = config.fingerprint()
         for fn, body in functions:
-            key = function_key(fn, source, fp, rec)
+            key = function_key(fn, source, fp, rec, st)
             entry = self.functions.get(key)
             if entry is None:
                 entry = Entry(self._analyze_function(fn, body, source, config, rec), fn.start_byte, fn.start_point[0])

@@ -449,19 +449,14 @@ def summary_macros(definitions: tuple, known: dict) -> dict:
     return out
 
 
-_MACRO_DEFINITIONS: dict = {}
+_MACRO_DEFINITIONS: Lru = Lru(64)
 _CALLED_NAMES: Lru = Lru(16384)
 
 
 def _macro_definitions(outside: bytes) -> tuple:
     """The `#define`s written outside function bodies (`outside_bodies`), read once per
     change of that text."""
-    found = _MACRO_DEFINITIONS.get(outside)
-    if found is None:
-        if len(_MACRO_DEFINITIONS) > 64:
-            _MACRO_DEFINITIONS.clear()
-        found = _MACRO_DEFINITIONS[outside] = syntax.define_directives(outside)
-    return found
+    return _MACRO_DEFINITIONS.get(outside, lambda: syntax.define_directives(outside))
 
 
 def _called_names(source: bytes, body: Node) -> frozenset:
@@ -513,7 +508,7 @@ def _defined_macros(source: bytes) -> tuple:
     return tuple(sorted(found.items()))
 
 
-_DECLARED: dict = {}
+_DECLARED: Lru = Lru(64)
 
 
 def outside_bodies(source: bytes, functions: list) -> bytes:
@@ -527,16 +522,14 @@ def _declared_outside_bodies(root: Node, source: bytes, config: Config, outside:
     that text does not change (every keystroke inside a body, in the editor)."""
     # what they are read with: the annotation macros (the project's contracts add some) and method tables
     key = (outside, tuple(sorted(config.annotations.items())), config.entry_tables)
-    found = _DECLARED.get(key)
-    if found is None:
-        if len(_DECLARED) > 64:
-            _DECLARED.clear()
+
+    def read():
         guarded, order = data_annotations(root, source, config.annotations)
-        found = (annotated_functions(root, source, config.annotations), guarded, order,
-                 table_entry_points(root, source, config.entry_tables), recursive_lock_patterns(root, source),
-                 _defined_macros(source), noreturn_functions(outside))
-        _DECLARED[key] = found
-    return found
+        return (annotated_functions(root, source, config.annotations), guarded, order,
+                table_entry_points(root, source, config.entry_tables), recursive_lock_patterns(root, source),
+                _defined_macros(source), noreturn_functions(outside))
+
+    return _DECLARED.get(key, read)
 
 
 def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes, entry_point: Optional[CFG] = None):
@@ -595,12 +588,24 @@ def lock_identity(fn: Node, body: Node, source: bytes, events=()) -> lockgraph.L
     return lockgraph.LockIdentity(all_types, statics(source), lockgraph.left_out(events))
 
 
-_STATICS: Lru = Lru(8)
+_STATICS: Lru = Lru(8)  # text outside bodies -> the names it declares static
+_LAST_STATICS: list = [None, frozenset()]  # (file text, its static names): asked once per function
+
+
+def prime_statics(source: bytes, outside: bytes) -> frozenset:
+    """Read the names the file `source` declares static at file scope from its text
+    outside bodies (`outside`): once while that text stays the same."""
+    _LAST_STATICS[1] = _STATICS.get(outside, lambda: lockgraph.static_names(outside))
+    _LAST_STATICS[0] = source
+    return _LAST_STATICS[1]
 
 
 def statics(source: bytes) -> frozenset:
-    """`lockgraph.static_names` of a file, read once per text."""
-    return _STATICS.get(source, lambda: lockgraph.static_names(source))
+    """The names `source` declares static at file scope (see `prime_statics`; the engine
+    primes it before analysing a file's functions, others read the whole text)."""
+    if _LAST_STATICS[0] is not source:
+        prime_statics(source, source)
+    return _LAST_STATICS[1]
 
 
 def _parameters(fn: Node, source: bytes) -> list[str]:

@@ -325,20 +325,29 @@ def locate(source: bytes, what: str, name: str, project_macros: Optional[Mapping
 def _locate_in_definition(source: bytes, function: str, needle: str) -> Optional[tuple[int, int]]:
     """The first `needle` (a lock as written) in the body of the definition of
     `function`, else the definition's name."""
-    for m in re.finditer(rb"\b" + re.escape(function.encode()) + rb"\s*\(", source):
+    name = re.escape(function.encode())
+    # the usual shape first (`static int f(struct q *q)` then `{`): one regex search, not a
+    # bracket walk from each of the function's many calls
+    header = re.search(rb"(?m)^[^\n;{}()=]*?\b(" + name + rb")\s*\([^;{}]*\)\s*\{", source)
+    if header is not None:
+        return _needle_in_body(source, header.end(), needle) or header.span(1)
+    for m in re.finditer(rb"\b" + name + rb"\s*\(", source):
         close = _matching(source, m.end() - 1, limit=2000)
         if close is None:
             return None
         brace = re.match(rb"[^;{]*\{", source[close + 1:close + 400])
         if brace is None:
             continue  # a call or a prototype
-        start = close + 1 + brace.end()
-        found = re.search(r"\s*".join(re.escape(part) for part in needle.split()).encode() if needle.strip() else b"$^",
-                          source[start:start + 200_000])
-        if found:
-            return start + found.start(), start + found.end()
-        return m.start(), m.start() + len(function.encode())
+        return _needle_in_body(source, close + 1 + brace.end(), needle) or (m.start(), m.start() + len(function.encode()))
     return None
+
+
+def _needle_in_body(source: bytes, start: int, needle: str) -> Optional[tuple[int, int]]:
+    """The first `needle` (spaced as it may be) from `start`, the inside of a body."""
+    if not needle.strip():
+        return None
+    found = re.search(r"\s*".join(re.escape(part) for part in needle.split()).encode(), source[start:start + 200_000])
+    return (start + found.start(), start + found.end()) if found else None
 
 
 def _locate_function(source: bytes, name: str) -> Optional[tuple[int, int]]:
