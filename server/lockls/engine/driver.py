@@ -337,8 +337,9 @@ class Engine:
         out.outside = outside
         fp = config.fingerprint()
         for fn, body in functions:
-            key = function_key(fn, source, fp, rec, st)
-            entry = self.functions.get(key)
+            # (an engine that keeps nothing, as for one file alone, has nothing to look up)
+            key = function_key(fn, source, fp, rec, st) if remember or len(self.functions) else None
+            entry = self.functions.get(key) if key is not None else None
             if entry is None:
                 entry = Entry(self._analyze_function(fn, body, source, config, rec), fn.start_byte, fn.start_point[0])
                 if remember:

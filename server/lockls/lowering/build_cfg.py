@@ -64,7 +64,9 @@ _PREPROC_CONSTANT = {"0": False, "1": True, "false": False, "true": True, "0L": 
 
 def _trail(line: int, before: str, after: str = "", loop: bool = False) -> TrailItem:
     """A branch taken at `line`, explained as "<before>at line N<after>"."""
-    return TrailItem(line, Message.of(before, "at ", LineRef(line), after), loop)
+    # (built directly: one per branch of every function, so on the hot path)
+    return TrailItem(line, Message((before + "at ", LineRef(line), after) if after else (before + "at ", LineRef(line))),
+                     loop)
 
 
 
