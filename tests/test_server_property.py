@@ -40,11 +40,22 @@ def normalise(items):
     return sorted(items)
 
 
-def expected(text: str):
-    data = text.encode()
-    result = analyze_source(data, "f.c", default_config())
+def expected(text: str, name: str = "f.c"):
+    """What `--check` reports for `text`."""
+    result = analyze_source(text.encode(), name, default_config())
     return normalise((f.rule, f.span.start_byte, f.span.end_byte, f.text,
                       tuple((r.span.start_byte, r.message) for r in f.related)) for f in result.findings)
+
+
+def reported(s: Session, uri: str, name: str):
+    """What the session reports for the document now; related places declared outside
+    the function are resolved against its text, as the server does."""
+    final = s.analysis(uri)
+    return normalise((f.rule, f.site.start_byte, f.site.end_byte, str(f.message),
+                      tuple((r.span.start_byte, r.message)
+                            for r in related_locations(f.related, name, final.source, default_config(),
+                                                       outside=final.outside)))
+                     for f in final.findings)
 
 
 EDITS = st.lists(st.tuples(st.floats(0, 1), st.integers(0, 12), st.sampled_from(SNIPPETS)), min_size=1, max_size=8)
@@ -73,14 +84,7 @@ def test_session_matches_check_after_random_edits(source, edits, encoding):
         if version % 3 == 0:
             s.analysis(uri)  # analyse some intermediate versions too
     assert s.documents[uri].source == text.encode()
-    data = text.encode()
-    # related places declared outside the function are resolved against the final text, as the server does
-    final = s.analysis(uri)
-    got = normalise((f.rule, f.site.start_byte, f.site.end_byte, str(f.message),
-                     tuple((r.span.start_byte, r.message)
-                           for r in related_locations(f.related, "f.c", data, default_config(), outside=final.outside)))
-                    for f in final.findings)
-    assert got == expected(text)
+    assert reported(s, uri, "f.c") == expected(text)
 
 
 # A file whose functions' effects on their callers are read from their bodies (wrappers
@@ -154,15 +158,7 @@ def test_session_matches_check_after_edits_of_wrappers(edits):
         text = text[:start] + new + text[end:]
         s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
         s.analysis(uri)  # every version: the editor analyses as the user types
-    data = text.encode()
-    final = s.analysis(uri)
-    got = normalise((f.rule, f.site.start_byte, f.site.end_byte, str(f.message),
-                     tuple((r.span.start_byte, r.message)
-                           for r in related_locations(f.related, "w.c", data, default_config(), outside=final.outside)))
-                    for f in final.findings)
-    result = analyze_source(data, "w.c", default_config())
-    assert got == normalise((f.rule, f.span.start_byte, f.span.end_byte, f.text,
-                             tuple((r.span.start_byte, r.message) for r in f.related)) for f in result.findings)
+    assert reported(s, uri, "w.c") == expected(text, "w.c")
 
 
 def test_a_keystroke_in_a_body_rereads_that_function_alone(monkeypatch):

@@ -27,11 +27,9 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from lockls.syntax import nodes as syntax
-from lockls.engine.function import outside_tokens as tokens_outside
-from lockls.engine.function import prime_statics
 from lockls.engine.function import (ContractsTrace, FunctionResult, analyze_function, contracts_after_edit,
-                                    damaged_definitions, file_contracts, function_nodes, recursive_globals,
-                                    with_wrappers)
+                                    damaged_definitions, file_contracts, function_nodes, outside_tokens,
+                                    prime_statics, recursive_globals, with_wrappers)
 from lockls.report.related import make_finding
 from lockls.syntax.annotations import unchecked_functions
 from lockls.config import Config
@@ -224,10 +222,6 @@ class FileAnalysis:
         return out
 
 
-# kept for the language server's modules, which name it by what it is to them
-DocumentAnalysis = FileAnalysis
-
-
 # -- the engine ------------------------------------------------------------------
 
 class Engine:
@@ -360,7 +354,7 @@ class Engine:
     def unchecked(self, out: FileAnalysis, root, config: Config) -> frozenset:
         """The functions marked `no_thread_safety_analysis`: read from their declarations,
         outside bodies, so once while that text stays the same."""
-        return self._unchecked.get((tokens_outside(out.outside.text), tuple(sorted(config.annotations.items()))),
+        return self._unchecked.get((outside_tokens(out.outside.text), tuple(sorted(config.annotations.items()))),
                                    lambda: unchecked_functions(root, out.source, config.annotations))
 
     def _analyze_function(self, fn, body, source: bytes, config: Config, rec: frozenset) -> FunctionResult:

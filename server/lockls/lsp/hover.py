@@ -21,7 +21,7 @@ from lockls.config import Config, LockFunction
 from lockls.lsp.documents import Document
 from lockls.report.related import related_locations
 from lockls.ir.events import Access, Release, Return, TryAcquire
-from lockls.engine.driver import DocumentAnalysis, Slot
+from lockls.engine.driver import FileAnalysis, Slot
 from lockls.dataflow.lockstate import held_anywhere
 from lockls.lsp.lock_events import event_at, lock_call_at, lock_events
 from lockls.lsp.probe import PROBE_LOCK, probe_state
@@ -147,7 +147,7 @@ def _guard_hover(session: Session, doc: Document, slot: Slot, offset: int, confi
     return ""
 
 
-def _held_hover(session: Session, doc: Document, slot: Slot, offset: int, result: DocumentAnalysis) -> str:
+def _held_hover(session: Session, doc: Document, slot: Slot, offset: int, result: FileAnalysis) -> str:
     fr = slot.result
     if fr.skipped:
         return f"lockls could not analyse `{fr.name}`: {fr.skipped}"

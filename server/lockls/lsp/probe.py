@@ -23,7 +23,7 @@ from lockls.config import Config, LockFunction
 from lockls.lsp.documents import Document
 from lockls.ir.events import Release
 from lockls.lru import Lru
-from lockls.engine.driver import DocumentAnalysis, Slot
+from lockls.engine.driver import FileAnalysis, Slot
 
 PROBE = "__lockls_probe__"
 PROBE_LOCK = "__lockls_probe_lock__"
@@ -32,7 +32,7 @@ _BODY_FIELDS = {"if_statement": "consequence", "while_statement": "body", "for_s
                 "do_statement": "body"}
 
 
-def probe_state(parser, doc: Document, slot: Slot, offset: int, result: DocumentAnalysis):
+def probe_state(parser, doc: Document, slot: Slot, offset: int, result: FileAnalysis):
     """(lock state at the start of the statement at `offset`, new-offset -> document-offset),
     or None when there is no statement to probe; the state is () when no path reaches it.
     `parser` is a tree-sitter parser of the session's own (not the documents')."""

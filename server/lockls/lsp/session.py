@@ -33,7 +33,7 @@ from lockls.report.related import read_source
 from lockls.config import Config, ConfigError, clear_config_cache, config_for, config_from_text, default_config
 from lockls.dataflow.contracts import Contracts
 from lockls.lsp.documents import UTF8, UTF16, Document
-from lockls.engine.driver import DocumentAnalysis, Engine
+from lockls.engine.driver import Engine, FileAnalysis
 from lockls.lsp.uris import is_config_uri, path_to_uri, uri_to_path
 from lockls.engine.project import static_among, with_own
 from lockls.rules import RULES
@@ -50,7 +50,7 @@ class Session:
         self.parser = syntax.new_parser()
         self.probe_parser = syntax.new_parser()
         self.documents: dict[str, Document] = {}
-        self.analyses: dict[str, DocumentAnalysis] = {}
+        self.analyses: dict[str, FileAnalysis] = {}
         self.engine = Engine()
         self.cache = self.engine.functions
         self.explicit_config: Optional[str] = None
@@ -228,7 +228,7 @@ class Session:
 
     # -- analysis ------------------------------------------------------------------
 
-    def analysis(self, uri: str) -> Optional[DocumentAnalysis]:
+    def analysis(self, uri: str) -> Optional[FileAnalysis]:
         """The analysis of the document's current text (computed when stale)."""
         doc = self.documents.get(uri)
         if doc is None or doc.tree is None:
@@ -238,7 +238,7 @@ class Session:
             return current
         config = self.config_for_uri(uri)
         if config.source is not None and not config.is_included(uri_to_path(uri)):
-            result = DocumentAnalysis(doc.version, config=config)
+            result = FileAnalysis(doc.version, config=config)
             self.static_memo.pop(uri, None)  # it follows the edits of analysed texts only
         else:
             project = self.index.project_for(config) if self.index is not None else None
@@ -281,7 +281,7 @@ class Session:
         self.found[uri] = (project, words)
         return words
 
-    def _share(self, uri: str, doc: Document, result: DocumentAnalysis, saved: bool = False) -> None:
+    def _share(self, uri: str, doc: Document, result: FileAnalysis, saved: bool = False) -> None:
         """Give the index the document's contracts as typed, when they changed
         (its own contracts on every analysis; everything, on save)."""
         if self.index is None or result.base is None or doc.tree is None:
