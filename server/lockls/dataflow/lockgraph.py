@@ -10,7 +10,7 @@ lock they are differs from call to call.
 
 An edge `A -> B` (`ordergraph.OrderEdge`) says some function takes B (directly,
 or through a call whose summary says it takes B) while A is held on every path
-there. Edges are read while summarising (`analysis.file_contracts`), merged
+there. Edges are read while summarising (`function.file_contracts`), merged
 over the project like every other contract, and a cycle (A before B in one
 function, B before A in another) is a possible deadlock: `lock-order` reports
 each edge of the file that closes one (`OrderCycle`), with the other side as

@@ -1,7 +1,7 @@
 """What calling a function does to its caller's locks, computed from its body.
 
 Owns: `summary_of`, which reads one analysed function (its CFG and fixpoint
-states, see `analysis.analyze_function`) and says, as a `LockFunction`, the one
+states, see `function.analyze_function`) and says, as a `LockFunction`, the one
 thing a call to it does to a lock its caller can name (a lock reached from a
 parameter):
 - *acquire*: the lock is held on every way out, taken here and not held when
@@ -17,7 +17,7 @@ parameter):
 A function with more than one effect (releases A and takes B), an effect on
 some paths only that no return value tells apart, or a lock/unlock finding of
 its own has no summary: its calls do nothing to locks, as an unknown call.
-Functions are summarised callees first by the callers (`analysis.file_contracts`
+Functions are summarised callees first by the callers (`function.file_contracts`
 within a file, `project.infer` across files), so a summary sees its callees'.
 
 Also owns `macro_functions`: function-like (and object-like) `#define`s whose
@@ -45,9 +45,9 @@ _PATH = re.compile(r"(?:->[A-Za-z_]\w*)*\Z")
 
 def summary_of(result, params: list[str], steps: list, is_global, stored_into=lambda name: None,
                is_recursive=lambda key, fn: False) -> Optional[LockFunction]:
-    """The effect of calling the analysed function `result` (an `analysis.FunctionResult`)
+    """The effect of calling the analysed function `result` (an `function.FunctionResult`)
     on its caller's locks, or None. `params`: its parameter names; `steps`: (event,
-    state before it) of every reachable event (`analysis.replay`); `is_global(root)`:
+    state before it) of every reachable event (`function.replay`); `is_global(root)`:
     whether a name used in the body is a global (not a local or a parameter);
     `stored_into(name)`: the index of the parameter through which the local `name` is
     handed back (`*lockp = name;`), if any."""

@@ -10,7 +10,7 @@ formats or worker processes.
 
 The model (see `contracts` for what a `Contracts` holds):
 - every file's *own* contracts are computed under the configuration alone
-  (`analysis.file_contracts`); they always apply to the file itself;
+  (`function.file_contracts`); they always apply to the file itself;
 - a header exports all of them; a `.c` file all but those of its `static`
   functions (a static wrapper in one file says nothing about a function of the
   same name elsewhere);
@@ -80,7 +80,7 @@ def scan_tree(tree, source: bytes, path: str, config: Config, extra: Optional[Co
     previous round), the file is read again under the project's contracts: its
     summaries are computed afresh (a caller of another file's summary may gain one,
     or lose the one it seemed to have). `analyzed` collects the
-    functions analysed under `config` on the way (see `analysis.file_contracts`)."""
+    functions analysed under `config` on the way (see `function.file_contracts`)."""
     from lockls.engine.function import function_nodes, recursive_globals, file_contracts
 
     root = tree.root_node
@@ -467,19 +467,9 @@ def infer(files: dict[str, FileContracts], config: Config,
 
 # -- what a file is analysed under -------------------------------------------------------
 
-def effective_config(config: Config, own: Optional[Contracts], relevant: Optional[Contracts]) -> Config:
-    """The configuration to analyse a file under: `config` when it needs nothing from
-    the project (`analysis.analyze_tree` lays the file's own contracts over it), else
-    its own contracts (`own`: after the inference rounds, so with its wrappers of
-    other files' wrappers) and then the `relevant` ones of the project."""
-    if not relevant and own is None:
-        return config
-    return apply(config, Contracts.merge([own or Contracts(), relevant or Contracts()]).settled())
-
-
 def fingerprint(config_fingerprint: str, relevant: Optional[Contracts], own: Optional[Contracts] = None) -> str:
     """The result cache's configuration fingerprint for a file analysed under
-    `effective_config(config, own, relevant)`: the bare configuration's when it
+    `Engine.analyze` with `contracts=(own, relevant)`: the bare configuration's when it
     needs nothing from the project, else a hash of everything that decides it."""
     if not relevant and own is None:
         return config_fingerprint

@@ -1,6 +1,6 @@
 """The lockls language server: pygls wiring only.
 
-Owns: the pygls server object, the handlers that forward to `lsp_session.Session`,
+Owns: the pygls server object, the handlers that forward to `session.Session`,
 position-encoding negotiation (utf-8 when the client offers it, else utf-16),
 publishing diagnostics (debounced, versioned, never stale) and logging setup.
 The only module that imports pygls.

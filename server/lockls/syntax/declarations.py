@@ -395,7 +395,7 @@ _NOT_NAMES = frozenset({b"__attribute__", b"__declspec", b"_Noreturn", b"noretur
 
 
 def noreturn_functions(outside: bytes) -> tuple:
-    """The functions the text outside function bodies (`analysis.outside_bodies`)
+    """The functions the text outside function bodies (`function.outside_bodies`)
     declares or defines as never returning, sorted: a call of one ends the path."""
     if not _NORETURN_MARK.search(outside):
         return ()
