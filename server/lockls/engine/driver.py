@@ -206,11 +206,10 @@ class FileAnalysis:
         """The CLI's view: findings with positions, related places and text."""
         out = FileResult(path=self.path)
         out.skipped = [f"{name} (line {line}): the parser could not read this definition (unbalanced braces?)"
-                       for name, line in self.damaged]
+                       for name, line in self.damaged] + self.skipped
         for slot in self.slots:
             fr = slot.result
             if fr.skipped:
-                out.skipped.append(f"{fr.name} (line {slot.line}): {fr.skipped}")
                 continue
             out.functions += 1
             if fr.partial:
@@ -272,9 +271,11 @@ class Engine:
 
         tree = tree if tree is not None else self.parse(path, source)
         functions = function_nodes(tree.root_node)
-        static = prime_statics(source, syntax.outside_bodies(source, functions).text)
+        outside = syntax.outside_bodies(source, functions).text
+        static = prime_statics(source, outside)
         analyzed: Optional[dict] = {} if keep else None
-        found = scan_tree(tree, source, path, config, extra=extra, own=own, analyzed=analyzed)
+        found = scan_tree(tree, source, path, config, extra=extra, own=own, analyzed=analyzed, functions=functions,
+                          outside=outside)
         if keep and self._keep(path, source, tree):
             if analyzed:
                 fp, rec = config.fingerprint(), recursive_globals(source)
@@ -308,19 +309,23 @@ class Engine:
         rec = recursive_globals(source)
         functions = function_nodes(root)
         outside = syntax.outside_bodies(source, functions)
+        tokens = outside_tokens(outside.text)
         st = prime_statics(source, outside.text)
         base = config
         if contracts is not None:
             own, relevant = contracts
-            own = own if own is not None else file_contracts(root, source, config, rec, functions=functions)
+            own = own if own is not None else file_contracts(root, source, config, rec, functions=functions,
+                                                             outside=outside.text)
             relevant = relevant or Contracts()
         else:
-            own = _own_contracts(root, source, config, rec, functions, memo, edited)
+            holding = _bodies_holding(functions, edited) if edited is not None else None
+            own = _own_contracts(root, source, config, rec, functions, memo, edited, holding, outside.text, tokens)
             if memo is not None:  # on every call: `edited` covers the edits since the previous one only
-                _carry_memo(memo, source, functions, edited)
+                _carry_memo(memo, source, edited is not None and holding is not None)
             static = _static_names(tree, source, functions, memo) if project else ()
-            relevant = (project.relevant(source, own, static, found, path, _defined_names(functions, source, memo))
-                        if project else Contracts())
+            defined = frozenset(memo["trace"].names) if memo is not None else \
+                frozenset(syntax.function_name(fn, source) for fn, _ in functions)
+            relevant = project.relevant(source, own, static, found, path, defined) if project else Contracts()
         config = apply_contracts(config, Contracts.merge([own, relevant]).settled())
         # other files' contracts can change a function's summary here: read the file's again
         if (contracts is not None and contracts != (None, None)) or (relevant and _may_wrap(relevant, functions, source)):
@@ -348,13 +353,14 @@ class Engine:
                     out.limits.append((slot, f"lockls could not analyse `{fr.name}`: {fr.skipped}"))
             elif fr.partial:
                 out.limits.append((slot, f"lockls analysed `{fr.name}` only in part: {fr.partial}"))
-        self._report(out, root, source, config, select)
+        self._report(out, root, source, config, select, tokens)
         return out
 
-    def unchecked(self, out: FileAnalysis, root, config: Config) -> frozenset:
+    def unchecked(self, out: FileAnalysis, root, config: Config, tokens: bytes) -> frozenset:
         """The functions marked `no_thread_safety_analysis`: read from their declarations,
-        outside bodies, so once while that text stays the same."""
-        return self._unchecked.get((outside_tokens(out.outside.text), tuple(sorted(config.annotations.items()))),
+        outside bodies (`tokens`: `function.outside_tokens` of that text), so once while
+        that text stays the same."""
+        return self._unchecked.get((tokens, tuple(sorted(config.annotations.items()))),
                                    lambda: unchecked_functions(root, out.source, config.annotations))
 
     def _analyze_function(self, fn, body, source: bytes, config: Config, rec: frozenset) -> FunctionResult:
@@ -370,12 +376,13 @@ class Engine:
                 log.exception("internal error analysing %s", name)
             return FunctionResult(name, fn.start_point[0] + 1, skipped=f"internal error: {type(e).__name__}: {e}")
 
-    def _report(self, out: FileAnalysis, root, source: bytes, config: Config, select: Optional[frozenset]) -> None:
+    def _report(self, out: FileAnalysis, root, source: bytes, config: Config, select: Optional[frozenset],
+                tokens: bytes) -> None:
         """The violations the suppressions and `select` leave, and what to say about the suppressions."""
         comments = suppression_comments(source)
         table = suppressions(source, comments)
         out.warnings = misspelt_rules(comments, RULES)
-        unchecked = self.unchecked(out, root, config)
+        unchecked = self.unchecked(out, root, config, tokens)
         raised: set = set()  # (rule, line) of every finding before suppressions
         for slot in out.slots:
             if not slot.result.findings or slot.name in unchecked:
@@ -417,46 +424,35 @@ def _static_names(tree, source: bytes, functions: list, memo: Optional[dict]):
 
 
 def _own_contracts(root, source: bytes, config: Config, rec: frozenset, functions: list, memo: Optional[dict],
-                   edited: Optional[list]) -> Contracts:
+                   edited: Optional[list], holding: Optional[set], outside: bytes, tokens: bytes) -> Contracts:
     """The file's own contracts; with `memo`, read again for the one function edited
-    since the last call when that is enough (see `function.ContractsTrace`)."""
+    since the last call when that is enough (see `function.ContractsTrace`).
+    `holding`: `_bodies_holding(functions, edited)`; `outside`, `tokens`: the text
+    outside bodies and its `function.outside_tokens`."""
     if memo is None:
-        return file_contracts(root, source, config, rec, functions=functions)
+        return file_contracts(root, source, config, rec, functions=functions, outside=outside)
     trace = memo.get("trace")
     if trace is not None and edited:
-        fn, body = _edited_function(functions, edited) or (None, None)
+        fn, body = functions[next(iter(holding))] if holding is not None and len(holding) == 1 else (None, None)
         if fn is not None or _between_bodies(functions, edited):
-            own = contracts_after_edit(trace, fn, body, source, config, rec, functions)
+            own = contracts_after_edit(trace, fn, body, source, config, rec, functions, tokens)
             if own is not None:
                 return own
     trace = memo["trace"] = ContractsTrace()
-    return file_contracts(root, source, config, rec, functions=functions, trace=trace)
+    return file_contracts(root, source, config, rec, functions=functions, trace=trace, outside=outside)
 
 
-def _edited_function(functions: list, edited: list):
-    """The one function whose body strictly contains every edited range, if any."""
-    if not edited:
-        return None
+def _bodies_holding(functions: list, edited: list) -> Optional[set]:
+    """The indices of the functions whose bodies strictly hold the edited ranges, or
+    None when some range is not strictly inside a body."""
     starts = [body.start_byte for _, body in functions]
-    found = None
+    found = set()
     for a, b in edited:
         i = bisect_right(starts, a) - 1
         if i < 0 or not (functions[i][1].start_byte < a and b < functions[i][1].end_byte - 1):
             return None
-        if found is not None and found is not functions[i]:
-            return None
-        found = functions[i]
+        found.add(i)
     return found
-
-
-def _defined_names(functions: list, source: bytes, memo: Optional[dict]) -> frozenset:
-    """The names of the functions the text defines (remembered while edits stay inside bodies)."""
-    if memo is not None and memo.get("defined_source") is source:
-        return memo["defined"]
-    names = frozenset(syntax.function_name(fn, source) for fn, _ in functions)
-    if memo is not None:
-        memo.update(defined_source=source, defined=names)
-    return names
 
 
 def _between_bodies(functions: list, edited: list) -> bool:
@@ -470,16 +466,12 @@ def _between_bodies(functions: list, edited: list) -> bool:
     return True
 
 
-def _carry_memo(memo: dict, source: bytes, functions: list, edited: Optional[list]) -> None:
+def _carry_memo(memo: dict, source: bytes, inside_bodies: bool) -> None:
     """Keep what `memo` remembers of the previous text when every edit since
-    stayed strictly inside a function body; forget it otherwise."""
+    stayed strictly inside a function body (`inside_bodies`); forget it otherwise."""
     if memo.get("source") is None or memo["source"] is source:
         return
-    starts = [body.start_byte for _, body in functions]
-    inside = edited is not None and all(
-        (i := bisect_right(starts, a) - 1) >= 0 and functions[i][1].start_byte < a and b < functions[i][1].end_byte - 1
-        for a, b in edited)
-    if inside:
+    if inside_bodies:
         memo["source"] = source
     else:
         for key in ("source", "names", "result"):

@@ -68,25 +68,15 @@ class FunctionResult:
 
 # -- per-configuration tables (cached: configs are immutable) -----------------------
 
-# configuration fingerprint -> tables; and what the tables are made of -> tables, since
-# most files' configurations (the project's contracts laid over the file's own) differ
-# in nothing the tables read
+# configuration fingerprint -> tables (their regexes are shared between configurations:
+# see `NameSearch`)
 _TABLES: Lru = Lru(64)
-_TABLES_BY_NAMES: Lru = Lru(64)
 
 
 def _tables(config: Config):
-    """(regex of every lock function name, constant names, regex of the names of the
+    """(search for every lock function name, constant names, search for the names of the
     functions that do something to a caller holding no lock) for a configuration."""
-    return _TABLES.get(config.fingerprint(), lambda: _TABLES_BY_NAMES.get(_table_inputs(config),
-                                                                          lambda: _build_tables(config)))
-
-
-def _table_inputs(config: Config) -> tuple:
-    everywhere = frozenset(g.field or g.variable for g in config.guarded if g.everywhere)
-    return (frozenset(config.functions), everywhere,
-            frozenset(n for n, fn in config.functions.items() if fn.only_takes),
-            frozenset(o for fn in config.functions.values() for o in (fn.success, fn.failure) if o))
+    return _TABLES.get(config.fingerprint(), lambda: _build_tables(config))
 
 
 def _trie_regex(words: list[str]) -> str:
@@ -248,7 +238,7 @@ def with_wrappers(root: Node, source: bytes, config: Config, recursive: frozense
 
 def file_contracts(root: Node, source: bytes, config: Config, recursive: frozenset = frozenset(),
                    analyzed: Optional[dict] = None, functions: Optional[list] = None,
-                   trace: Optional[ContractsTrace] = None) -> Contracts:
+                   trace: Optional[ContractsTrace] = None, outside: Optional[bytes] = None) -> Contracts:
     """What the file says about locks beyond its function bodies (see `contracts`):
     lock functions annotated in the source (`__acquires(x)`, `acquire_capability(x)`,
     ..., see `annotations`), macros that stand for a call of a lock function, and the
@@ -259,9 +249,10 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     `analyzed` (start byte -> FunctionResult) collects the functions analysed on the
     way under `config` itself, for a caller that can reuse them when the file's
     contracts turn out not to change the configuration. `trace` records how the
-    result was reached, for `contracts_after_edit`."""
+    result was reached, for `contracts_after_edit`. `outside`: `outside_bodies` of the
+    file, when the caller has it."""
     functions = functions if functions is not None else function_nodes(root)
-    outside = outside_bodies(source, functions)
+    outside = outside if outside is not None else outside_bodies(source, functions)
     if trace is not None:
         trace.reset((config.fingerprint(), outside_tokens(outside), recursive), functions, source)
     annotated, guarded, order, entry_points, locks, macros, noreturn = _declared_outside_bodies(root, source, config,
@@ -370,13 +361,14 @@ def outside_tokens(outside: bytes) -> bytes:
 
 
 def contracts_after_edit(trace: ContractsTrace, fn: Optional[Node], body: Optional[Node], source: bytes,
-                         config: Config, recursive: frozenset, functions: list) -> Optional[Contracts]:
+                         config: Config, recursive: frozenset, functions: list, tokens: bytes) -> Optional[Contracts]:
     """`file_contracts` of the text after an edit inside the body of `fn` alone (None:
     edits between function bodies only), when the edit changes nothing `trace`
-    depends on; else None (read the whole file)."""
+    depends on; else None (read the whole file). `tokens`: `outside_tokens` of the
+    text outside bodies."""
     if trace.result is None or not trace.converged or not trace.unique:
         return None
-    if trace.key != (config.fingerprint(), outside_tokens(outside_bodies(source, functions)), recursive):
+    if trace.key != (config.fingerprint(), tokens, recursive):
         return None
     if fn is None:  # edits between functions only: every body is as it was
         same = tuple(syntax.function_name(f, source) for f, _ in functions) == trace.names

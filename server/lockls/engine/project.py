@@ -73,47 +73,52 @@ def is_header(path: str) -> bool:
 # -- one file -------------------------------------------------------------------------
 
 def scan_tree(tree, source: bytes, path: str, config: Config, extra: Optional[Contracts] = None,
-              own: Optional[Contracts] = None, analyzed: Optional[dict] = None) -> FileContracts:
+              own: Optional[Contracts] = None, analyzed: Optional[dict] = None, functions: Optional[list] = None,
+              outside: Optional[bytes] = None) -> FileContracts:
     """The contracts of the file `path` (parsed as `tree`) under `config`.
 
     With `extra` (project contracts the file uses) and `own` (its contracts from the
     previous round), the file is read again under the project's contracts: its
     summaries are computed afresh (a caller of another file's summary may gain one,
     or lose the one it seemed to have). `analyzed` collects the
-    functions analysed under `config` on the way (see `function.file_contracts`)."""
-    from lockls.engine.function import function_nodes, recursive_globals, file_contracts
+    functions analysed under `config` on the way (see `function.file_contracts`).
+    `functions`, `outside`: the file's functions and text outside their bodies, when
+    the caller has them."""
+    from lockls.engine.function import function_nodes, outside_bodies, recursive_globals, file_contracts
 
     root = tree.root_node
-    functions = function_nodes(root)
+    functions = functions if functions is not None else function_nodes(root)
+    outside = outside if outside is not None else outside_bodies(source, functions)
     rec = recursive_globals(source)
     if own is None or not extra:
-        own = own if own is not None else file_contracts(root, source, config, rec, analyzed, functions)
+        own = own if own is not None else file_contracts(root, source, config, rec, analyzed, functions,
+                                                         outside=outside)
     else:
         # read afresh: a summary may change (or go) now that its callees' are known
-        own = file_contracts(root, source, apply(config, extra), rec, functions=functions)
-    return with_own(root, source, path, own, functions)
+        own = file_contracts(root, source, apply(config, extra), rec, functions=functions, outside=outside)
+    return with_own(root, source, path, own, functions, outside)
 
 
-def with_own(root, source: bytes, path: str, own: Contracts, functions: Optional[list] = None) -> FileContracts:
-    """The `FileContracts` of a file whose own contracts are `own` (already computed)."""
-    if functions is None:
-        from lockls.engine.function import function_nodes
+def with_own(root, source: bytes, path: str, own: Contracts, functions: Optional[list] = None,
+             outside: Optional[bytes] = None) -> FileContracts:
+    """The `FileContracts` of a file whose own contracts are `own` (already computed);
+    `outside`: the text outside its functions' bodies, when the caller has it."""
+    from lockls.engine.function import function_nodes, outside_bodies
 
-        functions = function_nodes(root)
+    functions = functions if functions is not None else function_nodes(root)
+    outside = outside if outside is not None else outside_bodies(source, functions)
     static = static_functions(root, source)
     return FileContracts(own, _exported(own, static, path), _calls(functions, source), tuple(sorted(static)),
-                         _macro_calls(functions, source))
+                         _macro_calls(outside))
 
 
 _CAPS_CALL = re.compile(rb"\b([A-Z_][A-Z0-9_]*)\s*\(")
 
 
-def _macro_calls(functions, source: bytes) -> tuple:
-    """Capitalised names called outside function bodies: where annotation macros
-    are used (`void f(struct q *q) MY_REQUIRES(q->mu);`, `int n MY_GUARDED_BY(mu);`)."""
-    from lockls.engine.function import outside_bodies
-
-    return tuple(sorted({n.decode() for n in _CAPS_CALL.findall(outside_bodies(source, functions))}))
+def _macro_calls(outside: bytes) -> tuple:
+    """Capitalised names called outside function bodies (`outside`): where annotation
+    macros are used (`void f(struct q *q) MY_REQUIRES(q->mu);`, `int n MY_GUARDED_BY(mu);`)."""
+    return tuple(sorted({n.decode() for n in _CAPS_CALL.findall(outside)}))
 
 
 def scan_source(source: bytes, path: str, config: Config, parser=None, **kwargs) -> FileContracts:

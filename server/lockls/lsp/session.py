@@ -292,7 +292,8 @@ class Session:
         shared = self.shared.get(uri)
         if shared is not None and shared.own == result.own and not saved:
             return
-        contracts = with_own(doc.tree.root_node, doc.source, path, result.own)
+        contracts = with_own(doc.tree.root_node, doc.source, path, result.own,
+                             [(slot.fn, slot.body) for slot in result.slots], result.outside.text)
         if contracts != shared:
             self.shared[uri] = contracts
             self.index.update_live(path, contracts, doc.source)
