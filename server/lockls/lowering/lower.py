@@ -81,7 +81,7 @@ class Lowerer:
     """Turns expressions of one function into events, given the lock API table."""
 
     def __init__(self, source: bytes, config: Config, aliases: dict[str, str], constants: frozenset[str],
-                 lock_names: Optional[re.Pattern] = None, origin: int = 0, variable_types=None,
+                 lock_names=None, origin: int = 0, variable_types=None,
                  end: Optional[int] = None):
         self.source = source
         self.functions = config.functions
@@ -103,7 +103,7 @@ class Lowerer:
         self.guarded_names = re.compile(rb"\b(?:" + b"|".join(n.encode() for n in names) + rb")\b") if names else None
         self.aliases = aliases
         self.constants = constants  # names known to be constants (e.g. thrd_success)
-        self.lock_names = lock_names  # regex of every lock function's name (a prefilter)
+        self.lock_names = lock_names  # search for every lock function's name (a prefilter; `.search(text, a, b)`)
         self.origin = origin  # where the function starts: names made here are relative to it
         self._end = end if end is not None else len(source)  # where it ends
         self._allocated: Optional[dict] = None  # variable -> where it is assigned an allocation (see `_fresh`)
