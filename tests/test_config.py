@@ -256,7 +256,7 @@ def test_type_error_item_of_list(tmp_path):
 
 def test_unknown_top_level_key(tmp_path):
     error = load_error(tmp_path, "# project\n\n[lokcs]\nmatch = 'x'\n")
-    assert_single_error(error, 3, "lokcs", "unknown key; expected one of presets, rules, files, functions, kinds, locks, annotations, classes, lock-order, guarded, entry-points")
+    assert_single_error(error, 3, "lokcs", "unknown key; expected one of presets, rules, files, functions, kinds, locks, annotations, classes, lock-order, guarded, entry-points, limits")
 
 
 def test_quoted_function_name_must_be_an_identifier(tmp_path):

@@ -347,6 +347,13 @@ def _boolean(value: Any, path: KeyPath, problems: _Problems) -> Any:
     return _INVALID
 
 
+def _positive_integer(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    problems.add(path, f"expected a positive integer, got {_quoted(value) if isinstance(value, str) else value}")
+    return _INVALID
+
+
 def _string(value: Any, path: KeyPath, problems: _Problems) -> Any:
     if isinstance(value, str) and value:
         return value
@@ -735,6 +742,7 @@ _SECTIONS: dict[str, Validator] = {
     "lock-order": _string_list,
     "guarded": _array_of_tables(lambda v, p, pr: _guarded_entry(v, p, pr)),
     "entry-points": lambda v, p, pr: _entry_points_entry(v, p, pr),
+    "limits": _table({"function-steps": lambda v, p, pr: _positive_integer(v, p, pr)}),
 }
 _DOCUMENT = _table(_SECTIONS)
 _PRESET_DOCUMENT = _table({"functions": _FUNCTIONS, "kinds": _KINDS})
@@ -892,6 +900,7 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
         guarded=tuple(dataclasses.replace(g, origin=source) for g in _valid(parsed, "guarded", ()) if g is not _INVALID),
         entry_points=_valid(parsed, "entry-points", {}).get("functions", ()),
         entry_tables=_valid(parsed, "entry-points", {}).get("tables", ()),
+        function_steps=_valid(_valid(parsed, "limits", {}), "function-steps", 0),
     )
 
 

@@ -153,6 +153,14 @@ class LockPattern:
         return fnmatch.fnmatchcase(lock_key, self.match)
 
 
+# The work one function's analysis may take (path classes carried through an event or
+# joined at a block, each weighing one plus its locks, and its CFG's blocks and events):
+# about six times what the largest function of the real trees in bench/ needs (310,000:
+# zfs, with its project's summaries), a few seconds at worst. Counted, not timed, so
+# that the editor and CI skip the same functions.
+DEFAULT_FUNCTION_STEPS = 2_000_000
+
+
 @dataclass(frozen=True)
 class Config:
     """The effective configuration for one file: presets merged with the project's file.
@@ -179,6 +187,7 @@ class Config:
     entry_tables: tuple = ()  # types whose initializers list entry points ("struct file_operations")
     order_cycles: tuple = ()  # ordergraph.OrderCycle: edges of the files' code that close a lock-graph cycle
     noreturn: frozenset = frozenset()  # functions declared never to return (`_Noreturn`, `G_NORETURN`, ...)
+    function_steps: int = 0  # `[limits] function-steps`: the work one function may take (0: DEFAULT_FUNCTION_STEPS)
 
     @functools.cached_property
     def _fingerprint(self) -> str:
@@ -201,9 +210,15 @@ class Config:
             "entry_tables": list(self.entry_tables),
             "order_cycles": [dataclasses.asdict(c) for c in self.order_cycles],
             "noreturn": sorted(self.noreturn),
+            "function_steps": self.max_function_steps,
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def max_function_steps(self) -> int:
+        """The work one function's analysis may take before it is skipped (see `solver.solve`)."""
+        return self.function_steps or DEFAULT_FUNCTION_STEPS
 
     def fingerprint(self) -> str:
         """A stable sha256 hex digest of everything that affects analysis results."""

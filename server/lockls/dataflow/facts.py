@@ -23,6 +23,9 @@ from lockls.ir.events import Cond, mentions  # noqa: F401 (mentions: read with t
 
 Fact = tuple[str, str, str]
 Facts = frozenset  # of Fact
+# facts one path class keeps: a chain of 2,000 `else if (c == N)` must not keep 2,000 in
+# every state it reaches (quadratic time and memory); real paths know a handful
+MAX_FACTS = 64
 
 _NUMBER = re.compile(r"^[+-]?(0[xX][0-9a-fA-F]+|\d+)[uUlL]*$")
 _SYMBOL = re.compile(r"^[A-Za-z_]\w*$")
@@ -104,7 +107,10 @@ def _compare_with_errno(known: int, op: str) -> Optional[bool]:
 
 def decide(facts: Facts, cond: Cond) -> Optional[bool]:
     """The value of `cond` given `facts`, or None when they do not tell."""
+    key, text = cond.key, cond.text
     for fact in facts:
+        if fact[0] != key and fact[0] != text:
+            continue  # about something else (most facts, on a long path)
         verdict = _decide_one(fact, cond)
         if verdict is not None:
             return verdict
@@ -126,7 +132,10 @@ def assume(facts: Facts, cond: Cond, truth: bool) -> Optional[Facts]:
             added.add((cond.key, "ne", cond.const))
         elif (op == "<" and nc == 0) or (op == "<=" and nc == -1):
             added.add((cond.key, "neg", ""))
-    return facts | added
+    out = facts | added
+    if len(out) > MAX_FACTS:  # keep the new ones, and the first of the others in a fixed order
+        out = frozenset(added) | frozenset(sorted(facts - added)[:MAX_FACTS - len(added)])
+    return out
 
 
 def outcome_fact(key: str, outcome: str) -> Fact:

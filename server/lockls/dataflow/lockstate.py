@@ -17,13 +17,17 @@ Values are immutable; `join`, `transfer` and `refine` return new states.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Iterable, Optional
 
 from lockls.dataflow import facts as F
 from lockls.ir.events import Acquire, Cond, Derive, Kill, Rebind, Release, Site, TrailItem, TryAcquire
 
 MAX_CLASSES = 24
+_first = itemgetter(0)
+MAX_TRAIL = 32  # branches a path class remembers to explain findings (the latest)
 MAX_COUNT = 3  # recursion depth tracked for recursive locks
 
 
@@ -60,7 +64,11 @@ class PathClass:
         return tuple((k, f.signature) for k, f in self.locks)
 
     def get(self, key: str) -> Optional[LockFact]:
-        for k, f in self.locks:
+        locks = self.locks
+        if len(locks) > 8:  # sorted by key: a switch with a lock per case has hundreds
+            i = bisect_left(locks, key, key=_first)
+            return locks[i][1] if i < len(locks) and locks[i][0] == key else None
+        for k, f in locks:
             if k == key:
                 return f
         return None
@@ -69,7 +77,7 @@ class PathClass:
         locks = [(k, f) for k, f in self.locks if k != key]
         if fact is not None:
             locks.append((key, fact))
-            locks.sort(key=lambda kf: kf[0])
+            locks.sort(key=_first)
         return PathClass(tuple(locks), self.facts, self.trail)
 
     def held(self) -> list[tuple[str, LockFact]]:
@@ -93,7 +101,8 @@ def _merge_fact(a: LockFact, b: LockFact) -> LockFact:
     if a.sites == b.sites and a.written == b.written:
         return a
     sites = a.sites | b.sites
-    first = min((a, b), key=_spelling_order)
+    # (the spelling order looks at every site: only when the spellings differ)
+    first = a if a.written == b.written else min((a, b), key=_spelling_order)
     return LockFact(a.held, a.entry_held, a.shared, a.count, sites, first.written, a.unknown,
                     a.spinning or b.spinning, a.lock_class or b.lock_class)
 
@@ -135,9 +144,11 @@ def _known_not_held_at_entry(classes: tuple, lock_flags: frozenset = frozenset()
         return list(classes)
     out = []
     for c in classes:
-        for k, f in known.items():
-            if c.get(k) is None:
-                c = c.with_lock(k, LockFact(False, False, False, 0, frozenset(), f.written))
+        have = {k for k, _ in c.locks}
+        missing = [(k, LockFact(False, False, False, 0, frozenset(), f.written))
+                   for k, f in known.items() if k not in have]
+        if missing:
+            c = PathClass(tuple(sorted(c.locks + tuple(missing), key=_first)), c.facts, c.trail)
         out.append(c)
     return out
 
@@ -410,9 +421,21 @@ def refine(state: LockState, cond: Optional[Cond], truth: bool, note: Optional[T
                 continue  # this path cannot take this edge
         if null is not None and _holds_through(c, null):
             continue  # a lock held through `p` says `p` is not NULL: `if (p) unlock(&p->lock)`
-        trail = c.trail | {note} if note is not None else c.trail
+        trail = _noted(c.trail, note) if note is not None else c.trail
         out.append(PathClass(locks, facts, trail))
     return normalize(out)
+
+
+def _noted(trail: frozenset, note: TrailItem) -> frozenset:
+    """`trail` and `note`, keeping the MAX_TRAIL latest branches: explanations name the
+    latest two, and a path through thousands of branches must not keep them all in
+    every state it reaches (5,000 `if (e) goto out;` under a lock: 1.2 GB)."""
+    trail = trail | {note}
+    while len(trail) > MAX_TRAIL:  # one note more than the cap: drop the earliest
+        earliest = min(t.line for t in trail)
+        ties = [t for t in trail if t.line == earliest]
+        trail = trail - {min(ties, key=lambda t: (str(t.text), t.loop)) if len(ties) > 1 else ties[0]}
+    return trail
 
 
 def _held_on_edge(cond: Optional[Cond], truth: bool) -> Optional[tuple[str, bool]]:

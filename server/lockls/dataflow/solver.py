@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 from typing import Callable
 
+from lockls.config.model import DEFAULT_FUNCTION_STEPS
 from lockls.dataflow import lockstate as L
 from lockls.ir.cfg import CFG
 from lockls.ir.events import Acquire, Derive, Kill, Rebind, Release, TryAcquire
@@ -22,8 +23,14 @@ MAX_VISITS_PER_BLOCK = 64
 MAX_VISITS_PER_BLOCK_ON_AVERAGE = 12
 
 
+
+
 class NoFixpoint(Exception):
     pass
+
+
+class OverBudget(NoFixpoint):
+    """The function needs more work than its budget (`[limits] function-steps`)."""
 
 
 def transfer(state: L.LockState, event, is_recursive: Callable[[str, object], bool]) -> L.LockState:
@@ -48,9 +55,11 @@ def transfer(state: L.LockState, event, is_recursive: Callable[[str, object], bo
 
 
 def solve(cfg: CFG, is_recursive: Callable[[str, object], bool], initial: L.LockState = L.ENTRY,
-          lock_flags: frozenset = frozenset()) -> list:
+          lock_flags: frozenset = frozenset(), max_steps: int = DEFAULT_FUNCTION_STEPS) -> list:
     """The state at the start of every block (`()` for unreachable blocks), from
-    `initial` at the entry (locks the function requires its caller to hold)."""
+    `initial` at the entry (locks the function requires its caller to hold).
+    Raises `OverBudget` past `max_steps` units of work (see `config.DEFAULT_FUNCTION_STEPS`:
+    classes carried through an event or joined at a block, each weighing one plus its locks)."""
     blocks = cfg.blocks
     order = cfg.reverse_postorder()
     rank = {b: i for i, b in enumerate(order)}
@@ -60,6 +69,7 @@ def solve(cfg: CFG, is_recursive: Callable[[str, object], bool], initial: L.Lock
     queued = {cfg.entry}
     visits = [0] * len(blocks)
     budget = MAX_VISITS_PER_BLOCK_ON_AVERAGE * len(blocks) + 64
+    steps = max_steps - len(blocks) - sum(len(block.events) for block in blocks)  # the CFG was built: work too
     while pending:
         _, b = heapq.heappop(pending)
         queued.discard(b)
@@ -70,6 +80,9 @@ def solve(cfg: CFG, is_recursive: Callable[[str, object], bool], initial: L.Lock
         if budget < 0:
             raise NoFixpoint(f"no fixpoint after {MAX_VISITS_PER_BLOCK_ON_AVERAGE} visits per block on average")
         state = states[b]
+        steps -= _weight(state) * (1 + len(blocks[b].events))
+        if steps < 0:
+            raise OverBudget(f"over its budget of {max_steps:,} steps (`[limits] function-steps` raises it)")
         for ev in blocks[b].events:
             state = transfer(state, ev, is_recursive)
         for e in blocks[b].succs:
@@ -77,9 +90,15 @@ def solve(cfg: CFG, is_recursive: Callable[[str, object], bool], initial: L.Lock
             if not out:
                 continue
             merged = L.join(states[e.target], out, lock_flags)
+            steps -= _weight(merged)
             if merged != states[e.target]:
                 states[e.target] = merged
                 if e.target not in queued:
                     queued.add(e.target)
                     heapq.heappush(pending, (rank[e.target], e.target))
     return states
+
+
+def _weight(state: L.LockState) -> int:
+    """What carrying `state` one step costs: its classes, each with its locks."""
+    return len(state) + sum(len(c.locks) for c in state)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import sys
+import threading
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Optional
@@ -192,9 +194,9 @@ def function_nodes(root: Node) -> list[tuple[Node, Node]]:
             if body is not None:
                 found.append((node, body))
                 if syntax.has_missing_close(body):
-                    found.extend(_nested_functions(root, body, exclude=node))
+                    found.extend(_nested_functions(body, exclude=node))
         elif node.has_error or t in ("preproc_if", "preproc_ifdef", "linkage_specification", "ERROR"):
-            found.extend(_nested_functions(root, node))
+            found.extend(_nested_functions(node))
     found.sort(key=lambda fb: fb[0].start_byte)
     return found
 
@@ -214,9 +216,11 @@ def damaged_definitions(root: Node, source: bytes) -> list[tuple[str, int]]:
     return out
 
 
-def _nested_functions(root: Node, within: Node, exclude: Optional[Node] = None) -> list[tuple[Node, Node]]:
+def _nested_functions(within: Node, exclude: Optional[Node] = None) -> list[tuple[Node, Node]]:
     out = []
-    for _, caps in syntax.matches("functions", root, within.start_byte, within.end_byte):
+    # the query runs on `within` itself: over the root, even limited to a byte range, it
+    # costs the whole tree per call (a header of 4,000 table rows: 4,000 ERRORs, 13 s)
+    for _, caps in syntax.matches("functions", within):
         fn, body = caps.get("function"), caps.get("body")
         if fn and body and fn[0] != exclude and within.start_byte <= fn[0].start_byte and fn[0].end_byte <= within.end_byte:
             out.append((fn[0], body[0]))
@@ -613,10 +617,11 @@ FORWARDER_MAX_STATEMENTS = 8
 
 
 def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
-                     recursive_globals: frozenset = frozenset(), summarising: bool = False) -> FunctionResult:
+                     recursive_globals: frozenset = frozenset(), summarising: bool = False,
+                     deep: bool = False) -> FunctionResult:
     """The findings of one function (and its CFG and states). `summarising`: for its
     summary, so also when it is a small forwarder to functions that only take and drop
-    locks themselves (see `LockFunction.only_takes`)."""
+    locks themselves (see `LockFunction.only_takes`). `deep`: already on a deep stack."""
     name = syntax.function_name(fn, source)
     result = FunctionResult(name, fn.start_point[0] + 1)
     if syntax.has_missing_close(body):
@@ -639,18 +644,59 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
             return key in recursive_globals or config.is_recursive(key, fn_spec)
 
         initial = _entry_state(config.functions.get(name), fn, source, cfg if entry_point else None)
-        states = dataflow.solve(cfg, is_recursive, initial, _lock_flags(fn, source))
+        states = dataflow.solve(cfg, is_recursive, initial, _lock_flags(fn, source), config.max_function_steps)
         result.cfg, result.states = cfg, states
         result.partial = _forgotten(states)
         result.findings = _run_rules(cfg, states, is_recursive, fn, body, source, config, entry_point)
     except (Unanalysable, dataflow.NoFixpoint) as e:
         result.skipped = str(e)
     except RecursionError:
+        if not deep:  # hundreds of nested `if`s, `else if`s or `&&`s: the builders recurse per level
+            return on_deep_stack(lambda: analyze_function(fn, body, source, config, recursive_globals, summarising,
+                                                          deep=True))
         result.skipped = "too deeply nested to analyse"
     except Exception as e:  # never let one function take the file down
         log.exception("internal error analysing %s", name)
         result.skipped = f"internal error: {type(e).__name__}: {e}"
     return result
+
+
+DEEP_RECURSION_LIMIT = 60_000  # nesting levels: ~20,000 `else if`s or `&&`s
+_DEEP_STACK_BYTES = 1 << 30  # reserved, not used: the pages are touched only as deep as the nesting goes
+_DEEP = threading.Lock()
+
+
+def on_deep_stack(call):
+    """call() on a thread with a large stack and recursion limit: the CFG builder and the
+    lowering recurse once per level of nesting, and real code rarely nests deeper than
+    Python's default limit allows; machine-generated code does. (One thread per such
+    function; the limit is raised for the process while it runs.)"""
+    box: list = []
+
+    def run():
+        try:
+            box.append((True, call()))
+        except BaseException as e:  # handed to the caller's thread
+            box.append((False, e))
+
+    with _DEEP:
+        limit = sys.getrecursionlimit()
+        size = threading.stack_size()
+        sys.setrecursionlimit(max(limit, DEEP_RECURSION_LIMIT))
+        try:
+            threading.stack_size(_DEEP_STACK_BYTES)
+            try:
+                thread = threading.Thread(target=run, name="lockls-deep", daemon=True)
+                thread.start()
+            finally:
+                threading.stack_size(size)
+            thread.join()
+        finally:
+            sys.setrecursionlimit(limit)
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value
 
 
 def _forgotten(states: list) -> str:
@@ -841,11 +887,15 @@ class LazyAliases:
     def __init__(self, body: Node, source: bytes):
         self.body, self.source = body, source
         self._table: Optional[dict[str, str]] = None
+        self._unassigned: set[str] = set()  # searched for once each (a body of 1,600 `lock(&m)`: 1,600 scans)
 
     def __contains__(self, name: str) -> bool:
         if self._table is None:
+            if name in self._unassigned:
+                return False
             assigned = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s*=[^=]")
             if not assigned.search(self.source, self.body.start_byte, self.body.end_byte):
+                self._unassigned.add(name)
                 return False
             self._table = _aliases(self.body, self.source)
         return name in self._table

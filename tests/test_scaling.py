@@ -1,0 +1,191 @@
+"""Shapes that once took minutes, gigabytes or the recursion limit (issue: hostile input).
+
+Nothing here is timed. What is asserted is structural and deterministic: a function
+past its work budget is skipped with a reason (`[limits] function-steps`); a path
+class keeps a bounded trail and bounded facts; deep nesting is analysed, not
+skipped; a local name is searched for once. Two inputs whose old cost grew with
+the square of their size (a long word beside a guarded field, a header of table
+rows) run in a child process under a CPU-time limit a hundred times what they
+need now and a fraction of what they took before (minutes to hours), so the old
+code fails by being killed, not by a stopwatch. `bench/scaling.py` measures them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from lockls.config import default_config
+from lockls.config.load import ConfigError, load_config
+from lockls.dataflow import facts as F
+from lockls.dataflow import lockstate
+from lockls.engine import function
+from lockls.engine.driver import analyze_source
+from lockls.main import main
+from lockls.syntax import nodes as syntax
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import scaling  # noqa: E402  (the bench's generators: one source of the shapes)
+
+CONFIG = default_config()
+
+
+def _function(source: bytes):
+    tree = syntax.new_parser().parse(source)
+    (fn, body), = function.function_nodes(tree.root_node)
+    return fn, body
+
+
+def _analyse(source: bytes, config=CONFIG):
+    fn, body = _function(source)
+    return function.analyze_function(fn, body, source, config)
+
+
+def _rules(source: str, config=CONFIG):
+    result = analyze_source(source.encode(), "shape.c", config)
+    assert not result.skipped, result.skipped
+    return sorted((f.rule, f.span.start.line + 1) for f in result.findings)
+
+
+# -- the work budget ----------------------------------------------------------------
+
+def test_a_function_over_its_budget_is_skipped_with_the_reason(tmp_path, capsys):
+    """A switch taking a different lock in each case needs work that grows with the square
+    of its cases (500 cases: 55 s): past the budget it is skipped, and -v, the summary
+    line and the editor say why. (The default budget is far above any real function's
+    needs; a small one here keeps the test quick.)"""
+    (tmp_path / ".lockls.toml").write_text("[limits]\nfunction-steps = 20000\n")
+    path = tmp_path / "switch.c"
+    path.write_text(scaling.switch_cases(60))
+    assert main(["--check", "--no-cache", "-v", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "1 function skipped" in err
+    assert (f"{path}: skipped f (line 62): over its budget of 20,000 steps (`[limits] function-steps` raises it)"
+            in err)
+
+    from lsprotocol import types as T
+
+    from lockls.lsp.diagnostics import document_diagnostics
+    from lockls.lsp.session import Session
+
+    session = Session()
+    session.open(path.as_uri(), path.read_text(), 1, "c")
+    _, diagnostics = document_diagnostics(session, path.as_uri())
+    assert [(d.severity, d.range.start.line, d.message) for d in diagnostics] == [
+        (T.DiagnosticSeverity.Information, 61,
+         "lockls could not analyse `f`: over its budget of 20,000 steps (`[limits] function-steps` raises it)")]
+
+
+def test_the_budget_is_configurable(tmp_path):
+    source = scaling.cleanup_ladder(12)
+    (tmp_path / ".lockls.toml").write_text("[limits]\nfunction-steps = 500\n")
+    tight = load_config(str(tmp_path / ".lockls.toml"))
+    assert tight.max_function_steps == 500 and CONFIG.max_function_steps == 2_000_000
+    assert tight.fingerprint() != CONFIG.fingerprint()  # cached results depend on it
+    assert _analyse(source.encode(), tight).skipped.startswith("over its budget of 500 steps")
+    assert _analyse(source.encode()).skipped is None
+
+
+def test_the_budget_must_be_a_positive_integer(tmp_path):
+    for bad, got in (("0", "0"), ("-3", "-3"), ('"lots"', '"lots"'), ("1.5", "1.5")):
+        (tmp_path / ".lockls.toml").write_text(f"[limits]\nfunction-steps = {bad}\n")
+        try:
+            load_config(str(tmp_path / ".lockls.toml"))
+        except ConfigError as e:
+            assert (e.line, e.key, e.message) == (2, "limits.function-steps", f"expected a positive integer, got {got}")
+        else:
+            raise AssertionError(f"function-steps = {bad} was accepted")
+
+
+# -- bounded states --------------------------------------------------------------------
+
+def test_a_path_through_thousands_of_branches_keeps_a_bounded_trail():
+    """5,000 `if (e) goto out;` under a lock kept every branch in every state (1.2 GB)."""
+    result = _analyse(scaling.forward_gotos(300).encode())
+    assert result.skipped is None
+    longest = max(len(c.trail) for state in result.states for c in state)
+    assert longest == lockstate.MAX_TRAIL
+
+
+def test_a_long_else_if_chain_keeps_bounded_facts():
+    """2,000 `else if (c == N)` kept 2,000 facts in every state (quadratic time and memory)."""
+    result = _analyse(scaling.else_if_chain(300).encode())
+    assert result.skipped is None
+    assert max(len(c.facts) for state in result.states for c in state) <= F.MAX_FACTS
+
+
+def test_the_latest_branches_explain_a_finding_past_the_trail_bound():
+    body = "".join(f"    if (a[{i}] > 7)\n        a[{i}] = 0;\n" for i in range(200))
+    source = ("#include <pthread.h>\nstatic pthread_mutex_t m;\nint f(int *a, int err)\n{\n"
+              f"{body}    if (err)\n        pthread_mutex_lock(&m);\n    return 0;\n}}\n")
+    result = analyze_source(source.encode(), "trail.c", CONFIG)
+    assert [(f.rule, f.span.start.line + 1, str(f.message)) for f in result.findings] == [
+        ("lock-leak", 407, "`&m` taken at line 406 may still be held at this return when `err` at line 405 (held: &m)")]
+
+
+def test_a_local_name_is_searched_for_once():
+    """Every lock call asked whether its lock is a local alias, each time searching the
+    whole body (1,600 `lock(&m)`: 1,600 scans of a 16,000-statement body)."""
+    fn, body = _function(scaling.lock_pairs(200).encode())
+    aliases = function.LazyAliases(body, scaling.lock_pairs(200).encode())
+    compiled = []
+    real = re.compile
+    function.re.compile = lambda *a, **k: compiled.append(a) or real(*a, **k)
+    try:
+        assert not any("m" in aliases for _ in range(20))
+    finally:
+        function.re.compile = real
+    assert len(compiled) == 1
+
+
+# -- deep nesting ----------------------------------------------------------------------
+
+def test_deep_nesting_is_analysed_not_skipped():
+    """Past Python's recursion limit the builders run on a deep stack."""
+    assert _rules(scaling.nested_ifs(400)) == [("lock-leak", 406), ("lock-leak", 408)]  # both returns
+    assert _rules(scaling.else_if_chain(600)) == [("lock-leak", 606)]  # the last return
+    assert _rules(scaling.and_chain(1500)) == [("lock-leak", 7)]
+    assert sys.getrecursionlimit() < function.DEEP_RECURSION_LIMIT  # put back
+
+
+# -- formerly quadratic text scans, killed by a CPU limit if they come back ------------
+
+CHILD = r"""
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
+sys.path.insert(0, sys.argv[1])
+import scaling
+from lockls.config import default_config
+from lockls.engine.driver import analyze_source
+source = getattr(scaling, sys.argv[2])(int(sys.argv[3])).encode()
+result = analyze_source(source, sys.argv[4], default_config())
+print(json.dumps({"functions": result.functions, "skipped": result.skipped,
+                  "findings": [[f.rule, f.span.start.line] for f in result.findings]}))
+"""
+
+
+def _in_child(shape: str, size: int, path: str) -> dict:
+    bench = str(Path(__file__).resolve().parent.parent / "bench")
+    done = subprocess.run([sys.executable, "-c", CHILD, bench, shape, str(size), path], capture_output=True,
+                          text=True, env=dict(os.environ), timeout=300)
+    assert done.returncode == 0, f"killed or failed ({done.returncode}): {done.stderr[-500:]}"
+    return json.loads(done.stdout)
+
+
+def test_a_long_word_beside_a_guarded_field():
+    """The field-name pattern tried a long word from each of its letters (20 KB: 15 s;
+    this one, 400 KB, would take hours)."""
+    got = _in_child("long_word", 400_000, "word.c")
+    assert got == {"functions": 1, "skipped": [], "findings": []}
+
+
+def test_a_header_of_table_rows():
+    """Each top-level ERROR re-ran the functions query from the root (8,000 rows: 53 s;
+    these 40,000, about 20 minutes)."""
+    got = _in_child("table_rows", 40_000, "rows.h")
+    assert got == {"functions": 0, "skipped": [], "findings": []}
