@@ -205,3 +205,103 @@ def test_a_function_past_the_precision_bound_says_so(tmp_path, capsys):
     assert [(d.severity, d.range.start.line, d.range.start.character, d.range.end.character) for d in diagnostics] == [
         (T.DiagnosticSeverity.Information, 2, 4, 10)]
     assert diagnostics[0].message.startswith("lockls analysed `juggle` only in part: paths disagree on more than 24")
+
+
+def test_a_definition_swallowed_by_many_unclosed_braces_is_counted_as_skipped():
+    """From 16 unclosed `{` on, the whole file's root is the parser's ERROR node; the
+    definition it swallowed went uncounted (the function after it is still found)."""
+    source = ("int g(void) {\n" + "{\n" * 16 + "int f(int a)\n{\n    pthread_mutex_lock(&m);\n    if (a)\n"
+              "        return 1;\n    pthread_mutex_unlock(&m);\n    return 0;\n}\n").encode()
+    result = _check(source)
+    assert result.skipped == ["g (line 1): the parser could not read this definition (unbalanced braces?)"]
+    assert [(f.rule, f.span.start.line + 1) for f in result.findings] == [("lock-leak", 22)]
+
+
+def test_an_unreadable_directory_is_reported(tmp_path, capsys, monkeypatch):
+    import os
+
+    from lockls import files
+
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "a.c").write_text("int a(void) { return 0; }\n")
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "b.c").write_text("int b(void) { return 0; }\n")
+    real = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("secret"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(files.os, "scandir", scandir)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--check", "--no-cache", "."]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[0] == ("lockls: warning: secret: cannot read this directory (Permission denied); "
+                                   "its files are not checked")
+    assert "1 file, 1 function" in err
+
+
+def test_configuration_nested_too_deeply_is_a_configuration_error(tmp_path, capsys):
+    """tomllib recurses per `[` or `{`: a traceback and exit 1 (read by CI as findings)."""
+    (tmp_path / "a.c").write_text("int a(void) { return 0; }\n")
+    for text, line in (("a = 1\nb = " + "[" * 2000 + "]" * 2000 + "\n", 2),
+                       ("x = " + "{ y = " * 2000 + "1" + " }" * 2000 + "\n", 1)):
+        (tmp_path / ".lockls.toml").write_text(text)
+        assert main(["--check", "--no-cache", str(tmp_path / "a.c")]) == 2
+        out, err = capsys.readouterr()
+        assert (out, err) == ("", f"{tmp_path / '.lockls.toml'}:{line}: invalid TOML: nested too deeply\n")
+
+
+def test_a_cache_entry_nested_too_deeply_is_computed_again(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
+    source = tmp_path / "leak.c"
+    source.write_text("#include <pthread.h>\nstatic pthread_mutex_t m;\nint f(int a)\n{\n    pthread_mutex_lock(&m);\n"
+                      "    if (a)\n        return 1;\n    pthread_mutex_unlock(&m);\n    return 0;\n}\n")
+    assert main(["--check", str(source)]) == 1
+    first, _ = capsys.readouterr()
+    entries = [p for p in (tmp_path / "cache").rglob("*.json")]
+    assert entries
+    for entry in entries:
+        entry.write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["--check", str(source)]) == 1
+    again, _ = capsys.readouterr()
+    assert again == first and "lock-leak" in first
+
+
+def test_a_lone_cr_ends_a_line_for_check_and_the_editor_alike(tmp_path, capsys):
+    """LSP clients (and C compilers) end a line at a lone CR, tree-sitter does not: the
+    CLI read such a file as one long `#include` line, the editor as nine lines."""
+    from lsprotocol import types as T
+
+    from lockls.lsp.diagnostics import document_diagnostics
+    from lockls.lsp.session import Session
+
+    lines = ["#include <pthread.h>", "static pthread_mutex_t m;", "int f(int a)", "{", "    pthread_mutex_lock(&m);",
+             "    if (a)", "        return 1;", "    pthread_mutex_unlock(&m);", "    return 0;", "}", ""]
+    path = tmp_path / "cr.c"
+    session = Session()
+    uri = path.as_uri()
+
+    def check(text: str) -> list:
+        path.write_bytes(text.encode())
+        main(["--check", "--no-cache", "--format", "json", str(path)])
+        import json
+        return [(f["line"] - 1, f["column"] - 1, f["rule"]) for f in json.loads(capsys.readouterr()[0])]
+
+    def editor() -> list:
+        _, diagnostics = document_diagnostics(session, uri)
+        return [(d.range.start.line, d.range.start.character, d.code) for d in diagnostics]
+
+    text = "\r".join(lines)
+    session.open(uri, text, 1, "c")
+    assert check(text) == editor() == [(6, 8, "lock-leak")]
+    # the CR ending line 0 becomes half of a CRLF, then a lone CR again: still one line break
+    edits = [((1, 0), (1, 0), "\n", "\r\n"), ((0, 20), (1, 0), "\r", "\r")]
+    for version, (start, end, inserted, joint) in enumerate(edits, 2):
+        session.change(uri, version, [T.TextDocumentContentChangePartial(
+            range=T.Range(T.Position(*start), T.Position(*end)), text=inserted)])
+        text = lines[0] + joint + "\r".join(lines[1:])
+        assert session.documents[uri].text == text
+        assert check(text) == editor() == [(6, 8, "lock-leak")]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Iterable
+from typing import Iterable, Optional
 
 # larger sources are skipped with a message (LOCKLS_MAX_FILE_SIZE overrides, in bytes)
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -101,19 +101,20 @@ class UsageError(Exception):
     """A problem with the command line or the configuration: exit status 2."""
 
 
-def expand_paths(paths: Iterable[str]) -> list[tuple[str, str, bool]]:
+def expand_paths(paths: Iterable[str], unreadable: Optional[list] = None) -> list[tuple[str, str, bool]]:
     """(absolute path, given path, named explicitly) of every file to consider.
 
     Directories are walked recursively for `*.c` and `*.h`, skipping hidden
     directories (`.git` included); files named explicitly are always taken.
-    Raises UsageError for a path that does not exist.
+    Raises UsageError for a path that does not exist. Directories that cannot be
+    read are skipped, each added to `unreadable` as (given path, why).
     """
     seen: set[str] = set()
     out: list[tuple[str, str, bool]] = []
     for given in paths:
         path = os.path.abspath(given)
         if os.path.isdir(given):
-            for found in walk_c_files(path, os.path.normpath(given)):
+            for found in walk_c_files(path, os.path.normpath(given), unreadable):
                 if found[0] not in seen:
                     seen.add(found[0])
                     out.append(found)
@@ -126,18 +127,22 @@ def expand_paths(paths: Iterable[str]) -> list[tuple[str, str, bool]]:
     return out
 
 
-def walk_c_files(root: str, given_root: str) -> Iterable[tuple[str, str, bool]]:
+def walk_c_files(root: str, given_root: str, unreadable: Optional[list] = None) -> Iterable[tuple[str, str, bool]]:
     """C files under the absolute directory `root`, sorted, each with its spelling
-    under `given_root`. Like os.walk: symlinked directories are not followed and
-    unreadable directories are skipped. (A scandir walk: 3x cheaper than os.walk
-    plus abspath per file, which matters on the cache-hit path.)"""
+    under `given_root`. Like os.walk: symlinked directories are not followed (so no
+    loop is walked twice) and unreadable directories are skipped, each added to
+    `unreadable` as (its spelling, why): files must not go missing silently. (A
+    scandir walk: 3x cheaper than os.walk plus abspath per file, which matters on the
+    cache-hit path.)"""
     stack = [(root, given_root)]
     while stack:
         directory, given_dir = stack.pop()
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
-        except OSError:
+        except OSError as e:
+            if unreadable is not None:
+                unreadable.append((given_dir, e.strerror or str(e)))
             continue
         subdirs = []
         for entry in entries:

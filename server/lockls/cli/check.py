@@ -512,7 +512,11 @@ def collect(options: CheckOptions, log: Callable[[str], None]) -> CheckReport:
 
 def _files_to_check(options: CheckOptions, configs: _Configs, log: Callable[[str], None]) -> list[SourceFile]:
     files = []
-    for path, given, explicit in expand_paths(options.paths or (".",)):
+    unreadable: list = []
+    found = expand_paths(options.paths or (".",), unreadable)
+    for directory, why in unreadable:
+        log(f"lockls: warning: {printable(directory)}: cannot read this directory ({why}); its files are not checked")
+    for path, given, explicit in found:
         config = configs.for_file(path)
         # Like ruff: a file named on the command line is checked even if excluded.
         if not explicit and not config.is_included(path):

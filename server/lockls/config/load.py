@@ -809,6 +809,24 @@ def _parse_toml(text: str, path: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise _syntax_error(error, text, path) from None
+    except RecursionError:  # tomllib recurses once per `[` or `{`
+        raise ConfigError(path, _deepest_line(text), "", "invalid TOML: nested too deeply") from None
+
+
+def _deepest_line(text: str) -> int:
+    """The line where arrays and inline tables nest deepest (brackets in strings count
+    too: this only places an error message)."""
+    depth, deepest, line, number = 0, 0, 1, 1
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, line = depth, number
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "\n":
+            number += 1
+    return line
 
 
 def _syntax_error(error: Exception, text: str, path: str) -> ConfigError:

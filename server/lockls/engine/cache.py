@@ -167,7 +167,7 @@ class ResultCache:
         except FileNotFoundError:
             self.misses += 1
             return None
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+        except (OSError, ValueError, KeyError, TypeError, IndexError, RecursionError) as e:  # (nested too deeply)
             self._log(f"cache: ignoring unreadable entry {self._entry_path(key)}: {e}")
             self.misses += 1
             return None
@@ -182,7 +182,7 @@ class ResultCache:
             return json.loads(read_entry(self._entry_path(key)))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             self._log(f"cache: ignoring unreadable entry {self._entry_path(key)}: {e}")
             return None
 

@@ -269,6 +269,7 @@ class Engine:
         `analyze` of the same text."""
         from lockls.engine.project import scan_tree
 
+        source = syntax.lsp_line_breaks(source)
         tree = tree if tree is not None else self.parse(path, source)
         functions = function_nodes(tree.root_node)
         outside = syntax.outside_bodies(source, functions).text
@@ -301,7 +302,9 @@ class Engine:
         these rules (`--check` filters later, so its cache serves every selection).
         `memo` (a dict kept per document) and `edited` (byte ranges changed since
         the last call) let the server read the static functions once rather than
-        on every keystroke. `remember`: keep the function results for reuse."""
+        on every keystroke. `remember`: keep the function results for reuse.
+        Lines are the LSP's: a lone CR ends one (see `syntax.lsp_line_breaks`)."""
+        source = syntax.lsp_line_breaks(source)  # (a document's text already is)
         if tree is None:
             tree = self.parse(path, source)
             self._trees.pop(path, None)  # used: a file is analysed once per run

@@ -205,7 +205,8 @@ def damaged_definitions(root: Node, source: bytes) -> list[tuple[str, int]]:
     """Function definitions swallowed whole by a top-level ERROR (e.g. the last
     function while its braces are unbalanced): (name, line) of each."""
     out = []
-    for node in root.children:
+    # (deep enough damage makes the root itself the ERROR: 16 unclosed `{` after a header)
+    for node in (root,) if root.type == "ERROR" else root.children:
         if node.type != "ERROR":
             continue
         children = node.children

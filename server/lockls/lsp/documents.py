@@ -18,6 +18,8 @@ import re
 from bisect import bisect_right
 from typing import Optional
 
+from lockls.syntax.nodes import lsp_line_breaks
+
 _BREAK = re.compile(rb"\r\n|\r|\n")
 
 UTF8 = "utf-8"
@@ -80,7 +82,10 @@ class Document:
         self.uri = uri
         self.version = version
         self.language = language
-        self.source = text.encode("utf-8", "surrogatepass")
+        # `raw`: the client's bytes; `source`: the same with lone CRs made LFs, what is
+        # parsed and analysed (same offsets and LSP lines; see `lsp_line_breaks`)
+        self.raw = text.encode("utf-8", "surrogatepass")
+        self.source = lsp_line_breaks(self.raw)
         self.lines = LineIndex(self.source)
         self.parser = parser
         self.tree = parser.parse(self.source) if parser is not None else None
@@ -91,7 +96,7 @@ class Document:
 
     @property
     def text(self) -> str:
-        return self.source.decode("utf-8", "replace")
+        return self.raw.decode("utf-8", "replace")
 
     def line_bytes(self, line: int) -> bytes:
         """The bytes of LSP line `line`, without its line break."""
@@ -158,8 +163,9 @@ class Document:
         """Apply one content change; `range_` is ((line, char), (line, char)) or None (whole text)."""
         new = text.encode("utf-8", "surrogatepass")
         if range_ is None:
-            self.source = new
-            self.lines = LineIndex(new)
+            self.raw = new
+            self.source = lsp_line_breaks(new)
+            self.lines = LineIndex(self.source)
             self.tree = None  # parsed from scratch in reparse()
             self.edited.append((0, len(new)))
             self._unparsed = []
@@ -168,6 +174,12 @@ class Document:
         start = self.offset_at(sl, sc, encoding)
         end = max(self.offset_at(el, ec, encoding), start)
         old = self.source
+        raw = self.raw[:start] + new + self.raw[end:]
+        if start and self.raw[start - 1:start] == b"\r":
+            start -= 1  # a CR before the change may have become, or stopped being, half of a CRLF
+            new = self.raw[start:start + 1] + new
+        new = lsp_line_breaks(raw[start:start + len(new) + 1])[:len(new)]  # (+1: a CR's next byte decides)
+        self.raw = raw
         if self.tree is not None:
             start_point = self.point_of(start)
             old_end_point = self.point_of(end)

@@ -212,10 +212,13 @@ class ProjectIndex:
         started = time.perf_counter()
         self._open_cache()
         seen = set()
+        unreadable: list = []
         try:
-            found = expand_paths([r for r in self.roots if os.path.isdir(r)])
+            found = expand_paths([r for r in self.roots if os.path.isdir(r)], unreadable)
         except UsageError:
             found = []
+        for directory, why in unreadable:
+            log.warning("lockls: %s: cannot read this directory (%s); its files are not indexed", directory, why)
         for path, _, _ in found:
             if self._restart.is_set():
                 return False

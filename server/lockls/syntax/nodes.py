@@ -23,6 +23,19 @@ from lockls.syntax.queries import query_dirs
 C_LANGUAGE = Language(tree_sitter_c.language())
 
 
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def lsp_line_breaks(data: bytes) -> bytes:
+    """`data` with every lone CR made a LF (same length, same offsets): a lone CR ends a
+    line for LSP clients and for C compilers (`// note\rlock(&m);` is a comment and a
+    call), but not for tree-sitter, whose rows would then disagree with the editor's
+    lines. The same object when there is none (almost always)."""
+    if b"\r" not in data or not _LONE_CR.search(data):
+        return data
+    return _LONE_CR.sub(b"\n", data)
+
+
 def new_parser() -> Parser:
     return Parser(C_LANGUAGE)
 
