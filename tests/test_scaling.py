@@ -189,3 +189,41 @@ def test_a_header_of_table_rows():
     these 40,000, about 20 minutes)."""
     got = _in_child("table_rows", 40_000, "rows.h")
     assert got == {"functions": 0, "skipped": [], "findings": []}
+
+
+# -- long editor sessions ------------------------------------------------------------
+
+def test_kept_results_are_bounded_by_weight():
+    """Every edited version of a function was kept with its CFG and states (a function
+    of 1,000 early returns: about 40 MB a keystroke) up to 20,000 entries."""
+    from lockls.engine.driver import Engine, result_weight
+
+    engine = Engine()
+    engine.functions.max_weight = 20_000
+    source = scaling.early_returns(300)
+    weights = []
+    for i in range(12):  # typing inside the function: a new version each time
+        text = source.replace("return -1;", f"return -{i + 2};").encode()
+        engine.analyze("typed.c", text, CONFIG)
+        weights.append(engine.functions.weight)
+    one = result_weight(next(iter(engine.functions._entries.values()))[0].result)
+    assert one > 1_500  # a heavy function: the bound, not the entry count, decides
+    assert max(weights) <= 20_000 and len(engine.functions) == 20_000 // one
+
+
+def test_a_document_of_more_functions_than_the_cache_is_not_analysed_again_per_keystroke():
+    """Past the cache's capacity every keystroke analysed every function again (a document
+    of more than 20,000 functions: minutes per keystroke)."""
+    from lockls.engine.driver import Engine
+
+    engine = Engine(function_capacity=50)
+    source = scaling.many_functions(120)
+    memo: dict = {}
+    for version in range(3):
+        text = source.replace("int f7(int *a)\n{\n", "int f7(int *a)\n{\n" + "    a[1]++;\n" * version)
+        before = engine.functions.misses
+        engine.analyze("many.c", text.encode(), CONFIG, memo=memo, edited=None)
+        analysed = engine.functions.misses - before
+    assert analysed == 1  # the edited function only
+    engine.release_document("many.c")
+    assert len(engine.functions) == 50  # closed: back to the bound

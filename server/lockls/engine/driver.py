@@ -66,33 +66,106 @@ class Entry:
         return self._shifted
 
 
-class FunctionCache:
-    """An LRU of function results, keyed by `function_key`."""
+# What the function results an engine keeps may weigh in all: about 110 MB (a unit, a
+# CFG block or a path class or one of its locks, is about 450 bytes). A session keeps
+# every edited version of a function until this evicts it: a function of 1,000 early
+# returns weighs about 40 MB a version.
+MAX_FUNCTION_WEIGHT = 250_000
 
-    def __init__(self, capacity: int = 20000):
+
+def result_weight(result: FunctionResult) -> int:
+    """The memory a kept result holds, in units of `MAX_FUNCTION_WEIGHT`."""
+    weight = 1 + len(result.findings)
+    if result.cfg is not None:
+        weight += len(result.cfg.blocks)
+    for state in result.states or ():
+        weight += len(state) + sum(len(c.locks) for c in state)
+    return weight
+
+
+class FunctionCache:
+    """Function results keyed by `function_key`: those an open document's latest
+    analysis uses are held (`hold`), the rest are an LRU bounded in entries and in
+    weight (`result_weight`). Holding keeps a document of more functions than the
+    bound from analysing all of them again on every keystroke."""
+
+    def __init__(self, capacity: int = 20000, max_weight: int = MAX_FUNCTION_WEIGHT):
         self.capacity = capacity
-        self._entries: OrderedDict = OrderedDict()
+        self.max_weight = max_weight
+        self.weight = 0  # of the LRU's entries
+        self._entries: OrderedDict = OrderedDict()  # key -> (Entry, weight), least recently used first
+        self._held: dict = {}  # key -> (Entry, weight)
+        self._holders: dict = {}  # owner (a document's path) -> frozenset of keys
+        self._hold_count: dict = {}  # key -> how many owners hold it
         self.misses = 0  # functions analysed (for tests and the log)
         self.hits = 0
 
     def get(self, key) -> Optional[Entry]:
-        entry = self._entries.get(key)
-        if entry is not None:
+        kept = self._held.get(key)
+        if kept is None:
+            kept = self._entries.get(key)
+            if kept is None:
+                return None
             self._entries.move_to_end(key)
-            self.hits += 1
-        return entry
+        self.hits += 1
+        return kept[0]
 
     def put(self, key, entry: Entry) -> None:
-        self._entries[key] = entry
         self.misses += 1
-        if len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
+        if self.capacity <= 0:
+            return
+        kept = (entry, result_weight(entry.result))
+        if key in self._hold_count:
+            self._held[key] = kept
+            return
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.weight -= old[1]
+        self._entries[key] = kept
+        self.weight += kept[1]
+        self._evict()
+
+    def hold(self, owner: str, keys: frozenset) -> None:
+        """`owner`'s latest analysis uses `keys` (instead of what it held before)."""
+        old = self._holders.get(owner, frozenset())
+        for key in keys - old:
+            self._hold_count[key] = self._hold_count.get(key, 0) + 1
+            kept = self._entries.pop(key, None)
+            if kept is not None:
+                self.weight -= kept[1]
+                self._held[key] = kept
+        for key in old - keys:
+            self._hold_count[key] -= 1
+            if not self._hold_count[key]:
+                del self._hold_count[key]
+                kept = self._held.pop(key, None)
+                if kept is not None:  # back to the LRU, as its newest entry
+                    self._entries[key] = kept
+                    self.weight += kept[1]
+        if keys:
+            self._holders[owner] = keys
+        else:
+            self._holders.pop(owner, None)
+        self._evict()
+
+    def release(self, owner: str) -> None:
+        """`owner` (a closed document) holds nothing any more."""
+        self.hold(owner, frozenset())
+
+    def _evict(self) -> None:
+        # the newest entry stays even when it alone is over the bound (it is in use)
+        while len(self._entries) > 1 and (len(self._entries) > self.capacity or self.weight > self.max_weight):
+            self.weight -= self._entries.popitem(last=False)[1][1]
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self._held)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._held.clear()
+        self._holders.clear()
+        self._hold_count.clear()
+        self.weight = 0
 
 
 def function_key(fn, source: bytes, fingerprint: str, recursive: frozenset, static: frozenset) -> tuple:
@@ -255,6 +328,10 @@ class Engine:
             self._trees[path] = (source, tree)
         return path in self._trees
 
+    def release_document(self, path: str) -> None:
+        """A document is closed: its function results need not be held any more."""
+        self.functions.release(path)
+
     def forget_trees(self) -> None:
         self._trees.clear()
         self._kept_bytes = 0
@@ -302,7 +379,8 @@ class Engine:
         these rules (`--check` filters later, so its cache serves every selection).
         `memo` (a dict kept per document) and `edited` (byte ranges changed since
         the last call) let the server read the static functions once rather than
-        on every keystroke. `remember`: keep the function results for reuse.
+        on every keystroke; with `memo`, the function results used are held for
+        `path` until the next call (or `release_document`). `remember`: keep the function results for reuse.
         Lines are the LSP's: a lone CR ends one (see `syntax.lsp_line_breaks`)."""
         source = syntax.lsp_line_breaks(source)  # (a document's text already is)
         if tree is None:
@@ -338,9 +416,12 @@ class Engine:
         out.damaged = damaged_definitions(root, source)
         out.outside = outside
         fp = config.fingerprint()
+        used = set() if memo is not None else None  # an open document's: held while it is open
         for fn, body in functions:
             # (an engine that keeps nothing, as for one file alone, has nothing to look up)
             key = function_key(fn, source, fp, rec, st) if remember or len(self.functions) else None
+            if used is not None and key is not None:
+                used.add(key)
             entry = self.functions.get(key) if key is not None else None
             if entry is None:
                 entry = Entry(self._analyze_function(fn, body, source, config, rec), fn.start_byte, fn.start_point[0])
@@ -356,6 +437,8 @@ class Engine:
                     out.limits.append((slot, f"lockls could not analyse `{fr.name}`: {fr.skipped}"))
             elif fr.partial:
                 out.limits.append((slot, f"lockls analysed `{fr.name}` only in part: {fr.partial}"))
+        if used is not None and remember:
+            self.functions.hold(path, frozenset(used))
         self._report(out, root, source, config, select, tokens)
         return out
 

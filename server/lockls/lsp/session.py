@@ -207,6 +207,7 @@ class Session:
         self.found.pop(uri, None)
         self.static_memo.pop(uri, None)
         self.shared.pop(uri, None)
+        self.engine.release_document(uri_to_path(uri))
         if self.index is not None and uri_to_path(uri).endswith((".c", ".h")):
             self.index.close(uri_to_path(uri))  # the file on disk counts again
 
