@@ -11,16 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import time
-from typing import Optional
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Optional
 
 from lsprotocol import types as T
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 from pygls.protocol.language_server import lsp_method
 
 from lockls import __version__
 from lockls.lsp.session import Session
+from lockls.lsp.transport import serve
 from lockls.lsp.uris import is_config_uri, path_to_uri, uri_to_path
 
 log = logging.getLogger("lockls.server")
@@ -29,9 +34,52 @@ DEBOUNCE_MIN = 0.0  # seconds; raised towards the last analysis time on slow fil
 DEBOUNCE_MAX = 0.05
 
 
+@dataclass
+class _Unstructurable:
+    """A request or notification whose params do not fit the LSP schema (see structure_message)."""
+
+    id: Any
+    method: str
+    reason: str
+    jsonrpc: str = "2.0"
+
+
+def _innermost(exc: BaseException) -> str:
+    """The reason cattrs gives deepest in its exception groups, e.g. "Position.line should be in range ..."."""
+    while getattr(exc, "exceptions", None):
+        exc = exc.exceptions[0]
+    if isinstance(exc, KeyError):
+        return f"missing {exc}"
+    return str(exc) or type(exc).__name__
+
+
 class LocklsProtocol(LanguageServerProtocol):
-    """pygls' protocol without its own copy of documents (we keep ours, see documents.py)
-    and with our choice of position encoding."""
+    """pygls' protocol without its own copy of documents (we keep ours, see documents.py),
+    with our choice of position encoding, and answering requests whose params are invalid."""
+
+    def structure_message(self, data):
+        """pygls raises when a message's params do not fit the schema (a line of -1 or 2**53, a
+        word for a number) and the message is dropped: the client waits forever for the answer.
+        Here such a request or notification becomes an _Unstructurable, for handle_message."""
+        if not (isinstance(data, dict) and "jsonrpc" in data and "method" in data):
+            return super().structure_message(data)  # responses, and the nested objects of pygls' object_hook
+        fallback = JsonRPCRequestMessage if "id" in data else JsonRPCNotification
+        try:  # get_message_type too: it is cached, and raises on a method that is not hashable
+            return self._converter.structure(data, self.get_message_type(data["method"]) or fallback)
+        except Exception as exc:
+            return _Unstructurable(data.get("id"), str(data["method"]), _innermost(exc))
+
+    def handle_message(self, message):
+        """A request with invalid params is answered with InvalidParams (-32602); a notification,
+        or a request without an id to answer, is ignored with a log line. (After `shutdown`,
+        pygls ignores them as it does every message but `exit`.)"""
+        if not isinstance(message, _Unstructurable) or self._shutdown:
+            return super().handle_message(message)
+        if isinstance(message.id, (int, str)) and not isinstance(message.id, bool):
+            self._send_response(message.id, error=T.ResponseError(
+                code=T.ErrorCodes.InvalidParams, message=f"Invalid params for {message.method}: {message.reason}"))
+        else:
+            log.error("ignored %s: invalid params: %s", message.method, message.reason)
 
     @lsp_method(T.INITIALIZE)
     def lsp_initialize(self, params: T.InitializeParams):
@@ -66,6 +114,21 @@ class LocklsServer(LanguageServer):
         self.pending: dict[str, asyncio.TimerHandle] = {}
         self.last_cost = 0.0
         self.watch_registered = False
+
+    def start_io(self, stdin: Optional[BinaryIO] = None, stdout: Optional[BinaryIO] = None):
+        """pygls' `_start_io_async`, reading with our transport.serve instead of pygls' `io_.run_async`:
+        it survives wrong or huge Content-Length headers (see transport.py)."""
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(serve(self._stop_event, stdin or sys.stdin.buffer, self.protocol,
+                              self.thread_pool, self.report_server_error))
+        except BrokenPipeError:
+            log.error("Connection to the client is lost! Shutting down the server.")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
 
     # -- publishing ------------------------------------------------------------------
 
