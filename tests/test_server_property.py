@@ -87,6 +87,40 @@ def test_session_matches_check_after_random_edits(source, edits, encoding):
     assert reported(s, uri, "f.c") == expected(text)
 
 
+# Large edits too: pasting or cutting hundreds of characters across lines (a chunk of
+# another file), code left broken (unclosed braces and comments, stray `#if 0`), non-ASCII
+# text, a lone CR (a line break for the editor and for --check alike), a NUL byte.
+CHUNKS = st.one_of(
+    st.sampled_from(SNIPPETS + ["\r", "{{{{", "}}", "#if 0\n", "#endif\n", "/* open", "é", "\u2028", "\x00",
+                                "int g(void) {\n", "ÿ😀\r\n"]),
+    st.tuples(st.sampled_from(SOURCES), st.floats(0, 1), st.integers(1, 600)).map(
+        lambda t: t[0][int(t[1] * len(t[0])):][:t[2]]))
+LARGE_EDITS = st.lists(st.tuples(st.floats(0, 1), st.integers(0, 800), CHUNKS), min_size=1, max_size=10)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(SOURCES), LARGE_EDITS, st.sampled_from(["utf-16", "utf-8"]))
+def test_session_matches_check_after_large_edits_of_broken_and_non_ascii_text(source, edits, encoding):
+    uri = "file:///tmp/lockls-property/g.c"
+    s = Session()
+    s.encoding = encoding
+    s.open(uri, source, 0, "c")
+    s.analysis(uri)
+    text = source
+    for version, (where, length, new) in enumerate(edits, 1):
+        start = int(where * len(text))
+        end = min(start + length, len(text))
+        if text[start - 1:start + 1] == "\r\n" or text[end - 1:end + 1] == "\r\n":
+            continue  # inside a line break: not addressable by an LSP position
+        rng = T.Range(position(text, start, encoding), position(text, end, encoding))
+        text = text[:start] + new + text[end:]
+        s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
+        if version % 2 == 0:
+            s.analysis(uri)
+    assert s.documents[uri].raw == text.encode()
+    assert reported(s, uri, "g.c") == expected(text, "g.c")
+
+
 # A file whose functions' effects on their callers are read from their bodies (wrappers
 # of wrappers), annotated the way clang-annotated projects are: an edit inside one body
 # can change what every caller's calls mean, an edit between functions changes nothing.
