@@ -305,3 +305,28 @@ def test_a_lone_cr_ends_a_line_for_check_and_the_editor_alike(tmp_path, capsys):
         text = lines[0] + joint + "\r".join(lines[1:])
         assert session.documents[uri].text == text
         assert check(text) == editor() == [(6, 8, "lock-leak")]
+
+
+def test_the_editor_does_not_wait_for_the_index(tmp_path):
+    """The event loop's analysis took the index's lock and waited while the index read a
+    file (a header it never opened froze the editor for 68 s)."""
+    import threading
+
+    from lockls.lsp.session import Session
+    from lockls.lsp.workspace import ProjectIndex
+
+    path = tmp_path / "leak.c"
+    path.write_text("#include <pthread.h>\nstatic pthread_mutex_t m;\nint f(int a)\n{\n    pthread_mutex_lock(&m);\n"
+                    "    if (a)\n        return 1;\n    pthread_mutex_unlock(&m);\n    return 0;\n}\n")
+    session = Session()
+    session.index = ProjectIndex([str(tmp_path)], use_cache=False)  # not started: this test plays its part
+    session.open(path.as_uri(), path.read_text(), 1, "c")
+    session.index.lock.acquire()  # the index is in the middle of a long file
+    try:
+        done = []
+        worker = threading.Thread(target=lambda: done.append(session.analysis(path.as_uri())), daemon=True)
+        worker.start()
+        worker.join(60)  # a liveness bound, not a speed one: before, this waited for the lock forever
+        assert done and [f.rule for f in done[0].findings] == ["lock-leak"]
+    finally:
+        session.index.lock.release()

@@ -586,23 +586,24 @@ def lock_identity(fn: Node, body: Node, source: bytes, events=()) -> lockgraph.L
 
 
 _STATICS: Lru = Lru(8)  # text outside bodies -> the names it declares static
-_LAST_STATICS: list = [None, frozenset()]  # (file text, its static names): asked once per function
+_LAST_STATICS = threading.local()  # .pair: (file text, its static names), per thread: asked once per function
 
 
 def prime_statics(source: bytes, outside: bytes) -> frozenset:
     """Read the names the file `source` declares static at file scope from its text
     outside bodies (`outside`): once while that text stays the same."""
-    _LAST_STATICS[1] = _STATICS.get(outside, lambda: lockgraph.static_names(outside))
-    _LAST_STATICS[0] = source
-    return _LAST_STATICS[1]
+    names = _STATICS.get(outside, lambda: lockgraph.static_names(outside))
+    _LAST_STATICS.pair = (source, names)
+    return names
 
 
 def statics(source: bytes) -> frozenset:
     """The names `source` declares static at file scope (see `prime_statics`; the engine
     primes it before analysing a file's functions, others read the whole text)."""
-    if _LAST_STATICS[0] is not source:
-        prime_statics(source, source)
-    return _LAST_STATICS[1]
+    pair = getattr(_LAST_STATICS, "pair", None)
+    if pair is None or pair[0] is not source:
+        return prime_statics(source, source)
+    return pair[1]
 
 
 def _parameters(fn: Node, source: bytes) -> list[str]:

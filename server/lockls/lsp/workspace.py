@@ -44,6 +44,7 @@ log = logging.getLogger("lockls.server")
 
 _CHUNK = 1 << 14  # bytes handed to the parser at a time (the GIL is released between chunks)
 QUIET = 0.1  # seconds without an edit before the index works again
+BUSY_WAIT = 0.05  # seconds the event loop waits for the file the index is reading before going on beside it
 SWITCH_INTERVAL = 0.001  # while indexing: how soon the event loop gets the GIL back (Python's default: 5 ms)
 
 
@@ -72,7 +73,8 @@ class ProjectIndex:
         # cleared while the event loop analyses a document: the index waits (see `busy`)
         self.idle = threading.Event()
         self.idle.set()
-        # held by whoever runs the analysis (its module-level caches are not thread-safe)
+        # held by the index while it reads a file, so that the event loop's analysis
+        # normally runs alone; the loop waits for it only briefly (see `busy`)
         self.lock = threading.Lock()
         self._quiet_after = 0.0  # monotonic time until which the user is typing (see `touch`)
         self._restart = threading.Event()
@@ -119,16 +121,20 @@ class ProjectIndex:
         self._quiet_after = time.monotonic() + QUIET
 
     def busy(self):
-        """A context manager for the event loop's analyses: the index pauses meanwhile."""
+        """A context manager for the event loop's analyses: the index pauses meanwhile.
+        The loop waits at most BUSY_WAIT for the file the index is reading, then goes on
+        beside it (the caches are shared safely): a file that takes long to read never
+        freezes the editor."""
         index = self
 
         class _Busy:
             def __enter__(self):
                 index.idle.clear()
-                index.lock.acquire()  # at most one file's contracts away
+                self.locked = index.lock.acquire(timeout=BUSY_WAIT)
 
             def __exit__(self, *exc):
-                index.lock.release()
+                if self.locked:
+                    index.lock.release()
                 index.idle.set()
 
         return _Busy()
