@@ -40,6 +40,12 @@ def early_returns(n: int) -> str:
             f"int f(int *a)\n{{\n    pthread_mutex_lock(&m);\n{body}    pthread_mutex_unlock(&m);\n    return -1;\n}}\n")
 
 
+def leaking_returns(n: int) -> str:
+    body = "".join(f"    if (a[{i}])\n        return {i};\n" for i in range(n))
+    return ("#include <pthread.h>\nstatic pthread_mutex_t m;\n"
+            f"int f(int *a)\n{{\n    pthread_mutex_lock(&m);\n{body}    pthread_mutex_unlock(&m);\n    return -1;\n}}\n")
+
+
 def forward_gotos(n: int) -> str:
     body = "".join(f"    if (a[{i}]) goto out;\n    a[{i}]++;\n" for i in range(n))
     return ("#include <pthread.h>\nstatic pthread_mutex_t m;\n"
@@ -135,6 +141,7 @@ class Shape:
 
 SHAPES = [
     Shape("returns", "early returns under a held lock", early_returns, (2000, 4000, 8000)),
+    Shape("leaks", "early returns leaking a held lock", leaking_returns, (2000, 4000)),
     Shape("gotos", "forward gotos under a lock", forward_gotos, (5000,)),
     Shape("loops", "backward goto loops under a lock", backward_gotos, (5000,)),
     Shape("pairs", "statements, a lock pair every 10", lock_pairs, (16000, 50000)),

@@ -497,3 +497,21 @@ def test_index_workspace_setting(tmp_path):
         assert s.index is not None
     finally:
         s.index.stop()
+
+
+def test_a_reused_skip_reason_names_the_line_of_the_current_text():
+    """A skipped function's result is reused while its text is the same; the line in its
+    reason stayed that of the text it was first read in (found by bench/soak.py --parity)."""
+    fn = ("int traced(struct queue *q)\n{\n    pthread_mutex_lock(&q->lock);\n    TRACE(q)\n    if (q->len == 0)\n"
+          "        return -1;\n    pthread_mutex_unlock(&q->lock);\n    return 0;\n}\n")
+    text = "#include <pthread.h>\n\n" + fn
+    s = Session()
+    s.open(URI, text, 1, "c")
+    assert s.analysis(URI).file_result().skipped == ["traced (line 3): unparsable code with a jump at line 6"]
+    end = text.count("\n")
+    s.change(URI, 2, [T.TextDocumentContentChangePartial(range=T.Range(T.Position(end, 0), T.Position(end, 0)),
+                                                         text="\n" + fn)])
+    expected = ["traced (line 3): unparsable code with a jump at line 6",
+                "traced (line 13): unparsable code with a jump at line 16"]
+    assert s.analysis(URI).file_result().skipped == expected
+    assert analyze_source((text + "\n" + fn).encode(), "f.c", default_config()).skipped == expected

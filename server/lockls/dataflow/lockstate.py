@@ -18,7 +18,7 @@ Values are immutable; `join`, `transfer` and `refine` return new states.
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Iterable, Optional
 
@@ -58,10 +58,15 @@ class PathClass:
     locks: tuple  # of (key, LockFact), sorted by key
     facts: frozenset  # of facts.Fact
     trail: frozenset  # of TrailItem
+    _signature: Optional[tuple] = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def signature(self):
-        return tuple((k, f.signature) for k, f in self.locks)
+        # made once per class: every join and transfer asks for it (hundreds of locks in a
+        # switch that takes one per case)
+        if self._signature is None:
+            object.__setattr__(self, "_signature", tuple((k, f.signature) for k, f in self.locks))
+        return self._signature
 
     def get(self, key: str) -> Optional[LockFact]:
         locks = self.locks

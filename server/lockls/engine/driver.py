@@ -205,6 +205,12 @@ class Slot:
         """1-based line of the definition in the current text."""
         return self.fn.start_point[0] + 1
 
+    @property
+    def skipped(self) -> str:
+        """Why the function was not analysed ("" if it was), its lines those of the current text."""
+        reason = self.entry.result.skipped
+        return str(reason.shifted(self.dr)) if isinstance(reason, Message) else (reason or "")
+
     def to_base(self, offset: int) -> int:
         return offset - self.db
 
@@ -432,9 +438,10 @@ class Engine:
             out.slots.append(slot)
             fr = entry.result
             if fr.skipped:
-                out.skipped.append(f"{fr.name} (line {slot.line}): {fr.skipped}")
-                if not fr.skipped.startswith(_WHILE_TYPING):
-                    out.limits.append((slot, f"lockls could not analyse `{fr.name}`: {fr.skipped}"))
+                reason = slot.skipped
+                out.skipped.append(f"{fr.name} (line {slot.line}): {reason}")
+                if not reason.startswith(_WHILE_TYPING):
+                    out.limits.append((slot, f"lockls could not analyse `{fr.name}`: {reason}"))
             elif fr.partial:
                 out.limits.append((slot, f"lockls analysed `{fr.name}` only in part: {fr.partial}"))
         if used is not None and remember:

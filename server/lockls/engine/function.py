@@ -20,7 +20,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Optional
+from typing import Optional, Union
 
 from tree_sitter import Node
 
@@ -41,6 +41,7 @@ from lockls.ir.events import LOCK_EVENTS, Access, Acquire, Call, Derive, Kill, R
 from lockls.lowering.lockexpr import canonical, key_of, resolve_lock_ref
 from lockls.dataflow.facts import number
 from lockls.lowering.lower import Lowerer
+from lockls.ir.message import Message
 from lockls.lru import Lru
 from lockls.rules import (blocking_under_lock, double_lock, excluded_lock_held, lock_leak, lock_order, missing_required_lock,
                     nested_lock, unguarded_access, unlock_unheld)
@@ -62,7 +63,7 @@ class FunctionResult:
     name: str
     line: int  # 1-based line of the definition
     findings: list = field(default_factory=list)
-    skipped: Optional[str] = None
+    skipped: Optional[Union[str, Message]] = None  # why it was not analysed (see `Slot.skipped`)
     partial: str = ""  # analysed, but some of what it holds was forgotten (why: see `_forgotten`)
     cfg: Optional[CFG] = None
     states: Optional[list] = None  # the fixpoint state at the start of each block
@@ -651,7 +652,8 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
         result.partial = _forgotten(states)
         result.findings = _run_rules(cfg, states, is_recursive, fn, body, source, config, entry_point)
     except (Unanalysable, dataflow.NoFixpoint) as e:
-        result.skipped = str(e)
+        # a reason naming a line is a Message: moved with the function when its result is reused
+        result.skipped = e.args[0] if e.args and isinstance(e.args[0], Message) else str(e)
     except RecursionError:
         if not deep:  # hundreds of nested `if`s, `else if`s or `&&`s: the builders recurse per level
             return on_deep_stack(lambda: analyze_function(fn, body, source, config, recursive_globals, summarising,
@@ -761,7 +763,7 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         declared_acquires=_declared_acquires(config.functions.get(cfg.name), fn, source),
         dropped_for_caller=dropped,
         parameters=frozenset(_parameters(fn, source)),
-        stored_elsewhere=lambda key: _stored_elsewhere(key, body, source),
+        stored_elsewhere=_memo(lambda key: _stored_elsewhere(key, body, source)),  # asked per return and lock
         try_sites={ev.site: ev.fn.name for ev, _ in steps if isinstance(ev, TryAcquire)},
         try_wrapper_keys=_try_wrapper_keys(steps),
         try_results=frozenset((ev.key, ev.result) for ev, _ in steps if isinstance(ev, TryAcquire)),
@@ -806,6 +808,18 @@ def _out_parameter(name: str, params: list[str], body: Node, source: bytes) -> O
         if p in params:
             return params.index(p)
     return None
+
+
+def _memo(ask):
+    """`ask` answering each argument once (a search of the body per return of 2,000 was quadratic)."""
+    answers: dict = {}
+
+    def memo(arg):
+        if arg not in answers:
+            answers[arg] = ask(arg)
+        return answers[arg]
+
+    return memo
 
 
 def _stored_elsewhere(key: str, body: Node, source: bytes) -> bool:

@@ -139,7 +139,7 @@ class Builder:
         if node.has_error and node.type in ("declaration", "expression_statement") \
                 and _JUMP_WORDS.search(self.source, node.start_byte, node.end_byte):
             # `TRACE(x) return x;` misparsed into a declaration: the jump would be lost
-            raise Unanalysable(f"unparsable code with a jump at line {self.line(node)}")
+            raise Unanalysable(Message.of("unparsable code with a jump at ", LineRef(self.line(node))))
         handler = getattr(self, "_s_" + node.type, None)
         if handler is not None:
             return handler(node, cur)
@@ -203,7 +203,7 @@ class Builder:
         macro, decl, body = (node.child_by_field_name(f) for f in ("type", "declarator", "body"))
         if macro is None or macro.type != "type_identifier" or decl is None \
                 or decl.type != "parenthesized_declarator" or body is None:
-            raise Unanalysable(f"a macro the parser misread as a nested function at line {self.line(node)}")
+            raise Unanalysable(Message.of("a macro the parser misread as a nested function at ", LineRef(self.line(node))))
         name = flat(macro, self.source)
         args = [c for c in decl.named_children if c.type != "comment"]
         cur = self.live(cur)
@@ -317,7 +317,7 @@ class Builder:
         line = self.line(call)
         if len(groups) < 3 or any(len(g) != 1 for i, g in enumerate(groups) if i != 1) or not groups[1]:
             if _JUMP_WORDS.search(self.source, call.start_byte, call.end_byte):
-                raise Unanalysable(f"a `scoped_cond_guard` the parser could not read at line {line}")
+                raise Unanalysable(Message.of("a `scoped_cond_guard` the parser could not read at ", LineRef(line)))
             return self.statement(block, cur)
         args = [groups[0][0], groups[1][0]] + [g[0] for g in groups[2:]]
         for arg in args[2:]:
@@ -328,7 +328,7 @@ class Builder:
                                replace(event.fn, action="try-acquire", success="nonzero"), event.shared,
                                self.lower.temp(call), event.spinning, event.lock_class)
         if not isinstance(event, TryAcquire):
-            raise Unanalysable(f"a `scoped_cond_guard` without a lock at line {line}")
+            raise Unanalysable(Message.of("a `scoped_cond_guard` without a lock at ", LineRef(line)))
         self.events(cur).append(event)
         fail = groups[1]
         return self._scoped_block([event], call, block, cur,
@@ -343,8 +343,8 @@ class Builder:
         statements = _reparse_statements(self.source, first, last)
         if statements is None:
             if _JUMP_WORDS.search(self.source, start, end):
-                raise Unanalysable(f"a `scoped_cond_guard` failure statement the parser could not read "
-                                   f"at line {self.line(first)}")
+                raise Unanalysable(Message.of("a `scoped_cond_guard` failure statement the parser could not read at ",
+                                                 LineRef(self.line(first))))
             self.lower.expr(first, self.events(cur))
             return cur
         first_block, first_event = len(self.blocks), len(self.events(cur))
@@ -670,14 +670,14 @@ class Builder:
     def _s_ERROR(self, node: Node, cur):
         """Macro soup the parser could not read: fine unless it hides a jump."""
         if _JUMP_WORDS.search(self.source, node.start_byte, node.end_byte):
-            raise Unanalysable(f"unparsable code with a jump at line {self.line(node)}")
+            raise Unanalysable(Message.of("unparsable code with a jump at ", LineRef(self.line(node))))
         children = node.children
         for ident, after in zip(children, children[1:]):
             # `STAT_INC(q) pthread_mutex_unlock(` + `&q->lock);`: a lock call split by the
             # parser's recovery would silently vanish
             if ident.type == "identifier" and after.type == "(" and flat(ident, self.source) in self.lower.functions:
-                raise Unanalysable(f"a lock call the parser could not read at line {self.line(ident)}"
-                                   " (a macro without its `;` before it?)")
+                raise Unanalysable(Message.of("a lock call the parser could not read at ", LineRef(self.line(ident)),
+                                                 " (a macro without its `;` before it?)"))
         cur = self.live(cur)
         for child in node.named_children:
             self.lower.expr(child, self.events(cur))

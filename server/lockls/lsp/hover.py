@@ -150,7 +150,7 @@ def _guard_hover(session: Session, doc: Document, slot: Slot, offset: int, confi
 def _held_hover(session: Session, doc: Document, slot: Slot, offset: int, result: FileAnalysis) -> str:
     fr = slot.result
     if fr.skipped:
-        return f"lockls could not analyse `{fr.name}`: {fr.skipped}"
+        return f"lockls could not analyse `{fr.name}`: {slot.skipped}"
     if fr.cfg is None:
         return "**Locks held here:** none"
     probe = probe_state(session.probe_parser, doc, slot, offset, result)
