@@ -256,3 +256,18 @@ def test_summary_formatting(check_speed):
     # A corpus without its own start-up measurement reports the one given.
     report = check_speed.format_run(runs["kernel"], M("s", [0.2]))
     assert "start-up on one small file: 200 ms" in report and "PASS" in report.splitlines()[-1]
+
+
+@pytest.mark.parametrize("command", [
+    ["scaling.py", "--quick", "--shape", "glob", "--shape", "word", "--timeout", "120"],
+    ["fuzz.py", "--count", "4", "--cli-every", "2", "--out", "{tmp}/fuzz"],
+    ["soak.py", "--edits", "20", "--lines", "300", "--every", "10", "--parity", "10", "--out", "{tmp}/soak"],
+    ["soak.py", "--sequences", "5", "--out", "{tmp}/soak-seq"],
+])
+def test_the_hostile_input_scripts_run(command, tmp_path):
+    """bench/scaling.py, fuzz.py and soak.py are not run in CI; they must still run."""
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    done = subprocess.run([sys.executable, os.path.join(BENCH, args[0]), *args[1:]], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
