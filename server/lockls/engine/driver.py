@@ -66,11 +66,12 @@ class Entry:
         return self._shifted
 
 
-# What the function results an engine keeps may weigh in all: about 110 MB (a unit, a
-# CFG block or a path class or one of its locks, is about 450 bytes). A session keeps
-# every edited version of a function until this evicts it: a function of 1,000 early
-# returns weighs about 40 MB a version.
-MAX_FUNCTION_WEIGHT = 250_000
+# What the function results an engine keeps (beyond those open documents use) may weigh
+# in all: about 55 MB (a unit, a CFG block or a path class or one of its locks, is about
+# 450 bytes; a 20,000-line file's functions weigh about 17,000). A session keeps every
+# edited version of a function until this evicts it: a function of 1,000 early returns
+# weighs about 40 MB a version.
+MAX_FUNCTION_WEIGHT = 120_000
 
 
 def result_weight(result: FunctionResult) -> int:
