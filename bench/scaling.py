@@ -92,6 +92,11 @@ def nested_ifs(n: int) -> str:
             "    return 0;\n}\n")  # returns holding m: one lock-leak per path kind
 
 
+def nested_preproc(n: int) -> str:
+    return ("#include <pthread.h>\nstatic pthread_mutex_t m;\nvoid f(int x, int y)\n{\n    pthread_mutex_lock(&m);\n"
+            + "#if X\n" * n + "x++;\n" + "#else\ny++;\n#endif\n" * n + "    pthread_mutex_unlock(&m);\n}\n")
+
+
 def else_if_chain(n: int) -> str:
     chain = "    " + "\n    else ".join(f"if (c == {i}) {{ pthread_mutex_unlock(&m); return {i}; }}" for i in range(n))
     return ("#include <pthread.h>\nstatic pthread_mutex_t m;\n"
@@ -149,6 +154,7 @@ SHAPES = [
     Shape("ladder", "cleanup ladder of distinct locks", cleanup_ladder, (400, 800)),
     Shape("nested", "nested ifs under a lock", nested_ifs, (200, 1000)),
     Shape("elseif", "else-if chain under a lock", else_if_chain, (330, 2000)),
+    Shape("preproc", "nested #if in a body", nested_preproc, (1000, 4000)),
     Shape("and", "&& chain under a lock", and_chain, (1000, 5000)),
     Shape("word", "guarded field beside a long word", long_word, (20000, 40000), unit=" bytes"),
     Shape("table", "header of table rows", table_rows, (4000, 8000)),

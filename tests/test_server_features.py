@@ -515,3 +515,32 @@ def test_a_reused_skip_reason_names_the_line_of_the_current_text():
                 "traced (line 13): unparsable code with a jump at line 16"]
     assert s.analysis(URI).file_result().skipped == expected
     assert analyze_source((text + "\n" + fn).encode(), "f.c", default_config()).skipped == expected
+
+
+def test_a_kept_result_follows_its_partner_elsewhere_in_the_file():
+    """Whether `q_lock` may return holding its lock depends on a `q_unlock` elsewhere in the
+    file: its kept result was reused after the partner's call was deleted, in the editor and
+    between files of one --check worker (found by bench/soak.py --sequences)."""
+    from lockls.engine.driver import Engine
+
+    lock = "#include <pthread.h>\nstruct q { pthread_mutex_t lock; int n; };\n" \
+           "void q_lock(struct q *q)\n{\n    pthread_mutex_lock(&q->lock);\n}\n"
+    with_partner = lock + "void bump(struct q *q)\n{\n    q_lock(q);\n    q->n++;\n    q_unlock(q);\n}\n"
+    without = lock + "void bump(struct q *q)\n{\n    q_lock(q);\n    q->n++;\n}\n"
+
+    def rules(text):
+        return sorted((f.rule, f.span.start.line) for f in analyze_source(text.encode(), "q.c", default_config()).findings)
+
+    assert rules(with_partner) == []
+    assert rules(without) == [("lock-leak", 5)]  # at the end of q_lock: nothing says it returns holding it
+    engine = Engine()
+    for text in (with_partner, without):
+        result = engine.analyze("q.c", text.encode(), default_config()).file_result()
+        assert sorted((f.rule, f.span.start.line) for f in result.findings) == rules(text)
+    s = Session()
+    s.open(URI, with_partner, 1, "c")
+    assert s.analysis(URI).findings == []
+    line = with_partner.count("\n", 0, with_partner.index("    q_unlock(q);"))
+    s.change(URI, 2, [T.TextDocumentContentChangePartial(range=T.Range(T.Position(line, 0), T.Position(line + 1, 0)),
+                                                         text="")])
+    assert sorted((f.rule, f.site.start[0]) for f in s.analysis(URI).findings) == rules(without)

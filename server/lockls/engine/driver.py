@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from lockls.syntax import nodes as syntax
-from lockls.engine.function import (ContractsTrace, FunctionResult, analyze_function, contracts_after_edit,
+from lockls.engine.function import (ContractsTrace, FunctionResult, analyze_function, contracts_after_edit, partner_named,
                                     damaged_definitions, file_contracts, function_nodes, outside_tokens,
                                     prime_statics, recursive_globals, with_wrappers)
 from lockls.report.related import make_finding
@@ -430,6 +430,9 @@ class Engine:
             if used is not None and key is not None:
                 used.add(key)
             entry = self.functions.get(key) if key is not None else None
+            if entry is not None and entry.result.partner is not None \
+                    and partner_named(entry.result.name, source) != entry.result.partner:
+                entry = None  # the file gained or lost the function's partner (`q_unlock` for `q_lock`)
             if entry is None:
                 entry = Entry(self._analyze_function(fn, body, source, config, rec), fn.start_byte, fn.start_point[0])
                 if remember:

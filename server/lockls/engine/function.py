@@ -67,6 +67,10 @@ class FunctionResult:
     partial: str = ""  # analysed, but some of what it holds was forgotten (why: see `_forgotten`)
     cfg: Optional[CFG] = None
     states: Optional[list] = None  # the fixpoint state at the start of each block
+    # whether a partner of its name (`q_unlock` for `q_lock`) is in the file, when the rules
+    # asked: the only thing its findings read from the file beyond the function's text and
+    # the configuration, so a kept result is reused only while it is still so
+    partner: Optional[bool] = None
 
 
 # -- per-configuration tables (cached: configs are immutable) -----------------------
@@ -650,7 +654,7 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
         states = dataflow.solve(cfg, is_recursive, initial, _lock_flags(fn, source), config.max_function_steps)
         result.cfg, result.states = cfg, states
         result.partial = _forgotten(states)
-        result.findings = _run_rules(cfg, states, is_recursive, fn, body, source, config, entry_point)
+        result.findings, result.partner = _run_rules(cfg, states, is_recursive, fn, body, source, config, entry_point)
     except (Unanalysable, dataflow.NoFixpoint) as e:
         # a reason naming a line is a Message: moved with the function when its result is reused
         result.skipped = e.args[0] if e.args and isinstance(e.args[0], Message) else str(e)
@@ -741,7 +745,9 @@ def replay(cfg: CFG, states: list, is_recursive, with_facts: bool = False):
 
 
 def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, source: bytes, config: Config,
-               entry_point: bool = False) -> list:
+               entry_point: bool = False) -> tuple[list, Optional[bool]]:
+    """The function's violations, and whether a partner of its name is in the file (None:
+    not asked; see `FunctionResult.partner`)."""
     steps = [(ev, st) for ev, st in replay(cfg, states, is_recursive) if isinstance(ev, LOCK_EVENTS + (Return, Call, Access))]
     released = frozenset(ev.key for ev, _ in steps if isinstance(ev, Release))
     acquired = frozenset(ev.key for ev, _ in steps if isinstance(ev, (Acquire, TryAcquire)))
@@ -750,6 +756,8 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         if isinstance(ev, Return):
             must = frozenset.intersection(*(frozenset(k for k, f in c.locks if f.held and not f.entry_held) for c in st))
             always_held = must if always_held is None else always_held & must
+    # (the one thing the rules read from the file beyond the function and the configuration)
+    partner = partner_named(cfg.name, source) if always_held and not released else None
     visible = _CallerVisibility(fn, body, source)
     dropped = frozenset(ev.key for ev, st in steps if isinstance(ev, Release)
                         and any((f := c.get(ev.key)) is None or (f.entry_held and f.held) for c in st))
@@ -772,7 +780,7 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         order_pairs=config.order_pairs,
         config_origin=config.source,
         entry_point=entry_point,
-        has_partner=always_held is not None and bool(always_held) and not released and _partner_named(cfg.name, source),
+        has_partner=partner is True,
         lock_identity=lock_identity(fn, body, source, (ev for ev, _ in steps)) if config.order_cycles else None,
         order_cycles=lockgraph.cycle_index(config.order_cycles),
         lock_events={ev.site: ev for ev, _ in steps if isinstance(ev, LOCK_EVENTS)},
@@ -787,10 +795,10 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         if (v.rule, v.site, v.message) not in seen:
             seen.add((v.rule, v.site, v.message))
             out.append(v)
-    return out
+    return out, partner
 
 
-def _partner_named(name: str, source: bytes) -> bool:
+def partner_named(name: str, source: bytes) -> bool:
     """Is a release function named as the pair of `name` (`partners`) called, declared or
     defined in the file? A variant's pair counts too: `spa_vdev_exit` for
     `spa_vdev_detach_enter` (one word before the verb left out)."""

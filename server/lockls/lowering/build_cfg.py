@@ -18,6 +18,8 @@ Unanalysable syntax raises `Unanalysable`, and the caller skips the function.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 import re
 from dataclasses import replace
 from typing import Optional
@@ -85,6 +87,7 @@ class Builder:
         # about these are worth keeping paths apart for
         self.controlling: set[str] = set()
         self._guarding = False
+        self._lock_names_at: Optional[list] = None  # (start, end) of each lock function's name (`_guards_lock`)
         # scoped acquisitions (guards, lockers, `scoped_guard(...) {}`) per open block,
         # released wherever control leaves the block; loops remember the depth they opened at
         self.scopes: list[list] = []
@@ -185,8 +188,20 @@ class Builder:
         return cur
 
     def _guards_lock(self, start: int, end: int) -> bool:
+        """Is a lock function named in [start, end)? The function's names are found once,
+        in order (a search of each nested block's range was quadratic in the nesting)."""
         names = self.lower.lock_names
-        return names is None or bool(names.search(self.source, start, end))
+        if names is None:
+            return True
+        if self._lock_names_at is None:
+            self._lock_names_at = spans = []
+            at, stop = self.lower.origin, self.lower.end
+            while (m := names.search(self.source, at, stop)) is not None:
+                spans.append((m.start(), m.end()))
+                at = max(m.end(), m.start() + 1)
+        spans = self._lock_names_at
+        i = bisect_left(spans, (start, -1))
+        return i < len(spans) and spans[i][1] <= end
 
     def _is_macro_head(self, node: Node) -> bool:
         """`name(args)` with a MISSING `;`, then a block: a block-introducing macro."""
@@ -891,11 +906,20 @@ def _compact(blocks: list[Block], keep: tuple[int, ...]) -> None:
         if b.id not in keep and not b.events and plain(b) and b.succs[0].target != b.id:
             forward[b.id] = b.succs[0].target
 
+    resolved: dict[int, int] = {}  # a block in `forward` -> where its chain ends
+
     def resolve(t: int) -> int:
-        seen = set()
-        while t in forward and t not in seen:
-            seen.add(t)
+        path: list[int] = []
+        on_path: set[int] = set()
+        while t in forward and t not in on_path:  # (an empty endless loop ends the chain too)
+            if t in resolved:
+                t = resolved[t]
+                break
+            on_path.add(t)
+            path.append(t)
             t = forward[t]
+        for p in path:  # path compression: 4,000 nested `#if`s made chains followed 4,000 times
+            resolved[p] = t
         return t
 
     preds = [0] * len(blocks)

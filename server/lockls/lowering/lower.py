@@ -109,6 +109,11 @@ class Lowerer:
         self._allocated: Optional[dict] = None  # variable -> where it is assigned an allocation (see `_fresh`)
         self._first_lock = 0
 
+
+    @property
+    def end(self) -> int:
+        """Where the function ends."""
+        return self._end
     def temp(self, node: Node) -> str:
         """A name for a call's unnamed result, stable when the function moves in the file."""
         return f"$t{node.start_byte - self.origin}"
