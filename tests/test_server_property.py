@@ -249,3 +249,23 @@ async def test_real_server_random_edits(client: LanguageClient, tmp_path):
             continue
         diags = await ed.change(start, end, rnd.choice(SNIPPETS))
         assert summary(diags) == reference(ed)
+
+
+def test_a_recovery_that_differs_inside_a_definition_is_parsed_again():
+    """Found by bench/soak.py --sequences: after these edits tree-sitter's incremental
+    reparse recovered a broken function with the same node counts as a fresh parse but a
+    different shape, so the session missed an `unlock-unheld` that --check reports."""
+    text = (FIXTURES / "assertions.c").read_text(encoding="utf-8")
+    edits = [(781, 829, ""), (64, 64, "\n"), (64, 65, ""), (163, 164, ""), (163, 163, "g"), (164, 164, "o"),
+             (1503, 1503, "日本"), (694, 697, "return -1;"), (1419, 1419, "\n    "), (1424, 1424, "s"),
+             (1425, 1425, "w")]
+    uri = "file:///tmp/lockls-property/seq3.c"
+    s = Session()
+    s.open(uri, text, 0, "c")
+    s.analysis(uri)
+    for version, (start, end, new) in enumerate(edits, 1):
+        rng = T.Range(position(text, start, "utf-16"), position(text, end, "utf-16"))
+        text = text[:start] + new + text[end:]
+        s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
+    assert reported(s, uri, "seq3.c") == expected(text, "seq3.c")
+    assert any(f[0] == "unlock-unheld" for f in expected(text, "seq3.c"))

@@ -228,6 +228,7 @@ class Document:
             if alone.child_count != 1:
                 return True
             again = alone.children[0]
-            if (again.type, again.has_error, again.descendant_count) != (node.type, node.has_error, node.descendant_count):
+            # the whole shape, not only the sizes: a recovery can differ inside with the same counts
+            if (again.type, again.descendant_count) != (node.type, node.descendant_count) or str(again) != str(node):
                 return True
         return False
