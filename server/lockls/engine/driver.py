@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from lockls.syntax import nodes as syntax
-from lockls.engine.function import (ContractsTrace, FunctionResult, analyze_function, contracts_after_edit, partner_named,
-                                    damaged_definitions, file_contracts, function_nodes, outside_tokens,
+from lockls.engine.function import (ContractsTrace, FunctionResult, analyze_function, called_in_file, contracts_after_edit,
+                                    damaged_definitions, file_contracts, function_nodes, outside_tokens, partner_names,
                                     prime_statics, recursive_globals, with_wrappers)
 from lockls.report.related import make_finding
 from lockls.syntax.annotations import unchecked_functions
@@ -424,15 +424,18 @@ class Engine:
         out.outside = outside
         fp = config.fingerprint()
         used = set() if memo is not None else None  # an open document's: held while it is open
+        called = None  # the names called in the file, when a kept result depends on them
         for fn, body in functions:
             # (an engine that keeps nothing, as for one file alone, has nothing to look up)
             key = function_key(fn, source, fp, rec, st) if remember or len(self.functions) else None
             if used is not None and key is not None:
                 used.add(key)
             entry = self.functions.get(key) if key is not None else None
-            if entry is not None and entry.result.partner is not None \
-                    and partner_named(entry.result.name, source) != entry.result.partner:
-                entry = None  # the file gained or lost the function's partner (`q_unlock` for `q_lock`)
+            if entry is not None and entry.result.partner is not None:
+                if called is None:
+                    called = called_in_file(source, functions, outside.text)
+                if bool(partner_names(entry.result.name) & called) != entry.result.partner:
+                    entry = None  # the file gained or lost the function's partner (`q_unlock` for `q_lock`)
             if entry is None:
                 entry = Entry(self._analyze_function(fn, body, source, config, rec), fn.start_byte, fn.start_point[0])
                 if remember:

@@ -19,7 +19,7 @@ import re
 import sys
 import threading
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Optional, Union
 
 from tree_sitter import Node
@@ -798,13 +798,28 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
     return out, partner
 
 
-def partner_named(name: str, source: bytes) -> bool:
-    """Is a release function named as the pair of `name` (`partners`) called, declared or
-    defined in the file? A variant's pair counts too: `spa_vdev_exit` for
-    `spa_vdev_detach_enter` (one word before the verb left out)."""
+@lru_cache(maxsize=4096)
+def partner_names(name: str) -> frozenset:
+    """The release functions named as the pair of `name` (`partners`); a variant's pair
+    counts too: `spa_vdev_exit` for `spa_vdev_detach_enter` (one word before the verb
+    left out)."""
     names = {p for p in partners(name) if p != name}
     names |= {p for p in partners(re.sub(r"_[A-Za-z0-9]+(?=_[A-Za-z0-9]+$)", "", name)) if p != name}
-    return any(re.search(rb"\b" + re.escape(p.encode()) + rb"\s*\(", source) for p in names)
+    return frozenset(names)
+
+
+def partner_named(name: str, source: bytes) -> bool:
+    """Is a partner of `name` (`partner_names`) called, declared or defined in the file?"""
+    return any(re.search(rb"\b" + re.escape(p.encode()) + rb"\s*\(", source) for p in partner_names(name))
+
+
+def called_in_file(source: bytes, functions: list, outside: bytes) -> frozenset:
+    """Every name written before a `(` in the file (what `partner_named` searches), from
+    each body's names (read once per text of the body) and the text outside them."""
+    names = set(_CALLED_NAMES.get(outside, lambda: frozenset(m.decode() for m in _CALLED.findall(outside))))
+    for _, body in functions:
+        names |= _called_names(source, body)
+    return frozenset(names)
 
 
 def _out_parameter(name: str, params: list[str], body: Node, source: bytes) -> Optional[int]:
