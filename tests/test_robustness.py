@@ -330,3 +330,23 @@ def test_the_editor_does_not_wait_for_the_index(tmp_path):
         assert done and [f.rule for f in done[0].findings] == ["lock-leak"]
     finally:
         session.index.lock.release()
+
+
+def test_definitions_swallowed_by_the_parser_are_parsed_again_alone():
+    """A block opened in each branch of an `#ifdef` makes the parser lose the definition,
+    and after a few of them the rest of the file too (its root is one ERROR): such a
+    definition is parsed again over its own bytes, first branch only, and analysed."""
+    broken = ("void take(int x)\n{\n#ifdef A\n    if (x) {\n#else\n    if (!x) {\n#endif\n"
+              "        pthread_mutex_lock(&m);\n    }\n}\n\n")
+    clean = ("int poll_once(int x)\n{\n    pthread_mutex_lock(&m);\n#if defined(A)\n    if (x > 1) {\n"
+             "#elif defined(B)\n    if (x > 2) {\n#else\n    if (x > 3) {\n#endif\n        pthread_mutex_unlock(&m);\n"
+             "        return 1;\n    }\n    pthread_mutex_unlock(&m);\n    return 0;\n}\n")
+    source = ("#include <pthread.h>\nstatic pthread_mutex_t m;\n" + broken * 4 + clean).encode()
+    from lockls.syntax import nodes as syntax
+
+    assert syntax.new_parser().parse(source).root_node.type == "ERROR"
+    result = _check(source)
+    assert result.skipped == [] and result.functions == 5
+    # each `take` leaks (the lock is taken and never dropped); `poll_once` is clean
+    assert [(f.rule, f.function, f.span.start.line + 1) for f in result.findings] == [
+        ("lock-leak", "take", line) for line in (12, 23, 34, 45)]

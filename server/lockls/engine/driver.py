@@ -355,7 +355,7 @@ class Engine:
 
         source = syntax.lsp_line_breaks(source)
         tree = tree if tree is not None else self.parse(path, source)
-        functions = function_nodes(tree.root_node)
+        functions = function_nodes(tree.root_node, source)
         outside = syntax.outside_bodies(source, functions).text
         static = prime_statics(source, outside)
         analyzed: Optional[dict] = {} if keep else None
@@ -395,7 +395,7 @@ class Engine:
             self._trees.pop(path, None)  # used: a file is analysed once per run
         root = tree.root_node
         rec = recursive_globals(source)
-        functions = function_nodes(root)
+        functions = function_nodes(root, source)
         outside = syntax.outside_bodies(source, functions)
         tokens = outside_tokens(outside.text)
         st = prime_statics(source, outside.text)

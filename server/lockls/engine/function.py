@@ -184,13 +184,14 @@ def recursive_globals(source: bytes) -> frozenset:
     return frozenset(m.group(1).decode() for m in _RECURSIVE_INIT.finditer(source))
 
 
-def function_nodes(root: Node) -> list[tuple[Node, Node]]:
+def function_nodes(root: Node, source: Optional[bytes] = None) -> list[tuple[Node, Node]]:
     """(definition, body) of every function, in source order.
 
     Functions are top-level children almost always; the query runs only inside
     the places the parser may have hidden more: ERROR nodes (a prototype followed
     by an annotation macro) and bodies whose braces do not balance (an unclosed
-    `{` while typing swallows the functions after it)."""
+    `{` while typing swallows the functions after it). With `source`, definitions
+    a top-level ERROR swallowed are parsed again alone (`_swallowed`)."""
     found = []
     for node in root.children:
         t = node.type
@@ -202,24 +203,162 @@ def function_nodes(root: Node) -> list[tuple[Node, Node]]:
                     found.extend(_nested_functions(body, exclude=node))
         elif node.has_error or t in ("preproc_if", "preproc_ifdef", "linkage_specification", "ERROR"):
             found.extend(_nested_functions(node))
+    if source is not None:
+        found.extend(fb for fb, _, _ in _swallowed(root, source) if fb is not None)
     found.sort(key=lambda fb: fb[0].start_byte)
     return found
 
 
 def damaged_definitions(root: Node, source: bytes) -> list[tuple[str, int]]:
     """Function definitions swallowed whole by a top-level ERROR (e.g. the last
-    function while its braces are unbalanced): (name, line) of each."""
+    function while its braces are unbalanced) that could not be parsed again alone:
+    (name, line) of each."""
+    return [(name, line) for fb, name, line in _swallowed(root, source) if fb is None]
+
+
+_SPECIFIERS = frozenset(("primitive_type", "type_identifier", "sized_type_specifier", "storage_class_specifier",
+                         "type_qualifier", "struct_specifier", "enum_specifier", "union_specifier",
+                         "attribute_specifier", "macro_type_specifier"))
+_RECOVERED: Lru = Lru(256)  # (the definition's bytes, where it starts) -> its tree parsed alone, or None
+_RECOVERY_PARSER = threading.local()
+
+
+def _swallowed(root: Node, source: bytes) -> list[tuple[Optional[tuple[Node, Node]], str, int]]:
+    """Definitions a top-level ERROR swallowed (`int f(void)` then `{` as loose tokens:
+    the parser's recovery after broken code, sometimes for the rest of the file), each
+    with its (definition, body) when its braces balance and it parses alone over its own
+    byte range (positions as in the file), else None; and its name and line."""
     out = []
     # (deep enough damage makes the root itself the ERROR: 16 unclosed `{` after a header)
     for node in (root,) if root.type == "ERROR" else root.children:
         if node.type != "ERROR":
             continue
         children = node.children
+        later_body = [False] * (len(children) + 1)  # a `{` or a statement after index i
+        for i in range(len(children) - 1, -1, -1):
+            c = children[i]
+            later_body[i] = later_body[i + 1] or c.type == "{" or c.type.endswith("statement")
         for i, child in enumerate(children):
-            if child.type == "function_declarator" and any(c.type == "{" or c.type.endswith("statement") for c in children[i + 1:]):
-                name = child.child_by_field_name("declarator")
-                out.append((syntax.text(name, source) if name is not None else "<anonymous>", child.start_point[0] + 1))
+            if child.type != "function_declarator" or not later_body[i + 1]:
+                continue
+            name = child.child_by_field_name("declarator")
+            recovered = None
+            if i + 1 < len(children) and children[i + 1].type == "{":
+                first = i
+                while first > 0 and children[first - 1].type in _SPECIFIERS:
+                    first -= 1
+                recovered = _parsed_alone(source, children[first].start_byte, children[i + 1].start_byte)
+            out.append((recovered, syntax.text(name, source) if name is not None else "<anonymous>",
+                        child.start_point[0] + 1))
     return out
+
+
+def _parsed_alone(source: bytes, start: int, brace: int) -> Optional[tuple[Node, Node]]:
+    """The definition from `start` to the `}` closing the `{` at `brace`, parsed alone."""
+    skipped: list = []
+    end = _closing_brace(source, brace, skipped)
+    if end is None:
+        return None
+    kept, at = [], start  # the definition without its conditionals' other branches
+    for a, b in sorted(skipped):
+        kept.append((at, a))
+        at = b
+    kept.append((at, end))
+
+    def parse():
+        from tree_sitter import Point, Range
+
+        parser = getattr(_RECOVERY_PARSER, "parser", None)
+        if parser is None:
+            parser = _RECOVERY_PARSER.parser = syntax.new_parser()
+
+        def point(at: int):
+            return Point(source.count(b"\n", 0, at), at - (source.rfind(b"\n", 0, at) + 1))
+
+        parser.included_ranges = [Range(point(a), point(b), a, b) for a, b in kept if b > a]
+        try:
+            return parser.parse(source)
+        finally:
+            parser.included_ranges = []
+
+    tree = _RECOVERED.get((source[start:end], start, source.count(b"\n", 0, start), tuple(kept)), parse)
+    for fn in tree.root_node.children:
+        body = fn.child_by_field_name("body") if fn.type == "function_definition" else None
+        if body is not None and fn.start_byte == start and not syntax.has_missing_close(body):
+            return fn, body
+    return None
+
+
+_DIRECTIVE = re.compile(rb"#[ \t]*(ifdef|ifndef|if|else|elif|endif)\b")
+_CONDITIONAL = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|endif)\b", re.M)
+
+
+def _branch_end(source: bytes, at: int, stop: int) -> Optional[int]:
+    """The offset of the `#endif` closing the conditional whose `#else` is at `at`."""
+    depth = 0
+    for m in _CONDITIONAL.finditer(source, at, stop):
+        if m.group(1) != b"endif":
+            depth += 1
+        elif depth:
+            depth -= 1
+        else:
+            return m.start()
+    return None
+
+
+def _closing_brace(source: bytes, brace: int, skipped: list, limit: int = 1 << 20) -> Optional[int]:
+    """The offset just after the `}` closing the `{` at `brace` (comments, strings and
+    character constants skipped, and the other branches of a conditional: a definition
+    whose `#ifdef` and `#else` each open a block is why the parser lost it: those are
+    added to `skipped` as (start, end)), or None within `limit` bytes."""
+    depth, i, n = 0, brace, min(len(source), brace + limit)
+    opened: list = []  # (start, end) of the `#if` lines open here
+    while i < n:
+        ch = source[i]
+        if ch == 0x7B:  # {
+            depth += 1
+        elif ch == 0x7D:  # }
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        elif ch == 0x2F and source[i + 1:i + 2] == b"/":
+            i = source.find(b"\n", i)
+            if i < 0:
+                return None
+        elif ch == 0x2F and source[i + 1:i + 2] == b"*":
+            i = source.find(b"*/", i + 2)
+            if i < 0:
+                return None
+            i += 1
+        elif ch == 0x23 and (m := _DIRECTIVE.match(source, i)):
+            word, line_end = m.group(1), source.find(b"\n", i)
+            line_end = n if line_end < 0 else line_end
+            if word in (b"if", b"ifdef", b"ifndef"):
+                opened.append((i, line_end))
+            elif word == b"endif":
+                if opened:
+                    opened.pop()
+            else:  # `#else`/`#elif`: the first branch only, without its directives (the parser
+                # reads a `{` opened in a branch and closed after it as broken code)
+                endif = _branch_end(source, line_end, n)
+                if endif is None:
+                    return None
+                if opened:
+                    skipped.append(opened.pop())
+                endif_end = source.find(b"\n", endif)
+                endif_end = n if endif_end < 0 else endif_end
+                skipped.append((i, endif_end))
+                i = endif_end
+                continue
+            i = line_end
+            continue
+        elif ch in (0x22, 0x27):  # a string or a character constant, to its end on this line
+            j = i + 1
+            while j < n and source[j] != ch and source[j] != 0x0A:
+                j += 2 if source[j] == 0x5C else 1
+            i = j
+        i += 1
+    return None
 
 
 def _nested_functions(within: Node, exclude: Optional[Node] = None) -> list[tuple[Node, Node]]:
@@ -261,7 +400,7 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     contracts turn out not to change the configuration. `trace` records how the
     result was reached, for `contracts_after_edit`. `outside`: `outside_bodies` of the
     file, when the caller has it."""
-    functions = functions if functions is not None else function_nodes(root)
+    functions = functions if functions is not None else function_nodes(root, source)
     outside = outside if outside is not None else outside_bodies(source, functions)
     if trace is not None:
         trace.reset((config.fingerprint(), outside_tokens(outside), recursive), functions, source)

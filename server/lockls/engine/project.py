@@ -87,7 +87,7 @@ def scan_tree(tree, source: bytes, path: str, config: Config, extra: Optional[Co
     from lockls.engine.function import function_nodes, outside_bodies, recursive_globals, file_contracts
 
     root = tree.root_node
-    functions = functions if functions is not None else function_nodes(root)
+    functions = functions if functions is not None else function_nodes(root, source)
     outside = outside if outside is not None else outside_bodies(source, functions)
     rec = recursive_globals(source)
     if own is None or not extra:
@@ -105,7 +105,7 @@ def with_own(root, source: bytes, path: str, own: Contracts, functions: Optional
     `outside`: the text outside its functions' bodies, when the caller has it."""
     from lockls.engine.function import function_nodes, outside_bodies
 
-    functions = functions if functions is not None else function_nodes(root)
+    functions = functions if functions is not None else function_nodes(root, source)
     outside = outside if outside is not None else outside_bodies(source, functions)
     static = static_functions(root, source)
     return FileContracts(own, _exported(own, static, path), _calls(functions, source), tuple(sorted(static)),
@@ -194,7 +194,7 @@ def static_among(root, source: bytes, names: Iterable[str], functions: Optional[
     if functions is None:
         from lockls.engine.function import function_nodes
 
-        functions = function_nodes(root)
+        functions = function_nodes(root, source)
     starts = [body.start_byte for _, body in functions]
     names = list(names)
     for name in names:
