@@ -350,3 +350,12 @@ def test_definitions_swallowed_by_the_parser_are_parsed_again_alone():
     # each `take` leaks (the lock is taken and never dropped); `poll_once` is clean
     assert [(f.rule, f.function, f.span.start.line + 1) for f in result.findings] == [
         ("lock-leak", "take", line) for line in (12, 23, 34, 45)]
+
+
+def test_a_macro_parameter_list_of_invalid_utf8_is_read():
+    """Found by bench/fuzz.py: a `#define` whose parameter list holds a byte that is not
+    UTF-8 (a multi-byte character cut in two) raised UnicodeDecodeError."""
+    source = (b"#include <pthread.h>\n#define NO_TSA(a\xe6\x97) __attribute__((no_thread_safety_analysis))\n"
+              b"static pthread_mutex_t m;\nvoid f(void)\n{\n    pthread_mutex_lock(&m);\n}\n")
+    result = _check(source)
+    assert [f.rule for f in result.findings] == ["lock-leak"]

@@ -269,3 +269,22 @@ def test_a_recovery_that_differs_inside_a_definition_is_parsed_again():
         s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
     assert reported(s, uri, "seq3.c") == expected(text, "seq3.c")
     assert any(f[0] == "unlock-unheld" for f in expected(text, "seq3.c"))
+
+
+def test_an_edit_in_a_body_that_swallows_the_rest_reads_the_file_again():
+    """Found by bench/soak.py --sequences: deleting a function's closing brace makes its
+    body swallow the functions after it; edits there were taken for edits inside one body,
+    whose shortcut keeps what the file says outside bodies (here: that `table_abort` never
+    returns, which the swallowed text no longer says), and the session missed a leak."""
+    text = (FIXTURES / "noreturn.c").read_text(encoding="utf-8")
+    brace = text.index("}\n", text.index("static void table_abort(int status)"))
+    uri = "file:///tmp/lockls-property/noreturn.c"
+    s = Session()
+    s.open(uri, text, 0, "c")
+    s.analysis(uri)
+    for version, (start, end, new) in enumerate([(brace, brace + 1, ""), (brace, brace, "t")], 1):
+        rng = T.Range(position(text, start, "utf-16"), position(text, end, "utf-16"))
+        text = text[:start] + new + text[end:]
+        s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
+        assert reported(s, uri, "noreturn.c") == expected(text, "noreturn.c")
+    assert any(f[0] == "lock-leak" for f in expected(text, "noreturn.c"))

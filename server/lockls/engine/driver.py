@@ -544,12 +544,15 @@ def _own_contracts(root, source: bytes, config: Config, rec: frozenset, function
 
 def _bodies_holding(functions: list, edited: list) -> Optional[set]:
     """The indices of the functions whose bodies strictly hold the edited ranges, or
-    None when some range is not strictly inside a body."""
+    None when some range is not strictly inside a body, or inside one whose braces do
+    not balance (it swallows what follows it: the file's shape is changing, and what
+    lies outside bodies with it)."""
     starts = [body.start_byte for _, body in functions]
     found = set()
     for a, b in edited:
         i = bisect_right(starts, a) - 1
-        if i < 0 or not (functions[i][1].start_byte < a and b < functions[i][1].end_byte - 1):
+        if i < 0 or not (functions[i][1].start_byte < a and b < functions[i][1].end_byte - 1) \
+                or syntax.has_missing_close(functions[i][1]):
             return None
         found.add(i)
     return found

@@ -223,7 +223,7 @@ class Lowerer:
         fn_node = call.child_by_field_name("function")
         if fn_node is not None and fn_node.type == "call_expression":
             fn_node = fn_node.child_by_field_name("function")  # `guard(mutex)(&m)`: the guard's name
-        name = self.source[fn_node.start_byte:fn_node.end_byte].decode() if fn_node is not None and fn_node.type == "identifier" else None
+        name = self.source[fn_node.start_byte:fn_node.end_byte].decode("utf-8", "replace") if fn_node is not None and fn_node.type == "identifier" else None
         fn = self.functions.get(name) if name else None
         if fn is not None:
             if (fn.requires or fn.excludes) and fn.action != "call":
@@ -253,7 +253,7 @@ class Lowerer:
                         self._refs(fn.takes, args))
         if fn.scope is not None:  # `guard(spinlock_irqsave)(&l)`: the guard's class says what it takes
             cls_node = guards.class_node(fn, call, args)
-            cls = guards.guard_class(self.source[cls_node.start_byte:cls_node.end_byte].decode()) \
+            cls = guards.guard_class(self.source[cls_node.start_byte:cls_node.end_byte].decode("utf-8", "replace")) \
                 if cls_node is not None else None
             if cls is not None:
                 fn = guards.applied(fn, cls, cls.kind in self.kinds)
@@ -542,7 +542,7 @@ class Lowerer:
         fn_node = call.child_by_field_name("function")
         if fn_node is None or fn_node.type != "identifier":
             return None
-        fn = self.functions.get(self.source[fn_node.start_byte:fn_node.end_byte].decode())
+        fn = self.functions.get(self.source[fn_node.start_byte:fn_node.end_byte].decode("utf-8", "replace"))
         if fn is None or fn.action not in HELD_TESTS:
             return None
         named = self._lock_named(fn, call, self._arguments(call), "", None)  # (never "return": see config)
@@ -553,7 +553,7 @@ class Lowerer:
         if node.type in _LITERALS:
             return True
         if node.type == "identifier":
-            name = self.source[node.start_byte:node.end_byte].decode()
+            name = self.source[node.start_byte:node.end_byte].decode("utf-8", "replace")
             return name in self.constants or bool(_CONSTANT_NAME.match(name))
         if node.type == "unary_expression":
             arg = node.child_by_field_name("argument")

@@ -215,7 +215,7 @@ def _goto_fix(doc, finding, acquire, events: list):
         node = stack.pop()
         if node.type == "labeled_statement":
             label = node.child_by_field_name("label") or node.named_children[0]
-            labels.append((node.start_byte, doc.source[label.start_byte:label.end_byte].decode()))
+            labels.append((node.start_byte, doc.source[label.start_byte:label.end_byte].decode("utf-8", "replace")))
         stack.extend(node.named_children)
     best = None
     for start, name in sorted(labels):

@@ -97,7 +97,7 @@ def _define_directives(text: bytes) -> tuple:
     for m in _DEFINE.finditer(text):
         body = m.group(3).decode("utf-8", "replace").replace("\\\n", " ")
         body = _COMMENT.sub(" ", body).strip()
-        params = None if m.group(2) is None else tuple(p.strip() for p in m.group(2).decode()[1:-1].split(","))
+        params = None if m.group(2) is None else tuple(p.strip() for p in m.group(2).decode("utf-8", "replace")[1:-1].split(","))
         out.append((m.group(1).decode(), params, body))
     return tuple(out)
 
