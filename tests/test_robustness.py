@@ -359,3 +359,15 @@ def test_a_macro_parameter_list_of_invalid_utf8_is_read():
               b"static pthread_mutex_t m;\nvoid f(void)\n{\n    pthread_mutex_lock(&m);\n}\n")
     result = _check(source)
     assert [f.rule for f in result.findings] == ["lock-leak"]
+
+
+def test_a_lock_wrapper_with_a_name_of_thousands_of_characters():
+    """Found by bench/fuzz.py: the lock functions' names are matched by a regex built as a
+    prefix tree, a level of recursion per character: a 5,000-character wrapper raised
+    RecursionError."""
+    name = "q_lock_" + "x" * 5000
+    source = (f"#include <pthread.h>\nstruct q {{ pthread_mutex_t lock; }};\nvoid {name}(struct q *q)\n{{\n"
+              f"    pthread_mutex_lock(&q->lock);\n}}\nvoid use(struct q *q)\n{{\n    {name}(q);\n"
+              f"    {name}(q);\n    pthread_mutex_unlock(&q->lock);\n}}\n").encode()
+    result = _check(source)
+    assert [(f.rule, f.span.start.line + 1) for f in result.findings] == [("double-lock", 10)]

@@ -86,9 +86,16 @@ def _tables(config: Config):
     return _TABLES.get(config.fingerprint(), lambda: _build_tables(config))
 
 
+_TRIE_MAX_WORD = 200
+
+
 def _trie_regex(words: list[str]) -> str:
     """One regex alternation shaped as a prefix tree: `re` tries alternatives one by
     one, so `pthread_(?:mutex_(?:lock|unlock)|...)` is much faster than a flat list."""
+    # the tree is built recursively, a level per character: a name of thousands of them
+    # (generated code; found by bench/fuzz.py) is matched on its own instead
+    long_words = [w for w in words if len(w) > _TRIE_MAX_WORD]
+    words = [w for w in words if len(w) <= _TRIE_MAX_WORD]
     trie: dict = {}
     for w in words:
         node = trie
@@ -104,7 +111,7 @@ def _trie_regex(words: list[str]) -> str:
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
         return f"(?:{body})?" if ends else body
 
-    return "(?:" + build(trie) + ")"
+    return "(?:" + "|".join([build(trie)] * bool(words) + [re.escape(w) for w in long_words]) + ")"
 
 
 def _build_tables(config: Config):
