@@ -85,7 +85,7 @@ def test_the_budget_is_configurable(tmp_path):
     source = scaling.cleanup_ladder(12)
     (tmp_path / ".lockls.toml").write_text("[limits]\nfunction-steps = 500\n")
     tight = load_config(str(tmp_path / ".lockls.toml"))
-    assert tight.max_function_steps == 500 and CONFIG.max_function_steps == 2_000_000
+    assert tight.max_function_steps == 500 and CONFIG.max_function_steps == 4_000_000
     assert tight.fingerprint() != CONFIG.fingerprint()  # cached results depend on it
     assert _analyse(source.encode(), tight).skipped.startswith("over its budget of 500 steps")
     assert _analyse(source.encode()).skipped is None

@@ -90,7 +90,8 @@ def solve(cfg: CFG, is_recursive: Callable[[str, object], bool], initial: L.Lock
             if not out:
                 continue
             merged = L.join(states[e.target], out, lock_flags)
-            steps -= _weight(merged)
+            # (a join of classes with forgotten locks compares them pairwise: `lockstate._absorb`)
+            steps -= _weight(merged) * (len(merged) if len(merged) > 1 and L._any_unknown(merged) else 1)
             if merged != states[e.target]:
                 states[e.target] = merged
                 if e.target not in queued:
