@@ -58,6 +58,27 @@ def reported(s: Session, uri: str, name: str):
                      for f in final.findings)
 
 
+def edited(s: Session, uri: str, text: str, version: int, start: int, end: int, new: str, encoding: str) -> str:
+    """Send the change of text[start:end] to `new` to the session; the new text."""
+    rng = T.Range(position(text, start, encoding), position(text, end, encoding))
+    s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
+    return text[:start] + new + text[end:]
+
+
+def random_edits(s: Session, uri: str, text: str, edits, encoding: str, analyse_every: int) -> str:
+    """Send `edits` ((where in 0..1, length, new text) each), analysing every
+    `analyse_every`th version as an editor asking for diagnostics would; the final text."""
+    for version, (where, length, new) in enumerate(edits, 1):
+        start = int(where * len(text))
+        end = min(start + length, len(text))
+        if text[start - 1:start + 1] == "\r\n" or text[end - 1:end + 1] == "\r\n":
+            continue  # inside a line break: not addressable by an LSP position
+        text = edited(s, uri, text, version, start, end, new, encoding)
+        if version % analyse_every == 0:
+            s.analysis(uri)
+    return text
+
+
 EDITS = st.lists(st.tuples(st.floats(0, 1), st.integers(0, 12), st.sampled_from(SNIPPETS)), min_size=1, max_size=8)
 
 
@@ -72,17 +93,7 @@ def test_session_matches_check_after_random_edits(source, edits, encoding):
     s.encoding = encoding
     s.open(uri, source, 0, "c")
     s.analysis(uri)  # warm the per-function cache, as a real session would be
-    text = source
-    for version, (where, length, new) in enumerate(edits, 1):
-        start = int(where * len(text))
-        end = min(start + length, len(text))
-        if text[start - 1:start + 1] == "\r\n" or text[end - 1:end + 1] == "\r\n":
-            continue  # inside a line break: not addressable by an LSP position
-        rng = T.Range(position(text, start, encoding), position(text, end, encoding))
-        text = text[:start] + new + text[end:]
-        s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
-        if version % 3 == 0:
-            s.analysis(uri)  # analyse some intermediate versions too
+    text = random_edits(s, uri, source, edits, encoding, analyse_every=3)  # some intermediate versions too
     assert s.documents[uri].source == text.encode()
     assert reported(s, uri, "f.c") == expected(text)
 
@@ -106,17 +117,7 @@ def test_session_matches_check_after_large_edits_of_broken_and_non_ascii_text(so
     s.encoding = encoding
     s.open(uri, source, 0, "c")
     s.analysis(uri)
-    text = source
-    for version, (where, length, new) in enumerate(edits, 1):
-        start = int(where * len(text))
-        end = min(start + length, len(text))
-        if text[start - 1:start + 1] == "\r\n" or text[end - 1:end + 1] == "\r\n":
-            continue  # inside a line break: not addressable by an LSP position
-        rng = T.Range(position(text, start, encoding), position(text, end, encoding))
-        text = text[:start] + new + text[end:]
-        s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
-        if version % 2 == 0:
-            s.analysis(uri)
+    text = random_edits(s, uri, source, edits, encoding, analyse_every=2)
     assert s.documents[uri].raw == text.encode()
     assert reported(s, uri, "g.c") == expected(text, "g.c")
 
@@ -188,9 +189,7 @@ def test_session_matches_check_after_edits_of_wrappers(edits):
             start = int(where * len(text))
             end = min(start + length % 12, len(text))
             new = BODY_EDITS[pick % len(BODY_EDITS)]
-        rng = T.Range(position(text, start, "utf-16"), position(text, end, "utf-16"))
-        text = text[:start] + new + text[end:]
-        s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
+        text = edited(s, uri, text, version, start, end, new, "utf-16")
         s.analysis(uri)  # every version: the editor analyses as the user types
     assert reported(s, uri, "w.c") == expected(text, "w.c")
 
@@ -216,9 +215,7 @@ def test_a_keystroke_in_a_body_rereads_that_function_alone(monkeypatch):
         start = -1
         for _ in range(occurrence + 1):
             start = text.index(old, start + 1)
-        rng = T.Range(position(text, start, "utf-16"), position(text, start + len(old), "utf-16"))
-        text = text[:start] + new + text[start + len(old):]
-        s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
+        text = edited(s, uri, text, version, start, start + len(old), new, "utf-16")
         got = sorted((f.rule, f.site.start_byte, str(f.message)) for f in s.analysis(uri).findings)
         fresh = analyze_source(text.encode(), "w.c", default_config()).findings
         assert got == sorted((f.rule, f.span.start_byte, f.text) for f in fresh)
@@ -264,9 +261,7 @@ def test_a_recovery_that_differs_inside_a_definition_is_parsed_again():
     s.open(uri, text, 0, "c")
     s.analysis(uri)
     for version, (start, end, new) in enumerate(edits, 1):
-        rng = T.Range(position(text, start, "utf-16"), position(text, end, "utf-16"))
-        text = text[:start] + new + text[end:]
-        s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
+        text = edited(s, uri, text, version, start, end, new, "utf-16")
     assert reported(s, uri, "seq3.c") == expected(text, "seq3.c")
     assert any(f[0] == "unlock-unheld" for f in expected(text, "seq3.c"))
 
@@ -283,8 +278,6 @@ def test_an_edit_in_a_body_that_swallows_the_rest_reads_the_file_again():
     s.open(uri, text, 0, "c")
     s.analysis(uri)
     for version, (start, end, new) in enumerate([(brace, brace + 1, ""), (brace, brace, "t")], 1):
-        rng = T.Range(position(text, start, "utf-16"), position(text, end, "utf-16"))
-        text = text[:start] + new + text[end:]
-        s.change(uri, version, [T.TextDocumentContentChangePartial(range=rng, text=new)])
+        text = edited(s, uri, text, version, start, end, new, "utf-16")
         assert reported(s, uri, "noreturn.c") == expected(text, "noreturn.c")
     assert any(f[0] == "lock-leak" for f in expected(text, "noreturn.c"))
