@@ -180,13 +180,20 @@ def normalize(classes: Iterable[PathClass]) -> LockState:
         if len(by_sig) > MAX_CLASSES:
             return _collapse(list(by_sig.values()))
         by_key = {(c.signature, c.facts): c for c in by_sig.values()}
-    if len(by_key) > 1 and _any_unknown(by_key.values()):
+    if len(by_key) > 1 and any_unknown(by_key.values()):
         by_key = {(c.signature, c.facts): c for c in _absorb(list(by_key.values()))}
     # any fixed order makes equal states equal tuples; hashing is cheap (repr is not)
     return tuple(by_key[k] for k in sorted(by_key, key=hash))
 
 
-def _any_unknown(classes) -> bool:
+def weight(state: LockState) -> int:
+    """What a state holds, in classes and their locks: the unit of the solver's work
+    budget and of the memory a kept result weighs."""
+    return len(state) + sum(len(c.locks) for c in state)
+
+
+def any_unknown(classes) -> bool:
+    """Does some class hold a lock it had to forget (see `_collapse`)?"""
     for c in classes:
         for _, f in c.locks:
             if f.unknown:

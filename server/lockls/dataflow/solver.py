@@ -23,8 +23,6 @@ MAX_VISITS_PER_BLOCK = 64
 MAX_VISITS_PER_BLOCK_ON_AVERAGE = 12
 
 
-
-
 class NoFixpoint(Exception):
     pass
 
@@ -59,7 +57,8 @@ def solve(cfg: CFG, is_recursive: Callable[[str, object], bool], initial: L.Lock
     """The state at the start of every block (`()` for unreachable blocks), from
     `initial` at the entry (locks the function requires its caller to hold).
     Raises `OverBudget` past `max_steps` units of work (see `config.DEFAULT_FUNCTION_STEPS`:
-    classes carried through an event or joined at a block, each weighing one plus its locks)."""
+    `lockstate.weight` carried through each event or joined at a block, a join of classes
+    with forgotten locks once per class)."""
     blocks = cfg.blocks
     order = cfg.reverse_postorder()
     rank = {b: i for i, b in enumerate(order)}
@@ -80,7 +79,7 @@ def solve(cfg: CFG, is_recursive: Callable[[str, object], bool], initial: L.Lock
         if budget < 0:
             raise NoFixpoint(f"no fixpoint after {MAX_VISITS_PER_BLOCK_ON_AVERAGE} visits per block on average")
         state = states[b]
-        steps -= _weight(state) * (1 + len(blocks[b].events))
+        steps -= L.weight(state) * (1 + len(blocks[b].events))
         if steps < 0:
             raise OverBudget(f"over its budget of {max_steps:,} steps (`[limits] function-steps` raises it)")
         for ev in blocks[b].events:
@@ -91,7 +90,7 @@ def solve(cfg: CFG, is_recursive: Callable[[str, object], bool], initial: L.Lock
                 continue
             merged = L.join(states[e.target], out, lock_flags)
             # (a join of classes with forgotten locks compares them pairwise: `lockstate._absorb`)
-            steps -= _weight(merged) * (len(merged) if len(merged) > 1 and L._any_unknown(merged) else 1)
+            steps -= L.weight(merged) * (len(merged) if len(merged) > 1 and L.any_unknown(merged) else 1)
             if merged != states[e.target]:
                 states[e.target] = merged
                 if e.target not in queued:
@@ -99,7 +98,3 @@ def solve(cfg: CFG, is_recursive: Callable[[str, object], bool], initial: L.Lock
                     heapq.heappush(pending, (rank[e.target], e.target))
     return states
 
-
-def _weight(state: L.LockState) -> int:
-    """What carrying `state` one step costs: its classes, each with its locks."""
-    return len(state) + sum(len(c.locks) for c in state)

@@ -26,6 +26,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Optional
 
+from lockls.dataflow import lockstate
 from lockls.syntax import nodes as syntax
 from lockls.engine.function import (ContractsTrace, FunctionResult, analyze_function, called_in_file, contracts_after_edit,
                                     damaged_definitions, file_contracts, function_nodes, outside_tokens, partner_names,
@@ -79,9 +80,7 @@ def result_weight(result: FunctionResult) -> int:
     weight = 1 + len(result.findings)
     if result.cfg is not None:
         weight += len(result.cfg.blocks)
-    for state in result.states or ():
-        weight += len(state) + sum(len(c.locks) for c in state)
-    return weight
+    return weight + sum(lockstate.weight(state) for state in result.states or ())
 
 
 class FunctionCache:

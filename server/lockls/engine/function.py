@@ -313,6 +313,11 @@ def _branch_end(source: bytes, at: int, stop: int) -> Optional[int]:
     return None
 
 
+def _line_end(source: bytes, at: int, stop: int) -> int:
+    end = source.find(b"\n", at, stop)
+    return stop if end < 0 else end
+
+
 def _closing_brace(source: bytes, brace: int, skipped: list, limit: int = 1 << 20) -> Optional[int]:
     """The offset just after the `}` closing the `{` at `brace` (comments, strings and
     character constants skipped, and the other branches of a conditional: a definition
@@ -338,8 +343,7 @@ def _closing_brace(source: bytes, brace: int, skipped: list, limit: int = 1 << 2
                 return None
             i += 1
         elif ch == 0x23 and (m := _DIRECTIVE.match(source, i)):
-            word, line_end = m.group(1), source.find(b"\n", i)
-            line_end = n if line_end < 0 else line_end
+            word, line_end = m.group(1), _line_end(source, i, n)
             if word in (b"if", b"ifdef", b"ifndef"):
                 opened.append((i, line_end))
             elif word == b"endif":
@@ -352,8 +356,7 @@ def _closing_brace(source: bytes, brace: int, skipped: list, limit: int = 1 << 2
                     return None
                 if opened:
                     skipped.append(opened.pop())
-                endif_end = source.find(b"\n", endif)
-                endif_end = n if endif_end < 0 else endif_end
+                endif_end = _line_end(source, endif, n)
                 skipped.append((i, endif_end))
                 i = endif_end
                 continue
@@ -609,7 +612,11 @@ def _macro_definitions(outside: bytes) -> tuple:
 
 def _called_names(source: bytes, body: Node) -> frozenset:
     """The names a function body calls, read once per text of the body."""
-    text = source[body.start_byte:body.end_byte]
+    return _names_called_in(source[body.start_byte:body.end_byte])
+
+
+def _names_called_in(text: bytes) -> frozenset:
+    """The names written before a `(` in `text`, read once per text."""
     return _CALLED_NAMES.get(text, lambda: frozenset(m.decode() for m in _CALLED.findall(text)))
 
 
@@ -962,7 +969,7 @@ def partner_named(name: str, source: bytes) -> bool:
 def called_in_file(source: bytes, functions: list, outside: bytes) -> frozenset:
     """Every name written before a `(` in the file (what `partner_named` searches), from
     each body's names (read once per text of the body) and the text outside them."""
-    names = set(_CALLED_NAMES.get(outside, lambda: frozenset(m.decode() for m in _CALLED.findall(outside))))
+    names = set(_names_called_in(outside))
     for _, body in functions:
         names |= _called_names(source, body)
     return frozenset(names)
