@@ -30,7 +30,7 @@ from lockls.config import (
 from lockls.rules import RULES
 
 ALL_ACTIONS = ", ".join(ACTIONS)
-FUNCTION_KEYS = "acquire, acquire-shared, release, try-acquire, try-acquire-shared, tests-held, tests-not-held, kind, success, failure, scope, unheld-ok, may-sleep, requires, excludes"
+FUNCTION_KEYS = "acquire, acquire-shared, release, try-acquire, try-acquire-shared, tests-held, tests-not-held, kind, success, failure, scope, unheld-ok, may-sleep, requires, excludes, when, actions, by-arg, cases, paths"
 RULE_NAMES = ", ".join(RULES)
 LOCK_SPEC = 'expected a lock spec like "arg0", "arg0->lock", "return" or a global lock\'s name like "RCU"'
 
@@ -74,7 +74,7 @@ def test_unknown_function_key_names_the_expected_keys(tmp_path):
         aquire = "arg0"
         """,
     )
-    assert_single_error(error, 3, "functions.my_lock.aquire", f"unknown key; expected one of {FUNCTION_KEYS}")
+    assert_single_error(error, 3, "functions.my_lock.aquire", f"unknown key; did you mean `acquire`? expected one of {FUNCTION_KEYS}")
 
 
 def test_bad_severity_in_inline_table(tmp_path):
@@ -256,7 +256,7 @@ def test_type_error_item_of_list(tmp_path):
 
 def test_unknown_top_level_key(tmp_path):
     error = load_error(tmp_path, "# project\n\n[lokcs]\nmatch = 'x'\n")
-    assert_single_error(error, 3, "lokcs", "unknown key; expected one of presets, rules, files, functions, kinds, locks, annotations, classes, lock-order, guarded, entry-points, limits")
+    assert_single_error(error, 3, "lokcs", "unknown key; did you mean `locks`? expected one of presets, rules, files, functions, kinds, locks, annotations, classes, lock-order, guarded, entry-points, limits")
 
 
 def test_quoted_function_name_must_be_an_identifier(tmp_path):
@@ -1062,3 +1062,323 @@ def test_a_configuration_owned_by_another_user_is_not_used(tmp_path, capsys):
     clear_config_cache()
     assert main(["--check", "--no-cache", str(project)]) == 0
     clear_config_cache()
+
+
+# ------------------------------------------- configuration a maintainer needs (issue 9 §3)
+
+
+def test_actions_only_for_some_return_values(tmp_path):
+    """`when`: the action happens only when the call returns that outcome."""
+    config = load_config(write(tmp_path, """
+        [functions.obj_unref]
+        release = "arg0"
+        when = "zero"
+
+        [functions.end_job]
+        release = "arg0"
+        when = "negative"
+
+        [functions.domain_lookup]
+        acquire = "return"
+        when = "nonnull"
+        """))
+    f = config.functions
+    assert (f["obj_unref"].action, f["obj_unref"].when) == ("release", "zero")
+    assert (f["domain_lookup"].action, f["domain_lookup"].lock, f["domain_lookup"].when) == ("acquire", "return", "nonnull")
+    assert not f["domain_lookup"].is_try  # a blocking acquisition, not a trylock
+    again = config_from_text(show_config(config), str(tmp_path / ".lockls.toml"))
+    assert again.fingerprint() == config.fingerprint()
+    assert 'when = "negative"' in show_config(config)
+    other = config_from_text('[functions.obj_unref]\nrelease = "arg0"\nwhen = "nonzero"\n', str(tmp_path / "x.toml"))
+    assert other.functions["obj_unref"].when == "nonzero" and other.fingerprint() != config.fingerprint()
+
+
+def test_when_errors(tmp_path):
+    error = load_error(tmp_path, """
+        [functions.a]
+        try-acquire = "arg0"
+        success = "zero"
+        when = "zero"
+
+        [functions.b]
+        tests-held = "arg0"
+        when = "zero"
+
+        [functions.c]
+        acquire = "arg0"
+        scope = "block"
+        when = "zero"
+
+        [functions.d]
+        release = "arg0"
+        when = "sometimes?"
+        """)
+    assert [(e.line, e.key, e.message) for e in error.errors] == [
+        (4, "functions.a.when", "not valid with try-acquire: `success` says when it took the lock"),
+        (8, "functions.b.when", "only valid with acquire, acquire-shared and release"),
+        (13, "functions.c.when", "not valid with scope: a scoped acquisition always takes the lock"),
+        (17, "functions.d.when", 'expected one of zero, nonzero, nonnull, null, negative or a constant\'s name like '
+                                 '"thrd_success", got "sometimes?"'),
+    ]
+
+
+def test_several_actions_and_cases(tmp_path):
+    config = load_config(write(tmp_path, """
+        [functions.mon_switch]
+        actions = [{ release = "arg1" }, { release = "arg2" }, { acquire = "arg0" }]
+        kind = "pthread_mutex"
+
+        [functions.lock_obj]
+        by-arg = "arg1"
+        cases = { 1 = { acquire = "arg0" }, 0x0 = [{ release = "arg0", kind = "pthread_rwlock" }], LOCK_SH = { acquire-shared = "arg0" } }
+        requires = ["arg0->outer"]
+        """))
+    switch = config.functions["mon_switch"]
+    assert switch.action == "call"
+    assert [(s.action, s.lock, s.kind, s.name) for s in switch.steps] == [
+        ("release", "arg1", "pthread_mutex", "mon_switch"), ("release", "arg2", "pthread_mutex", "mon_switch"),
+        ("acquire", "arg0", "pthread_mutex", "mon_switch")]
+    lock_obj = config.functions["lock_obj"]
+    assert lock_obj.case_arg == 1 and lock_obj.requires == ("arg0->outer",)
+    assert [(constant, [(s.action, s.shared, s.kind) for s in steps]) for constant, steps in lock_obj.cases] == [
+        ("1", [("acquire", False, None)]), ("0", [("release", False, "pthread_rwlock")]), ("LOCK_SH", [("acquire", True, None)])]
+    again = config_from_text(show_config(config), str(tmp_path / ".lockls.toml"))
+    assert again.fingerprint() == config.fingerprint()
+    assert again.functions["lock_obj"].cases == lock_obj.cases
+
+
+def test_several_actions_errors(tmp_path):
+    error = load_error(tmp_path, """
+        [functions.a]
+        acquire = "arg0"
+        actions = [{ release = "arg1" }]
+
+        [functions.b]
+        cases = { 1 = { acquire = "arg0" } }
+
+        [functions.c]
+        by-arg = "arg16"
+        cases = { 1 = { acquire = "arg0" } }
+
+        [functions.d]
+        actions = [{ tests-held = "arg0" }]
+
+        [functions.e]
+        actions = [{ acquire = "arg0", release = "arg1" }]
+
+        [functions.f]
+        by-arg = "arg1"
+        cases = { "not a constant" = { acquire = "arg0" } }
+
+        [functions.g]
+        actions = [{ acquire = "arg0" }]
+        when = "zero"
+
+        [functions.h]
+        actions = []
+        """)
+    assert [(e.line, e.key, e.message.split(";")[0]) for e in error.errors] == [
+        (1, "functions.a", "expected one of an action key (acquire, acquire-shared, release, try-acquire, "
+                           "try-acquire-shared, tests-held, tests-not-held), actions, or by-arg with cases"),
+        (5, "functions.b.by-arg", 'required with cases'),
+        (9, "functions.c.by-arg", 'expected an argument like "arg1" (arg0 to arg15), got "arg16"'),
+        (13, "functions.d.actions[0].tests-held", "unknown key"),
+        (16, "functions.e.actions[0]", "expected exactly one of acquire, acquire-shared, release, try-acquire, "
+                                       "try-acquire-shared, found both acquire and release"),
+        (20, 'functions.f.cases."not a constant"', 'expected a constant (a number or a name like "LOCK_EX"), '
+                                                  'got "not a constant"'),
+        (24, "functions.g.when", "not valid with actions: write it in the action it belongs to"),
+        (27, "functions.h.actions", 'expected a list of actions like [{ release = "arg1" }, { acquire = "arg0" }], '
+                                    "got an empty array"),
+    ]
+
+
+def test_function_globs(tmp_path):
+    """`[functions."do_item_*"]`: every function whose name matches, unless it has an entry
+    of its own; the first glob (in the file's order) wins."""
+    import dataclasses
+
+    config = load_config(write(tmp_path, """
+        [functions."do_item_*"]
+        requires = ["item_lock"]
+
+        [functions."do_*"]
+        requires = ["other_lock"]
+
+        [functions.do_item_special]
+        release = "arg0"
+        """))
+    f = config.functions
+    assert f.get("do_item_link") == LockFunction("do_item_link", "call", "", requires=("=item_lock",))
+    assert f["do_item_link"].name == "do_item_link" and "do_item_link" in f
+    assert f.get("do_other").requires == ("=other_lock",)
+    assert f["do_item_special"].action == "release"
+    assert f.get("item_link") is None and "item_link" not in f
+    # whoever copies the mapping (contracts laid over it, worker processes), globs still match
+    copied = dataclasses.replace(config, functions={**config.functions, "extra": LockFunction("extra", "release", "arg0")})
+    assert copied.functions.get("do_item_x").requires == ("=item_lock",)
+    assert pickle.loads(pickle.dumps(config)).functions.get("do_item_x").requires == ("=item_lock",)
+    assert config_from_text(show_config(config), str(tmp_path / ".lockls.toml")).fingerprint() == config.fingerprint()
+    error = load_error(tmp_path, '[functions."do item*"]\nrequires = ["l"]\n')
+    assert_single_error(error, 1, 'functions."do item*"', 'expected a glob of function names like "do_item_*", got "do item*"')
+
+
+def test_array_lock_specs_and_refs(tmp_path):
+    config = load_config(write(tmp_path, """
+        [functions.lru_lock]
+        acquire = "lru_locks[arg0]"
+
+        [functions.bucket_lock]
+        acquire = "arg0->buckets[arg1].lock"
+
+        [functions.lru_check]
+        requires = ["lru_locks[arg0]", "arg1->locks[arg2]"]
+        """))
+    f = config.functions
+    assert (f["lru_lock"].lock, f["lru_lock"].path, f["lru_lock"].lock_spec) == ("global", "lru_locks[{arg0}]", "lru_locks[arg0]")
+    assert (f["bucket_lock"].lock, f["bucket_lock"].path, f["bucket_lock"].lock_spec) == \
+        ("arg0", "->buckets[{arg1}]->lock", "arg0->buckets[arg1]->lock")
+    assert f["lru_check"].requires == ("=lru_locks[{arg0}]", "arg1->locks[{arg2}]")
+    assert config_from_text(show_config(config), str(tmp_path / ".lockls.toml")).fingerprint() == config.fingerprint()
+    assert 'requires = ["lru_locks[arg0]", "arg1->locks[arg2]"]' in show_config(config)
+    error = load_error(tmp_path, '[functions.f]\nacquire = "locks[arg16]"\n')
+    assert_single_error(error, 2, "functions.f.acquire", f'{LOCK_SPEC}, got "locks[arg16]" (arguments are arg0 to arg15)')
+
+
+def test_excluding_a_class(tmp_path):
+    config = load_config(write(tmp_path, """
+        [classes.driver]
+        match = ["driver_*"]
+
+        [functions.driver_reload]
+        excludes = ["class:driver", "big_lock"]
+        """))
+    assert config.functions["driver_reload"].excludes == ("class:driver", "=big_lock")
+    assert 'excludes = ["class:driver", "big_lock"]' in show_config(config)
+    error = load_error(tmp_path, '[functions.f]\nexcludes = ["class:nope"]\n\n[functions.g]\nrequires = ["class:driver"]\n')
+    assert [(e.line, e.key, e.message.split(",")[0]) for e in error.errors] == [
+        (2, "functions.f.excludes", 'unknown class "nope"; define it under [classes.nope]'),
+        (5, "functions.g.requires", 'expected lock refs like "arg0->lock"'),
+    ]
+
+
+def test_entries_scoped_to_paths(tmp_path):
+    """`paths` on `[functions.X]` and `[[guarded]]`: the entry applies to those files
+    only; a preset's entry the project's replaced applies elsewhere."""
+    write(tmp_path, """
+        [functions.sock_lock]
+        acquire = "arg0"
+        paths = ["src/net/**"]
+
+        [functions.pthread_mutex_lock]
+        acquire = "arg1"
+        paths = ["legacy"]
+
+        [[guarded]]
+        field = "pkt_count"
+        by = "lock"
+        paths = ["src/net"]
+        exempt-functions = ["*_setup"]
+        """)
+    net = config_for(str(tmp_path / "src" / "net" / "tcp.c"))
+    net_too = config_for(str(tmp_path / "src" / "net" / "deep" / "udp.c"))
+    other = config_for(str(tmp_path / "src" / "fs" / "inode.c"))
+    legacy = config_for(str(tmp_path / "legacy" / "old.c"))
+    assert net.functions["sock_lock"].action == "acquire" and "sock_lock" not in other.functions
+    assert [g.field for g in net.guarded] == ["pkt_count"] and other.guarded == ()
+    assert net.guarded[0].exempt == ("*_setup",)
+    assert net is net_too  # the same entries: one Config, one fingerprint
+    assert len({net.fingerprint(), other.fingerprint(), legacy.fingerprint()}) == 3
+    assert legacy.functions["pthread_mutex_lock"].lock == "arg1"
+    assert other.functions["pthread_mutex_lock"] == default_config().functions["pthread_mutex_lock"]
+    assert "sock_lock" not in config_for(str(tmp_path.parent / "elsewhere.c"), str(tmp_path / ".lockls.toml")).functions
+    assert 'paths = ["src/net/**"]' in show_config(other) and "exempt-functions" in show_config(other)
+    again = config_from_text(show_config(other), str(tmp_path / ".lockls.toml"))
+    assert again.fingerprint() == other.unscoped().fingerprint()
+    assert pickle.loads(pickle.dumps(net)).functions["sock_lock"].paths == ("src/net/**",)
+
+
+def test_a_top_level_key_written_after_a_table(tmp_path):
+    """TOML reads `lock-order = [...]` after `[functions.x]` as `functions.x.lock-order`."""
+    error = load_error(tmp_path, """
+        [classes.a]
+        match = ["a_*"]
+
+        [functions.x]
+        acquire = "arg0"
+        lock-order = ["a"]
+
+        [[guarded]]
+        field = "n"
+        by = "lock"
+        presets = ["pthread"]
+        """)
+    assert [(e.line, e.key, e.message) for e in error.errors] == [
+        (6, "functions.x.lock-order", "`lock-order` belongs at the top level; move it above the first `[table]`"),
+        (11, "guarded[0].presets", "`presets` belongs at the top level; move it above the first `[table]`"),
+    ]
+    assert str(error.errors[0]).endswith(".lockls.toml:6: functions.x.lock-order: `lock-order` belongs at the top "
+                                         "level; move it above the first `[table]`")
+
+
+def test_unknown_keys_suggest_the_nearest(tmp_path):
+    error = load_error(tmp_path, """
+        [functions.x]
+        aquire-shared = "arg0"
+
+        [[guarded]]
+        field = "n"
+        by = "lock"
+        exempt-function = ["*_init"]
+
+        [kinds.k]
+        recurse = true
+
+        [functions.y]
+        zzz = 1
+        """)
+    assert [(e.line, e.key, e.message.split("?")[0]) for e in error.errors] == [
+        (2, "functions.x.aquire-shared", "unknown key; did you mean `acquire-shared`"),
+        (7, "guarded[0].exempt-function", "unknown key; did you mean `exempt-functions`"),
+        (10, "kinds.k.recurse", "unknown key; did you mean `recursive`"),
+        (13, "functions.y.zzz", f"unknown key; expected one of {FUNCTION_KEYS}"),
+    ]
+
+
+def test_every_documented_configuration_block_loads():
+    """docs/configuration.md's examples (the new keys' among them) are valid configurations."""
+    import re
+
+    here = os.path.dirname(__file__)
+    with open(os.path.join(here, "..", "docs", "configuration.md"), encoding="utf-8") as file:
+        blocks = re.findall(r"```toml\n(.*?)```", file.read(), re.S)
+    assert any("when = " in b for b in blocks) and any("by-arg" in b for b in blocks)
+    for block in blocks:
+        config_from_text(block, os.path.join(here, "doc.lockls.toml"))
+
+
+def test_check_applies_paths_file_by_file(tmp_path, capsys):
+    """`--check` finds configurations per directory; an entry's `paths` still tell two
+    files of one directory apart."""
+    from lockls.main import main
+
+    (tmp_path / ".git").mkdir()
+    write(tmp_path, '[functions.sock_lock]\nacquire = "arg0"\npaths = ["net/a.c"]\n')
+    body = "void sock_lock(int *s);\nint f(int *s, int x)\n{\n    sock_lock(s);\n    if (x)\n        return 1;\n    return 0;\n}\n"
+    (tmp_path / "net").mkdir()
+    for name in ("b.c", "a.c"):
+        (tmp_path / "net" / name).write_text(body)
+    clear_config_cache()
+    assert main(["--check", "--no-cache", str(tmp_path / "net" / "b.c"), str(tmp_path / "net" / "a.c")]) == 1
+    out = capsys.readouterr().out
+    assert "a.c:6:9" in out and "b.c" not in out
+
+
+def test_a_top_level_key_after_a_table_of_names(tmp_path):
+    """Under `[annotations]` or `[functions]`, where keys are names, too."""
+    error = load_error(tmp_path, '[annotations]\nMY_REQ = "requires"\nlock-order = ["x"]\n\n[functions]\npresets = ["c11"]\n')
+    assert [(e.line, e.key, e.message) for e in error.errors] == [
+        (3, "annotations.lock-order", "`lock-order` belongs at the top level; move it above the first `[table]`"),
+        (6, "functions.presets", "`presets` belongs at the top level; move it above the first `[table]`"),
+    ]
+    assert load_config(write(tmp_path, '[functions.files]\nacquire = "arg0"\n')).functions["files"].action == "acquire"

@@ -36,10 +36,10 @@ int i GUARDED_BY(i_mu), j;
 """)
     s_ = "struct s"
     assert guarded == (
-        GuardedData(field="a", by="mu", owner=s_), GuardedData(field="b", by="mu", pointee=True, owner=s_),
-        GuardedData(field="c", by="mu", owner=s_), GuardedData(field="d", by="mu", owner=s_),
-        GuardedData(field="e", by="mu", pointee=True, owner=s_), GuardedData(field="f", by="=big_lock", owner=s_),
-        GuardedData(variable="h", by="=h_lock"), GuardedData(variable="i", by="=i_mu"),
+        GuardedData(everywhere=True, field="a", by="mu", owner=s_), GuardedData(everywhere=True, field="b", by="mu", pointee=True, owner=s_),
+        GuardedData(everywhere=True, field="c", by="mu", owner=s_), GuardedData(everywhere=True, field="d", by="mu", owner=s_),
+        GuardedData(everywhere=True, field="e", by="mu", pointee=True, owner=s_), GuardedData(everywhere=True, field="f", by="=big_lock", owner=s_),
+        GuardedData(everywhere=True, variable="h", by="=h_lock"), GuardedData(everywhere=True, variable="i", by="=i_mu"),
     )
     assert order == ()
 
@@ -65,7 +65,7 @@ static struct ovs_mutex d OVS_ACQ_AFTER(c);
 struct pair { pthread_mutex_t first ACQUIRED_BEFORE(second); pthread_mutex_t second; };
 """, {"OVS_GUARDED_BY": "guarded-by", "OVS_ACQ_BEFORE": "acquired-before", "OVS_ACQ_AFTER": "acquired-after",
       "ACQUIRED_BEFORE": "acquired-before", "OVS_REQUIRES": "requires"})
-    assert guarded == (GuardedData(field="n", by="mutex", owner="struct table"),)
+    assert guarded == (GuardedData(everywhere=True, field="n", by="mutex", owner="struct table"),)
     assert order == (("a", "b", None), ("a", "c", None), ("c", "d", None), ("*->first", "*->second", None))
 
 
@@ -83,10 +83,9 @@ static const struct cmd cmds[] = {
 };
 static struct other_ops not_listed = { .run = not_an_entry };
 """
-    root = _root(source)
-    assert table_entry_points(root, source, ("struct file_operations", "virHypervisorDriver", "struct  cmd")) == (
+    assert table_entry_points(source, ("struct file_operations", "virHypervisorDriver", "struct  cmd")) == (
         "THIS_MODULE", "cmd_start", "cmd_stop", "demo_open", "demo_release", "qemuConnectOpen")
-    assert table_entry_points(root, source, ()) == ()
+    assert table_entry_points(source, ()) == ()
 
 
 def test_reentrant_types():

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from lockls.dataflow import facts as F
 from lockls.dataflow import lockstate as L
 from lockls.config import LockFunction
-from lockls.ir.events import Acquire, Cond, Kill, Release, Site, TrailItem, TryAcquire
+from lockls.ir.events import Acquire, Cond, Kill, Rebind, Release, Site, TrailItem, TryAcquire
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEWER = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -225,6 +225,23 @@ def test_join_marks_untouched_locks_not_held():
     released = L.LockFact(False, True, False, 0, frozenset({SITES[1]}), "&m")
     j = L.join((L.PathClass((("m", released),), frozenset(), frozenset()),), b)
     assert sorted(len(c.locks) for c in j) == [0, 1]
+
+
+def test_join_says_nothing_of_an_old_object_from_its_replacement():
+    """`put(l); l = NULL; get(&l);` on one path: the new object's lock, taken fresh, says
+    nothing of whether the old one's was held at entry on the other paths."""
+    c = L.PathClass((("l->lk", L.LockFact(False, True, False, 0, frozenset({SITES[0]}), "&l->lk")),),
+                    frozenset(), frozenset())
+    c = L.rebind(c, Rebind("l", None, SITES[1], "7"))
+    assert c.locks == () and c.facts == frozenset({("l", L.REBOUND, "")})
+    taken = L.PathClass((("l->lk", L.LockFact(True, False, False, 1, frozenset({SITES[2]}), "&l->lk")),),
+                        c.facts, frozenset())
+    untouched = (L.PathClass((), frozenset({("x", "eq", "0")}), frozenset()),)
+    j = L.join((taken,), untouched)
+    assert next(c for c in j if ("x", "eq", "0") in c.facts).locks == ()
+    # without the rebinding, the fresh lock says the lock was not held at entry
+    j = L.join((L.PathClass(taken.locks, frozenset(), frozenset()),), untouched)
+    assert next(c for c in j if ("x", "eq", "0") in c.facts).get("l->lk").held is False
 
 
 def test_join_with_two_spellings_of_a_lock():

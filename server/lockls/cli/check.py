@@ -126,7 +126,8 @@ class _Configs:
         config = self._by_directory.get(directory)
         if config is None:
             config = self._by_directory[directory] = self._load(path)
-        return config
+        # entries with `paths` may apply to some files of a directory only
+        return config.unscoped().for_file(path)
 
     def _load(self, path: str):
         from lockls.config import ConfigError, config_for

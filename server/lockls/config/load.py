@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import difflib
 import functools
 import json
 import logging
@@ -34,7 +35,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 from lockls.catalogue import RULES
 from lockls.config.model import (ACTIONS, ANNOTATION_MEANINGS, CONFIG_FILE_NAMES, HELD_TESTS, MAX_LOCK_ARG, OUTCOMES,
                                  SCOPES, SEVERITIES, Config, GuardedData, LockClass, LockFunction, LockKind,
-                                 LockPattern)
+                                 LockPattern, case_constant, is_name_glob)
 # --------------------------------------------------------------------------- errors
 
 KeyPath = tuple[Union[str, int], ...]
@@ -415,24 +416,43 @@ _LOCK_SPEC_GLOBAL = re.compile(r"(?:[A-Za-z_]|\{arg[0-9]+\})(?:\w|\{arg[0-9]+\})
 _LOCK_SPEC_EXPECTED = 'expected a lock spec like "arg0", "arg0->lock", "return" or a global lock\'s name like "RCU"'
 
 
+# an element of an array of locks indexed by an argument: `lru_locks[arg0]`, `arg0->locks[arg1]`
+_LOCK_SPEC_INDEX = re.compile(r"\[\{?arg([0-9]+)\}?\]")
+
+
+def _indexed(value: str) -> tuple[str, str, bool]:
+    """(the spec with its indexes written `[{argN}]`, the spec without them, whether every
+    index names an argument there is: arg0 to arg15)."""
+    if "[" not in value:
+        return value, value, True
+    ok = all(int(m.group(1)) <= MAX_LOCK_ARG and str(int(m.group(1))) == m.group(1)
+             for m in _LOCK_SPEC_INDEX.finditer(value))
+    return (_LOCK_SPEC_INDEX.sub(lambda m: "[{arg" + m.group(1) + "}]", value), _LOCK_SPEC_INDEX.sub("", value), ok)
+
+
 def _lock_spec(value: Any, path: KeyPath, problems: _Problems) -> Any:
     """A lock spec -> (lock, path): ("arg0", ""), ("arg0", "->lock"), ("return", ""),
-    or ("global", NAME) for a lock named without an argument (`rcu_read_lock()` takes "RCU")."""
+    or ("global", NAME) for a lock named without an argument (`rcu_read_lock()` takes "RCU").
+    An element of an array of locks is indexed by an argument: "lru_locks[arg0]" is
+    ("global", "lru_locks[{arg0}]"), "arg0->locks[arg1]" is ("arg0", "->locks[{arg1}]")."""
     if value == "return":
         return ("return", "")
     hint = ""
     if isinstance(value, str):
-        arg = _LOCK_SPEC_ARG.match(value)
-        if arg:
+        indexed, plain, indexes_ok = _indexed(value)
+        arg = _LOCK_SPEC_ARG.match(plain)
+        if not indexes_ok:
+            hint = f" (arguments are arg0 to arg{MAX_LOCK_ARG})"
+        elif arg:
             prefix, number, fields = arg.groups()
             if prefix != "arg" or int(number) > MAX_LOCK_ARG or str(int(number)) != number:
                 hint = f" (arguments are arg0 to arg{MAX_LOCK_ARG})"
             elif re.fullmatch(_FIELDS, fields):
-                return (f"arg{number}", fields.replace(".", "->"))
+                return (f"arg{number}", indexed[len(prefix) + len(number):].replace(".", "->"))
             else:
                 hint = ' (a field of an argument is written like "arg0->lock")'
-        elif _LOCK_SPEC_GLOBAL.match(value) and not value.startswith(("return.", "return-")):
-            return ("global", value)
+        elif _LOCK_SPEC_GLOBAL.match(plain) and not plain.startswith(("return.", "return-")):
+            return ("global", indexed)
         elif value[:1] in ("&", "*") and _LOCK_SPEC_GLOBAL.match(value[1:].strip()):
             hint = f" (name the lock without {_quoted(value[0])})"
     problems.add(path, f"{_LOCK_SPEC_EXPECTED}, got {_got(value)}{hint}")
@@ -446,6 +466,24 @@ def _outcome(value: Any, path: KeyPath, problems: _Problems) -> Any:
     return _INVALID
 
 
+def _misplaced(key: str, value: Any, path: KeyPath) -> bool:
+    """Is `key` under a table one of the top-level keys, with a value of its kind?"""
+    if not path or key not in _SECTIONS:
+        return False
+    return isinstance(value, (list, str)) if key in _TOP_LEVEL_VALUES else isinstance(value, dict)
+
+
+def _unknown_key(key: str, value: Any, keys: Mapping[str, Validator], path: KeyPath) -> str:
+    """What to say of an unknown key: a top-level key written under a table (TOML reads
+    `lock-order = [...]` after `[functions.x]` as `functions.x.lock-order`), or the
+    nearest valid key."""
+    if _misplaced(key, value, path):
+        return f"`{key}` belongs at the top level; move it above the first `[table]`"
+    close = difflib.get_close_matches(key, list(keys), n=1, cutoff=0.6)
+    hint = f"did you mean `{close[0]}`? " if close else ""
+    return f"unknown key; {hint}expected one of {_joined(keys)}"
+
+
 def _table(keys: Mapping[str, Validator]) -> Validator:
     """A table with known keys: returns {key: parsed value or _INVALID} for the keys present."""
 
@@ -457,7 +495,7 @@ def _table(keys: Mapping[str, Validator]) -> Validator:
         for key, item in value.items():
             validator = keys.get(key)
             if validator is None:
-                problems.add(path + (key,), f"unknown key; expected one of {_joined(keys)}")
+                problems.add(path + (key,), _unknown_key(key, item, keys, path))
             else:
                 parsed[key] = validator(item, path + (key,), problems)
         return parsed
@@ -477,7 +515,10 @@ def _named_tables(entry: Validator, name_check: Callable[[str, KeyPath, _Problem
             return _INVALID
         parsed = {}
         for name, item in value.items():
-            if name_check(name, path + (name,), problems):
+            # (only a list: a function may be named `files`, a rule is named `lock-order`)
+            if _misplaced(name, item, path) and isinstance(item, list):
+                problems.add(path + (name,), _unknown_key(name, item, {}, path))
+            elif name_check(name, path + (name,), problems):
                 result = entry(item, path + (name,), problems)
                 if result is not _INVALID:
                     parsed[name] = result
@@ -526,22 +567,67 @@ def _may_sleep(value: Any, path: KeyPath, problems: _Problems) -> Any:
 
 
 _LOCK_REF = re.compile(r"^(arg\d+|[A-Za-z_]\w*)((->|\.)[A-Za-z_]\w*)*$")
+CLASS_REF = "class:"  # `excludes = ["class:driver"]`: every lock of a class
 
 
 def _lock_refs(value: Any, path: KeyPath, problems: _Problems) -> Any:
-    """["arg0->lock", "big_lock"]: locks through an argument, or global locks."""
+    """["arg0->lock", "big_lock", "lru_locks[arg0]"]: locks through an argument, or global
+    locks (an element of an array indexed by an argument); in `excludes`, also
+    "class:NAME": any lock of a class."""
     items = _string_list(value, path, problems)
     if items is _INVALID:
         return _INVALID
     refs = []
-    for item in items:
-        if not _LOCK_REF.match(item):
-            problems.add(path, f'expected lock refs like "arg0->lock" or a global lock\'s name, got {_quoted(item)}')
+    for index, item in enumerate(items):
+        if item.startswith(CLASS_REF) and path[-1] == "excludes":
+            if not _IDENTIFIER.match(item[len(CLASS_REF):]):
+                problems.add(path, f'expected a class\'s name after "class:", got {_quoted(item)}', at=path + (index,))
+                return _INVALID
+            refs.append(item)
+            continue
+        indexed, plain, indexes_ok = _indexed(item)
+        if not _LOCK_REF.match(plain) or not indexes_ok:
+            also = ', or "class:NAME" (any lock of a class)' if path[-1] == "excludes" else ""
+            problems.add(path, f'expected lock refs like "arg0->lock", a global lock\'s name or "locks[arg0]"{also}, '
+                               f'got {_quoted(item)}', at=path + (index,))
             return _INVALID
-        ref = item.replace(".", "->")
+        ref = indexed.replace(".", "->")
         # "arg0->lock" is argument 0's lock; "arg0_lock" is a global's name, not argument 0
-        refs.append(ref if re.match(r"arg\d+(?:->|$)", ref) else "=" + ref)
+        refs.append(ref if re.match(r"arg\d+(?:->|\[|$)", ref) else "=" + ref)
     return tuple(refs)
+
+
+def _argument(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    """"arg1" -> 1."""
+    m = re.fullmatch(r"arg([0-9]+)", value) if isinstance(value, str) else None
+    if m and int(m.group(1)) <= MAX_LOCK_ARG and str(int(m.group(1))) == m.group(1):
+        return int(m.group(1))
+    problems.add(path, f'expected an argument like "arg1" (arg0 to arg{MAX_LOCK_ARG}), got {_got(value)}')
+    return _INVALID
+
+
+def _name_globs(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    """Function names or globs: `["*_init", "queue_destroy"]`."""
+    names = _string_list(value, path, problems)
+    if names is _INVALID:
+        return _INVALID
+    for index, name in enumerate(names):
+        if not _FUNCTION_GLOB.match(name):
+            problems.add(path, f'expected function names or globs like "*_init", got {_quoted(name)}', at=path + (index,))
+            return _INVALID
+    return names
+
+
+def _path_globs(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    """Globs of files, relative to the configuration's directory, as in [files]."""
+    globs = _string_list(value, path, problems)
+    if globs is _INVALID:
+        return _INVALID
+    for index, glob in enumerate(globs):
+        if not glob.strip("/"):
+            problems.add(path, f'expected globs of files like "src/net/**", got {_quoted(glob)}', at=path + (index,))
+            return _INVALID
+    return globs
 
 
 # The keys of a [functions.NAME] table, in the order error messages list them.
@@ -555,7 +641,28 @@ _FUNCTION_KEYS: dict[str, Validator] = {
     "may-sleep": _may_sleep,
     "requires": _lock_refs,
     "excludes": _lock_refs,
+    "when": _outcome,
+    "actions": lambda v, p, pr: _steps(v, p, pr),
+    "by-arg": _argument,
+    "cases": lambda v, p, pr: _cases(v, p, pr),
+    "paths": _path_globs,
 }
+# what one of several actions (`actions = [...]`, `cases = {...}`) may say
+_STEP_ACTIONS = tuple(action for action in ACTIONS if action not in HELD_TESTS)
+_STEP_KEYS: dict[str, Validator] = {
+    **{action: _lock_spec for action in _STEP_ACTIONS},
+    "kind": _identifier,
+    "success": _outcome,
+    "failure": _outcome,
+    "when": _outcome,
+    "unheld-ok": _boolean,
+}
+# keys that say what a function does besides taking or dropping locks
+_CONTRACT_KEYS = ("may-sleep", "requires", "excludes", "paths")
+# with several actions, these belong to each action
+_ONE_ACTION_KEYS = ("success", "failure", "scope", "unheld-ok", "when")
+_CONDITIONAL = ("acquire", "acquire-shared", "release")  # the actions `when` is valid with
+_FUNCTION_GLOB = re.compile(r"^[A-Za-z_*?\[][\w*?\[\]!-]*$")
 
 
 def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
@@ -563,23 +670,33 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
     fields = _table(_FUNCTION_KEYS)(value, path, problems)
     if fields is _INVALID or len(fields) < len(value):
         return _INVALID  # an unknown key (reported) may be a misspelt action: say no more
-    problems_before = len(problems.errors)
+    name = str(path[-1])
     actions = [action for action in ACTIONS if action in fields]
-    if not actions and any(k in fields for k in ("may-sleep", "requires", "excludes")):
+    several = [key for key in ("actions", "cases") if key in fields]
+    if not actions and not several and "by-arg" not in fields and any(k in fields for k in _CONTRACT_KEYS[:3]):
         if _INVALID in fields.values():
             return _INVALID
-        extra = [k for k in fields if k not in ("may-sleep", "requires", "excludes")]
+        extra = [k for k in fields if k not in _CONTRACT_KEYS]
         for key in extra:
             problems.add(path + (key,), "only valid with an action (acquire, release, ...)")
         if extra:
             return _INVALID
-        return LockFunction(name=str(path[-1]), action="call", lock="", may_sleep=fields.get("may-sleep"),
-                            requires=fields.get("requires", ()), excludes=fields.get("excludes", ()))
+        return LockFunction(name=name, action="call", lock="", may_sleep=fields.get("may-sleep"),
+                            requires=fields.get("requires", ()), excludes=fields.get("excludes", ()),
+                            paths=fields.get("paths", ()))
+    if several or "by-arg" in fields:
+        return _several_actions(fields, actions, several, path, problems)
     if len(actions) != 1:
         found = "none" if not actions else _found_list(actions)
         problems.add(path, f"expected exactly one of {_joined(ACTIONS)}, found {found}")
         return _INVALID
-    action = actions[0]
+    return _one_action(fields, actions[0], name, path, problems)
+
+
+def _one_action(fields: Mapping[str, Any], action: str, name: str, path: KeyPath, problems: _Problems) -> Any:
+    """The LockFunction of a table with one action key (a function's, or one of its
+    several actions'), its keys already validated one by one."""
+    problems_before = len(problems.errors)
     is_try = action.startswith("try-")
     if fields[action] is not _INVALID and fields[action][0] == "return" and action == "release":
         problems.add(path + (action,), '"return" is only valid for acquire and try-acquire functions; expected a lock spec like "arg0"')
@@ -597,11 +714,18 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
         problems.add(path + ("scope",), "only valid with acquire and acquire-shared")
     if "unheld-ok" in fields and action != "release":
         problems.add(path + ("unheld-ok",), "only valid with release")
+    if "when" in fields:
+        if is_try:
+            problems.add(path + ("when",), f"not valid with {action}: `success` says when it took the lock")
+        elif action not in _CONDITIONAL:
+            problems.add(path + ("when",), "only valid with acquire, acquire-shared and release")
+        elif "scope" in fields:
+            problems.add(path + ("when",), "not valid with scope: a scoped acquisition always takes the lock")
     if len(problems.errors) > problems_before or _INVALID in fields.values():
         return _INVALID
     lock, lock_path = fields[action]
     return LockFunction(
-        name=str(path[-1]),
+        name=name,
         action=action.removesuffix("-shared"),
         lock=lock,
         path=lock_path,
@@ -614,12 +738,105 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
         may_sleep=fields.get("may-sleep"),
         requires=fields.get("requires", ()),
         excludes=fields.get("excludes", ()),
+        when=fields.get("when"),
+        paths=fields.get("paths", ()),
     )
+
+
+def _several_actions(fields: Mapping[str, Any], actions: list, several: list, path: KeyPath,
+                     problems: _Problems) -> Any:
+    """A function with `actions = [...]`, or `by-arg` and `cases`: a "call" whose steps
+    (or the steps of the case its argument chooses) are the lock actions."""
+    problems_before = len(problems.errors)
+    if actions or len(several) > 1:
+        found = _found_list(actions + several)
+        problems.add(path, f"expected one of an action key ({_joined(ACTIONS)}), actions, or by-arg with cases; "
+                           f"found {found}")
+    elif "cases" in fields and "by-arg" not in fields:
+        problems.add(path + ("by-arg",), 'required with cases; expected the argument that chooses the case, like "arg1"')
+    elif "by-arg" in fields and "cases" not in fields:
+        problems.add(path + ("by-arg",), 'only valid with cases (like cases = { 1 = { acquire = "arg0" }, '
+                                         '0 = { release = "arg0" } })')
+    if "actions" in fields and "by-arg" in fields:
+        problems.add(path + ("by-arg",), "only valid with cases")
+    for key in _ONE_ACTION_KEYS:
+        if key in fields:
+            problems.add(path + (key,), f"not valid with {several[0] if several else 'by-arg'}: write it in the "
+                                        "action it belongs to")
+    if len(problems.errors) > problems_before or _INVALID in fields.values():
+        return _INVALID
+    kind = fields.get("kind")  # the default kind of the actions
+
+    def kinded(steps: tuple) -> tuple:
+        return tuple(dataclasses.replace(s, kind=s.kind or kind) for s in steps)
+
+    return LockFunction(
+        name=str(path[-1]), action="call", lock="",
+        steps=kinded(fields.get("actions", ())),
+        case_arg=fields.get("by-arg"),
+        cases=tuple((constant, kinded(steps)) for constant, steps in fields.get("cases", ())),
+        kind=kind,
+        may_sleep=fields.get("may-sleep"),
+        requires=fields.get("requires", ()),
+        excludes=fields.get("excludes", ()),
+        paths=fields.get("paths", ()),
+    )
+
+
+def _step(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    """One of several actions: `{ release = "arg1" }` -> LockFunction (named after the function)."""
+    fields = _table(_STEP_KEYS)(value, path, problems)
+    if fields is _INVALID or len(fields) < len(value):
+        return _INVALID
+    actions = [action for action in _STEP_ACTIONS if action in fields]
+    if len(actions) != 1:
+        found = "none" if not actions else _found_list(actions)
+        problems.add(path, f"expected exactly one of {_joined(_STEP_ACTIONS)}, found {found}")
+        return _INVALID
+    return _one_action(fields, actions[0], str(path[1]), path, problems)
+
+
+def _steps(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    """`[{ release = "arg1" }, { acquire = "arg0" }]`, or one table alone -> a tuple of LockFunctions."""
+    items = [value] if isinstance(value, dict) else value
+    if not isinstance(items, list) or not items or not all(isinstance(item, dict) for item in items):
+        got = "an empty array" if value == [] else "an array of other values" if isinstance(value, list) \
+            else _type_name(value)
+        problems.add(path, f'expected a list of actions like [{{ release = "arg1" }}, {{ acquire = "arg0" }}], got {got}')
+        return _INVALID
+    if isinstance(value, dict):
+        steps = (_step(value, path, problems),)
+    else:
+        steps = tuple(_step(item, path + (index,), problems) for index, item in enumerate(items))
+    return _INVALID if _INVALID in steps else steps
+
+
+_CASE = re.compile(r"(?:[+-]?(?:0[xX][0-9a-fA-F]+|[0-9]+)|[A-Za-z_]\w*)\Z")
+
+
+def _cases(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    """`{ 1 = { acquire = "arg0" }, 0 = { release = "arg0" } }` -> ((constant, steps), ...)."""
+    if not isinstance(value, dict) or not value:
+        problems.add(path, 'expected a table of constants and their actions like { 1 = { acquire = "arg0" }, '
+                           f'0 = {{ release = "arg0" }} }}, got {_type_name(value) if value else "an empty table"}')
+        return _INVALID
+    cases = []
+    ok = True
+    for constant, action in value.items():
+        if not _CASE.match(constant):
+            problems.add(path + (constant,), f'expected a constant (a number or a name like "LOCK_EX"), got {_quoted(constant)}')
+            ok = False
+            continue
+        steps = _steps(action, path + (constant,), problems)
+        ok = ok and steps is not _INVALID
+        cases.append((case_constant(constant), steps))
+    return tuple(cases) if ok else _INVALID
 
 
 def _guarded_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
     fields = _table({"field": _identifier, "variable": _identifier, "type": _string, "by": _string,
-                     "everywhere": _boolean, "pointee": _boolean, "except": _string_list})(value, path, problems)
+                     "everywhere": _boolean, "pointee": _boolean, "except": _string_list,
+                     "paths": _path_globs, "exempt-functions": _name_globs})(value, path, problems)
     if fields is _INVALID or _INVALID in fields.values():
         return _INVALID
     if sum(k in fields for k in ("field", "variable", "type")) != 1:
@@ -647,23 +864,40 @@ def _guarded_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
         return _INVALID
     return GuardedData(field=fields.get("field"), variable=fields.get("variable"), type=type_name, by=by,
                        everywhere=fields.get("everywhere", False), pointee=fields.get("pointee", False),
-                       exceptions=tuple(fields.get("except", ())))
+                       exceptions=tuple(fields.get("except", ())), paths=tuple(fields.get("paths", ())),
+                       exempt=tuple(fields.get("exempt-functions", ())))
+
+
+_NAME_OR_GLOB = re.compile(r"^[A-Za-z_*?\[][\w*?\[\]!-]*$")
+MAX_REGISTRAR_ARG = 31  # "NAME:0".."NAME:31"
 
 
 def _entry_points_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
-    fields = _table({"functions": _string_list, "tables": _string_list})(value, path, problems)
+    fields = _table({"functions": _string_list, "tables": _string_list, "table-macros": _string_list,
+                     "registrars": _string_list})(value, path, problems)
     if fields is _INVALID or _INVALID in fields.values():
         return _INVALID
-    for index, name in enumerate(fields.get("functions", ())):
-        if not re.match(r"^[A-Za-z_*?\[][\w*?\[\]!-]*$", name):
-            problems.add(path + ("functions",), f'expected function names or globs like "*_ioctl", got {_quoted(name)}')
-            return _INVALID
+    for key, example in (("functions", "*_ioctl"), ("table-macros", "DEFINE_*_OPS")):
+        for name in fields.get(key, ()):
+            if not _NAME_OR_GLOB.match(name):
+                what = "function" if key == "functions" else "macro"
+                problems.add(path + (key,), f'expected {what} names or globs like "{example}", got {_quoted(name)}')
+                return _INVALID
     tables = tuple(" ".join(t.split()) for t in fields.get("tables", ()))
     for name in tables:
         if not re.match(r"^(struct |union )?[A-Za-z_]\w*$", name):
             problems.add(path + ("tables",), f'expected type names like "struct file_operations", got {_quoted(name)}')
             return _INVALID
-    return {"functions": tuple(fields.get("functions", ())), "tables": tables}
+    registrars = []
+    for spec in fields.get("registrars", ()):
+        name, colon, index = (part.strip() for part in spec.rpartition(":"))
+        if not colon or not _NAME_OR_GLOB.match(name) or not re.fullmatch(r"[0-9]+", index) or int(index) > MAX_REGISTRAR_ARG:
+            problems.add(path + ("registrars",), 'expected a function name (or glob) and the index, from 0, of the '
+                                                 f'argument that is the callback, like "pthread_create:2", got {_quoted(spec)}')
+            return _INVALID
+        registrars.append((name, int(index)))
+    return {"functions": tuple(fields.get("functions", ())), "tables": tables,
+            "table-macros": tuple(fields.get("table-macros", ())), "registrars": tuple(registrars)}
 
 
 def _class_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
@@ -720,10 +954,21 @@ def available_presets() -> tuple[str, ...]:
     return tuple(sorted(entry.name[: -len(".toml")] for entry in directory.iterdir() if entry.name.endswith(".toml")))
 
 
-_FUNCTIONS = _named_tables(_function_entry, _c_identifier_name("function name"))
+def _function_name(name: str, path: KeyPath, problems: _Problems) -> bool:
+    """A function's name, or a glob of names (`do_item_*`: every function it matches)."""
+    if _IDENTIFIER.match(name) or (is_name_glob(name) and _FUNCTION_GLOB.match(name)):
+        return True
+    if is_name_glob(name):
+        problems.add(path, f'expected a glob of function names like "do_item_*", got {_quoted(name)}')
+    else:
+        problems.add(path, f"expected a C identifier as the function name, got {_quoted(name)}")
+    return False
+
+
+_FUNCTIONS = _named_tables(_function_entry, _function_name)
 _KINDS = _named_tables(_kind_entry, _c_identifier_name("kind name"))
 
-# The whole document, section by section. Presets use only `functions` and `kinds`.
+# The whole document, section by section. Presets use only `functions`, `kinds` and `entry-points`.
 _SECTIONS: dict[str, Validator] = {
     "presets": _names_list("preset", available_presets),
     "rules": _table(
@@ -745,7 +990,9 @@ _SECTIONS: dict[str, Validator] = {
     "limits": _table({"function-steps": lambda v, p, pr: _positive_integer(v, p, pr)}),
 }
 _DOCUMENT = _table(_SECTIONS)
-_PRESET_DOCUMENT = _table({"functions": _FUNCTIONS, "kinds": _KINDS})
+# the top-level keys whose values are not tables (arrays of tables are arrays)
+_TOP_LEVEL_VALUES = frozenset({"presets", "lock-order", "guarded", "locks"})
+_PRESET_DOCUMENT = _table({"functions": _FUNCTIONS, "kinds": _KINDS, "entry-points": _SECTIONS["entry-points"]})
 
 
 def _valid(parsed: Mapping[str, Any], key: str, default: Any) -> Any:
@@ -770,6 +1017,9 @@ def _check_kind_references(
 
     for name, function in functions.items():
         check(function.kind, ("functions", name, "kind"))
+        for step in function.steps + tuple(s for _, steps in function.cases for s in steps):
+            if step.kind != function.kind:
+                check(step.kind, ("functions", name, "actions" if function.steps else "cases"))
     for index, pattern in enumerate(locks):
         if pattern is not _INVALID:
             check(pattern.kind, ("locks", index, "kind"))
@@ -783,6 +1033,7 @@ class _Preset:
     name: str
     functions: Mapping[str, LockFunction]
     kinds: Mapping[str, LockKind]
+    entry_points: Mapping[str, tuple] = dataclasses.field(default_factory=dict)  # as `_entry_points_entry` gives
 
 
 @functools.lru_cache(maxsize=None)
@@ -798,7 +1049,7 @@ def _load_preset(name: str) -> _Preset:
     kinds = _valid(parsed, "kinds", {})
     _check_kind_references(functions, (), kinds, problems)
     problems.raise_if_any()
-    return _Preset(name, functions, kinds)
+    return _Preset(name, functions, kinds, _valid(parsed, "entry-points", {}))
 
 
 # -------------------------------------------------------------------------- loading
@@ -879,18 +1130,29 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
     presets = _valid(parsed, "presets", available_presets())
     functions: dict[str, LockFunction] = {}
     kinds: dict[str, LockKind] = {}
+    entry: dict[str, tuple] = {}  # [entry-points]: the presets' and the project's, together
     for name in presets:
         preset = _load_preset(name)
         functions.update(preset.functions)
         kinds.update(preset.kinds)
+        for key, values in preset.entry_points.items():
+            entry[key] = entry.get(key, ()) + values
+    for key, values in _valid(parsed, "entry-points", {}).items():
+        entry[key] = entry.get(key, ()) + values
     user_functions = _valid(parsed, "functions", {})
     user_locks = _valid(parsed, "locks", ())
     kinds.update(_valid(parsed, "kinds", {}))
-    # the project's entry replaces a preset's
+    # the project's entry replaces a preset's (outside its `paths`, the preset's applies)
+    fallbacks = {n: functions[n] for n, f in user_functions.items() if f.paths and n in functions}
     functions.update((n, dataclasses.replace(f, origin=source)) for n, f in user_functions.items())
     _check_kind_references(user_functions, user_locks, kinds, problems)
 
     classes = _valid(parsed, "classes", {})
+    for name, function in user_functions.items():
+        for ref in function.excludes:
+            if ref.startswith(CLASS_REF) and ref[len(CLASS_REF):] not in classes:
+                cls = ref[len(CLASS_REF):]
+                problems.add(("functions", name, "excludes"), f"unknown class {_quoted(cls)}; define it under [classes.{cls}]")
     for index, name in enumerate(_valid(parsed, "lock-order", ())):
         if name not in classes:
             problems.add(("lock-order",), f"unknown class {_quoted(name)}; define it under [classes.{name}]")
@@ -915,10 +1177,14 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
         annotations=_valid(parsed, "annotations", {}),
         classes=_valid(parsed, "classes", {}),
         lock_order=tuple(_valid(parsed, "lock-order", ())),
-        guarded=tuple(dataclasses.replace(g, origin=source) for g in _valid(parsed, "guarded", ()) if g is not _INVALID),
-        entry_points=_valid(parsed, "entry-points", {}).get("functions", ()),
-        entry_tables=_valid(parsed, "entry-points", {}).get("tables", ()),
+        guarded=tuple(dataclasses.replace(g, origin=source, configured=True) for g in _valid(parsed, "guarded", ())
+                      if g is not _INVALID),
+        entry_points=tuple(dict.fromkeys(entry.get("functions", ()))),
+        entry_tables=tuple(dict.fromkeys(entry.get("tables", ()))),
+        entry_table_macros=tuple(dict.fromkeys(entry.get("table-macros", ()))),
+        entry_registrars=tuple(sorted(set(entry.get("registrars", ())))),
         function_steps=_valid(_valid(parsed, "limits", {}), "function-steps", 0),
+        fallbacks=fallbacks,
     )
 
 
@@ -990,19 +1256,20 @@ _LOADED: dict[str, tuple[tuple[int, int], Union[Config, ConfigError]]] = {}
 
 
 def config_for(path: str, explicit: Optional[str] = None) -> Config:
-    """The configuration for the file or directory `path`: `explicit` if given, else discovered.
+    """The configuration for the file or directory `path`: `explicit` if given, else discovered,
+    without the entries whose `paths` do not match `path` (see `Config.for_file`).
 
     Raises ConfigError when the configuration file is invalid.
     """
     if explicit is not None:
-        return _load_cached(explicit)
+        return _load_cached(explicit).for_file(path)
     directory = _directory_of(path)
     if directory not in _CONFIG_FILE_BY_DIR:
         _CONFIG_FILE_BY_DIR[directory] = find_config_file(directory)
     config_file = _CONFIG_FILE_BY_DIR[directory]
     if config_file is not None and not os.path.isfile(config_file):  # deleted since: look again
         config_file = _CONFIG_FILE_BY_DIR[directory] = find_config_file(directory)
-    return default_config() if config_file is None else _load_cached(config_file)
+    return default_config() if config_file is None else _load_cached(config_file).for_file(path)
 
 
 def _load_cached(config_file: str) -> Config:
@@ -1059,6 +1326,7 @@ def show_config(config: Config) -> str:
     `load_config` accepts the text back and gives the same fingerprint, rules and
     severities.
     """
+    config = config.unscoped()  # every entry, whatever its `paths`
     origin = "built-in defaults" if config.source is None else config.source
     lines = [f"# Effective lockls configuration (from {origin}).", f"presets = {toml_value(list(config.presets))}", ""]
     lines += ["[rules]", f"select = {toml_value(_rule_order(config.select))}", ""]
@@ -1096,9 +1364,15 @@ def show_config(config: Config) -> str:
             lines.append("pointee = true")
         if g.exceptions:
             lines.append(f"except = {toml_value(list(g.exceptions))}")
-    if config.entry_points or config.entry_tables:
+        if getattr(g, "paths", ()):
+            lines.append(f"paths = {toml_value(list(g.paths))}")
+        if getattr(g, "exempt", ()):
+            lines.append(f"exempt-functions = {toml_value(list(g.exempt))}")
+    if config.entry_points or config.entry_tables or config.entry_table_macros or config.entry_registrars:
         lines += ["", "[entry-points]", f"functions = {toml_value(list(config.entry_points))}",
-                  f"tables = {toml_value(list(config.entry_tables))}"]
+                  f"tables = {toml_value(list(config.entry_tables))}",
+                  f"table-macros = {toml_value(list(config.entry_table_macros))}",
+                  f"registrars = {toml_value([f'{name}:{index}' for name, index in config.entry_registrars])}"]
     if config.annotations:
         lines += ["", "[annotations]"] + [f"{toml_key(k)} = {toml_value(v)}" for k, v in sorted(config.annotations.items())]
     for name in sorted(config.kinds):
@@ -1130,22 +1404,37 @@ def _rule_order(rules: Iterable[str]) -> list[str]:
     return [r for r in RULES if r in chosen] + sorted(chosen - set(RULES))
 
 
+def _shown_ref(ref: str) -> str:
+    """A lock ref as a configuration writes it: "=big_lock" -> "big_lock", "=locks[{arg0}]" -> "locks[arg0]"."""
+    ref = ref[1:] if ref.startswith("=") else ref
+    return re.sub(r"\[\{(arg[0-9]+)\}\]", r"[\1]", ref) if "[{" in ref else ref
+
+
 def _function_fields(function: LockFunction) -> list[tuple[str, Any]]:
-    refs = [(k, [r[1:] if r.startswith("=") else r for r in getattr(function, k)])
-            for k in ("requires", "excludes") if getattr(function, k)]
+    refs = [(k, [_shown_ref(r) for r in getattr(function, k)]) for k in ("requires", "excludes") if getattr(function, k)]
+    paths = [("paths", list(function.paths))] if function.paths else []
     if function.action == "call":
         sleeps = [("may-sleep", True if function.may_sleep == "always" else function.may_sleep)] if function.may_sleep else []
-        return sleeps + refs
+        several: list[tuple[str, Any]] = []
+        if function.steps:
+            several.append(("actions", [dict(_function_fields(step)) for step in function.steps]))
+        if function.cases:
+            several.append(("by-arg", f"arg{function.case_arg}"))
+            several.append(("cases", {constant: [dict(_function_fields(step)) for step in steps]
+                                      for constant, steps in function.cases}))
+        if several and function.kind is not None:
+            several.append(("kind", function.kind))  # (the actions' default)
+        return several + sleeps + refs + paths
     fields = [(function.config_action, function.lock_spec)] + refs
     if function.may_sleep:
         fields.append(("may-sleep", True if function.may_sleep == "always" else function.may_sleep))
     if function.unheld_ok:
         fields.append(("unheld-ok", True))
-    for key in ("kind", "success", "failure", "scope"):
+    for key in ("kind", "success", "failure", "scope", "when"):
         value = getattr(function, key)
         if value is not None:
             fields.append((key, value))
-    return fields
+    return fields + paths
 
 
 def _preset_origins(config: Config) -> dict[str, str]:

@@ -8,9 +8,13 @@ to), "return" (the function returns the locked object, e.g. a lookup that return
 a locked object or NULL), or any other name: a global lock or context, taken
 whatever the arguments ("RCU" for `rcu_read_lock()`, "big_lock", "g_state.lock").
 
-Outcomes (for try-acquire): which return values mean "acquired": "zero",
-"nonzero", "nonnull", "negative", or a constant's name such as "thrd_success".
-`failure` defaults to the complement of `success`.
+Outcomes (for try-acquire: which return values mean "acquired"; for `when`: which
+mean the action happened): "zero", "nonzero", "nonnull", "null", "negative", or a
+constant's name such as "thrd_success". `failure` defaults to the complement of
+`success`.
+
+Function names may be globs (`do_item_*`: see `FunctionTable`), and entries may be
+limited to some files (`paths`: see `Config.for_file`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import fnmatch
 import functools
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
@@ -33,11 +38,14 @@ HELD_TESTS = ("tests-held", "tests-not-held")
 ANNOTATION_MEANINGS = ("acquire", "acquire-shared", "release", "release-shared", "try-acquire",
                        "try-acquire-shared", "requires", "requires-shared", "excludes",
                        # on data: `OVS_GUARDED_BY(mu)`, `OVS_ACQ_BEFORE(other)`
-                       "guarded-by", "pt-guarded-by", "acquired-before", "acquired-after", "no-analysis")
+                       "guarded-by", "pt-guarded-by", "acquired-before", "acquired-after", "no-analysis",
+                       # `int hits OVS_GUARDED;`: guarded by some lock, whichever (clang's guarded_var)
+                       "guarded-var", "pt-guarded-var")
 SCOPES = ("block", "macro")
 OUTCOMES = ("zero", "nonzero", "nonnull", "null", "negative")
 SEVERITIES = ("error", "warning", "info")
 
+_INDEX_PLACEHOLDER = re.compile(r"\[\{(arg[0-9]+)\}\]")  # `[{arg0}]`: an array indexed by argument 0
 CONFIG_FILE_NAMES = (".lockls.toml", "lockls.toml")  # in order of preference
 MAX_LOCK_ARG = 15  # "arg0".."arg15"
 
@@ -73,6 +81,28 @@ class LockFunction:
     # the file that declared it (a header, the config file); None: this file or a preset.
     # Where, not what: left out of equality (and of the configuration's fingerprint).
     origin: Optional[str] = field(default=None, compare=False)
+    # release: only of a lock held exclusively (clang's `release_capability`), as `shared`
+    # is only of one held shared; neither: of a lock held either way (`pthread_rwlock_unlock`)
+    exclusive: bool = False
+    # the action happens only when the call returns this outcome (one of OUTCOMES or a
+    # constant's name): `obj_unref(o)` releases `o` when it returns 0 ("zero"), a lookup
+    # that waits for the object's lock returns it locked or NULL ("nonnull")
+    when: Optional[str] = None
+    # several actions, in order (each a LockFunction of one action): `mon_switch(n, a, b)`
+    # leaves `a` and `b`, then enters `n`; the function's own action is then "call"
+    steps: tuple = ()
+    # the actions chosen by a constant argument (argument `case_arg`): ((constant, steps), ...),
+    # `lock_obj(o, 1)` takes `o`, `lock_obj(o, 0)` drops it
+    case_arg: Optional[int] = None
+    cases: tuple = ()
+    # globs of the files (relative to the configuration's directory) the entry applies to;
+    # empty: every file (see `Config.for_file`)
+    paths: tuple = ()
+    # `requires` comes from clang's requires_capability (or a macro for it), which the
+    # compiler checks at every call: a caller starts without a lock unless its own
+    # annotations require it (the kernel's `__must_hold` and configured ones: the caller
+    # is assumed to hold what it never touches)
+    strict_requires: bool = False
 
     @property
     def only_takes(self) -> bool:
@@ -93,8 +123,10 @@ class LockFunction:
     def lock_spec(self) -> str:
         """The lock spec as written in a config file ("arg0", "arg0->lock", "return", "RCU")."""
         if self.lock == "global":
-            return self.path
-        return self.lock + self.path if self.lock_arg is not None else self.lock
+            spec = self.path
+        else:
+            spec = self.lock + self.path if self.lock_arg is not None else self.lock
+        return _INDEX_PLACEHOLDER.sub(r"[\1]", spec) if "[{" in spec else spec  # `lru_locks[arg0]`
 
     @property
     def config_action(self) -> str:
@@ -137,7 +169,13 @@ class GuardedData:
     pointee: bool = False  # what the field/variable points to is guarded, not the pointer (pt_guarded_by)
     exceptions: tuple = ()  # type guards: fields and functions a use through which needs no lock
     origin: Optional[str] = None  # the file that declared it (config or source); None: the analysed file
-    owner: Optional[str] = None  # a field's struct ("struct account"), when an annotation declared it
+    # a field's struct ("struct account"), when an annotation declared it; with an empty `by`: a
+    # struct (or typedef) with the field but not its guard, whose field is not guarded
+    # (`declarations.unguarded_owners`)
+    owner: Optional[str] = None
+    configured: bool = False  # a `[[guarded]]` entry (not a source annotation): taking its address is no use
+    paths: tuple = ()  # globs of the files it applies to (see `Config.for_file`); empty: every file
+    exempt: tuple = ()  # names or globs of functions where it is not checked (constructors, teardown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +224,21 @@ class Config:
     order_pairs: tuple = ()  # (earlier, later, origin): lock globs from acquired_before / acquired_after annotations
     entry_points: tuple = ()  # names or globs of functions that start with no lock held
     entry_tables: tuple = ()  # types whose initializers list entry points ("struct file_operations")
+    entry_table_macros: tuple = ()  # names or globs of macros that build a method table (`DEFINE_OPS(n, .read = f)`)
+    # (name or glob, argument index) of the calls that register a callback: the function passed
+    # as that argument is an entry point (`pthread_create`, 2); the presets' and the project's
+    entry_registrars: tuple = ()
     order_cycles: tuple = ()  # ordergraph.OrderCycle: edges of the files' code that close a lock-graph cycle
     noreturn: frozenset = frozenset()  # functions declared never to return (`_Noreturn`, `G_NORETURN`, ...)
     function_steps: int = 0  # `[limits] function-steps`: the work one function may take (0: DEFAULT_FUNCTION_STEPS)
+    # a preset's entry that a project's entry with `paths` replaces: it applies outside those paths
+    fallbacks: Mapping[str, LockFunction] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # a function name may be a glob (`[functions."do_item_*"]`): look names up through a
+        # table that knows (whoever made the mapping, and however often it is copied)
+        if not isinstance(self.functions, FunctionTable) and any(is_name_glob(n) for n in self.functions):
+            object.__setattr__(self, "functions", FunctionTable(self.functions))
 
     @functools.cached_property
     def _fingerprint(self) -> str:
@@ -209,9 +259,12 @@ class Config:
             "order_pairs": [list(p[:2]) for p in self.order_pairs],
             "entry_points": list(self.entry_points),
             "entry_tables": list(self.entry_tables),
+            "entry_table_macros": list(self.entry_table_macros),
+            "entry_registrars": [list(r) for r in self.entry_registrars],
             "order_cycles": [dataclasses.asdict(c) for c in self.order_cycles],
             "noreturn": sorted(self.noreturn),
             "function_steps": self.max_function_steps,
+            "fallbacks": [dataclasses.asdict(self.fallbacks[n]) for n in sorted(self.fallbacks)],
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
@@ -234,6 +287,44 @@ class Config:
         """The fingerprint of the configuration a project's contracts were laid over
         (`contracts.apply`), or this one's when none were."""
         return self.__dict__.get("_base_fingerprint") or self._fingerprint
+
+    def for_file(self, path: str) -> "Config":
+        """The configuration for the file `path`: without the entries (`[functions.X]`,
+        `[[guarded]]`) whose `paths` globs do not match it (a preset's entry of the same
+        name applies there instead). `self` when no entry has `paths`. Files with the
+        same entries share one Config (and fingerprint)."""
+        scoped, guarded = self._scoped
+        if not scoped and not guarded:
+            return self
+        relative = relative_posix(path, self.root)
+
+        def applies(paths: tuple) -> bool:
+            return relative is not None and any(glob_matches(p, relative) for p in paths)
+
+        active = (frozenset(n for n in scoped if applies(self.functions[n].paths)),
+                  frozenset(i for i in guarded if applies(self.guarded[i].paths)))
+        made = self.__dict__.setdefault("_for_files", {})
+        config = made.get(active)
+        if config is None:
+            functions = {n: f for n, f in self.functions.items() if not f.paths or n in active[0]}
+            functions.update((n, self.fallbacks[n]) for n in scoped if n not in active[0] and n in self.fallbacks)
+            config = dataclasses.replace(
+                self, functions=functions,
+                guarded=tuple(g for i, g in enumerate(self.guarded) if not getattr(g, "paths", ()) or i in active[1]))
+            config.__dict__["_unscoped"] = self  # what `--show-config` shows
+            if len(made) < 256:  # (one per combination of scoped entries that match: a handful)
+                made[active] = config
+        return config
+
+    @functools.cached_property
+    def _scoped(self) -> tuple:
+        """(names of the functions, indexes of the guards) with `paths`."""
+        return (tuple(n for n, f in self.functions.items() if f.paths),
+                tuple(i for i, g in enumerate(self.guarded) if getattr(g, "paths", ())))
+
+    def unscoped(self) -> "Config":
+        """The configuration a `for_file` result was made from (itself otherwise)."""
+        return self.__dict__.get("_unscoped", self)
 
     def is_included(self, path: str) -> bool:
         """Whether `path` is analysed under the include/exclude globs (see `glob_matches`)."""
@@ -286,3 +377,74 @@ class Config:
 
 
 _FINGERPRINT_SCHEMA = 1  # bump when the meaning of a config changes without its text
+
+_NAME_GLOB_CHARS = ("*", "?", "[")
+
+
+def is_name_glob(name: str) -> bool:
+    """Is a `[functions.NAME]` name a glob (`do_item_*`) rather than a function's name?"""
+    return any(ch in name for ch in _NAME_GLOB_CHARS)
+
+
+def case_constant(text: str) -> str:
+    """A case's constant as `cases` keys and arguments are compared: a number in decimal
+    (`0x10` is "16", `1u` is "1", `true` is "1"), anything else as written."""
+    text = text.strip()
+    named = {"true": "1", "false": "0", "TRUE": "1", "FALSE": "0", "NULL": "0"}
+    if text in named:
+        return named[text]
+    m = re.fullmatch(r"([+-]?)(0[xX][0-9a-fA-F]+|[0-9]+)[uUlL]*", text)
+    if m:
+        digits = m.group(2)
+        base = 16 if digits[:2].lower() == "0x" else 8 if len(digits) > 1 and digits[0] == "0" else 10
+        number = int(digits, base)
+        return str(-number if m.group(1) == "-" else number)
+    return text
+
+
+_NOTHING = object()
+
+
+class FunctionTable(dict):
+    """name -> LockFunction, where some names are globs (`[functions."do_item_*"]`): a
+    function without an entry of its own has the first matching glob's (in the order of
+    the file), under its own name. `get`, `in` and `[]` know the globs; iterating lists
+    the entries as written."""
+
+    __slots__ = ("_globs", "_matched")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._globs = tuple((n, f) for n, f in dict.items(self) if is_name_glob(n))
+        self._matched: dict = {}
+
+    def __reduce__(self):  # picklable (sent to worker processes), the globs made again
+        return (type(self), (dict(self),))
+
+    def _glob(self, name) -> Optional[LockFunction]:
+        if not self._globs or not isinstance(name, str):
+            return None
+        hit = self._matched.get(name, _NOTHING)
+        if hit is _NOTHING:
+            hit = next((dataclasses.replace(f, name=name) for glob, f in self._globs
+                        if fnmatch.fnmatchcase(name, glob)), None)
+            if len(self._matched) >= 4096:  # every identifier called in a project: bounded
+                self._matched.clear()
+            self._matched[name] = hit
+        return hit
+
+    def get(self, name, default=None):
+        fn = dict.get(self, name, _NOTHING)
+        if fn is _NOTHING:
+            fn = self._glob(name)
+            return default if fn is None else fn
+        return fn
+
+    def __contains__(self, name) -> bool:
+        return dict.__contains__(self, name) or self._glob(name) is not None
+
+    def __missing__(self, name):
+        fn = self._glob(name)
+        if fn is None:
+            raise KeyError(name)
+        return fn

@@ -32,6 +32,7 @@ _SYMBOL = re.compile(r"^[A-Za-z_]\w*$")
 _NAMED = {"NULL": 0, "nullptr": 0, "false": 0, "true": 1, "FALSE": 0, "TRUE": 1, "B_FALSE": 0, "B_TRUE": 1}
 # errno names (EBUSY, ETIMEDOUT...) are positive: never 0, never negative
 _ERRNO = re.compile(r"^E[A-Z0-9]+$")
+_NEG_ERRNO = re.compile(r"^-E[A-Z0-9]+$")  # and these negated are negative (kernel style)
 
 _FLIP_OP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
@@ -74,6 +75,10 @@ def _decide_one(fact: Fact, cond: Cond) -> Optional[bool]:
             return _compare_with_errno(nv, op)
         if nc is not None and _ERRNO.match(value):  # key == EBUSY, tested against a number
             return _compare_with_errno(nc, _FLIP_OP[op])
+        if nv is not None and _NEG_ERRNO.match(c):  # key == 0, tested against -EDEADLK
+            return _compare_with_errno(-nv, _FLIP_OP[op])
+        if nc is not None and _NEG_ERRNO.match(value):  # key == -EDEADLK, tested against a number
+            return _compare_with_errno(-nc, op)
         if op in ("==", "!=") and _SYMBOL.match(value) and _SYMBOL.match(c) and nv is None and nc is None:
             return op == "!="  # two different named constants (enumerators) differ
         return None
@@ -160,9 +165,19 @@ def complement_fact(key: str, outcome: str) -> Fact:
     return (key, "ne", outcome)
 
 
-def kill(facts: Facts, names: tuple[str, ...]) -> Facts:
-    """`facts` without those that mention any of `names` (assigned values)."""
+def kill(facts: Facts, names: tuple[str, ...], through_pointers: bool = True) -> Facts:
+    """`facts` without those that mention any of `names` (assigned values). Without
+    `through_pointers`, only what lies in the named objects themselves changed (`f(&ctx)`
+    may write `ctx.n`, and is not taken to repoint `ctx.mod`: `ctx.mod->flag` is kept)."""
     if not facts:
         return facts
-    kept = frozenset(f for f in facts if not any(mentions(f[0], n) for n in names))
+    kept = frozenset(f for f in facts if not any(mentions(f[0], n) and (through_pointers or not _beyond_pointer(f[0], n))
+                                                 for n in names))
     return kept if len(kept) != len(facts) else facts
+
+
+def _beyond_pointer(key: str, name: str) -> bool:
+    """Does `key` read the struct `name` only through a pointer stored in it
+    (`name.mod->flag`; not `name->flag`: `f(&name)` may repoint `name` itself)?"""
+    rest = key[len(name):] if key.startswith(name) else ""
+    return rest.startswith(".") and "->" in rest

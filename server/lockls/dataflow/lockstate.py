@@ -140,7 +140,7 @@ def _known_not_held_at_entry(classes: tuple, lock_flags: frozenset = frozenset()
     known: dict[str, LockFact] = {}
     for c in classes:
         for k, f in c.locks:
-            if f.entry_held:
+            if f.entry_held or (c.facts and (_root(k), REBOUND, "") in c.facts):
                 continue
             seen = known.get(k)
             if seen is None or (f.written != seen.written and _spelling_order(f) < _spelling_order(seen)):
@@ -151,11 +151,21 @@ def _known_not_held_at_entry(classes: tuple, lock_flags: frozenset = frozenset()
     for c in classes:
         have = {k for k, _ in c.locks}
         missing = [(k, LockFact(False, False, False, 0, frozenset(), f.written))
-                   for k, f in known.items() if k not in have]
+                   for k, f in known.items() if k not in have and not _through_null(c, k)]
         if missing:
             c = PathClass(tuple(sorted(c.locks + tuple(missing), key=_first)), c.facts, c.trail)
         out.append(c)
     return out
+
+
+def _through_null(c: PathClass, key: str) -> bool:
+    """Is `key` reached through a pointer the path knows is NULL (`if (!p)` taken, or
+    `p = NULL`)? Then the lock does not exist there: nothing to say of it (and a path
+    that later forgets the test by merging must not carry a "not held" fact with it)."""
+    if "->" not in key or not c.facts:
+        return False
+    pointer = key[:key.index("->")]
+    return any(k == pointer and rel == "eq" and F.number(v) == 0 for k, rel, v in c.facts)
 
 
 def normalize(classes: Iterable[PathClass]) -> LockState:
@@ -307,6 +317,29 @@ def try_acquire(c: PathClass, ev: TryAcquire, recursive: bool) -> list[PathClass
     return [won, lost]
 
 
+def conditional(c: PathClass, ev: Acquire | Release, recursive: bool) -> list[PathClass]:
+    """Split a class on an action that happens only for some return values (`when`): the
+    path where the call returned `when` (the lock taken, or dropped) and the one where
+    it did not (`obj_unref(o)` left `o` locked; a lookup that returned NULL holds nothing)."""
+    base = F.kill(c.facts, (ev.result,))
+    done = PathClass(c.locks, base | {F.outcome_fact(ev.result, ev.when)}, c.trail)
+    not_done = PathClass(c.locks, base | _complement(ev.result, ev.when), c.trail)
+    if isinstance(ev, Release):
+        return [release(done, ev), not_done]
+    if _known(c, ev.key) is None:  # it did not take the lock: on that path it is not held
+        not_done = not_done.with_lock(ev.key, LockFact(False, False, False, 0, frozenset(), ev.written))
+    return [acquire(done, ev, recursive), not_done]
+
+
+def _complement(key: str, outcome: str) -> frozenset:
+    """The facts that `key` does not have `outcome`. Not negative: the tests a check of
+    the result is written as decide it (`rc < 0`, `rc >= 0`)."""
+    fact = F.complement_fact(key, outcome)
+    if outcome != "negative":
+        return frozenset((fact,))
+    return frozenset((fact, (f"{key} < 0", "is", "0"), (f"{key}<0", "is", "0"), (f"{key}>=0", "is", "1")))
+
+
 def _root(key: str) -> str:
     end = 0
     while end < len(key) and (key[end].isalnum() or key[end] in "_$"):
@@ -314,15 +347,24 @@ def _root(key: str) -> str:
     return key[:end]
 
 
+# a fact marking a variable given another object on this path after a lock reached
+# through it was released (`put(l); l = NULL; get(&l);`): what happens to the new
+# object's locks says nothing of the old one's at entry (`_known_not_held_at_entry`)
+REBOUND = "rebound"
+
+
 def rebind(c: PathClass, ev: Rebind) -> PathClass:
     locks = []
     changed = False
+    facts = c.facts
     for k, f in c.locks:
         root = _root(k)
         if root == ev.target:
             changed = True
             if f.held:  # still held, through a name nobody can use any more
                 locks.append((f"{k}@{ev.tag}", f))
+            else:
+                facts = facts | {(ev.target, REBOUND, "")}
         elif ev.source is not None and root == ev.source:
             changed = True
             locks.append((ev.target + k[len(root):], f))
@@ -331,7 +373,7 @@ def rebind(c: PathClass, ev: Rebind) -> PathClass:
     if not changed:
         return c
     locks.sort(key=lambda kf: kf[0])
-    return PathClass(tuple(locks), c.facts, c.trail)
+    return PathClass(tuple(locks), facts, c.trail)
 
 
 def derive(c: PathClass, ev: Derive) -> PathClass:
@@ -358,8 +400,8 @@ STALE_INDEX = "@idx"
 
 
 def kill(c: PathClass, ev: Kill) -> PathClass:
-    new_facts = F.kill(c.facts, ev.names)
-    locks = _reindexed(c.locks, ev.names) if any("[" in k for k, _ in c.locks) else c.locks
+    new_facts = F.kill(c.facts, ev.names, ev.through_pointers)
+    locks = _reindexed(c.locks, ev.names) if ev.moves_locks and any("[" in k for k, _ in c.locks) else c.locks
     if new_facts is c.facts and locks is c.locks:
         return c
     return PathClass(locks, new_facts, c.trail)
@@ -371,7 +413,7 @@ def _reindexed(locks: tuple, names: tuple) -> tuple:
     nothing is known of the new `locks[i]`."""
     out, changed = [], False
     for k, f in locks:
-        if "[" in k and not k.endswith(STALE_INDEX) and any(_indexed_by(k, n) for n in names):
+        if "[" in k and not k.endswith(STALE_INDEX) and any(indexed_by(k, n) for n in names):
             changed = True
             if f.held:
                 out.append((k + STALE_INDEX, f))
@@ -385,7 +427,8 @@ def _reindexed(locks: tuple, names: tuple) -> tuple:
     return tuple(sorted(merged.items(), key=lambda kf: kf[0]))
 
 
-def _indexed_by(key: str, name: str) -> bool:
+def indexed_by(key: str, name: str) -> bool:
+    """Is `key` an element of an array of locks indexed by an expression reading `name`?"""
     depth, start = 0, 0
     for i, ch in enumerate(key):
         if ch == "[":
@@ -399,15 +442,18 @@ def _indexed_by(key: str, name: str) -> bool:
     return False
 
 
-def _null_on_edge(cond: Optional[Cond], truth: bool) -> Optional[str]:
-    """The variable a branch edge says is NULL (`!p`, `p == NULL` taken; `p`, `p != NULL` not)."""
+def _null_on_edge(cond: Optional[Cond], truth: bool) -> tuple[str, ...]:
+    """The pointer a branch edge says is NULL (`!p`, `p == NULL` taken; `p`, `p != NULL`
+    not), and what it stands for through an alias."""
     if cond is None or cond.key is None or cond.op not in ("==", "!=") or F.number(cond.const or "") != 0:
-        return None
-    return cond.key if (cond.op == "==") == truth else None
+        return ()
+    if (cond.op == "==") != truth:
+        return ()
+    return (cond.key, cond.points_to) if cond.points_to else (cond.key,)
 
 
-def _holds_through(c: PathClass, pointer: str) -> bool:
-    return any(f.held and (k.startswith(pointer + "->") or k == pointer) for k, f in c.locks)
+def _holds_through(c: PathClass, pointers: tuple[str, ...]) -> bool:
+    return any(f.held and any(k == p or k.startswith((p + "->", p + ".")) for p in pointers) for k, f in c.locks)
 
 
 def refine(state: LockState, cond: Optional[Cond], truth: bool, note: Optional[TrailItem]) -> LockState:
@@ -428,10 +474,11 @@ def refine(state: LockState, cond: Optional[Cond], truth: bool, note: Optional[T
             if f is None:  # untouched so far: now known, held by the caller or not held at all
                 locks = c.with_lock(key, LockFact(held, held, False, int(held), frozenset(), key)).locks
         elif cond is not None:
-            facts = F.assume(facts, cond, truth)
+            facts = F.assume(facts, cond, truth) if cond.records else (
+                facts if F.decide(facts, cond) in (None, truth) else None)
             if facts is None:
                 continue  # this path cannot take this edge
-        if null is not None and _holds_through(c, null):
+        if null and _holds_through(c, null):
             continue  # a lock held through `p` says `p` is not NULL: `if (p) unlock(&p->lock)`
         trail = _noted(c.trail, note) if note is not None else c.trail
         out.append(PathClass(locks, facts, trail))

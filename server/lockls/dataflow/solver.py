@@ -37,8 +37,12 @@ def transfer(state: L.LockState, event, is_recursive: Callable[[str, object], bo
         return state
     if isinstance(event, Acquire):
         rec = is_recursive(event.key, event.fn)
+        if event.when is not None:  # took the lock only for some return values
+            return L.normalize(x for c in state for x in L.conditional(c, event, rec))
         return L.normalize(L.acquire(c, event, rec) for c in state)
     if isinstance(event, Release):
+        if event.when is not None:  # dropped the lock only for some return values
+            return L.normalize(x for c in state for x in L.conditional(c, event, False))
         return L.normalize(L.release(c, event) for c in state)
     if isinstance(event, TryAcquire):
         rec = is_recursive(event.key, event.fn)

@@ -41,6 +41,9 @@ from lockls.lowering.lockexpr import spelled_key
 _DISQUALIFYING = frozenset({"double-lock", "unlock-unheld"})  # a leak on some paths: no single effect
 _ROOT = re.compile(r"^[A-Za-z_]\w*")
 _PATH = re.compile(r"(?:->[A-Za-z_]\w*)*\Z")
+# ... or with elements of arrays indexed by a parameter (`lru_locks[{arg0}]`, see below)
+_INDEXED_PATH = re.compile(r"(?:->[A-Za-z_]\w*|\[\{arg[0-9]+\}\])*\Z")
+_INDEX = re.compile(r"\[([A-Za-z_]\w*)\]")
 
 
 def summary_of(result, params: list[str], steps: list, is_global, stored_into=lambda name: None,
@@ -274,8 +277,13 @@ def _lock_spec(key: str, params: list[str], is_global, stored_into) -> Optional[
     if root is None:
         return None
     name, path = root.group(0), key[root.end():]
-    if not _PATH.match(path):
-        return None  # `q->locks[i]`: an index the caller cannot name
+    if "[" in path:  # `lru_locks[i]` with `i` parameter 0: the caller names it `lru_locks[{arg0}]`
+        path = _INDEX.sub(lambda m: f"[{{arg{params.index(m.group(1))}}}]" if m.group(1) in params else m.group(0),
+                          path)
+        if not _INDEXED_PATH.match(path):
+            return None  # `q->locks[i]` with `i` a local: an index the caller cannot name
+    elif not _PATH.match(path):
+        return None
     if name in params:
         return f"arg{params.index(name)}", path, False
     out = stored_into(name)

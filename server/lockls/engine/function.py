@@ -33,8 +33,10 @@ from lockls.syntax.annotations import annotated_functions
 from lockls.syntax.annotations import macro_meanings as function_macro_meanings
 from lockls.lowering.build_cfg import CFG, NORETURN, Unanalysable, build_cfg
 from lockls.config import Config, LockFunction
+from lockls.config.model import is_name_glob
 from lockls.dataflow.contracts import Contracts, confirm, partners
 from lockls.syntax.declarations import data_annotations, noreturn_functions, recursive_lock_patterns, table_entry_points
+from lockls.syntax.declarations import may_name_entry_points, unguarded_owners
 from lockls.syntax.declarations import macro_meanings as data_macro_meanings
 from lockls.dataflow.contracts import apply as apply_contracts
 from lockls.ir.events import LOCK_EVENTS, Access, Acquire, Call, Derive, Kill, Release, Return, TryAcquire
@@ -95,7 +97,9 @@ def _trie_regex(words: list[str]) -> str:
     # the tree is built recursively, a level per character: a name of thousands of them
     # (generated code; found by bench/fuzz.py) is matched on its own instead
     long_words = [w for w in words if len(w) > _TRIE_MAX_WORD]
-    words = [w for w in words if len(w) <= _TRIE_MAX_WORD]
+    # a configured glob of names (`[functions."do_item_*"]`) matches what it matches
+    globs = [_glob_regex(w) for w in words if is_name_glob(w)]
+    words = [w for w in words if len(w) <= _TRIE_MAX_WORD and not is_name_glob(w)]
     trie: dict = {}
     for w in words:
         node = trie
@@ -111,7 +115,30 @@ def _trie_regex(words: list[str]) -> str:
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
         return f"(?:{body})?" if ends else body
 
-    return "(?:" + "|".join([build(trie)] * bool(words) + [re.escape(w) for w in long_words]) + ")"
+    return "(?:" + "|".join([build(trie)] * bool(words) + [re.escape(w) for w in long_words] + globs) + ")"
+
+
+def _glob_regex(glob: str) -> str:
+    """A glob of C names as a regex over one word: `*` any run of word characters, `?`
+    one, `[...]` / `[!...]` a class."""
+    out, i = [], 0
+    while i < len(glob):
+        ch = glob[i]
+        end = glob.find("]", i + 2) if ch == "[" else -1
+        if ch == "*":
+            out.append(r"\w*")
+        elif ch == "?":
+            out.append(r"\w")
+        elif end > 0:
+            inner = glob[i + 1:end]
+            negate = inner.startswith("!")
+            inner = "".join("\\" + c if c in "\\^[]" else c for c in (inner[1:] if negate else inner))
+            out.append("(?:(?![^\\w])[^" + inner + "])" if negate else "[" + inner + "]")
+            i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out)
 
 
 def _build_tables(config: Config):
@@ -130,7 +157,7 @@ def _build_tables(config: Config):
         prefilter = _names_search(acting, base) if acting else None
     constants = set(C11_CONSTANTS)
     for fn in config.functions.values():
-        for outcome in (fn.success, fn.failure):
+        for outcome in (fn.success, fn.failure, fn.when):
             if outcome and outcome not in ("zero", "nonzero", "nonnull", "null", "negative"):
                 constants.add(outcome)
     return pattern, frozenset(constants), prefilter
@@ -416,6 +443,11 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
         trace.reset((config.fingerprint(), outside_tokens(outside), recursive), functions, source)
     annotated, guarded, order, entry_points, locks, macros, noreturn = _declared_outside_bodies(root, source, config,
                                                                                              outside)
+    registered = _entry_points_by_function(functions, source, config)
+    if trace is not None:
+        trace.entry_points = registered
+    if registered:  # tables and callbacks passed to `[entry-points] registrars` in the bodies
+        entry_points = tuple(sorted(set(entry_points).union(*registered.values())))
     noreturn = _never_returning(functions, source, noreturn, config.noreturn)
     if noreturn and not set(noreturn) <= config.noreturn:
         # calls of them end paths (and so decide the summaries below)
@@ -506,6 +538,7 @@ class ContractsTrace:
         self.unique = len(self.endings) == len(functions)
         self.converged = True
         self.result: Optional[Contracts] = None
+        self.entry_points: dict = {}  # name -> the entry points its body names (`_entry_points_in`), when any
 
 
 _COMMENT = re.compile(rb"/\*.*?\*/|//[^\n]*", re.S)
@@ -535,6 +568,8 @@ def contracts_after_edit(trace: ContractsTrace, fn: Optional[Node], body: Option
     name = syntax.function_name(fn, source)
     if name not in trace.endings or trace.endings[name] != _ending_call(fn, body, source):
         return None  # whether it ends by never returning may have changed
+    if _entry_points_in(source, body, config) != trace.entry_points.get(name, frozenset()):
+        return None  # the entry points it names changed
     before = trace.outputs.get(name, {})
     for round_, (current, words) in enumerate(trace.rounds):
         pattern = _tables(current)[0]
@@ -676,15 +711,47 @@ def _declared_outside_bodies(root: Node, source: bytes, config: Config, outside:
     recursive lock patterns, annotation macros): all written outside function bodies, so reused while
     that text does not change (every keystroke inside a body, in the editor)."""
     # what they are read with: the annotation macros (the project's contracts add some) and method tables
-    key = (outside, tuple(sorted(config.annotations.items())), config.entry_tables)
+    # (and the guards on field names: the structs that have such a field but not its lock)
+    field_guards = tuple(sorted({(g.field, g.by) for g in config.guarded if g.field and g.owner is None and g.by}))
+    key = (outside, tuple(sorted(config.annotations.items())), config.entry_tables, config.entry_table_macros,
+           config.entry_registrars, field_guards)
 
     def read():
         guarded, order = data_annotations(root, source, config.annotations)
+        guarded += unguarded_owners(outside, config.guarded + guarded)
         return (annotated_functions(root, source, config.annotations), guarded, order,
-                table_entry_points(root, source, config.entry_tables), recursive_lock_patterns(root, source),
+                table_entry_points(outside, config.entry_tables, config.entry_table_macros, config.entry_registrars),
+                recursive_lock_patterns(root, source),
                 _defined_macros(source), noreturn_functions(outside))
 
     return _DECLARED.get(key, read)
+
+
+_BODY_ENTRY_POINTS: Lru = Lru(4096)
+
+
+def _entry_points_in(source: bytes, body: Node, config: Config) -> frozenset:
+    """The entry points a body names (`table_entry_points`: callbacks it passes to
+    registrars, tables it declares), read once per text of the body."""
+    kinds = (config.entry_tables, config.entry_table_macros, config.entry_registrars)
+    if not any(kinds) or not may_name_entry_points(source, *kinds, body.start_byte, body.end_byte):
+        return frozenset()
+    text = source[body.start_byte:body.end_byte]
+    return _BODY_ENTRY_POINTS.get((text, kinds), lambda: frozenset(table_entry_points(text, *kinds)))
+
+
+def _entry_points_by_function(functions: list, source: bytes, config: Config) -> dict:
+    """Function name -> the entry points its body names (`_entry_points_in`), for those that do."""
+    out: dict = {}
+    kinds = (config.entry_tables, config.entry_table_macros, config.entry_registrars)
+    if not any(kinds) or not may_name_entry_points(source, *kinds):
+        return out
+    for fn, body in functions:
+        found = _entry_points_in(source, body, config)
+        if found:
+            name = syntax.function_name(fn, source)
+            out[name] = out.get(name, frozenset()) | found
+    return out
 
 
 def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes, entry_point: Optional[CFG] = None):
@@ -698,6 +765,10 @@ def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes, entry_poi
         for key in (resolve_lock_ref(ref, params) for ref in own.requires):
             if key is not None:
                 held[key] = lockstate.LockFact(True, True, False, 1, frozenset(), key)
+    for key in _declared_lock(own, fn, source, ("release",)):
+        # its own contract says it releases the lock: its caller holds it (a reentrant
+        # lock taken again inside is released twice, and that is fine)
+        held[key] = lockstate.LockFact(True, True, own.shared, 1, frozenset(), key)
     if entry_point is not None:
         for block in entry_point.blocks:
             for ev in block.events:
@@ -715,11 +786,14 @@ def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes, entry_poi
     return (lockstate.PathClass(tuple(sorted(held.items())), frozenset(), frozenset()),)
 
 
-def _variable_types(fn: Node, body: Node, source: bytes, nested: bool = False) -> dict[str, str]:
+def _variable_types(fn: Node, body: Node, source: bytes, nested: bool = False,
+                    unambiguous: bool = False) -> dict[str, str]:
     """name -> declared type (`struct qemud_driver`) of the parameters and the
     body's own declarations (`nested`: of its inner blocks too), for lock classes
-    given by type."""
+    and guards given by type. `unambiguous`: a name declared with two types (in two
+    blocks) is left out, its type unknown."""
     out: dict[str, str] = {}
+    ambiguous: set = set()
     decl = syntax.function_declarator(fn)
     params = decl.child_by_field_name("parameters") if decl is not None else None
     nodes = list(params.named_children) if params is not None else []
@@ -732,7 +806,12 @@ def _variable_types(fn: Node, body: Node, source: bytes, nested: bool = False) -
         for d in node.children_by_field_name("declarator"):
             name = syntax.declared_name(d)
             if name is not None:
-                out[syntax.text(name, source)] = type_text
+                name_text = syntax.text(name, source)
+                if unambiguous and out.get(name_text, type_text) != type_text:
+                    ambiguous.add(name_text)
+                out[name_text] = type_text
+    for name in ambiguous:
+        del out[name]
     return out
 
 
@@ -797,7 +876,8 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
     try:
         aliases = LazyAliases(body, source)
         lowerer = Lowerer(source, config, aliases, constants, pattern, origin=fn.start_byte, end=body.end_byte,
-                          variable_types=lambda: _variable_types(fn, body, source))
+                          variable_types=lambda: _variable_types(fn, body, source, nested=True,
+                                                                                 unambiguous=True))
         cfg = build_cfg(name, body, lowerer, source)
 
         def is_recursive(key: str, fn_spec) -> bool:
@@ -884,16 +964,19 @@ def _lock_flags(fn: Node, source: bytes) -> frozenset:
 def replay(cfg: CFG, states: list, is_recursive, with_facts: bool = False):
     """Yield (event, state before it) for every event of every reachable block.
 
-    Rules look at locks and trails only, so by default Kill events (which only
-    change facts) are not applied: cheaper, and the locks come out the same."""
+    Rules look at locks and trails only, so by default Derive events (which only
+    change facts) are not applied, nor Kill events unless a lock of an array is held
+    (`i++` makes `&locks[i]` another lock): cheaper, and the locks come out the same."""
     for block in cfg.blocks:
         state = states[block.id]
         if not state:
             continue
         for ev in block.events:
-            if isinstance(ev, (Kill, Derive)) and not with_facts:
+            if isinstance(ev, Derive) and not with_facts:
                 continue
             yield ev, state
+            if isinstance(ev, Kill) and not with_facts and not any("[" in k for c in state for k, _ in c.locks):
+                continue
             state = dataflow.transfer(state, ev, is_recursive)
 
 
@@ -901,7 +984,8 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
                entry_point: bool = False) -> tuple[list, Optional[bool]]:
     """The function's violations, and whether a partner of its name is in the file (None:
     not asked; see `FunctionResult.partner`)."""
-    steps = [(ev, st) for ev, st in replay(cfg, states, is_recursive) if isinstance(ev, LOCK_EVENTS + (Return, Call, Access))]
+    steps = [(ev, st) for ev, st in replay(cfg, states, is_recursive)
+             if isinstance(ev, LOCK_EVENTS + (Return, Call, Access)) or (isinstance(ev, Kill) and ev.site is not None)]
     released = frozenset(ev.key for ev, _ in steps if isinstance(ev, Release))
     acquired = frozenset(ev.key for ev, _ in steps if isinstance(ev, (Acquire, TryAcquire)))
     always_held = None
@@ -914,6 +998,12 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
     visible = _CallerVisibility(fn, body, source)
     dropped = frozenset(ev.key for ev, st in steps if isinstance(ev, Release)
                         and any((f := c.get(ev.key)) is None or (f.entry_held and f.held) for c in st))
+    retaken: dict = {}  # a caller's lock dropped and taken again -> the returns that hold it again on every path
+    for ev, st in steps:
+        if isinstance(ev, Return) and dropped:
+            for key in dropped:
+                if all((f := c.get(key)) is not None and not f.unknown and f.entry_held and f.held for c in st):
+                    retaken.setdefault(key, []).append(ev.site)
     ctx = RuleContext(
         function=cfg.name,
         is_recursive=is_recursive,
@@ -923,6 +1013,7 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
         always_held_at_return=always_held or frozenset(),
         declared_acquires=_declared_acquires(config.functions.get(cfg.name), fn, source),
         dropped_for_caller=dropped,
+        retaken_at_return={k: tuple(v) for k, v in retaken.items()},
         parameters=frozenset(_parameters(fn, source)),
         stored_elsewhere=_memo(lambda key: _stored_elsewhere(key, body, source)),  # asked per return and lock
         try_sites={ev.site: ev.fn.name for ev, _ in steps if isinstance(ev, TryAcquire)},
@@ -1016,7 +1107,15 @@ def _stored_elsewhere(key: str, body: Node, source: bytes) -> bool:
 
 def _declared_acquires(own: Optional[LockFunction], fn: Node, source: bytes) -> frozenset:
     """The lock the function's own contract says it returns holding, as a key."""
-    if own is None or own.tentative or own.action not in ("acquire", "try-acquire"):
+    return _declared_lock(own, fn, source, ("acquire", "try-acquire"), inferred=True)
+
+
+def _declared_lock(own: Optional[LockFunction], fn: Node, source: bytes, actions: tuple,
+                   inferred: bool = False) -> frozenset:
+    """The lock of the function's own contract when its action is one of `actions`, as a
+    key; a contract lockls inferred from the body (a summary callers rely on) counts
+    only with `inferred`."""
+    if own is None or own.tentative or (own.inferred and not inferred) or own.action not in actions:
         return frozenset()
     if own.lock == "global":
         return frozenset({own.path.replace(".", "->")})
@@ -1096,16 +1195,27 @@ class LazyAliases:
         return self._table[name]
 
 
+# values that name no object: a pointer set to one of these reaches no lock, so it does
+# not stop the pointer from being an alias (`struct vm *held = NULL; ... held = vm;`)
+_NO_OBJECT = frozenset(("NULL", "0", "nullptr", "((void *)0)", "((void*)0)"))
+
+
 def _aliases(body: Node, source: bytes) -> dict[str, str]:
+    """Local names that stand for one lock-reaching expression in the whole function:
+    assigned exactly once (not counting NULL), from a pointer, field or element."""
     counts: dict[str, int] = {}
     values: dict[str, Node] = {}
     for _, caps in syntax.matches("aliases", body):
         name = syntax.text(caps["name"][0], source)
+        value = caps["value"][0]
+        if syntax.text(value, source) in _NO_OBJECT:
+            counts.setdefault(name, 0)
+            continue
         counts[name] = counts.get(name, 0) + 1
-        values[name] = caps["value"][0]
+        values[name] = value
     candidates = {}
     for name, n in counts.items():
-        value = values[name]
+        value = values.get(name)
         if n == 1 and value.type in ("pointer_expression", "field_expression", "identifier", "cast_expression",
                                      "parenthesized_expression", "subscript_expression"):
             target = key_of(canonical(value, source))

@@ -131,8 +131,9 @@ def scan_source(source: bytes, path: str, config: Config, parser=None, **kwargs)
 def _exported(own: Contracts, static: frozenset, path: str) -> Contracts:
     """What a file tells the others. A header: everything, each guard and order
     stamped with the header's path (for related information). A `.c` file: its
-    non-static lock functions and the entry points of its method tables; the data
-    it declares (structs, their guards, lock types) is its own."""
+    non-static lock functions and the entry points its method tables and registrar
+    calls name but its static functions (the same name elsewhere is another
+    function); the data it declares (structs, their guards, lock types) is its own."""
     # stamped with the file's path, for related information in the files that use them
     stamped = tuple((n, f if f.origin else dataclasses.replace(f, origin=path)) for n, f in own.functions)
     if own.order_edges:  # the lock graph is the whole project's, statics named by their file
@@ -142,6 +143,8 @@ def _exported(own: Contracts, static: frozenset, path: str) -> Contracts:
             own, functions=stamped,
             guarded=tuple(g if g.origin else dataclasses.replace(g, origin=path) for g in own.guarded),
             order=tuple(p if p[2] else (p[0], p[1], path) for p in own.order))
+    if static and own.entry_points:
+        own = dataclasses.replace(own, entry_points=tuple(n for n in own.entry_points if n not in static))
     if not (own.functions or own.guarded or own.order or own.locks or own.macros):
         return own
     return dataclasses.replace(own, functions=tuple((n, f) for n, f in stamped if n not in static),

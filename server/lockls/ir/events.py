@@ -45,6 +45,12 @@ class Cond:
     key: Optional[str] = None
     op: Optional[str] = None  # "==", "!=", "<", "<=", ">", ">="
     const: Optional[str] = None
+    # what `key` stands for through a local alias (`event` for `vm` after `event = vm;`):
+    # a NULL test of either says whether locks held through the other can exist
+    points_to: Optional[str] = None
+    # False: nothing later tests this value, so the path keeps no fact of it (paths are
+    # not split by it); a NULL test still says which paths hold a lock through it
+    records: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,11 @@ class Acquire:
     shared: bool
     spinning: Optional[bool] = None  # the lock's kind spins (True), sleeps (False), or is unknown
     lock_class: Optional[str] = None  # its class in the configuration ([classes.NAME])
+    # a blocking acquisition that took the lock only when the call's value (the fact key
+    # `result`) has the outcome `when` (`[functions.X] when = "nonnull"`: a lookup that waits
+    # for the object's lock, or returns NULL); None: it always takes it
+    result: Optional[str] = None
+    when: Optional[str] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +96,10 @@ class Release:
     written: str
     site: Site
     fn: LockFunction
+    # released only when the call's value (the fact key `result`) has the outcome `when`
+    # (`obj_unref(o)` unlocks `o` when it returns 0); None: always
+    result: Optional[str] = None
+    when: Optional[str] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +114,8 @@ class Call:
     excludes: tuple = ()  # (key, written) of locks that must not be held here
     declared: Optional["Declared"] = None  # where the callee's contract was declared
     takes: tuple = ()  # (key, written) of locks the callee takes and drops itself (its summary)
+    excluded_classes: tuple = ()  # classes no lock of which may be held here (`excludes = ["class:driver"]`)
+    strict: bool = False  # `requires` hold even where the caller never touches them (clang's requires_capability)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +140,7 @@ class Access:
     site: Site
     everywhere: bool = False  # report even where the function never takes or drops the guard
     declared: Optional[Declared] = None  # where the guard was declared
+    any_lock: bool = False  # guarded by some lock, whichever (clang's guarded_var): any lock held will do
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +148,9 @@ class Kill:
     """A value was (or may have been) changed: facts about `names` no longer hold."""
 
     names: tuple[str, ...]
+    site: Optional[Site] = None  # where, for an increment or an assignment (`i++` moves `&locks[i]` on)
+    moves_locks: bool = True  # False: the name may be another variable of that name (declared twice)
+    through_pointers: bool = True  # False: `f(&ctx)` changes what is in ctx, not what its pointers point to
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +186,16 @@ class Return:
 
 Event = Union[Acquire, TryAcquire, Release, Call, Access, Kill, Rebind, Derive, Return]
 LOCK_EVENTS = (Acquire, TryAcquire, Release)
+
+
+def result_of(ev) -> Optional[str]:
+    """The fact key of the call's value that says what a lock event did: a trylock's
+    result, or that of an action that happens only for some return values (`when`)."""
+    if isinstance(ev, TryAcquire):
+        return ev.result
+    if isinstance(ev, (Acquire, Release)) and ev.when is not None:
+        return ev.result
+    return None
 
 
 def mentions(key: str, name: str) -> bool:

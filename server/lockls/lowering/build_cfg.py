@@ -26,11 +26,12 @@ from typing import Optional
 
 from tree_sitter import Node, Range
 
-from lockls.ir.events import Acquire, Cond, Derive, Kill, Rebind, Release, Return, Site, TrailItem, TryAcquire, mentions
+from lockls.ir.events import (Acquire, Cond, Derive, Kill, Rebind, Release, Return, Site, TrailItem, TryAcquire, mentions,
+                              result_of)
 from lockls.config import LockFunction
-from lockls.lowering.lockexpr import key_of
+from lockls.lowering.lockexpr import canonical, key_of
 from lockls.syntax.nodes import declared_name, new_parser
-from lockls.lowering.lower import Lowerer, flat, shown, strip_parens
+from lockls.lowering.lower import Lowerer, flat, shown, statement_value, strip_parens
 from lockls.lowering.guards import COND_GUARD_MACROS
 from lockls.ir.cfg import CFG, Block, Edge, Unanalysable  # noqa: F401 (re-exported: the builder's output)
 from lockls.ir.message import LineRef, Message
@@ -86,6 +87,7 @@ class Builder:
         # texts/keys of conditions that decide whether a lock call runs: only facts
         # about these are worth keeping paths apart for
         self.controlling: set[str] = set()
+        self.declared: dict[str, int] = {}  # local name -> how many declarations (> 1: shadowed, or reused)
         self._guarding = False
         self._lock_names_at: Optional[list] = None  # (start, end) of each lock function's name (`_guards_lock`)
         # scoped acquisitions (guards, lockers, `scoped_guard(...) {}`) per open block,
@@ -130,7 +132,7 @@ class Builder:
             self.events(end).append(Return(Site.of(close), implicit=True))
             self.edge(end, exit_)
         _drop_useless_conditions(self.blocks, self.controlling)
-        _drop_useless_kills(self.blocks)
+        _drop_useless_kills(self.blocks, frozenset(n for n, count in self.declared.items() if count > 1))
         _compact(self.blocks, keep=(entry, exit_))
         return CFG(name, self.blocks, entry, exit_)
 
@@ -172,6 +174,7 @@ class Builder:
                 cur = self.live(cur)
                 self.events(cur).append(Kill((variable,)))
                 if value is not None:
+                    self._alias_misparsed(variable, value)
                     self.lower.store(variable, value, self.events(cur), Site.of(node))
                 self._register_cleanup(function, variable)
                 i += 3 if value is not None else 2
@@ -249,6 +252,16 @@ class Builder:
         value = after.named_children[0] if after is not None and after.type == "expression_statement" \
             and after.named_child_count else None
         return flat(variable, self.source), function, value
+
+    def _alias_misparsed(self, variable: str, value: Node) -> None:
+        """`T *g __attribute__((cleanup(f))) = &q->lock;` lost its `=` to the parser, so the
+        search for local aliases missed it: `g` names `q->lock` from here on (the lock may
+        have been taken by its own name before)."""
+        value = strip_parens(value)
+        if value.type != "pointer_expression" or variable in self.lower.aliases:
+            return
+        self.lower.aliases = _AliasOverlay(self.lower.aliases, {variable: key_of(canonical(value, self.source),
+                                                                                 self.lower.aliases)})
 
     def _is_scope_macro(self, head: Node) -> bool:
         """`scoped_guard(spinlock, &l)`, a block macro that holds a lock for its body."""
@@ -461,6 +474,10 @@ class Builder:
 
     def _declaration(self, node: Node, cur: int) -> None:
         for d in node.children_by_field_name("declarator"):
+            declared = declared_name(d.child_by_field_name("declarator") if d.type == "init_declarator" else d)
+            if declared is not None:
+                word = flat(declared, self.source)
+                self.declared[word] = self.declared.get(word, 0) + 1
             if d.type == "init_declarator":
                 name_node = declared_name(d.child_by_field_name("declarator"))
                 value = d.child_by_field_name("value")
@@ -722,6 +739,13 @@ class Builder:
                     self.branch(left, cur, if_true, mid, loop=loop)
                 self.branch(right, mid, if_true, if_false, loop=loop)
                 return
+        if node.type == "compound_statement":  # a statement expression: `({ prepare(); trylock(m) == 0; })`
+            value = statement_value(node)
+            if value is not None:
+                cur = self.sequence(value[0], cur)
+                if cur is not None:
+                    self.branch(value[1], cur, if_true, if_false, negated_text, loop)
+                return
         if node.type in ("number_literal", "true", "false"):
             value = node.type == "true" or (node.type == "number_literal" and flat(node, self.source).rstrip("uUlL") not in ("0", "0x0"))
             self.edge(cur, if_true if value else if_false)  # while (1), do { } while (0)
@@ -741,6 +765,25 @@ class Builder:
 
 
 _SCOPE_END = LockFunction("(end of scope)", "release", "arg0", unheld_ok=True)
+
+
+class _AliasOverlay:
+    """A function's local aliases with a few more found while building its CFG."""
+
+    def __init__(self, base, extra: dict[str, str]):
+        self.base, self.extra = base, extra
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.extra or name in self.base
+
+    def __getitem__(self, name: str) -> str:
+        return self.extra[name] if name in self.extra else self.base[name]
+
+    def get(self, name: str, default=None):
+        return self[name] if name in self else default
 
 
 class ScopedLock:
@@ -830,9 +873,9 @@ def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None
                 if e.cond.key:
                     sources.setdefault(e.cond.key, set()).add(id(e.cond))
         for ev in b.events:
-            if isinstance(ev, TryAcquire):
-                sources.setdefault(ev.result, set()).add(id(ev))
-                results.add(ev.result)
+            if result_of(ev) is not None:  # a trylock, or an action only for some return values
+                sources.setdefault(result_of(ev), set()).add(id(ev))
+                results.add(result_of(ev))
             elif isinstance(ev, Derive):
                 sources.setdefault(ev.target, set()).add(id(ev))
                 if ev.cond is not None:
@@ -844,19 +887,33 @@ def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None
     # took a lock (`if (err != 0) return err;`), for its summary
     returned = {ev.value for b in blocks for ev in b.events if isinstance(ev, Return) and ev.value}
 
+    # pointers locks are reached through: `if (d)` after `lock(&d->lock)` is decided by
+    # the lock (`lockstate.refine`: a lock held through `d` says `d` is not NULL)
+    lock_keys = {ev.key for b in blocks for ev in b.events if isinstance(ev, (Acquire, Release, TryAcquire))}
+
+    def null_test_of_lock(c: Cond) -> bool:
+        if c.op not in ("==", "!=") or c.const not in ("0", "NULL", "nullptr"):
+            return False
+        pointers = tuple(p for p in (c.key, c.points_to) if p)
+        return any(k == p or k.startswith((p + "->", p + ".")) for k in lock_keys for p in pointers)
+
     def useful(c: Cond) -> bool:
         if c.key is not None and (c.key in returned or c.key.startswith(("held?", "unheld?"))):
             return True  # (a lock test is decided by the path's locks, not by other tests)
         wanted = c.text in controlling or c.key in controlling or c.key in results
         return wanted and (len(sources.get(c.text, ())) > 1 or (c.key is not None and len(sources.get(c.key, ())) > 1))
 
+    def reduced(e: Edge) -> Edge:
+        if e.cond.key is not None and null_test_of_lock(e.cond):
+            return Edge(e.target, replace(e.cond, records=False), e.truth, e.note)
+        return Edge(e.target, None, e.truth, e.note)
+
     for b in blocks:
         if any(e.cond is not None and not useful(e.cond) for e in b.succs):
-            b.succs = [Edge(e.target, None, e.truth, e.note) if e.cond is not None and not useful(e.cond) else e
-                       for e in b.succs]
+            b.succs = [reduced(e) if e.cond is not None and not useful(e.cond) else e for e in b.succs]
 
 
-def _drop_useless_kills(blocks: list[Block]) -> None:
+def _drop_useless_kills(blocks: list[Block], ambiguous: frozenset = frozenset()) -> None:
     """Facts only ever concern branch conditions and trylock results: a Kill of
     a value none of them mentions changes nothing, so it is dropped."""
     keys = set()
@@ -867,8 +924,11 @@ def _drop_useless_kills(blocks: list[Block]) -> None:
                 if e.cond.key:
                     keys.add(e.cond.key)
         for ev in b.events:
-            if isinstance(ev, TryAcquire):
-                keys.add(ev.result)
+            if result_of(ev) is not None:
+                keys.add(result_of(ev))
+            if isinstance(ev, (Acquire, Release, TryAcquire)) and "[" in ev.key \
+                    and not ambiguous.intersection(_WORD.findall(ev.key)):
+                keys.add(ev.key)  # `locks[i]`: a change of `i` makes it another lock
     words = {w for k in keys for w in _WORD.findall(k)}
 
     def useful(ev: Kill) -> bool:
@@ -890,9 +950,16 @@ def _drop_useless_kills(blocks: list[Block]) -> None:
             return ev.target in words and any(mentions(k, ev.target) for k in keys)
         return True
 
+    def scoped(ev):
+        # a name declared twice (an inner `int i` shadowing the outer loop's) may be either
+        # variable: its change does not make `locks[i]` another lock
+        if isinstance(ev, Kill) and ambiguous.intersection(ev.names):
+            return replace(ev, moves_locks=False)
+        return ev
+
     for b in blocks:
         if any(isinstance(ev, (Kill, Rebind, Derive)) for ev in b.events):
-            b.events = [ev for ev in b.events if keep(ev)]
+            b.events = [scoped(ev) for ev in b.events if keep(ev)]
 
 
 def _compact(blocks: list[Block], keep: tuple[int, ...]) -> None:

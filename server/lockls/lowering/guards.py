@@ -1,4 +1,5 @@
-"""The Linux kernel's lock guard classes (`include/linux/cleanup.h`).
+"""The Linux kernel's lock guard classes (`include/linux/cleanup.h`), and what is
+not a use of guarded data.
 
 `guard(CLASS)(args)`, `scoped_guard(CLASS, args) { }` and
 `scoped_cond_guard(CLASS, fail, args) { }` name what they take by a *class*:
@@ -12,17 +13,26 @@ Only a scoped acquisition whose class is a separate argument is read this way:
 the callee of a curried call (`guard(mutex)(&m)`) or the argument before the
 lock (`scoped_guard(mutex, &m)`, `scoped_guard(rcu)`). An unknown class leaves
 the configured function as it is.
+
+Guarded data (see `lower.Lowerer.accesses`) appears in code that does not use
+it: on the way to its own lock (`&stats.lock` when `stats` is guarded by
+`stats.lock`: initialising, taking or destroying the guard), passed to a
+function that sets up or tears down a lock (`pthread_mutex_init(obj)` for an
+object that is its own lock), or its address taken (`list_del(&d->node)`: as in
+clang, whose `-Wthread-safety-pointer` is opt-in).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, replace
 from typing import Optional
 
 from tree_sitter import Node
 
 from lockls.config import LockFunction
+from lockls.lowering.lockexpr import canonical, key_of
 
 # Block macros whose second argument is the statement run when the lock is not
 # taken: `scoped_cond_guard(mutex_intr, return -EINTR, &m) { ... }`.
@@ -47,6 +57,9 @@ _BASES = {
     "rwsem_read": ("rw_semaphore", True),
     "rwsem_write": ("rw_semaphore", False),
     "srcu": ("srcu", True),
+    "srcu_fast": ("srcu", True),
+    "local_lock": ("local_lock", False),
+    "local_lock_nested_bh": ("local_lock", False),
 }
 # classes without a lock argument: the global lock (context) they take
 _GLOBALS = {"rcu": GuardClass("rcu", shared=True, lock="RCU")}
@@ -99,3 +112,53 @@ def applied(fn: LockFunction, cls: GuardClass, kind_known: bool) -> LockFunction
     if cls.conditional and fn.scope == "macro":
         changes["action"], changes["success"] = "try-acquire", "nonzero"
     return replace(fn, **changes) if changes else fn
+
+
+# -- what is not a use of guarded data -------------------------------------------------
+
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_LOCK_WORDS = frozenset({"mutex", "mtx", "rwsem", "sem", "semaphore", "spin", "critsec"})
+_LIFECYCLE_WORDS = frozenset({"init", "initialize", "destroy", "clear", "fini", "deinit", "uninit", "free", "cleanup"})
+
+
+@functools.lru_cache(maxsize=1024)
+def lock_lifecycle(name: str) -> bool:
+    """Does the function `name` set up or tear down a lock (`pthread_mutex_init`,
+    `spin_lock_init`, `init_rwsem`, `g_mutex_clear`, `virMutexDestroy`)? Read from the
+    words of its name: one naming a lock, one naming a beginning or an end."""
+    words = [w.lower() for w in _WORDS.findall(name)]
+    return any(w in _LOCK_WORDS or w.endswith("lock") for w in words) and any(w in _LIFECYCLE_WORDS for w in words)
+
+
+def _outer(n: Node) -> tuple[Node, Optional[Node]]:
+    """`n` with the parentheses around it, and what holds that."""
+    parent = n.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        n, parent = parent, parent.parent
+    return n, parent
+
+
+def address_taken(n: Node) -> bool:
+    """Is `n` the operand of `&` (`&d->items`, `&(d->items)`), or the array of an
+    element whose address is taken (`&maps[i]`)?"""
+    inner, parent = _outer(n)
+    while parent is not None and parent.type == "subscript_expression" \
+            and parent.child_by_field_name("argument") == inner:
+        inner, parent = _outer(parent)
+    if parent is None or parent.type != "pointer_expression":
+        return False
+    op = parent.child_by_field_name("operator")
+    return op is not None and op.type == "&"
+
+
+def on_the_way_to(n: Node, lock_key: str, source: bytes, aliases) -> bool:
+    """Is `n` (guarded data) only the way to its guard `lock_key`: `stats` in
+    `stats.lock`, `q->stats` in `&q->stats.lock`?"""
+    for _ in range(4):
+        inner, parent = _outer(n)
+        if parent is None or parent.type != "field_expression" or parent.child_by_field_name("argument") != inner:
+            return False
+        if key_of(canonical(parent, source), aliases) == lock_key:
+            return True
+        n = parent
+    return False

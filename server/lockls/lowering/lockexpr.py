@@ -111,6 +111,10 @@ def resolve_lock_ref(ref: str, argument_keys: list[str]) -> str | None:
     """The lock a contract's ref names: "=g" is the global `g`; "arg1->lock" is
     `->lock` of argument 1, given the keys of the arguments (at a call) or the
     parameter names (inside the function). None when the argument is missing."""
+    if "{arg" in ref:  # an element of an array indexed by an argument: `=lru_locks[{arg0}]`
+        if any(int(n) >= len(argument_keys) for n in re.findall(r"\{arg(\d+)\}", ref)):
+            return None
+        ref = re.sub(r"\{arg(\d+)\}", lambda m: argument_keys[int(m.group(1))], ref)
     if ref.startswith("="):
         return ref[1:]
     m = re.match(r"arg(\d+)(.*)$", ref)

@@ -17,8 +17,13 @@ from tree_sitter import Node
 
 from lockls.lowering import guards
 from lockls.config import HELD_TESTS, Config, LockFunction
-from lockls.ir.events import Access, Acquire, Call, Cond, Declared, Derive, Kill, Rebind, Release, Site, TryAcquire
+from lockls.config.model import case_constant
+from lockls.ir.events import (Access, Acquire, Call, Cond, Declared, Derive, Kill, Rebind, Release, Site, TryAcquire,
+                              result_of)
 from lockls.lowering.lockexpr import canonical, key_of, resolve_lock_ref
+from lockls.syntax.annotations import SPARSE_CONTEXT
+from lockls.syntax.nodes import function_name
+from lockls.syntax.declarations import ANY_LOCK
 
 _SPACE = re.compile(r"\s+")
 _MAYBE_EVENTS = re.compile(rb"[=(]|\+\+|--")
@@ -53,6 +58,15 @@ def strip_parens(node: Node) -> Node:
     return node
 
 
+def statement_value(node: Node) -> Optional[tuple[list[Node], Node]]:
+    """(the statements before it, the expression) that a GNU statement expression
+    `({ a(); b; })` (a `compound_statement` in parentheses) gives its value by, or None."""
+    statements = [c for c in node.named_children if c.type != "comment"]
+    if not statements or statements[-1].type != "expression_statement" or not statements[-1].named_child_count:
+        return None
+    return statements[:-1], statements[-1].named_children[0]
+
+
 def _default_success(name: str) -> str:
     """What a plain lock call returns on success, when its status is checked."""
     return "thrd_success" if name.startswith("mtx_") else "zero"
@@ -69,7 +83,13 @@ def _guard_key(guard, obj: str) -> str:
 _EXEMPT_WRAPPERS = frozenset({"context_unsafe", "context_unsafe_alias", "data_race"})
 
 
-_ARG_PLACEHOLDER = re.compile(r"\{arg([0-9]+)\}")
+_PLACEHOLDER = re.compile(r"(\[)?\{arg([0-9]+)\}(?(1)\])")  # `{arg0}`, or `[{arg0}]` an index
+_CLASS_REF = "class:"  # `excludes = ["class:driver"]`
+
+
+def _excluded_classes(fn: LockFunction) -> tuple:
+    """The classes no lock of which may be held when `fn` is called."""
+    return tuple(ref[len(_CLASS_REF):] for ref in fn.excludes if ref.startswith(_CLASS_REF))
 
 
 # `p = xzalloc(sizeof *p)`, `q = (struct q *) malloc(n)`, `t = g_new0(struct t, 1)`
@@ -92,6 +112,21 @@ class Lowerer:
         self._variable_types = variable_types  # () -> {name: declared type}, for classes and guards by type
         self._types: Optional[dict] = None
         guarded = getattr(config, "guarded", ())
+        self._set_guards(guarded)
+        # guards not checked in some functions (`[[guarded]] exempt-functions`): left out once
+        # the function's name is known (see `accesses`)
+        self._exempting = any(getattr(g, "exempt", ()) for g in guarded)
+        self.aliases = aliases
+        self.constants = constants  # names known to be constants (e.g. thrd_success)
+        self.lock_names = lock_names  # search for every lock function's name (a prefilter; `.search(text, a, b)`)
+        self.origin = origin  # where the function starts: names made here are relative to it
+        self._end = end if end is not None else len(source)  # where it ends
+        self._allocated: Optional[dict] = None  # variable -> where it is assigned an allocation (see `_fresh`)
+        self._first_lock = 0
+
+
+    def _set_guards(self, guarded) -> None:
+        self._guards = tuple(guarded)
         self.guarded_fields: dict[str, list] = {}  # field name -> its guards (one per struct that has it)
         for g in guarded:
             if g.field:
@@ -101,14 +136,20 @@ class Lowerer:
         self._guarded_locals: Optional[dict] = None  # variable -> GuardedData of its type, when first needed
         names = sorted(set(self.guarded_fields) | set(self.guarded_variables))
         self.guarded_names = re.compile(rb"\b(?:" + b"|".join(n.encode() for n in names) + rb")\b") if names else None
-        self.aliases = aliases
-        self.constants = constants  # names known to be constants (e.g. thrd_success)
-        self.lock_names = lock_names  # search for every lock function's name (a prefilter; `.search(text, a, b)`)
-        self.origin = origin  # where the function starts: names made here are relative to it
-        self._end = end if end is not None else len(source)  # where it ends
-        self._allocated: Optional[dict] = None  # variable -> where it is assigned an allocation (see `_fresh`)
-        self._first_lock = 0
 
+    def _leave_out_exempt_guards(self, node: Node) -> None:
+        """Drop the guards whose `exempt-functions` name the function `node` is in
+        (constructors, teardown: the data is not shared yet, or any more)."""
+        self._exempting = False
+        fn = node
+        while fn is not None and fn.type != "function_definition":
+            fn = fn.parent
+        if fn is None:
+            return
+        name = function_name(fn, self.source)
+        kept = [g for g in self._guards if not any(fnmatchcase(name, glob) for glob in getattr(g, "exempt", ()))]
+        if len(kept) < len(self._guards):
+            self._set_guards(kept)
 
     @property
     def end(self) -> int:
@@ -139,7 +180,7 @@ class Lowerer:
         if t == "update_expression":
             target = node.child_by_field_name("argument")
             if target is not None:
-                out.append(Kill((canonical(target, self.source),)))
+                out.append(Kill((canonical(target, self.source),), Site.of(node)))
         elif t == "assignment_expression":
             self.assignment(node, out)
         else:
@@ -148,13 +189,14 @@ class Lowerer:
     def _walk(self, node: Node, out: list, result: Optional[str]) -> None:
         t = node.type
         if t == "call_expression":
-            self._call(node, out, result)
+            if not self._sparse_context(node, out):
+                self._call(node, out, result)
         elif t == "assignment_expression":
             self.assignment(node, out)
         elif t == "update_expression":
             arg = node.child_by_field_name("argument")
             if arg is not None:
-                out.append(Kill((canonical(arg, self.source),)))
+                out.append(Kill((canonical(arg, self.source),), Site.of(node)))
         elif t in ("parenthesized_expression", "cast_expression"):
             inner = strip_parens(node) if t == "parenthesized_expression" else node.child_by_field_name("value")
             if inner is not None and inner is not node:
@@ -173,7 +215,7 @@ class Lowerer:
         op = node.child_by_field_name("operator")
         plain = op is not None and op.type == "="
         if target:
-            out.append(Kill((target,)))
+            out.append(Kill((target,), Site.of(node)))
         if right is not None:
             self.store(target if plain else None, right, out, Site.of(node), is_identifier=left.type == "identifier")
         return target
@@ -182,17 +224,20 @@ class Lowerer:
         """Evaluate `value` into variable `target` (an assignment or an initialiser)."""
         inner = strip_parens(value)
         if target and self.is_constant(inner):
+            if is_identifier and target not in self.aliases:  # `l = NULL;`: another object from now on
+                out.append(Rebind(target, None, site, str(site.start_byte - self.origin)))
             out.append(Derive(target, const=self.constant_text(inner)))
             return
         if target and inner.type in ("binary_expression", "unary_expression") and self._is_condition(inner):
             before = len(out)
             cond = self._boolean(inner, out)
-            if cond is not None and any(isinstance(e, TryAcquire) for e in out[before:]):
+            if cond is not None and any(result_of(e) is not None for e in out[before:]):
                 out.append(Derive(target, cond))
                 return
             del out[before:]
-        if target and is_identifier:
+        if target and is_identifier and target not in self.aliases:
             # the old value's locks go stale before the new value (maybe a locked object) arrives
+            # (an alias names its one value everywhere: `copy = obj` hands nothing over)
             source = canonical(inner, self.source) if inner.type == "identifier" else None
             out.append(Rebind(target, source, site, str(site.start_byte - self.origin)))
         self._walk(value, out, target)
@@ -228,10 +273,9 @@ class Lowerer:
         if fn is not None:
             if (fn.requires or fn.excludes) and fn.action != "call":
                 out.append(Call(fn.name, Site.of(call), False, self._refs(fn.requires, args), self._refs(fn.excludes, args),
-                                Declared("function", fn.name, fn.origin)))
-            event = self.lock_event(fn, call, args, result)
-            if event is not None:
-                out.append(event)
+                                Declared("function", fn.name, fn.origin), excluded_classes=_excluded_classes(fn),
+                                strict=_strict(fn)))
+            out.extend(self.lock_events(fn, call, args, result))
             return
         # an unknown call may change what it gets the address of
         touched = tuple(
@@ -240,9 +284,60 @@ class Lowerer:
             if a.type == "pointer_expression" and a.child_by_field_name("operator").type == "&"
         )
         if touched:
-            out.append(Kill(touched))
+            out.append(Kill(touched, through_pointers=False))
 
-    def lock_event(self, fn: LockFunction, call: Node, args: list[Node], result: Optional[str]):
+    def _sparse_context(self, call: Node, out: list) -> bool:
+        """sparse's `__context__(lock, delta)` statement (`__context__(delta)`: its anonymous
+        context): +1 takes the lock, -1 drops it. False when `call` is not one."""
+        fn_node = call.child_by_field_name("function")
+        if fn_node is None or fn_node.type != "identifier" or flat(fn_node, self.source) != SPARSE_CONTEXT:
+            return False
+        args = self._arguments(call)
+        if len(args) not in (1, 2):
+            return False
+        try:
+            delta = int(_SPACE.sub("", self.constant_text(args[-1])), 0)
+        except ValueError:
+            return False
+        if delta:
+            action = "acquire" if delta > 0 else "release"
+            fn = LockFunction(SPARSE_CONTEXT, action, "arg0") if len(args) == 2 else \
+                LockFunction(SPARSE_CONTEXT, action, "global", path=SPARSE_CONTEXT)
+            event = self.lock_event(fn, call, args, None)
+            if event is not None:
+                out.append(event)
+        return True
+
+    def lock_events(self, fn: LockFunction, call: Node, args: list[Node], result: Optional[str]) -> list:
+        """What a call of `fn` does, in order: its action, or its several actions
+        (`actions = [...]`), or those its constant argument chooses (`by-arg`, `cases`:
+        none when the argument is no listed constant), after its contract (a `Call`)."""
+        if not fn.steps and not fn.cases:
+            event = self.lock_event(fn, call, args, result)
+            return [] if event is None else [event]
+        events = []
+        if fn.requires or fn.excludes or fn.may_sleep:
+            events.append(self.lock_event(replace(fn, steps=(), cases=()), call, args, result))
+        for step in fn.steps or self._case(fn, args):
+            # (what one of several actions returns is no status: each takes or drops its lock)
+            event = self.lock_event(step, call, args, result, checked=False)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _case(self, fn: LockFunction, args: list[Node]) -> tuple:
+        """The actions of the case a call's constant argument chooses, () when none does."""
+        if fn.case_arg is None or fn.case_arg >= len(args):
+            return ()
+        arg = strip_parens(args[fn.case_arg])
+        while arg.type == "cast_expression" and arg.child_by_field_name("value") is not None:
+            arg = strip_parens(arg.child_by_field_name("value"))  # `(int) 1`
+        constant = case_constant(self.constant_text(arg))
+        return next((steps for value, steps in fn.cases if value == constant), ())
+
+    def lock_event(self, fn: LockFunction, call: Node, args: list[Node], result: Optional[str], checked: bool = True):
+        """The event of a call of `fn` (one action). `checked`: a status the caller keeps
+        or tests says whether a plain acquisition took the lock (see below)."""
         if fn.action in HELD_TESTS:
             return None  # a question, not an operation: see `held_test`
         site = Site.of(call)
@@ -250,7 +345,7 @@ class Lowerer:
             return Call(fn.name, site, bool(fn.may_sleep) and self._sleeps(fn, args),
                         self._refs(fn.requires, args), self._refs(fn.excludes, args),
                         Declared("function", fn.name, fn.origin) if fn.requires or fn.excludes or fn.takes else None,
-                        self._refs(fn.takes, args))
+                        self._refs(fn.takes, args), _excluded_classes(fn), _strict(fn))
         if fn.scope is not None:  # `guard(spinlock_irqsave)(&l)`: the guard's class says what it takes
             cls_node = guards.class_node(fn, call, args)
             cls = guards.guard_class(self.source[cls_node.start_byte:cls_node.end_byte].decode("utf-8", "replace")) \
@@ -263,6 +358,8 @@ class Lowerer:
             return None  # a malformed call: nothing to learn from it
         key, written, plain = named
         if fn.action == "release":
+            if fn.when is not None:  # `obj_unref(o)`: released only for some return values
+                return Release(key, written, site, fn, result_key, fn.when)
             return Release(key, written, site, fn)
         kind = self.lock_kind_for(key, fn)
         # spins (True), sleeps (False), or neither or unknown (None: an SRCU read side)
@@ -270,8 +367,13 @@ class Lowerer:
         lock_class = self.class_of(key, plain) if self.classes else None
         if fn.action == "try-acquire":
             return TryAcquire(key, written, site, fn, fn.shared, result_key, spinning, lock_class)
+        if fn.when is not None:
+            # waits for the lock (rules treat it as any acquisition), and took it only when
+            # it returned `when`: a lookup returning NULL holds nothing
+            return Acquire(key, written, site, fn, fn.shared, spinning, lock_class, result_key, fn.when)
         never_waits = kind is not None and not kind.spinning and kind.sleeping is False
-        if result is not None and fn.lock != "return" and fn.scope is None and not never_waits and not fn.inferred:
+        if checked and result is not None and fn.lock != "return" and fn.scope is None and not never_waits \
+                and not fn.inferred:
             # `if (pthread_mutex_lock(&m) != 0) return;`: a lock call whose status is
             # kept or tested can fail; it took the lock only when it returned success.
             # (A kind that neither spins nor sleeps never waits, nor fails: what it
@@ -290,9 +392,9 @@ class Lowerer:
         if fn.lock == "global":  # a global lock or context (`rcu_read_lock()` takes RCU)
             written = fn.path
             if "{arg" in written:  # named after an argument: `G_LOCK(cache)` takes `g__cache_lock`
-                written = _ARG_PLACEHOLDER.sub(
-                    lambda m: canonical(args[int(m.group(1))], self.source) if int(m.group(1)) < len(args) else "?",
-                    written)
+                written = self._placeholders(written, args)
+                if "[" in written:  # an element of an array: `lru_locks[id]`, as `&lru_locks[id]` names it
+                    return key_of(written), written, None
             return written.replace(".", "->"), written, None
         index = fn.lock_arg
         if index is None or index >= len(args):
@@ -301,9 +403,24 @@ class Lowerer:
         plain = canonical(arg, self.source)
         key, written = key_of(plain, self.aliases), shown(arg, self.source)
         if fn.path:  # a wrapper that locks a field of what it is given
-            key = key + fn.path
-            plain = written = plain + fn.path
+            path = self._placeholders(fn.path, args) if "{arg" in fn.path else fn.path  # `->locks[{arg1}]`
+            key = key_of(key + path) if "[" in path else key + path
+            plain = written = plain + path
         return key, written, plain
+
+    def _placeholders(self, text: str, args: list[Node]) -> str:
+        """`text` with its `{argN}` made the argument's text: as an index (`[{arg0}]`) as a
+        subscript's index is (`lru_locks[h%n]`), elsewhere its canonical spelling."""
+        def argument(m) -> str:
+            index = int(m.group(2))
+            if index >= len(args):
+                return "?"
+            if m.group(1):
+                return "[" + _SPACE.sub("", self.source[args[index].start_byte:args[index].end_byte].decode(
+                    "utf-8", "replace")) + "]"
+            return canonical(args[index], self.source)
+
+        return _PLACEHOLDER.sub(argument, text)
 
     def class_of(self, key: str, plain: Optional[str] = None) -> Optional[str]:
         """The configured class of a lock: by its expression, or by the type of the
@@ -328,8 +445,10 @@ class Lowerer:
             return ()
         plain = [canonical(a, self.source) for a in args]
         keys = [key_of(p, self.aliases) for p in plain]
+        # an element of an array indexed by an argument (`lru_locks[{arg0}]`): indexed as written
+        refs = tuple(self._placeholders(ref, args) if "[{arg" in ref else ref for ref in refs)
         resolved = ((resolve_lock_ref(ref, keys), resolve_lock_ref(ref, plain)) for ref in refs)
-        return tuple((key, written) for key, written in resolved if key is not None)
+        return tuple((key_of(key) if "[" in key else key, written) for key, written in resolved if key is not None)
 
     def _sleeps(self, fn: LockFunction, args: list[Node]) -> bool:
         """`msleep(10)` always sleeps; `kmalloc(n, GFP_KERNEL)` only with that argument."""
@@ -361,6 +480,8 @@ class Lowerer:
         """Access events for the guarded data `node` reads or writes, in source order.
         Code inside `context_unsafe(...)` / `data_race(...)` is exempt (the author
         says the race is intended)."""
+        if self._exempting:
+            self._leave_out_exempt_guards(node)
         typed = self._typed_guards() if self.guarded_types else None
         if not typed and (self.guarded_names is None
                           or not self.guarded_names.search(self.source, node.start_byte, node.end_byte)):
@@ -374,17 +495,30 @@ class Lowerer:
                 field = n.child_by_field_name("field")
                 guards = self.guarded_fields.get(flat(field, self.source)) if field is not None else None
                 guard = self._field_guard(n, guards) if guards else None
-                if guard is not None and self._dereferenced(n, guard) and not self._fresh(n):
-                    plain = canonical(n.child_by_field_name("argument"), self.source)
-                    key, shown_guard = _guard_key(guard, key_of(plain, self.aliases)), _guard_key(guard, plain)
-                    found.append(Access(key, shown_guard, shown(n, self.source), Site.of(n), guard.everywhere,
-                                        _declared(guard)))
+                if guard is not None and self._dereferenced(n, guard) and not self._fresh(n) \
+                        and not self._spared(n, guard):
+                    # checked everywhere only where the object is known to be of the
+                    # guard's struct: another struct may have a field of the same name
+                    everywhere = guard.everywhere and (guard.configured or (self._of_owner(n, guard) and _seen(guard)))
+                    if guard.by == ANY_LOCK:
+                        # any lock held satisfies it, so a field of the same name in another
+                        # struct (`port`, `flags`) would be checked wherever any lock is taken:
+                        # only where the object is known to be of the annotated struct
+                        if guard.configured or self._of_owner(n, guard):
+                            found.append(_any_lock_access(n, guard, self.source, everywhere))
+                    else:
+                        plain = canonical(n.child_by_field_name("argument"), self.source)
+                        key, shown_guard = _guard_key(guard, key_of(plain, self.aliases)), _guard_key(guard, plain)
+                        found.append(Access(key, shown_guard, shown(n, self.source), Site.of(n), everywhere,
+                                            _declared(guard)))
             elif t == "identifier":
                 name = flat(n, self.source)
                 guard = self.guarded_variables.get(name)
-                if guard is not None and self._dereferenced(n, guard):
-                    found.append(Access(guard.by[1:], guard.by[1:], shown(n, self.source), Site.of(n), guard.everywhere,
-                                        _declared(guard)))
+                if guard is not None and self._dereferenced(n, guard) and not self._spared(n, guard):
+                    everywhere = guard.everywhere and (guard.configured or _seen(guard))
+                    found.append(_any_lock_access(n, guard, self.source, everywhere) if guard.by == ANY_LOCK else
+                                 Access(guard.by[1:].replace(".", "->"), guard.by[1:], shown(n, self.source), Site.of(n),
+                                        everywhere, _declared(guard)))
                 elif typed and name in typed:
                     access = self._typed_use(n, typed[name])
                     if access is not None:
@@ -397,6 +531,22 @@ class Lowerer:
                 continue  # not evaluated: `sizeof p->table` reads nothing
             stack.extend(reversed(n.named_children))
         out.extend(sorted(found, key=lambda a: a.site.start_byte))
+
+    def _spared(self, n: Node, guard) -> bool:
+        """Guarded data in code that does not use it (see `guards`): its address taken (a
+        `[[guarded]]` entry's), or on the way to its own lock (`&stats.lock`)."""
+        if guards.address_taken(n):
+            return True  # (clang checks `&data` only under -Wthread-safety-pointer, off by default)
+        if not guard.by or guard.by in ("self", ANY_LOCK):
+            return False
+        if guard.by.startswith("="):
+            key = guard.by[1:].replace(".", "->")
+        else:
+            obj = n.child_by_field_name("argument")
+            if obj is None:
+                return False
+            key = _guard_key(guard, key_of(canonical(obj, self.source), self.aliases))
+        return guards.on_the_way_to(n, key, self.source, self.aliases)
 
     def _fresh(self, n: Node) -> bool:
         """`p->count` where `p` holds an object this function allocated (`p = malloc(...)`,
@@ -415,6 +565,13 @@ class Lowerer:
         at = self._allocated.get(flat(obj, self.source))
         return at is not None and at < n.start_byte < self._first_lock
 
+    def _of_owner(self, n: Node, guard) -> bool:
+        """Is the object of the field use `n` (`x->count`) declared as the guard's struct?"""
+        obj = strip_parens(n.child_by_field_name("argument")) if n.child_by_field_name("argument") else None
+        if guard.owner is None or obj is None or obj.type != "identifier":
+            return False
+        return self.variable_types().get(flat(obj, self.source), "") == guard.owner
+
     def _field_guard(self, n: Node, guards: list):
         """The guard of the field `x->count`, among those of every struct with a guarded
         `count`: the one of the struct `x` is declared as; none when `x` is declared as
@@ -425,15 +582,21 @@ class Lowerer:
             obj = obj.named_children[0] if obj.named_children else None
         declared = self.variable_types().get(flat(obj, self.source), "") if obj is not None \
             and obj.type == "identifier" else ""
+        owned = [g for g in guards if g.owner == declared] if declared else []
+        if owned:  # (an entry without `by`: a struct known to have the field but not its lock)
+            return owned[-1] if owned[-1].by else None
+        guards = [g for g in guards if g.by]
+        if not guards:
+            return None
         if not declared.startswith(("struct ", "union ")):
             return guards[-1]
-        owned = [g for g in guards if g.owner == declared] or [g for g in guards if g.owner is None]
+        owned = [g for g in guards if g.owner is None]
         return owned[-1] if owned else None
 
-    @staticmethod
-    def _dereferenced(n: Node, guard) -> bool:
+    def _dereferenced(self, n: Node, guard) -> bool:
         """A `pt_guarded_by` pointer is guarded only where what it points to is used
-        (`*p`, `p[i]`, `p->x`); any other guard, on every use."""
+        (`*p`, `p[i]`, `p->x`), not where it is handed on (`fill(p)`: clang checks that
+        only under its opt-in -Wthread-safety-pointer); any other guard, on every use."""
         if not guard.pointee:
             return True
         parent = n.parent
@@ -467,14 +630,18 @@ class Lowerer:
             field = flat(parent.child_by_field_name("field"), self.source)
             if field == guard.by or field in guard.exceptions or self.guarded_fields.get(field) is not None:
                 return None  # the lock itself, an exempt field, or a field with a guard of its own
+            if guard.configured and guards.address_taken(parent):
+                return None  # its address taken (`list_del(&t->node)`): not a use
             used = parent
         elif parent.type == "argument_list":
             call = parent.parent
             callee = call.child_by_field_name("function") if call is not None else None
             name = flat(callee, self.source) if callee is not None else ""
             fn = self.functions.get(name)
-            if name in guard.exceptions or name in _EXEMPT_WRAPPERS or fn is not None:
-                return None  # an exception, a lock function, or one whose contract says what it needs
+            if name in guard.exceptions or name in _EXEMPT_WRAPPERS or fn is not None or guards.lock_lifecycle(name):
+                # an exception, a lock function, one whose contract says what it needs, or one
+                # that sets up or tears down a lock (the object's own: `pthread_mutex_init(obj)`)
+                return None
             used = call
         else:
             return None
@@ -498,12 +665,19 @@ class Lowerer:
                     if self.is_constant(left):
                         return self._compare(node, right, _FLIP[op], left, out)
         key = self.value_key(node, out)
-        return Cond(self._fact_text(node, key, "!=", "0"), key, "!=", "0")
+        return Cond(self._fact_text(node, key, "!=", "0"), key, "!=", "0", self._points_to(node, key))
 
     def _compare(self, whole: Node, value: Node, op: str, const: Node, out: list) -> Cond:
         key = self.value_key(value, out)
         c = self.constant_text(const)
-        return Cond(self._fact_text(whole, key, op, c), key, op, c)
+        return Cond(self._fact_text(whole, key, op, c), key, op, c, self._points_to(value, key))
+
+    def _points_to(self, node: Node, key: str) -> Optional[str]:
+        """The expression a tested pointer stands for through a local alias, if any."""
+        if not self.aliases or strip_parens(node).type not in ("identifier", "field_expression"):
+            return None
+        resolved = key_of(key, self.aliases)
+        return resolved if resolved != key else None
 
     def _fact_text(self, node: Node, key: str, op: str, const: str) -> str:
         # A trylock's result is fresh at each call: tie the text to the call site,
@@ -516,6 +690,10 @@ class Lowerer:
         """The fact key for the value of `node`, appending the events evaluating it."""
         node = strip_parens(node)
         t = node.type
+        if t == "compound_statement" and (value := statement_value(node)) is not None:
+            for statement in value[0]:  # (control flow inside is not followed here)
+                self.expr(statement, out)
+            return self.value_key(value[1], out)
         if t == "assignment_expression":
             return self.assignment(node, out)
         if t == "call_expression":
@@ -526,8 +704,8 @@ class Lowerer:
             before = len(out)
             self._walk(node, out, self.temp(node))
             last = out[-1] if len(out) > before else None
-            if isinstance(last, TryAcquire) and last.site.start_byte == node.start_byte:
-                return last.result  # the call's own value, e.g. `if (trylock(&m) == 0)`
+            if last is not None and result_of(last) is not None and last.site.start_byte == node.start_byte:
+                return result_of(last)  # the call's own value, e.g. `if (trylock(&m) == 0)`
             return flat(node, self.source)
         if t in ("identifier", "field_expression", "subscript_expression", "pointer_expression"):
             self.expr(node, out)
@@ -555,13 +733,39 @@ class Lowerer:
         if node.type == "identifier":
             name = self.source[node.start_byte:node.end_byte].decode("utf-8", "replace")
             return name in self.constants or bool(_CONSTANT_NAME.match(name))
-        if node.type == "unary_expression":
+        if node.type == "unary_expression":  # `-1`, and kernel errors `-EDEADLK`
             arg = node.child_by_field_name("argument")
-            return arg is not None and strip_parens(arg).type == "number_literal"
+            op = node.child_by_field_name("operator")
+            if arg is None or (op is not None and op.type != "-"):
+                return False
+            arg = strip_parens(arg)
+            return arg.type == "number_literal" or (arg.type == "identifier" and self.is_constant(arg))
         return False
 
     def constant_text(self, node: Node) -> str:
         return _SPACE.sub("", self.source[node.start_byte:node.end_byte].decode("utf-8", "replace")).strip("()")
+
+
+_HEADER = re.compile(r"\.(h|hh|hpp|hxx|inc)$")
+
+
+def _strict(fn: LockFunction) -> bool:
+    """Is the callee's requirement one the compiler checks at this call: clang's, and
+    declared where the caller's translation unit sees it (this file or a header; not a
+    definition in another `.c` file, which only lockls reads)?"""
+    return fn.strict_requires and (fn.origin is None or bool(_HEADER.search(fn.origin)))
+
+
+def _seen(guard) -> bool:
+    """Is a source annotation's guard declared where this file's compiler sees it (this
+    file or a header)? Then every use is checked, as clang checks it (see `_strict`)."""
+    return guard.origin is None or bool(_HEADER.search(guard.origin))
+
+
+def _any_lock_access(n: Node, guard, source: bytes, everywhere: Optional[bool] = None) -> Access:
+    """A use of data guarded by some lock, whichever (`guarded_var`): no key of its own."""
+    return Access("*", "any lock", shown(n, source), Site.of(n), guard.everywhere if everywhere is None else everywhere,
+                  _declared(guard), any_lock=True)
 
 
 def _declared(guard) -> Declared:

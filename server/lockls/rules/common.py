@@ -36,6 +36,8 @@ class RuleContext:
     entry_point: bool = False  # the function starts with no lock held (configured entry point)
     declared_acquires: frozenset = frozenset()  # locks its own contract says it returns holding
     dropped_for_caller: frozenset = frozenset()  # locks it releases somewhere without having taken them
+    # of those, the ones some return holds again on every path -> those returns' sites
+    retaken_at_return: dict = field(default_factory=dict)
     parameters: frozenset = frozenset()  # the function's parameter names
     # is the lock (through the variable it is reached from) stored in memory that outlives the function?
     stored_elsewhere: Callable[[str], bool] = lambda key: False
@@ -98,7 +100,8 @@ def held_suffix(classes) -> str:
     held = held_anywhere(tuple(classes))
     if not held:
         return " (held: none)"
-    return " (held: " + ", ".join(f.written for _, f in held) + ")"
+    # (an element of an array of locks taken in an earlier iteration reads like the current one)
+    return " (held: " + ", ".join(dict.fromkeys(f.written for _, f in held)) + ")"
 
 
 def when_clause(bad: list[PathClass], good: list[PathClass]) -> Message:

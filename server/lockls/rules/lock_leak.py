@@ -7,6 +7,15 @@ release. The finding points at the `return`, names the branch or `goto` that
 leads there when only some paths leak, lists the locks held there, and links to
 where the lock was taken.
 
+Also reported as leaks of the same kind:
+- a return inside a window where the function dropped its caller's lock and has
+  not taken it again, when another return holds it again (`unlock(m); work();
+  if (busy) return -1; lock(m); return 0;`): the caller cannot tell whether it
+  still holds the lock;
+- one of an array of locks still held when its index changes (`lock(&locks[i]);
+  if (skip) continue; ... unlock(&locks[i]);` with `i++`): reported at the
+  change, since from then on `&locks[i]` names another lock.
+
 ## Why it matters
 The next thread that asks for the lock waits forever. Leaks hide on error paths
 that tests rarely take: the early `return -ENOMEM` added months after the lock.
@@ -61,7 +70,10 @@ out:
   (`return 1;` / `return 0;`), is a try-acquire function: not a leak.
 - Locks of an array taken in a loop (`pthread_mutex_lock(&locks[i])`, then `i++`)
   are different locks, and still held after the loop on purpose (they are released
-  in another loop): not reported.
+  in another loop): not reported. But when the loop releases each element before
+  the next (`lock(&locks[i]); ...; unlock(&locks[i]);`) and some path still holds
+  it when the index changes (a `continue` before the unlock), that path is
+  reported where the index changes.
 - Paths through calls that never return (`abort()`, `exit()`) end there, and so do
   the paths where an assertion (`assert(rc == 0)`, `VERIFY0(...)`, `BUG_ON(...)`) fails.
 
@@ -72,17 +84,21 @@ releases it. Suppress with `/* lockls: ignore[lock-leak] */` on the line.
 
 from __future__ import annotations
 
-from lockls.ir.events import Return
+from lockls.ir.events import Kill, Release, Return
 from lockls.lowering.lockexpr import spelled_key
-from lockls.dataflow.lockstate import STALE_INDEX
+from lockls.dataflow.lockstate import STALE_INDEX, indexed_by
 from lockls.ir.message import Message
-from lockls.rules.common import RuleContext, held_on, held_suffix, partition, site_line, sites_of, when_clause
+from lockls.rules.common import (RuleContext, held_on, held_suffix, known_not_held, partition, site_line, sites_of,
+                                 when_clause)
 
 NAME = "lock-leak"
-EVENTS = (Return,)
+EVENTS = (Return, Kill)
 
 
-def check(event: Return, state, ctx: RuleContext) -> None:
+def check(event: Return | Kill, state, ctx: RuleContext) -> None:
+    if isinstance(event, Kill):
+        _check_index_change(event, state, ctx)
+        return
     leaked = dict.fromkeys(k for c in state for k, f in c.locks if f.held and not f.entry_held
                            and not _handed_over(k, event.value) and not _handed_over(spelled_key(f.written), event.value))
     for key in leaked:
@@ -106,6 +122,57 @@ def check(event: Return, state, ctx: RuleContext) -> None:
                         f"(`__acquires`, `ACQUIRE`) or `[functions.{ctx.function}]` in .lockls.toml")
         ctx.report(NAME, event.site, message, related,
                    lock=next((e for s in sites if (e := ctx.lock_events.get(s)) is not None), None))
+    _check_dropped_window(event, state, ctx)
+
+
+def _check_dropped_window(event: Return, state, ctx: RuleContext) -> None:
+    """A return between dropping the caller's lock and taking it again, when another
+    return holds it again: the function returns on two sides of its caller's lock."""
+    for key, kept in ctx.retaken_at_return.items():
+        if event.site in kept:
+            continue
+        facts = [c.get(key) for c in state]
+        if not facts or not all(f is not None and not f.unknown and f.entry_held and not f.held for f in facts):
+            continue
+        dropped_at = sorted({s for f in facts for s in f.sites}, key=lambda s: s.start_byte)
+        written = facts[0].written
+        other = kept[0]
+        message = Message.of(f"`{written}`, held by the caller, is released at ", site_line(dropped_at[0]),
+                             " and not taken again before this return, but the return at ", site_line(other),
+                             " holds it again: the caller cannot tell whether it still holds it")
+        related = [(s, f"`{written}` released here") for s in dropped_at] + [(other, f"returns holding `{written}`")]
+        ctx.report(NAME, event.site, message, related,
+                   lock=next((e for s in dropped_at if (e := ctx.lock_events.get(s)) is not None), None))
+
+
+def _check_index_change(event: Kill, state, ctx: RuleContext) -> None:
+    """`locks[i]` still held on some paths when `i` changes, in a loop whose other paths
+    released it: the next iteration takes another element, this one is never released."""
+    if event.site is None or not event.moves_locks:
+        return
+    for name in event.names:
+        keys = dict.fromkeys(k for c in state for k, f in c.locks if f.held and not f.entry_held and "[" in k
+                             and not k.endswith(STALE_INDEX) and indexed_by(k, name))
+        for key in keys:
+            bad, good = partition(state, lambda c: (f := c.get(key)) is not None and f.held and not f.entry_held)
+            if not any(_released(c, key, ctx) for c in good):
+                # no path releases it before the change (a failed lookup or trylock holds
+                # nothing, but releases nothing either): every element kept on purpose
+                continue
+            fact = held_on(bad, key)
+            sites = sites_of(bad, key)
+            message = Message.of(f"`{fact.written}` taken at ", site_line(fact.first_site()),
+                                 f" may still be held when `{name}` changes at ", site_line(event.site),
+                                 " (from then on it names another lock, and this one is never released)",
+                                 when_clause(bad, good), held_suffix(bad))
+            ctx.report(NAME, event.site, message, [(s, f"`{fact.written}` taken here") for s in sites],
+                       lock=next((e for s in sites if (e := ctx.lock_events.get(s)) is not None), None))
+
+
+def _released(c, key: str, ctx: RuleContext) -> bool:
+    """Do the paths `c` know `key` released by a release call (not a failed try)?"""
+    f = c.get(key)
+    return known_not_held(c, key) and any(isinstance(ctx.lock_events.get(s), Release) for s in f.sites)
 
 
 def _handed_over(key: str, value) -> bool:

@@ -59,7 +59,8 @@ Orders declared on the locks themselves count too, with no configuration:
 clang's `acquired_before(...)` / `acquired_after(...)` (directly or through
 macros such as `ACQUIRED_BEFORE(b)`, or project macros mapped in
 `[annotations]` like `OVS_ACQ_BEFORE = "acquired-before"`), on globals and on
-struct fields, followed transitively (`a` before `b` and `b` before `c` put
+struct fields (in a nested struct, a name it does not declare itself is a field
+of a struct enclosing it, as clang reads it), followed transitively (`a` before `b` and `b` before `c` put
 `a` before `c`).
 
 ## Why it matters

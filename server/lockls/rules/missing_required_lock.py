@@ -41,9 +41,16 @@ void queue_close(struct queue *q)
 }
 ```
 
+A requirement written with clang's attribute (`requires_capability`,
+`REQUIRES(mu)`, or a project macro mapped to it such as `OVS_REQUIRES`) is
+checked as clang checks it: the calling function starts holding exactly what its
+own annotations require, so calling `flush_stats()` (`REQUIRES(stats_mu)`) from
+a function that neither takes `stats_mu` nor requires it is reported.
+
 ## Known limits
-- A lock the calling function never takes or drops is assumed to be held by
-  its own caller: only locks it is known not to hold are reported.
+- For other requirements (the kernel's `__must_hold`, the configuration's
+  `requires`), a lock the calling function never takes or drops is assumed to
+  be held by its own caller: only locks it is known not to hold are reported.
 - Contracts come from annotations in the files of the run (definitions or
   prototypes, headers included) and from the configuration; a header that is
   not part of the run does not contribute. Related information points at the
@@ -66,9 +73,10 @@ EVENTS = (Call,)
 
 def check(event: Call, state, ctx: RuleContext) -> None:
     for key, written in event.requires:
-        # untouched here: held by the caller, unless the function takes it itself
+        # untouched here: held by the caller, unless the function takes it itself, or the
+        # requirement is clang's (the caller holds what its own annotations say, see above)
         bad, good = partition(state, lambda c: known_not_held(c, key)
-                              or (c.get(key) is None and key in ctx.acquired_keys))
+                              or (c.get(key) is None and (event.strict or key in ctx.acquired_keys)))
         if not bad:
             continue
         not_held = "may not be held" if good else "is not held"

@@ -9,6 +9,14 @@ wrong lock). In an entry point (`[entry-points]` in the configuration: a
 function called with no lock held), releasing a lock the function never took
 is reported too; elsewhere the caller is assumed to have taken it.
 
+Also a release in the wrong mode, declared with clang's attributes: a function
+marked `release_capability` (an exclusive release) releasing a lock held shared
+(taken by an `acquire_shared_capability` function, `pthread_rwlock_rdlock`...),
+or one marked `release_shared_capability` (or the kernel's `__releases_shared`)
+releasing a lock held exclusively. A mode-agnostic release
+(`release_generic_capability`, `unlock_function`, `pthread_rwlock_unlock`, the
+kernel's `__releases`, a configured release function) fits either mode.
+
 ## Why it matters
 Unlocking a mutex you do not hold is undefined behaviour for default pthread
 mutexes; in practice it corrupts the lock, lets two threads into the critical
@@ -43,6 +51,11 @@ void stats_flush(struct stats *s)
   held by the caller (an unlock helper, or a drop-and-retake), unless the
   function took it on another path or holds another lock that it never
   releases (then the unlock probably names the wrong lock).
+- The mode of a lock the caller holds (`requires_shared_capability`) is not
+  known: only locks taken in the function are checked for the release's mode.
+- A project's macro mapped to `"release"` in `[annotations]`, and one a header
+  defines, release either mode; only the attribute itself, or a macro defined
+  in the same file, says which.
 
 ## Fix
 Remove the extra release, or move it to the paths where the lock is held.
@@ -54,7 +67,8 @@ from __future__ import annotations
 from lockls.ir.events import Release
 from lockls.dataflow.lockstate import STALE_INDEX, held_anywhere
 from lockls.ir.message import Message
-from lockls.rules.common import RuleContext, held_suffix, known_not_held, partition, site_line, when_clause
+from lockls.rules.common import (RuleContext, held_suffix, known_not_held, partition, site_line, sites_of,
+                                 when_clause)
 
 NAME = "unlock-unheld"
 EVENTS = (Release,)
@@ -68,6 +82,8 @@ def check(event: Release, state, ctx: RuleContext) -> None:
         _report_not_held(event, state, bad, good, ctx)
     elif all(c.get(event.key) is None for c in state):
         _report_wrong_lock(event, state, ctx)
+    elif event.fn.shared or event.fn.exclusive:
+        _report_wrong_mode(event, state, ctx)
 
 
 def _report_not_held(event: Release, state, bad, good, ctx: RuleContext) -> None:
@@ -109,3 +125,20 @@ def _report_wrong_lock(event: Release, state, ctx: RuleContext) -> None:
     message = Message.of(f"`{event.written}` is released but it is not held; `{f.written}` (taken at ",
                          site_line(f.first_site()), ") is held and never released", held_suffix(state))
     ctx.report(NAME, event.site, message, [(f.first_site(), f"`{f.written}` taken here")])
+
+
+def _report_wrong_mode(event: Release, state, ctx: RuleContext) -> None:
+    """A shared release of a lock held exclusively, or an exclusive one of a lock held
+    shared, where the function took it (the mode of a caller's lock is not known)."""
+    shared = bool(event.fn.shared)
+    bad, good = partition(state, lambda c: (f := c.get(event.key)) is not None and f.held and not f.unknown
+                          and bool(f.sites) and f.shared != shared)
+    if not bad:
+        return
+    release, held = ("a shared release", "exclusively") if shared else ("an exclusive release", "shared")
+    taken = sites_of(bad, event.key)
+    where = Message.of(*(part for i, s in enumerate(taken) for part in ((", " if i else ""), site_line(s))))
+    message = Message.of(f"`{event.written}` is released with {release} (`{event.fn.name}`) but it ",
+                         "may be" if good else "is", f" held {held} (taken at ", where, ")", when_clause(bad, good),
+                         held_suffix(bad))
+    ctx.report(NAME, event.site, message, [(s, f"`{event.written}` taken {held} here") for s in taken])

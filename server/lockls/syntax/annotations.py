@@ -9,7 +9,13 @@ variants, `try_acquire_capability(ret, x)`, and the older `exclusive_lock_functi
 same file, after a function's parameters: on definitions and on prototypes
 (a prototype followed by an annotation macro is a top-level ERROR in
 tree-sitter-c: it is read there too). The result is `LockFunction`s, so calls
-to an annotated function act as the lock operation it declares.
+to an annotated function act as the lock operation it declares. sparse's raw
+`__attribute__((context(lock, in, out)))` (what `__acquires(x)` expanded to before
+Context Analysis) reads as the acquire, release or requirement it amounts to;
+`context(in, out)`, without a lock, is sparse's anonymous context
+(`SPARSE_CONTEXT`, the lock `__context__(delta)` statements take and drop too).
+A release says its mode: `release_capability` only of a lock held exclusively,
+`release_shared_capability` only of one held shared, the others either way.
 
 The annotation's lock is read from its text (tree-sitter mangles `&q->lock`
 inside these pseudo-calls): when it is reached through a parameter the call's
@@ -61,7 +67,16 @@ _SPELLINGS = {
     "__must_not_hold": ("excludes", False, False),
     "locks_excluded": ("excludes", False, False),
 }
+# releases only of a lock held exclusively (clang: "releasing mutex using exclusive access,
+# expected shared access"); the kernel's `__releases` is not one of them: before Context
+# Analysis it was sparse's, which has no modes, on the read side's wrappers too
+_EXCLUSIVE_RELEASES = frozenset({"release_capability"})
 _WORD = re.compile(r"[A-Za-z_]\w*")
+# requirements the compiler checks at every call (clang, and project macros standing for
+# it): a caller holds what its own annotations say, nothing more. Sparse's `__must_hold`
+# only said the context is unchanged: kernel callers do not repeat it
+_CHECKED_REQUIRES = frozenset({"requires_capability", "requires_shared_capability", "exclusive_locks_required",
+                               "shared_locks_required"})
 # what a clang try_acquire's first argument or a __cond_acquires' `ret` means
 _TRY_SUCCESS = {"true": "nonzero", "1": "nonzero", "nonzero": "nonzero", "false": "zero", "0": "zero",
                 "nonnull": "nonnull", "NULL": "null"}
@@ -70,7 +85,8 @@ _TRY_SUCCESS = {"true": "nonzero", "1": "nonzero", "nonzero": "nonzero", "false"
 # a project macro's configured meaning -> the spelling that means it here
 _MEANINGS = {
     "acquire": "acquire_capability", "acquire-shared": "acquire_shared_capability",
-    "release": "release_capability", "release-shared": "release_shared_capability",
+    # a project's release macro releases either mode (`OVS_RELEASES` is `unlock_function`)
+    "release": "release_generic_capability", "release-shared": "release_shared_capability",
     "try-acquire": "try_acquire_capability", "try-acquire-shared": "try_acquire_shared_capability",
     "requires": "requires_capability", "requires-shared": "requires_shared_capability",
     "excludes": "locks_excluded",
@@ -93,6 +109,7 @@ WELL_KNOWN_MACROS = {
     "REQUIRES": "requires", "REQUIRES_SHARED": "requires-shared", "EXCLUDES": "excludes",
     "ACQUIRE": "acquire", "ACQUIRE_SHARED": "acquire-shared", "RELEASE": "release", "RELEASE_SHARED": "release-shared",
     "RELEASE_GENERIC": "release", "TRY_ACQUIRE": "try-acquire", "TRY_ACQUIRE_SHARED": "try-acquire-shared",
+    "GUARDED_VAR": "guarded-var", "PT_GUARDED_VAR": "pt-guarded-var",
 }
 # a cheap test (bytes `in` is a memchr scan) for whether any of them may be used
 _WELL_KNOWN_TOKENS = (b"REQUIRE", b"ACQUIRE", b"RELEASE", b"EXCLUDE", b"LOCK_FUNCTION")
@@ -107,29 +124,45 @@ def annotated_functions(root: Node, source: bytes, project_macros: Optional[dict
     well_known = any(token in source for token in _WELL_KNOWN_TOKENS)
     if not project and not well_known and not any(
             s.encode() in source for s in ("__acquires", "__releases", "__cond_acquires", "capability", "lock_function",
-                                           "trylock_function", "__must_", "_required", "locks_excluded")):
+                                           "trylock_function", "__must_", "_required", "locks_excluded", "context")):
         return {}
     known = {m: _MEANINGS[v] for m, v in WELL_KNOWN_MACROS.items() if v in _MEANINGS} if well_known else {}
     macros = {**known, **project, **_annotation_macros(source)}
     found: dict[str, LockFunction] = {}
-    for declarator in _function_declarators(root):
+    declared: set[str] = set()  # functions declared earlier in the file
+    for declarator in sorted(_function_declarators(root), key=lambda d: d.start_byte):
         name_node = declarator.child_by_field_name("declarator")
         if name_node is None or name_node.type != "identifier" or declarator.child_by_field_name("parameters") is None:
             continue
         names = parameter_names(declarator, source)
         name = text(name_node, source)
+        # clang checks a call against the declarations before it: a requirement added
+        # by a later declaration (`static void f(struct x *);` ... the annotated
+        # definition) is not checked at the calls in between
+        first = name not in declared
+        declared.add(name)
         for spelling, args in _annotations(declarator, source, macros):
             action = _SPELLINGS[spelling][0]
             if action in ("requires", "excludes"):
                 refs = tuple(r for r in (_lock_ref(lock_text_key(a), names) for a in args) if r)
                 base = found.get(name) or LockFunction(name, "call", "")
                 found[name] = replace(base, **{action: getattr(base, action) + refs})
+                if action == "requires" and spelling in _CHECKED_REQUIRES and first:
+                    found[name] = replace(found[name], strict_requires=True)
                 continue
             fn = _lock_function(name, spelling, args, names)
             if fn is not None:
                 old = found.get(name)
-                found[name] = replace(fn, requires=old.requires, excludes=old.excludes) if old else fn
+                found[name] = replace(fn, requires=old.requires, excludes=old.excludes,
+                                      strict_requires=old.strict_requires) if old else fn
+    if b"__context__" in source and _CONTEXT_STATEMENT.search(source):
+        # sparse's `__context__(lock, delta)` statements (see `lowering.lower`): listed so
+        # that a function making one is analysed; a call of its own does nothing
+        found.setdefault(SPARSE_CONTEXT, LockFunction(SPARSE_CONTEXT, "call", ""))
     return found
+
+
+_CONTEXT_STATEMENT = re.compile(rb"\b__context__\s*\(")
 
 
 def _lock_ref(key: str, params: list[str]) -> Optional[str]:
@@ -163,8 +196,12 @@ def unchecked_functions(root: Node, source: bytes, project_macros: Optional[dict
         if name_node is None or name_node.type != "identifier":
             continue
         # the attribute may sit before the declaration (`__attribute__((...)) void f()`) or after it
-        owner = declarator.parent if declarator.parent is not None else declarator
-        head = source[owner.start_byte:(owner.child_by_field_name("body") or declarator).start_byte]
+        owner = declarator
+        while owner.parent is not None and owner.parent.type == "pointer_declarator":  # `struct x *f(...)`
+            owner = owner.parent
+        owner = owner.parent if owner.parent is not None else owner
+        body = owner.child_by_field_name("body")
+        head = source[owner.start_byte:body.start_byte if body is not None else owner.end_byte]
         words = set(_WORD.findall(head.decode("utf-8", "replace")))
         if "no_thread_safety_analysis" in words or words & macros:
             names.add(text(name_node, source))
@@ -180,7 +217,8 @@ def _function_declarators(root: Node):
             if child.type == "function_declarator":
                 yield child
             elif child.type in ("function_definition", "declaration", "ERROR", "preproc_ifdef", "preproc_if",
-                                "preproc_else", "preproc_elif", "linkage_specification", "declaration_list"):
+                                "preproc_else", "preproc_elif", "linkage_specification", "declaration_list",
+                                "pointer_declarator"):  # `struct x *find(...) REQUIRES(mu)`
                 stack.append(child)
 
 
@@ -201,6 +239,31 @@ def _annotations(declarator: Node, source: bytes, macros: dict[str, str]):
             for m in re.finditer(r"(\w+)\s*\(", inner):
                 if m.group(1) in _SPELLINGS:
                     yield m.group(1), _split_args(_balanced(inner, m.end() - 1))
+                elif m.group(1) == "context":
+                    found = _sparse_context(_split_args(_balanced(inner, m.end() - 1)))
+                    if found is not None:
+                        yield found
+
+
+# sparse's anonymous context: `context(in, out)` and `__context__(delta)` name no lock
+SPARSE_CONTEXT = "__context__"
+
+
+def _sparse_context(args: list[str]):
+    """sparse's `context(lock, in, out)` (or `context(in, out)`: its anonymous
+    context) as the annotation it amounts to: (spelling, [lock]) or None."""
+    if len(args) not in (2, 3):
+        return None
+    try:
+        entry, exit_ = (int(a, 0) for a in args[-2:])
+    except ValueError:
+        return None
+    lock = args[0] if len(args) == 3 else SPARSE_CONTEXT
+    if exit_ > entry:
+        return "__acquires", [lock]
+    if exit_ < entry:
+        return "__releases", [lock]
+    return ("__must_hold", [lock]) if entry > 0 else None
 
 
 def _no_analysis_macros(source: bytes) -> set:
@@ -277,4 +340,5 @@ def _lock_function(name: str, spelling: str, args: list[str], params: list[str])
         lock, path = f"arg{params.index(root.group(0))}", key[root.end():]
     else:
         lock, path = "global", key
-    return LockFunction(name, action, lock, shared=shared, success=success, path=path)
+    return LockFunction(name, action, lock, shared=shared, success=success, path=path,
+                        exclusive=spelling in _EXCLUSIVE_RELEASES)

@@ -198,8 +198,24 @@ def parameter_names(declarator: Optional[Node], source: bytes) -> list[str]:
         if p.type != "parameter_declaration":
             continue  # comments, `...`
         name = declared_name(p.child_by_field_name("declarator"))
-        names.append(text(name, source) if name is not None else "")
+        names.append(_unmacroed(name, source) if name is not None else "")
     return names
+
+
+_MACRO_WORD = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def _unmacroed(name: Node, source: bytes) -> str:
+    """A parameter's name when a macro follows it (`struct x *ml OVS_UNUSED`, which
+    the parser reads as the name `OVS_UNUSED` after an ERROR holding `ml`)."""
+    word = text(name, source)
+    parent = name.parent
+    if parent is not None and _MACRO_WORD.match(word):
+        for sibling in parent.children:
+            if sibling.type == "ERROR" and sibling.named_child_count == 1 \
+                    and sibling.named_children[0].type == "identifier":
+                return text(sibling.named_children[0], source)
+    return word
 
 
 def _bare_name(param: Node) -> bool:
