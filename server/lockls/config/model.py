@@ -98,11 +98,11 @@ class LockFunction:
     # globs of the files (relative to the configuration's directory) the entry applies to;
     # empty: every file (see `Config.for_file`)
     paths: tuple = ()
-    # `requires` comes from clang's requires_capability (or a macro for it), which the
-    # compiler checks at every call: a caller starts without a lock unless its own
-    # annotations require it (the kernel's `__must_hold` and configured ones: the caller
+    # its `requires` comes from clang's requires_capability (or a macro for it), which the
+    # compiler checks at every call: a caller starts holding only what its own
+    # annotations say (the kernel's `__must_hold` and configured contracts: the caller
     # is assumed to hold what it never touches)
-    strict_requires: bool = False
+    checked: bool = False
 
     @property
     def only_takes(self) -> bool:

@@ -141,7 +141,9 @@ _APPLIED: Lru = Lru(256)
 
 
 def apply(config: Config, contracts: Contracts) -> Config:
-    """`config` with `contracts` laid over it (configured functions are never replaced).
+    """`config` with `contracts` laid over it. The configuration file's functions are
+    never replaced; a preset's are by what the source declares (an annotation, a
+    macro), not by what lockls infers from a body.
 
     The result is cached, so a document re-analysed on every keystroke keeps the
     same Config (and fingerprint) while its contracts do not change."""
@@ -162,7 +164,10 @@ def apply(config: Config, contracts: Contracts) -> Config:
     def make() -> Config:
         functions = dict(config.functions)
         for name, fn in contracts.functions:
-            functions.setdefault(name, fn)
+            old = functions.get(name)
+            # (a preset's entry: no origin; the configuration file's and other files' have one)
+            if old is None or (old.origin is None and not fn.inferred and not fn.tentative):
+                functions[name] = fn
         known = set(config.guarded)
         applied = dataclasses.replace(
             config,

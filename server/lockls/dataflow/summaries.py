@@ -309,8 +309,8 @@ def macro_functions(definitions: tuple, known: dict) -> dict[str, LockFunction]:
     function in `known` (name -> LockFunction), as LockFunctions of their own name."""
     out: dict[str, LockFunction] = {}
     for name, params, body in definitions:
-        if name in known:
-            continue
+        if name in known and (known[name].origin is not None or body.startswith(name)):
+            continue  # configured, or from another file; a preset's entry gives way to the project's macro
         if params is None:  # `#define lock_it pthread_mutex_lock`
             fn = known.get(body)
             if fn is not None:

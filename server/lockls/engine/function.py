@@ -452,7 +452,8 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     if noreturn and not set(noreturn) <= config.noreturn:
         # calls of them end paths (and so decide the summaries below)
         config = apply_contracts(config, Contracts(noreturn=noreturn))
-    declared: dict[str, LockFunction] = {name: fn for name, fn in annotated.items() if name not in config.functions}
+    declared: dict[str, LockFunction] = {name: _over_preset(fn, config.functions.get(name))
+                                         for name, fn in annotated.items() if not _configured(config, name)}
     inferred: dict[str, LockFunction] = {}
     relied: set = set()
     order_edges: dict[int, tuple] = {}  # function start -> its lock-graph edges (the last round's)
@@ -462,7 +463,8 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     words: Optional[set] = None  # the names whose meaning changed in the previous round
     for round_ in range(SUMMARY_ROUNDS):
         known = {**current.functions, **declared, **inferred}
-        found = {name: fn for name, fn in summary_macros(definitions, known).items() if name not in config.functions}
+        found = {name: _over_preset(fn, config.functions.get(name))
+                 for name, fn in summary_macros(definitions, known).items() if not _configured(config, name)}
         found.update(declared)
         changed: set = set()
         current = apply_contracts(config, Contracts(functions=tuple(sorted({**found, **inferred}.items()))))
@@ -503,8 +505,9 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
             trace.converged = False
     confirmed = confirm({**config.functions, **declared, **inferred}, relied)
     inferred = {name: confirmed[name] for name in inferred}
-    found = {name: fn for name, fn in summary_macros(definitions, {**config.functions, **declared, **inferred}).items()
-             if name not in config.functions}
+    found = {name: _over_preset(fn, config.functions.get(name))
+             for name, fn in summary_macros(definitions, {**config.functions, **declared, **inferred}).items()
+             if not _configured(config, name)}
     found.update(declared)
     for name, fn in inferred.items():
         found.setdefault(name, fn)
@@ -542,6 +545,22 @@ class ContractsTrace:
 
 
 _COMMENT = re.compile(rb"/\*.*?\*/|//[^\n]*", re.S)
+
+
+def _configured(config: Config, name: str) -> bool:
+    """Does the project's configuration file (not a preset) say what `name` does? Then
+    that wins over the source's annotations and macros; they win over a preset's entry
+    (the project's own `mutex_trylock` macro, or its annotated `mutex_unlock`)."""
+    fn = config.functions.get(name)
+    return fn is not None and (fn.origin or "").endswith(".toml")
+
+
+def _over_preset(fn: LockFunction, preset: Optional[LockFunction]) -> LockFunction:
+    """The source's contract for a function a preset also names: the preset's kind and
+    sleeping stay (the kernel's `spin_lock` annotated `__acquires(lock)` is still a spinlock)."""
+    if preset is None:
+        return fn
+    return dataclasses.replace(fn, kind=fn.kind or preset.kind, may_sleep=fn.may_sleep or preset.may_sleep)
 
 
 def outside_tokens(outside: bytes) -> bytes:
@@ -754,11 +773,13 @@ def _entry_points_by_function(functions: list, source: bytes, config: Config) ->
     return out
 
 
-def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes, entry_point: Optional[CFG] = None):
+def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes, cfg: Optional[CFG] = None,
+                 entry_point: bool = False):
     """The state at a function's entry: the locks it requires its caller to hold
     (`__must_hold(&q->lock)`) are held there, taken by the caller. In an entry
-    point (`entry_point` is then its CFG) every other lock it names is known not
-    to be held: nobody called it with a lock."""
+    point every other lock it names is known not to be held: nobody called it with a
+    lock. (A lock it releases without taking it is its caller's, annotated or not:
+    projects that annotate some functions leave others to lockls' summaries.)"""
     held = {}
     if own is not None and own.requires:
         params = _parameters(fn, source)
@@ -769,8 +790,8 @@ def _entry_state(own: Optional[LockFunction], fn: Node, source: bytes, entry_poi
         # its own contract says it releases the lock: its caller holds it (a reentrant
         # lock taken again inside is released twice, and that is fine)
         held[key] = lockstate.LockFact(True, True, own.shared, 1, frozenset(), key)
-    if entry_point is not None:
-        for block in entry_point.blocks:
+    if cfg is not None and entry_point:
+        for block in cfg.blocks:
             for ev in block.events:
                 if isinstance(ev, (Acquire, TryAcquire, Release, Access)):
                     named = ((ev.key, ev.written if not isinstance(ev, Access) else ev.guard),)
@@ -883,7 +904,7 @@ def analyze_function(fn: Node, body: Node, source: bytes, config: Config,
         def is_recursive(key: str, fn_spec) -> bool:
             return key in recursive_globals or config.is_recursive(key, fn_spec)
 
-        initial = _entry_state(config.functions.get(name), fn, source, cfg if entry_point else None)
+        initial = _entry_state(config.functions.get(name), fn, source, cfg, entry_point)
         states = dataflow.solve(cfg, is_recursive, initial, _lock_flags(fn, source), config.max_function_steps)
         result.cfg, result.states = cfg, states
         result.partial = _forgotten(states)

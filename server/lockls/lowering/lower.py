@@ -274,7 +274,7 @@ class Lowerer:
             if (fn.requires or fn.excludes) and fn.action != "call":
                 out.append(Call(fn.name, Site.of(call), False, self._refs(fn.requires, args), self._refs(fn.excludes, args),
                                 Declared("function", fn.name, fn.origin), excluded_classes=_excluded_classes(fn),
-                                strict=_strict(fn)))
+                                strict=compiler_checked(fn)))
             out.extend(self.lock_events(fn, call, args, result))
             return
         # an unknown call may change what it gets the address of
@@ -345,7 +345,7 @@ class Lowerer:
             return Call(fn.name, site, bool(fn.may_sleep) and self._sleeps(fn, args),
                         self._refs(fn.requires, args), self._refs(fn.excludes, args),
                         Declared("function", fn.name, fn.origin) if fn.requires or fn.excludes or fn.takes else None,
-                        self._refs(fn.takes, args), _excluded_classes(fn), _strict(fn))
+                        self._refs(fn.takes, args), _excluded_classes(fn), compiler_checked(fn))
         if fn.scope is not None:  # `guard(spinlock_irqsave)(&l)`: the guard's class says what it takes
             cls_node = guards.class_node(fn, call, args)
             cls = guards.guard_class(self.source[cls_node.start_byte:cls_node.end_byte].decode("utf-8", "replace")) \
@@ -749,16 +749,16 @@ class Lowerer:
 _HEADER = re.compile(r"\.(h|hh|hpp|hxx|inc)$")
 
 
-def _strict(fn: LockFunction) -> bool:
+def compiler_checked(fn: LockFunction) -> bool:
     """Is the callee's requirement one the compiler checks at this call: clang's, and
     declared where the caller's translation unit sees it (this file or a header; not a
     definition in another `.c` file, which only lockls reads)?"""
-    return fn.strict_requires and (fn.origin is None or bool(_HEADER.search(fn.origin)))
+    return fn.checked and (fn.origin is None or bool(_HEADER.search(fn.origin)))
 
 
 def _seen(guard) -> bool:
     """Is a source annotation's guard declared where this file's compiler sees it (this
-    file or a header)? Then every use is checked, as clang checks it (see `_strict`)."""
+    file or a header)? Then every use is checked, as clang checks it (see `compiler_checked`)."""
     return guard.origin is None or bool(_HEADER.search(guard.origin))
 
 

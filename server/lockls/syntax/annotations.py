@@ -148,13 +148,13 @@ def annotated_functions(root: Node, source: bytes, project_macros: Optional[dict
                 base = found.get(name) or LockFunction(name, "call", "")
                 found[name] = replace(base, **{action: getattr(base, action) + refs})
                 if action == "requires" and spelling in _CHECKED_REQUIRES and first:
-                    found[name] = replace(found[name], strict_requires=True)
+                    found[name] = replace(found[name], checked=True)
                 continue
             fn = _lock_function(name, spelling, args, names)
             if fn is not None:
                 old = found.get(name)
                 found[name] = replace(fn, requires=old.requires, excludes=old.excludes,
-                                      strict_requires=old.strict_requires) if old else fn
+                                      checked=old.checked or fn.checked) if old else fn
     if b"__context__" in source and _CONTEXT_STATEMENT.search(source):
         # sparse's `__context__(lock, delta)` statements (see `lowering.lower`): listed so
         # that a function making one is analysed; a call of its own does nothing
