@@ -30,7 +30,7 @@ from lockls.config import (
 from lockls.rules import RULES
 
 ALL_ACTIONS = ", ".join(ACTIONS)
-FUNCTION_KEYS = "acquire, acquire-shared, release, try-acquire, try-acquire-shared, tests-held, tests-not-held, kind, success, failure, scope, unheld-ok, may-sleep, requires, excludes, when, actions, by-arg, cases, paths"
+FUNCTION_KEYS = "acquire, acquire-shared, release, try-acquire, try-acquire-shared, tests-held, tests-not-held, kind, success, failure, scope, unheld-ok, may-sleep, requires, excludes, when, actions, by-arg, cases, paths, clears"
 RULE_NAMES = ", ".join(RULES)
 LOCK_SPEC = 'expected a lock spec like "arg0", "arg0->lock", "return" or a global lock\'s name like "RCU"'
 
@@ -1382,3 +1382,18 @@ def test_a_top_level_key_after_a_table_of_names(tmp_path):
         (6, "functions.presets", "`presets` belongs at the top level; move it above the first `[table]`"),
     ]
     assert load_config(write(tmp_path, '[functions.files]\nacquire = "arg0"\n')).functions["files"].action == "acquire"
+
+
+def test_clears_names_an_argument_and_round_trips(tmp_path):
+    """`clears = "arg0"`: with an action or alone (a plain call); a bad argument is an
+    error; --show-config writes it back."""
+    path = str(tmp_path / ".lockls.toml")
+    cfg = config_from_text('[functions.put]\nrelease = "arg0->lock"\nunheld-ok = true\nclears = "arg0"\n'
+                           '[functions.FREE_AND_NULL]\nclears = "arg0"\n', path)
+    assert cfg.functions["put"].clears == 0 and cfg.functions["put"].action == "release"
+    assert cfg.functions["FREE_AND_NULL"].clears == 0 and cfg.functions["FREE_AND_NULL"].action == "call"
+    with pytest.raises(ConfigError, match=r'clears: expected an argument like "arg1"'):
+        config_from_text('[functions.put]\nclears = "first"\n', path)
+    again = config_from_text(show_config(cfg), path)
+    assert again.functions["put"] == cfg.functions["put"]
+    assert again.functions["FREE_AND_NULL"] == cfg.functions["FREE_AND_NULL"]

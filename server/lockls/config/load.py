@@ -646,6 +646,7 @@ _FUNCTION_KEYS: dict[str, Validator] = {
     "by-arg": _argument,
     "cases": lambda v, p, pr: _cases(v, p, pr),
     "paths": _path_globs,
+    "clears": _argument,
 }
 # what one of several actions (`actions = [...]`, `cases = {...}`) may say
 _STEP_ACTIONS = tuple(action for action in ACTIONS if action not in HELD_TESTS)
@@ -658,7 +659,7 @@ _STEP_KEYS: dict[str, Validator] = {
     "unheld-ok": _boolean,
 }
 # keys that say what a function does besides taking or dropping locks
-_CONTRACT_KEYS = ("may-sleep", "requires", "excludes", "paths")
+_CONTRACT_KEYS = ("may-sleep", "requires", "excludes", "clears", "paths")
 # with several actions, these belong to each action
 _ONE_ACTION_KEYS = ("success", "failure", "scope", "unheld-ok", "when")
 _CONDITIONAL = ("acquire", "acquire-shared", "release")  # the actions `when` is valid with
@@ -673,7 +674,7 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
     name = str(path[-1])
     actions = [action for action in ACTIONS if action in fields]
     several = [key for key in ("actions", "cases") if key in fields]
-    if not actions and not several and "by-arg" not in fields and any(k in fields for k in _CONTRACT_KEYS[:3]):
+    if not actions and not several and "by-arg" not in fields and any(k in fields for k in _CONTRACT_KEYS[:4]):
         if _INVALID in fields.values():
             return _INVALID
         extra = [k for k in fields if k not in _CONTRACT_KEYS]
@@ -683,7 +684,7 @@ def _function_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
             return _INVALID
         return LockFunction(name=name, action="call", lock="", may_sleep=fields.get("may-sleep"),
                             requires=fields.get("requires", ()), excludes=fields.get("excludes", ()),
-                            paths=fields.get("paths", ()))
+                            paths=fields.get("paths", ()), clears=fields.get("clears"))
     if several or "by-arg" in fields:
         return _several_actions(fields, actions, several, path, problems)
     if len(actions) != 1:
@@ -740,6 +741,7 @@ def _one_action(fields: Mapping[str, Any], action: str, name: str, path: KeyPath
         excludes=fields.get("excludes", ()),
         when=fields.get("when"),
         paths=fields.get("paths", ()),
+        clears=fields.get("clears"),
     )
 
 
@@ -780,6 +782,7 @@ def _several_actions(fields: Mapping[str, Any], actions: list, several: list, pa
         requires=fields.get("requires", ()),
         excludes=fields.get("excludes", ()),
         paths=fields.get("paths", ()),
+        clears=fields.get("clears"),
     )
 
 
@@ -1413,6 +1416,8 @@ def _shown_ref(ref: str) -> str:
 def _function_fields(function: LockFunction) -> list[tuple[str, Any]]:
     refs = [(k, [_shown_ref(r) for r in getattr(function, k)]) for k in ("requires", "excludes") if getattr(function, k)]
     paths = [("paths", list(function.paths))] if function.paths else []
+    if function.clears is not None:
+        paths = [("clears", f"arg{function.clears}")] + paths
     if function.action == "call":
         sleeps = [("may-sleep", True if function.may_sleep == "always" else function.may_sleep)] if function.may_sleep else []
         several: list[tuple[str, Any]] = []

@@ -103,6 +103,9 @@ class LockFunction:
     # annotations say (the kernel's `__must_hold` and configured contracts: the caller
     # is assumed to hold what it never touches)
     checked: bool = False
+    # sets what argument N points to (or, for a macro, argument N itself) to NULL:
+    # `virDomainObjEndAPI(&vm)`, `VIR_FREE(p)`, `g_clear_pointer(&p, free)`
+    clears: Optional[int] = None
 
     @property
     def only_takes(self) -> bool:

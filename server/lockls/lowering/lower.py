@@ -276,6 +276,8 @@ class Lowerer:
                                 Declared("function", fn.name, fn.origin), excluded_classes=_excluded_classes(fn),
                                 strict=compiler_checked(fn)))
             out.extend(self.lock_events(fn, call, args, result))
+            if fn.clears is not None and fn.clears < len(args):
+                self._cleared(args[fn.clears], out, Site.of(call))
             return
         # an unknown call may change what it gets the address of
         touched = tuple(
@@ -285,6 +287,19 @@ class Lowerer:
         )
         if touched:
             out.append(Kill(touched, through_pointers=False))
+
+    def _cleared(self, arg: Node, out: list, site: Site) -> None:
+        """The pointer a `clears` function sets to NULL (`end_api(&vm)`, `FREE(p)`): known
+        NULL from now on. (What was known of its locks stays: a use through it now is a
+        bug of its own.)"""
+        arg = strip_parens(arg)
+        if arg.type == "pointer_expression" and arg.child_by_field_name("operator").type == "&":
+            arg = strip_parens(arg.child_by_field_name("argument"))
+        if arg.type not in ("identifier", "field_expression"):
+            return
+        target = canonical(arg, self.source)
+        out.append(Kill((target,), site))
+        out.append(Derive(target, const="NULL"))
 
     def _sparse_context(self, call: Node, out: list) -> bool:
         """sparse's `__context__(lock, delta)` statement (`__context__(delta)`: its anonymous
