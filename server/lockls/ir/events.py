@@ -76,6 +76,8 @@ class Acquire:
     # for the object's lock, or returns NULL); None: it always takes it
     result: Optional[str] = None
     when: Optional[str] = None
+    # the variable the call saves the interrupt state in (`spin_lock_irqsave(&l, flags)`)
+    saves: Optional[str] = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -396,7 +396,9 @@ class Lowerer:
             # summarised as an acquire: it took the lock on every path, whatever it returns.)
             checked = replace(fn, action="try-acquire", success=fn.success or _default_success(fn.name))
             return TryAcquire(key, written, site, checked, fn.shared, result_key, spinning, lock_class)
-        return Acquire(key, written, site, fn, fn.shared, spinning, lock_class)
+        saves = canonical(args[1], self.source) if "_irqsave" in fn.name and fn.lock_arg == 0 and len(args) > 1 \
+            and strip_parens(args[1]).type == "identifier" else None
+        return Acquire(key, written, site, fn, fn.shared, spinning, lock_class, saves=saves)
 
     def _lock_named(self, fn: LockFunction, call: Node, args: list[Node], result_key: str,
                     result: Optional[str]) -> Optional[tuple[str, str, Optional[str]]]:

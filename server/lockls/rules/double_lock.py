@@ -35,7 +35,12 @@ void cache_evict(struct cache *c)
 }
 ```
 
-Also reported: calling, with a lock held, a function of the project that takes
+Also reported: saving the interrupt state into a variable that still holds the
+state saved for a lock that is held (`spin_lock_irqsave(&a, flags);
+spin_lock_irqsave(&b, flags);`): releasing `&a` with `spin_unlock_irqrestore(&a,
+flags)` restores the state saved for `&b`, with interrupts still disabled.
+
+And: calling, with a lock held, a function of the project that takes
 that lock itself (directly or in a function it calls) on every path through it:
 `stats_flush(s)` while holding `s->lock`, when `stats_flush` takes `s->lock`.
 
@@ -69,6 +74,8 @@ def check(event, state, ctx: RuleContext) -> None:
     if isinstance(event, Call):
         _check_call(event, state, ctx)
         return
+    if event.saves is not None:
+        _check_saved_state(event, state, ctx)
     if ctx.is_recursive(event.key, event.fn):
         return
     bad, good = partition(state, lambda c: (f := c.get(event.key)) is not None and f.held
@@ -81,6 +88,31 @@ def check(event, state, ctx: RuleContext) -> None:
     message = Message.of(f"`{event.written}` is taken but it {held} (taken at ", site_line(first), ")", when_clause(bad, good),
                          held_suffix(bad))
     ctx.report(NAME, event.site, message, [(s, f"`{event.written}` first taken here") for s in sites])
+
+
+def _check_saved_state(event: Acquire, state, ctx: RuleContext) -> None:
+    """`spin_lock_irqsave(&b, flags)` while `&a`, taken with the same `flags`, is held:
+    the interrupt state saved for `&a` is overwritten, and restoring it when `&a` is
+    released restores the wrong one."""
+    def earlier(c):
+        for k, f in c.locks:
+            if f.held and k != event.key:
+                for s in f.sites:
+                    taken = ctx.lock_events.get(s)
+                    if isinstance(taken, Acquire) and taken.saves == event.saves and taken.site != event.site:
+                        return taken
+        return None
+
+    bad, good = partition(state, lambda c: earlier(c) is not None)
+    if not bad:
+        return
+    first = min((earlier(c) for c in bad), key=lambda a: a.site.start_byte)
+    held = "is still held" if not good else "may still be held"
+    message = Message.of(f"`{event.saves}` is saved into again while `{first.written}` {held} (taken at ",
+                         site_line(first.site), f" with the interrupt state saved in `{event.saves}`): releasing "
+                         f"`{first.written}` will restore the wrong state; use another variable",
+                         when_clause(bad, good), held_suffix(bad))
+    ctx.report(NAME, event.site, message, [(first.site, f"`{event.saves}` first saved here")])
 
 
 def _check_call(event: Call, state, ctx: RuleContext) -> None:
