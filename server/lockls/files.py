@@ -15,6 +15,8 @@ import os
 import stat
 from typing import Iterable, Optional
 
+from lockls.lru import Lru
+
 # larger sources are skipped with a message (LOCKLS_MAX_FILE_SIZE overrides, in bytes)
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
 # a configuration file or a cache entry is never this large
@@ -101,11 +103,13 @@ class UsageError(Exception):
     """A problem with the command line or the configuration: exit status 2."""
 
 
-def expand_paths(paths: Iterable[str], unreadable: Optional[list] = None) -> list[tuple[str, str, bool]]:
+def expand_paths(paths: Iterable[str], unreadable: Optional[list] = None,
+                 ignore: bool = True) -> list[tuple[str, str, bool]]:
     """(absolute path, given path, named explicitly) of every file to consider.
 
     Directories are walked recursively for `*.c` and `*.h`, skipping hidden
-    directories (`.git` included); files named explicitly are always taken.
+    directories (`.git` included) and, with `ignore`, what git ignores (see
+    `walk_c_files`); files named explicitly are always taken, ignored or not.
     Raises UsageError for a path that does not exist. Directories that cannot be
     read are skipped, each added to `unreadable` as (given path, why).
     """
@@ -114,7 +118,7 @@ def expand_paths(paths: Iterable[str], unreadable: Optional[list] = None) -> lis
     for given in paths:
         path = os.path.abspath(given)
         if os.path.isdir(given):
-            for found in walk_c_files(path, os.path.normpath(given), unreadable):
+            for found in walk_c_files(path, os.path.normpath(given), unreadable, ignore):
                 if found[0] not in seen:
                     seen.add(found[0])
                     out.append(found)
@@ -127,16 +131,24 @@ def expand_paths(paths: Iterable[str], unreadable: Optional[list] = None) -> lis
     return out
 
 
-def walk_c_files(root: str, given_root: str, unreadable: Optional[list] = None) -> Iterable[tuple[str, str, bool]]:
+def walk_c_files(root: str, given_root: str, unreadable: Optional[list] = None,
+                 ignore: bool = True) -> Iterable[tuple[str, str, bool]]:
     """C files under the absolute directory `root`, sorted, each with its spelling
     under `given_root`. Like os.walk: symlinked directories are not followed (so no
     loop is walked twice) and unreadable directories are skipped, each added to
     `unreadable` as (its spelling, why): files must not go missing silently. (A
     scandir walk: 3x cheaper than os.walk plus abspath per file, which matters on the
-    cache-hit path.)"""
-    stack = [(root, given_root)]
+    cache-hit path.)
+
+    With `ignore`, files and directories git ignores are left out, and an ignored
+    directory is not entered: the `.gitignore` files of the walked tree and of its
+    parents up to the repository root, and the repository's `.git/info/exclude`
+    (see `IGNORE_FILE`). `root` itself is walked even if ignored (it was named);
+    the rules of its parents then do not apply under it."""
+    layers = _root_layers(root) if ignore else None
+    stack = [(root, given_root, layers)]
     while stack:
-        directory, given_dir = stack.pop()
+        directory, given_dir, layers = stack.pop()
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -144,6 +156,8 @@ def walk_c_files(root: str, given_root: str, unreadable: Optional[list] = None) 
             if unreadable is not None:
                 unreadable.append((given_dir, e.strerror or str(e)))
             continue
+        if layers is not None and any(entry.name == IGNORE_FILE for entry in entries):
+            layers = _with_ignore_file(layers, directory)
         subdirs = []
         for entry in entries:
             name = entry.name
@@ -154,11 +168,133 @@ def walk_c_files(root: str, given_root: str, unreadable: Optional[list] = None) 
             except OSError:
                 is_dir = False
             if is_dir:
-                subdirs.append((entry.path, _join(given_dir, name)))
-            elif name.endswith(C_SUFFIXES):
+                if not (layers and _ignored(layers, entry.path, True)):
+                    subdirs.append((entry.path, _join(given_dir, name), layers))
+            elif name.endswith(C_SUFFIXES) and not (layers and _ignored(layers, entry.path, False)):
                 yield entry.path, _join(given_dir, name), False
         stack.extend(reversed(subdirs))
 
 
 def _join(directory: str, name: str) -> str:
     return name if directory == os.curdir else os.path.join(directory, name)
+
+
+# -- what git ignores ---------------------------------------------------------------
+#
+# git's rules, matched by `pathspec` (its `GitIgnoreSpec` is git's own pattern
+# language and its "last match wins"): each `.gitignore` speaks of paths relative to
+# its own directory, a deeper one wins over a shallower one, and all of them win
+# over `.git/info/exclude`. A "layer" is (directory, patterns); a walk carries the
+# layers that apply where it is, outermost first.
+
+IGNORE_FILE = ".gitignore"
+_SPECS: Lru = Lru(1024)  # ignore file -> its patterns, keyed by its stat (edits are seen)
+
+
+def git_root(start: str) -> Optional[str]:
+    """The directory holding the nearest `.git` (a directory, or a worktree's file)
+    at or above the absolute directory `start`, if any."""
+    directory = start
+    while True:
+        if os.path.lexists(os.path.join(directory, ".git")):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def is_ignored(path: str, root: str) -> bool:
+    """Would `walk_c_files(root, ...)` leave out the file at absolute `path` under the
+    absolute directory `root` because git ignores it or one of its directories?"""
+    relative = os.path.relpath(path, root)
+    if relative == os.curdir or relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return False
+    layers = _root_layers(root)
+    directory = root
+    parts = relative.split(os.sep)
+    for i, part in enumerate(parts):
+        layers = _with_ignore_file(layers, directory)
+        directory = os.path.join(directory, part)
+        if layers and _ignored(layers, directory, i < len(parts) - 1):
+            return True
+    return False
+
+
+def _root_layers(root: str) -> list:
+    """The layers that apply at the walked directory `root` from outside it: the
+    repository's exclude file and the `.gitignore` files of the directories from the
+    repository root down to `root`'s parent. None of them if they ignore `root`."""
+    top = git_root(root)
+    if top is None:
+        return []  # not in a repository: only the tree's own .gitignore files
+    layers = []
+    git = os.path.join(top, ".git")
+    exclude = _spec(os.path.join(_git_dir(git), "info", "exclude"))
+    if exclude is not None:
+        layers.append((top, exclude))
+    directory = top
+    for part in os.path.relpath(root, top).split(os.sep) if root != top else ():
+        layers = _with_ignore_file(layers, directory)
+        directory = os.path.join(directory, part)
+        if layers and _ignored(layers, directory, True):
+            return []  # named although ignored: walked, under its own rules only
+    return layers
+
+
+def _git_dir(git: str) -> str:
+    """The git directory behind `.git`: itself, or where a worktree's or submodule's
+    `.git` file points (its common directory, which holds `info/exclude`)."""
+    if os.path.isdir(git):
+        return git
+    try:
+        text = read_bytes(git, MAX_SMALL_FILE_BYTES).decode("utf-8", "surrogateescape")
+    except OSError:
+        return git
+    if not text.startswith("gitdir:"):
+        return git
+    target = os.path.join(os.path.dirname(git), text[len("gitdir:"):].strip())
+    try:
+        common = read_bytes(os.path.join(target, "commondir"), MAX_SMALL_FILE_BYTES)
+    except OSError:
+        return target
+    return os.path.join(target, common.decode("utf-8", "surrogateescape").strip())
+
+
+def _with_ignore_file(layers: list, directory: str) -> list:
+    spec = _spec(os.path.join(directory, IGNORE_FILE))
+    return layers + [(directory, spec)] if spec is not None else layers
+
+
+def _spec(path: str):
+    """The patterns of the ignore file `path`; None if it has none or cannot be read
+    (as git: an unreadable ignore file ignores nothing)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return _SPECS.get((path, info.st_mtime_ns, info.st_size, info.st_ino), lambda: _read_spec(path))
+
+
+def _read_spec(path: str):
+    from pathspec import GitIgnoreSpec
+
+    try:
+        text = read_bytes(path, MAX_SMALL_FILE_BYTES).decode("utf-8", "surrogateescape")
+    except OSError:
+        return None
+    spec = GitIgnoreSpec.from_lines(text.removeprefix("\ufeff").splitlines())
+    return spec if any(pattern.include is not None for pattern in spec.patterns) else None
+
+
+def _ignored(layers: list, path: str, is_dir: bool) -> bool:
+    """Is `path` (under every layer's directory) ignored: by the deepest layer that
+    says anything about it (a negation `!` says "not ignored")."""
+    for base, spec in reversed(layers):
+        relative = path[len(base) + 1:] if not base.endswith(os.sep) else path[len(base):]
+        if os.sep != "/":
+            relative = relative.replace(os.sep, "/")
+        result = spec.check_file(relative + "/" if is_dir else relative)
+        if result.include is not None:
+            return result.include
+    return False

@@ -33,6 +33,7 @@ _CHECK_ONLY = {
     "no_cache": "--no-cache",
     "cache_dir": "--cache-dir",
     "no_project_context": "--no-project-context",
+    "no_ignore": "--no-ignore",
     "lock_graph": "--lock-graph",
     "statistics": "--statistics",
     "report_unused_suppressions": "--report-unused-suppressions",
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-project-context", action="store_true", default=None,
                        help="when checking part of a project, do not read the rest of it (the configuration's "
                             "root, or the nearest .git) for what its functions do to locks")
+    check.add_argument("--no-ignore", action="store_true", default=None,
+                       help="also check the files git ignores in the directories walked (.gitignore files, "
+                            ".git/info/exclude); files named as PATH are checked even if ignored")
     check.add_argument("--report-unused-suppressions", action="store_true", default=None,
                        help="also report suppression comments that silence nothing (they count as warnings)")
     check.add_argument("--statistics", action="store_true", default=None,
@@ -158,6 +162,7 @@ def run_check(args: argparse.Namespace, select: frozenset[str] | None, ignore: f
         use_cache=not args.no_cache,
         cache_dir=args.cache_dir,
         project_context=not args.no_project_context,
+        respect_ignore_files=not args.no_ignore,
         verbose=args.verbose,
         lock_graph=args.lock_graph,
         statistics=bool(args.statistics),
@@ -171,7 +176,7 @@ def show_summary(args) -> int:
     from lockls.config import ConfigError
 
     options = CheckOptions(paths=args.paths or (".",), config=args.config, verbose=args.verbose,
-                           project_context=not args.no_project_context)
+                           project_context=not args.no_project_context, respect_ignore_files=not args.no_ignore)
     try:
         lines = describe_summary(options, args.show_summary, lambda m: print(m, file=sys.stderr))
     except (UsageError, ConfigError) as e:

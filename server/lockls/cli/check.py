@@ -17,7 +17,8 @@ and looked up first; only misses go to the analysis, so a fully cached run
 imports neither tree-sitter nor multiprocessing.
 
 Exit status (the product contract): 0 no findings at or above `--fail-on`;
-1 such findings; 2 usage or configuration error (message on stderr). A file
+1 such findings; 2 usage or configuration error (message on stderr), or no C file
+to check under the paths given. A file
 that cannot be read, or whose analysis crashes, is reported on stderr as
 `path: error: ...`, counted in the summary, and does not change the exit
 status by itself: it is a problem with lockls or the checkout, not a lock bug,
@@ -61,6 +62,8 @@ class CheckOptions:
     # when only part of a project is given: read the rest of it (from the configuration's
     # root, or the nearest .git) for its contracts, so one file is checked as in the tree
     project_context: bool = True
+    # leave out what git ignores (.gitignore files, .git/info/exclude) when walking directories
+    respect_ignore_files: bool = True
     lock_graph: str | None = None  # --lock-graph FILE: write the project's lock graph there
     statistics: bool = False  # --statistics: counts per rule instead of the findings
     report_unused_suppressions: bool = False  # suppression comments that silence nothing are warnings
@@ -469,6 +472,9 @@ def collect(options: CheckOptions, log: Callable[[str], None]) -> CheckReport:
     """Find, configure, look up or analyse every file; return the filtered findings."""
     configs = _Configs(options.config)
     files = _files_to_check(options, configs, log)
+    if not files:
+        paths = ", ".join(printable(path) for path in options.paths or (".",))
+        raise UsageError(f"lockls: error: no C files found under {paths}")
     from lockls.config import DISCOVERY_WARNINGS
 
     for warning in DISCOVERY_WARNINGS:
@@ -514,7 +520,7 @@ def collect(options: CheckOptions, log: Callable[[str], None]) -> CheckReport:
 def _files_to_check(options: CheckOptions, configs: _Configs, log: Callable[[str], None]) -> list[SourceFile]:
     files = []
     unreadable: list = []
-    found = expand_paths(options.paths or (".",), unreadable)
+    found = expand_paths(options.paths or (".",), unreadable, options.respect_ignore_files)
     for directory, why in unreadable:
         log(f"lockls: warning: {printable(directory)}: cannot read this directory ({why}); its files are not checked")
     for path, given, explicit in found:
@@ -553,7 +559,7 @@ def _project_context(files: list[SourceFile], configs: _Configs, options: CheckO
     given = {file.path for file in files}
     out: list[SourceFile] = []
     for root in sorted(roots):
-        found = [path for path, _, _ in walk_c_files(root, root)]
+        found = [path for path, _, _ in walk_c_files(root, root, ignore=options.respect_ignore_files)]
         if len(found) > PROJECT_CONTEXT_MAX_FILES:
             if options.verbose:
                 log(f"lockls: {root}: {len(found)} files, too many to read for context")

@@ -208,6 +208,7 @@ def initialized(ls: LocklsServer, params):
         watchers = [T.FileSystemWatcher(glob_pattern="**/.lockls.toml"), T.FileSystemWatcher(glob_pattern="**/lockls.toml")]
         if ls.session.index is not None:  # C files changed outside the editor: their contracts
             watchers.append(T.FileSystemWatcher(glob_pattern="**/*.{c,h}"))
+            watchers.append(T.FileSystemWatcher(glob_pattern="**/.gitignore"))  # which files the index has
         ls.client_register_capability(T.RegistrationParams(registrations=[T.Registration(
             id="lockls-config-watch", method=T.WORKSPACE_DID_CHANGE_WATCHED_FILES,
             register_options=T.DidChangeWatchedFilesRegistrationOptions(watchers=watchers))]))
@@ -267,7 +268,7 @@ def did_change_watched_files(ls: LocklsServer, params: T.DidChangeWatchedFilesPa
     if ls.session.index is not None:
         for change in sources:
             ls.session.index.file_changed(uri_to_path(change.uri))
-    if len(sources) < len(params.changes):  # a configuration file
+    if len(sources) < len(params.changes):  # a configuration file or a .gitignore: walk again
         ls.session.config_changed()
         ls.reanalyse_all()
 

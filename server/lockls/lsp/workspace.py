@@ -1,7 +1,8 @@
 """The language server's index of the project: every file's contracts, in the background.
 
 Owns: finding the files `lockls --check ROOT` would check in each workspace
-folder (same walk, same configuration discovery, same include/exclude), reading
+folder (same walk, same configuration discovery, same include/exclude, same
+git ignore files: `.gitignore`, `.git/info/exclude`), reading
 each one's contracts (`project.FileContracts`; from the `--check` cache when it
 has them, else parsed here and stored there), keeping the contracts of open
 documents (their live buffers) in place of their files on disk, and publishing
@@ -154,7 +155,9 @@ class ProjectIndex:
                 relative = path[len(root.rstrip(os.sep)) + 1:]
                 if any(part.startswith(".") for part in relative.split(os.sep)):
                     return False
-                return config.is_included(path)
+                from lockls.files import is_ignored
+
+                return config.is_included(path) and not is_ignored(path, root)
         return False
 
     def wait_ready(self, timeout: float) -> bool:
