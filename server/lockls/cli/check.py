@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TextIO
 
-from lockls.files import UsageError, expand_paths, printable, walk_c_files  # noqa: F401 (UsageError: the CLI's)
+from lockls.files import UsageError, expand_paths, git_root, printable, walk_c_files  # noqa: F401 (UsageError: the CLI's)
 from lockls.report.findings import FileResult, Finding
 from lockls.rules import RULES
 
@@ -536,14 +536,7 @@ def _files_to_check(options: CheckOptions, configs: _Configs, log: Callable[[str
 
 def project_root(start: str) -> str | None:
     """The directory holding the nearest `.git` at or above `start`, if any."""
-    directory = os.path.abspath(start)
-    while True:
-        if os.path.exists(os.path.join(directory, ".git")):
-            return directory
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            return None
-        directory = parent
+    return git_root(os.path.abspath(start))
 
 
 def _project_context(files: list[SourceFile], configs: _Configs, options: CheckOptions,
