@@ -1397,3 +1397,22 @@ def test_clears_names_an_argument_and_round_trips(tmp_path):
     again = config_from_text(show_config(cfg), path)
     assert again.functions["put"] == cfg.functions["put"]
     assert again.functions["FREE_AND_NULL"] == cfg.functions["FREE_AND_NULL"]
+
+
+def test_entry_points_scoped_to_paths(tmp_path):
+    """`[entry-points] paths`: the project's entries apply to the matching files only,
+    the presets' (pthread_create's registrar) everywhere; --show-config keeps `paths`."""
+    path = str(tmp_path / ".lockls.toml")
+    cfg = config_from_text('[entry-points]\nfunctions = ["*_handler"]\ntables = ["struct ops"]\n'
+                           'paths = ["drivers/**"]\n', path)
+    inside = cfg.for_file(str(tmp_path / "drivers" / "net" / "a.c"))
+    outside = cfg.for_file(str(tmp_path / "core" / "b.c"))
+    assert inside.entry_points == ("*_handler",) and inside.entry_tables == ("struct ops",)
+    assert outside.entry_points == () and outside.entry_tables == ()
+    assert ("pthread_create", 2) in inside.entry_registrars and ("pthread_create", 2) in outside.entry_registrars
+    assert inside.fingerprint() != outside.fingerprint()
+    again = config_from_text(show_config(cfg), path)
+    assert again.entry_paths == ("drivers/**",)
+    assert again.for_file(str(tmp_path / "core" / "b.c")).entry_points == ()
+    with pytest.raises(ConfigError, match=r"entry-points.paths: expected globs of files"):
+        config_from_text('[entry-points]\nfunctions = ["f"]\npaths = ["/"]\n', path)

@@ -877,7 +877,7 @@ MAX_REGISTRAR_ARG = 31  # "NAME:0".."NAME:31"
 
 def _entry_points_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
     fields = _table({"functions": _string_list, "tables": _string_list, "table-macros": _string_list,
-                     "registrars": _string_list})(value, path, problems)
+                     "registrars": _string_list, "paths": _path_globs})(value, path, problems)
     if fields is _INVALID or _INVALID in fields.values():
         return _INVALID
     for key, example in (("functions", "*_ioctl"), ("table-macros", "DEFINE_*_OPS")):
@@ -899,8 +899,19 @@ def _entry_points_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
                                                  f'argument that is the callback, like "pthread_create:2", got {_quoted(spec)}')
             return _INVALID
         registrars.append((name, int(index)))
-    return {"functions": tuple(fields.get("functions", ())), "tables": tables,
-            "table-macros": tuple(fields.get("table-macros", ())), "registrars": tuple(registrars)}
+    entry = {"functions": tuple(fields.get("functions", ())), "tables": tables,
+             "table-macros": tuple(fields.get("table-macros", ())), "registrars": tuple(registrars)}
+    if fields.get("paths"):
+        entry["paths"] = tuple(fields["paths"])
+    return entry
+
+
+def _entry_fields(entry: Mapping[str, tuple]) -> dict:
+    """`[entry-points]` lists as the Config fields they fill."""
+    return {"entry_points": tuple(dict.fromkeys(entry.get("functions", ()))),
+            "entry_tables": tuple(dict.fromkeys(entry.get("tables", ()))),
+            "entry_table_macros": tuple(dict.fromkeys(entry.get("table-macros", ()))),
+            "entry_registrars": tuple(sorted(set(entry.get("registrars", ()))))}
 
 
 def _class_entry(value: Any, path: KeyPath, problems: _Problems) -> Any:
@@ -1140,7 +1151,10 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
         kinds.update(preset.kinds)
         for key, values in preset.entry_points.items():
             entry[key] = entry.get(key, ()) + values
-    for key, values in _valid(parsed, "entry-points", {}).items():
+    preset_entry = dict(entry)  # (what applies outside the project's `[entry-points] paths`)
+    project_entry = dict(_valid(parsed, "entry-points", {}))
+    entry_paths = project_entry.pop("paths", ())
+    for key, values in project_entry.items():
         entry[key] = entry.get(key, ()) + values
     user_functions = _valid(parsed, "functions", {})
     user_locks = _valid(parsed, "locks", ())
@@ -1186,6 +1200,8 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
         entry_tables=tuple(dict.fromkeys(entry.get("tables", ()))),
         entry_table_macros=tuple(dict.fromkeys(entry.get("table-macros", ()))),
         entry_registrars=tuple(sorted(set(entry.get("registrars", ())))),
+        entry_paths=tuple(entry_paths),
+        entry_fallback=_entry_fields(preset_entry) if entry_paths else {},
         function_steps=_valid(_valid(parsed, "limits", {}), "function-steps", 0),
         fallbacks=fallbacks,
     )
@@ -1376,6 +1392,8 @@ def show_config(config: Config) -> str:
                   f"tables = {toml_value(list(config.entry_tables))}",
                   f"table-macros = {toml_value(list(config.entry_table_macros))}",
                   f"registrars = {toml_value([f'{name}:{index}' for name, index in config.entry_registrars])}"]
+        if config.entry_paths:
+            lines.append(f"paths = {toml_value(list(config.entry_paths))}")
     if config.annotations:
         lines += ["", "[annotations]"] + [f"{toml_key(k)} = {toml_value(v)}" for k, v in sorted(config.annotations.items())]
     for name in sorted(config.kinds):

@@ -236,6 +236,10 @@ class Config:
     function_steps: int = 0  # `[limits] function-steps`: the work one function may take (0: DEFAULT_FUNCTION_STEPS)
     # a preset's entry that a project's entry with `paths` replaces: it applies outside those paths
     fallbacks: Mapping[str, LockFunction] = field(default_factory=dict)
+    # `[entry-points] paths`: the project's entry points apply only to these files; elsewhere
+    # only the presets' do (`entry_fallback`: the entry_* fields they fill)
+    entry_paths: tuple = ()
+    entry_fallback: Mapping[str, tuple] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # a function name may be a glob (`[functions."do_item_*"]`): look names up through a
@@ -268,6 +272,7 @@ class Config:
             "noreturn": sorted(self.noreturn),
             "function_steps": self.max_function_steps,
             "fallbacks": [dataclasses.asdict(self.fallbacks[n]) for n in sorted(self.fallbacks)],
+            "entry_paths": list(self.entry_paths),
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
@@ -293,11 +298,11 @@ class Config:
 
     def for_file(self, path: str) -> "Config":
         """The configuration for the file `path`: without the entries (`[functions.X]`,
-        `[[guarded]]`) whose `paths` globs do not match it (a preset's entry of the same
-        name applies there instead). `self` when no entry has `paths`. Files with the
+        `[[guarded]]`, the project's `[entry-points]`) whose `paths` globs do not match it
+        (a preset's entry applies there instead). `self` when no entry has `paths`. Files with the
         same entries share one Config (and fingerprint)."""
         scoped, guarded = self._scoped
-        if not scoped and not guarded:
+        if not scoped and not guarded and not self.entry_paths:
             return self
         relative = relative_posix(path, self.root)
 
@@ -305,7 +310,8 @@ class Config:
             return relative is not None and any(glob_matches(p, relative) for p in paths)
 
         active = (frozenset(n for n in scoped if applies(self.functions[n].paths)),
-                  frozenset(i for i in guarded if applies(self.guarded[i].paths)))
+                  frozenset(i for i in guarded if applies(self.guarded[i].paths)),
+                  not self.entry_paths or applies(self.entry_paths))
         made = self.__dict__.setdefault("_for_files", {})
         config = made.get(active)
         if config is None:
@@ -313,7 +319,8 @@ class Config:
             functions.update((n, self.fallbacks[n]) for n in scoped if n not in active[0] and n in self.fallbacks)
             config = dataclasses.replace(
                 self, functions=functions,
-                guarded=tuple(g for i, g in enumerate(self.guarded) if not getattr(g, "paths", ()) or i in active[1]))
+                guarded=tuple(g for i, g in enumerate(self.guarded) if not getattr(g, "paths", ()) or i in active[1]),
+                **({} if active[2] else dict(self.entry_fallback)))
             config.__dict__["_unscoped"] = self  # what `--show-config` shows
             if len(made) < 256:  # (one per combination of scoped entries that match: a handful)
                 made[active] = config
