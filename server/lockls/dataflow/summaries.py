@@ -87,6 +87,8 @@ def summary_of(result, params: list[str], steps: list, is_global, stored_into=la
     lock, path, _ = spec
     first = next(ev for ev in lock_events if ev.key == key)
     kind = first.fn.kind
+    if effect[0] == "release-when":
+        return LockFunction(result.name, "release", lock, kind=kind, path=path, when=effect[1])
     if effect in ("release", "release-if-held"):
         # "if held": it releases only on some paths (`if (*p) unlock(*p)`), and no return
         # value tells which: fine to call when the lock is not held
@@ -167,8 +169,8 @@ def relied_on(steps: list) -> frozenset:
 
 
 def _effect(key: str, returns: list, lock_events: list, releases_any: bool):
-    """"none", "acquire", "release", "release-if-held", ("returns-try",), ("try", success, failure),
-    or None."""
+    """"none", "acquire", "release", "release-if-held", ("release-when", outcome),
+    ("returns-try",), ("try", success, failure), ("handback", ...), or None."""
     per_value: dict = {}  # what is returned (see `_returned`) -> outcomes for the lock
     for ev, state in returns:
         for c in state:
@@ -184,6 +186,18 @@ def _effect(key: str, returns: list, lock_events: list, releases_any: bool):
         return "release" if not taken else None
     if outcomes == {"released", "none"} and not taken and set(per_value) == {_NOTHING}:
         return "release-if-held"  # a void function: nothing tells the caller which
+    if "released" in outcomes and outcomes <= {"released", "kept", "none"}:
+        # the caller's lock dropped on the ways out that return some values, held again
+        # (or never dropped) on the others: `if (emit_unlocked(...)) unlock();`
+        still = {v: {"released"} if "released" in o else {"kept"} for v, o in per_value.items()}
+        if any("released" in o and len(o) > 1 for o in per_value.values()):
+            return None  # one value returned both ways: nothing tells the caller
+        if not set(still) <= {0, 1}:
+            # an error code on the way out of the dropped window (`return -EBUSY;` before
+            # the lock is taken again) is a bug on an error path, not a contract
+            return None
+        partition = _partition(still, "released")
+        return ("release-when", partition[1]) if partition is not None else None
     if outcomes == {"acquired", "none"}:
         # taken on the ways out that return some values, not (or given back) on the others
         tries = [ev for ev in lock_events if isinstance(ev, TryAcquire) and ev.key == key]

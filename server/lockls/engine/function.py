@@ -1025,6 +1025,9 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
             for key in dropped:
                 if all((f := c.get(key)) is not None and not f.unknown and f.entry_held and f.held for c in st):
                     retaken.setdefault(key, []).append(ev.site)
+    own = config.functions.get(cfg.name)
+    if own is not None and own.action == "release" and own.when is not None:
+        retaken = {}  # it releases its caller's lock only when it returns `when`: a contract, not a bug
     ctx = RuleContext(
         function=cfg.name,
         is_recursive=is_recursive,

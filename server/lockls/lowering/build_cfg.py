@@ -51,6 +51,8 @@ ASSERTIONS = {
     "g_assert_nonnull": True, "g_assert_null": False, "ovs_assert": True, "AN": True, "AZ": False, "PTOK": False,
     "VERIFY": True, "VERIFY0": False, "ASSERT": True, "ASSERT0": False, "BUG_ON": False,
 }
+# `VERIFY3U(a, <, b)` and its kin: the comparison must hold (OpenZFS, illumos)
+_COMPARING_ASSERTION = re.compile(r"^(VERIFY|ASSERT)3[BUSP]?$")
 # Macros followed by a block that run it repeatedly (`list_for_each_entry(...) {`).
 _LOOP_MACRO = re.compile(r"(?i)for_?each|^for_|_for$|foreach")
 _WORD = re.compile(r"[A-Za-z_$]\w*")
@@ -422,6 +424,18 @@ class Builder:
             after, failed = self.new(), self.new()  # `failed` leads nowhere: the program stops
             self.branch(condition, cur, after if holds else failed, failed if holds else after)
             return after
+        compared = self._comparing_assertion(node)
+        if compared is not None:  # `VERIFY3B(f(x), ==, B_FALSE);`: holds, or the program stops
+            value, op, const = compared
+            self.lower.accesses(node, self.events(cur))
+            cond = self.lower.compared(node, value, op, const, self.events(cur))
+            after, failed = self.new(), self.new()
+            self.controlling.add(cond.text)
+            if cond.key:
+                self.controlling.add(cond.key)
+            self.edge(cur, after, cond, True)
+            self.edge(cur, failed, cond, False)
+            return after
         self.lower.accesses(node, self.events(cur))
         before = len(self.events(cur))
         self.lower.expr(node, self.events(cur))
@@ -448,6 +462,24 @@ class Builder:
         if holds is None or len(named) != 1:
             return None
         return named[0], holds
+
+    def _comparing_assertion(self, node: Node) -> Optional[tuple[Node, str, Node]]:
+        """(value, operator, constant) of `VERIFY3U(value, op, constant);` and its kin
+        (the OpenZFS and illumos family: the comparison must hold)."""
+        inner = node.named_children[0] if node.named_child_count else None
+        if inner is None or inner.type != "call_expression":
+            return None
+        fn = inner.child_by_field_name("function")
+        if fn is None or fn.type != "identifier" or not _COMPARING_ASSERTION.match(flat(fn, self.source)):
+            return None
+        args = inner.child_by_field_name("arguments")
+        named = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+        if len(named) != 3 or named[1].type != "ERROR":
+            return None
+        op = flat(named[1], self.source).strip().rstrip(",").strip()  # (the parser's ERROR holds `==,`)
+        if op not in ("==", "!=", "<", "<=", ">", ">=") or not self.lower.is_constant(named[2]):
+            return None
+        return named[0], op, named[2]
 
     def _s_declaration(self, node: Node, cur):
         cur = self.live(cur)

@@ -689,6 +689,10 @@ class Lowerer:
         c = self.constant_text(const)
         return Cond(self._fact_text(whole, key, op, c), key, op, c, self._points_to(value, key))
 
+    def compared(self, whole: Node, value: Node, op: str, const: Node, out: list) -> Cond:
+        """The condition `value op const` written as separate arguments (`VERIFY3B(v, ==, c)`)."""
+        return self._compare(whole, value, op, const, out)
+
     def _points_to(self, node: Node, key: str) -> Optional[str]:
         """The expression a tested pointer stands for through a local alias, if any."""
         if not self.aliases or strip_parens(node).type not in ("identifier", "field_expression"):

@@ -11,7 +11,9 @@ Also reported as leaks of the same kind:
 - a return inside a window where the function dropped its caller's lock and has
   not taken it again, when another return holds it again (`unlock(m); work();
   if (busy) return -1; lock(m); return 0;`): the caller cannot tell whether it
-  still holds the lock;
+  still holds the lock. (When the two kinds of returns give one boolean value each,
+  `return 0;` dropped and `return 1;` held, the function is a conditional release
+  instead, and its callers are checked against that);
 - one of an array of locks still held when its index changes (`lock(&locks[i]);
   if (skip) continue; ... unlock(&locks[i]);` with `i++`): reported at the
   change, since from then on `&locks[i]` names another lock.
