@@ -3,7 +3,8 @@
 ## What it finds
 A call to a function that may sleep (`msleep`, `schedule`, `copy_from_user`,
 `kmalloc(..., GFP_KERNEL)`, a project function marked `may-sleep`), or the
-acquisition of a sleeping lock (a mutex, an rw semaphore), at a point where a
+acquisition of a sleeping lock (a mutex, an rw semaphore; also a try-acquire marked
+`may-sleep`, such as `atomic_dec_and_mutex_lock()`), at a point where a
 spinning lock (a spinlock, an rwlock_t, a raw spinlock, a pthread spinlock) is
 held on at least one path, or an RCU read-side section is open (`rcu_read_lock()`,
 `rcu_read_lock_bh()`, `guard(rcu)()`: the message names the context `RCU`,
@@ -57,13 +58,13 @@ with `/* lockls: ignore[blocking-under-lock] */` on the line.
 
 from __future__ import annotations
 
-from lockls.ir.events import Acquire, Call
+from lockls.ir.events import Acquire, Call, TryAcquire
 from lockls.dataflow.lockstate import held_anywhere
 from lockls.ir.message import Message
 from lockls.rules.common import RuleContext, held_suffix, partition, site_line, when_clause
 
 NAME = "blocking-under-lock"
-EVENTS = (Call, Acquire)
+EVENTS = (Call, Acquire, TryAcquire)
 
 
 def check(event, state, ctx: RuleContext) -> None:
@@ -71,6 +72,12 @@ def check(event, state, ctx: RuleContext) -> None:
         if not event.may_sleep:
             return
         what = f"`{event.name}()` may sleep"
+    elif isinstance(event, TryAcquire):
+        # a trylock never waits; one that may sleep all the same does
+        # (`atomic_dec_and_mutex_lock()` takes the mutex, waiting, when the count drops to 0)
+        if event.fn.may_sleep != "always":
+            return
+        what = f"`{event.fn.name}()` may sleep"
     elif event.spinning is False:  # taking a lock whose waiters sleep
         what = f"taking the sleeping lock `{event.written}` may sleep"
     else:
