@@ -124,7 +124,6 @@ class Lowerer:
         self._allocated: Optional[dict] = None  # variable -> where it is assigned an allocation (see `_fresh`)
         self._first_lock = 0
 
-
     def _set_guards(self, guarded) -> None:
         self._guards = tuple(guarded)
         self.guarded_fields: dict[str, list] = {}  # field name -> its guards (one per struct that has it)
@@ -155,6 +154,7 @@ class Lowerer:
     def end(self) -> int:
         """Where the function ends."""
         return self._end
+
     def temp(self, node: Node) -> str:
         """A name for a call's unnamed result, stable when the function moves in the file."""
         return f"$t{node.start_byte - self.origin}"
@@ -516,12 +516,13 @@ class Lowerer:
                         and not self._spared(n, guard):
                     # checked everywhere only where the object is known to be of the
                     # guard's struct: another struct may have a field of the same name
-                    everywhere = guard.everywhere and (guard.configured or (self._of_owner(n, guard) and _seen(guard)))
+                    owned = guard.configured or self._of_owner(n, guard)
+                    everywhere = guard.everywhere and owned and (guard.configured or _seen(guard.origin))
                     if guard.by == ANY_LOCK:
                         # any lock held satisfies it, so a field of the same name in another
                         # struct (`port`, `flags`) would be checked wherever any lock is taken:
                         # only where the object is known to be of the annotated struct
-                        if guard.configured or self._of_owner(n, guard):
+                        if owned:
                             found.append(_any_lock_access(n, guard, self.source, everywhere))
                     else:
                         plain = canonical(n.child_by_field_name("argument"), self.source)
@@ -532,7 +533,7 @@ class Lowerer:
                 name = flat(n, self.source)
                 guard = self.guarded_variables.get(name)
                 if guard is not None and self._dereferenced(n, guard) and not self._spared(n, guard):
-                    everywhere = guard.everywhere and (guard.configured or _seen(guard))
+                    everywhere = guard.everywhere and (guard.configured or _seen(guard.origin))
                     found.append(_any_lock_access(n, guard, self.source, everywhere) if guard.by == ANY_LOCK else
                                  Access(guard.by[1:].replace(".", "->"), guard.by[1:], shown(n, self.source), Site.of(n),
                                         everywhere, _declared(guard)))
@@ -582,23 +583,26 @@ class Lowerer:
         at = self._allocated.get(flat(obj, self.source))
         return at is not None and at < n.start_byte < self._first_lock
 
+    def _object_type(self, n: Node) -> str:
+        """The declared type of the object of the field use `n` (`x` in `x->count`), when it
+        is a variable with one (`struct stats`), else ""."""
+        obj = n.child_by_field_name("argument")
+        while obj is not None and obj.type == "parenthesized_expression":
+            obj = obj.named_children[0] if obj.named_children else None
+        if obj is None or obj.type != "identifier":
+            return ""
+        return self.variable_types().get(flat(obj, self.source), "")
+
     def _of_owner(self, n: Node, guard) -> bool:
         """Is the object of the field use `n` (`x->count`) declared as the guard's struct?"""
-        obj = strip_parens(n.child_by_field_name("argument")) if n.child_by_field_name("argument") else None
-        if guard.owner is None or obj is None or obj.type != "identifier":
-            return False
-        return self.variable_types().get(flat(obj, self.source), "") == guard.owner
+        return guard.owner is not None and self._object_type(n) == guard.owner
 
     def _field_guard(self, n: Node, guards: list):
         """The guard of the field `x->count`, among those of every struct with a guarded
         `count`: the one of the struct `x` is declared as; none when `x` is declared as
         another struct (a typedef'd type may be any of them: only a `struct` tag tells);
         when nothing tells, the one declared last."""
-        obj = n.child_by_field_name("argument")
-        while obj is not None and obj.type == "parenthesized_expression":
-            obj = obj.named_children[0] if obj.named_children else None
-        declared = self.variable_types().get(flat(obj, self.source), "") if obj is not None \
-            and obj.type == "identifier" else ""
+        declared = self._object_type(n)
         owned = [g for g in guards if g.owner == declared] if declared else []
         if owned:  # (an entry without `by`: a struct known to have the field but not its lock)
             return owned[-1] if owned[-1].by else None
@@ -678,20 +682,17 @@ class Lowerer:
                 left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
                 if left is not None and right is not None:
                     if self.is_constant(right):
-                        return self._compare(node, left, op, right, out)
+                        return self.compared(node, left, op, right, out)
                     if self.is_constant(left):
-                        return self._compare(node, right, _FLIP[op], left, out)
+                        return self.compared(node, right, _FLIP[op], left, out)
         key = self.value_key(node, out)
         return Cond(self._fact_text(node, key, "!=", "0"), key, "!=", "0", self._points_to(node, key))
 
-    def _compare(self, whole: Node, value: Node, op: str, const: Node, out: list) -> Cond:
+    def compared(self, whole: Node, value: Node, op: str, const: Node, out: list) -> Cond:
+        """The condition `value op const` (also written as separate arguments: `VERIFY3B(v, ==, c)`)."""
         key = self.value_key(value, out)
         c = self.constant_text(const)
         return Cond(self._fact_text(whole, key, op, c), key, op, c, self._points_to(value, key))
-
-    def compared(self, whole: Node, value: Node, op: str, const: Node, out: list) -> Cond:
-        """The condition `value op const` written as separate arguments (`VERIFY3B(v, ==, c)`)."""
-        return self._compare(whole, value, op, const, out)
 
     def _points_to(self, node: Node, key: str) -> Optional[str]:
         """The expression a tested pointer stands for through a local alias, if any."""
@@ -770,23 +771,21 @@ class Lowerer:
 _HEADER = re.compile(r"\.(h|hh|hpp|hxx|inc)$")
 
 
+def _seen(origin: Optional[str]) -> bool:
+    """Was it declared where this file's compiler sees it: this file (no origin) or a
+    header, not a definition in another `.c` file, which only lockls reads?"""
+    return origin is None or bool(_HEADER.search(origin))
+
+
 def compiler_checked(fn: LockFunction) -> bool:
     """Is the callee's requirement one the compiler checks at this call: clang's, and
-    declared where the caller's translation unit sees it (this file or a header; not a
-    definition in another `.c` file, which only lockls reads)?"""
-    return fn.checked and (fn.origin is None or bool(_HEADER.search(fn.origin)))
+    declared where the caller's translation unit sees it?"""
+    return fn.checked and _seen(fn.origin)
 
 
-def _seen(guard) -> bool:
-    """Is a source annotation's guard declared where this file's compiler sees it (this
-    file or a header)? Then every use is checked, as clang checks it (see `compiler_checked`)."""
-    return guard.origin is None or bool(_HEADER.search(guard.origin))
-
-
-def _any_lock_access(n: Node, guard, source: bytes, everywhere: Optional[bool] = None) -> Access:
+def _any_lock_access(n: Node, guard, source: bytes, everywhere: bool) -> Access:
     """A use of data guarded by some lock, whichever (`guarded_var`): no key of its own."""
-    return Access("*", "any lock", shown(n, source), Site.of(n), guard.everywhere if everywhere is None else everywhere,
-                  _declared(guard), any_lock=True)
+    return Access("*", "any lock", shown(n, source), Site.of(n), everywhere, _declared(guard), any_lock=True)
 
 
 def _declared(guard) -> Declared:
