@@ -452,8 +452,7 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     if noreturn and not set(noreturn) <= config.noreturn:
         # calls of them end paths (and so decide the summaries below)
         config = apply_contracts(config, Contracts(noreturn=noreturn))
-    declared: dict[str, LockFunction] = {name: _over_preset(fn, config.functions.get(name))
-                                         for name, fn in annotated.items() if not _configured(config, name)}
+    declared: dict[str, LockFunction] = _declared_over(annotated, config)
     inferred: dict[str, LockFunction] = {}
     relied: set = set()
     order_edges: dict[int, tuple] = {}  # function start -> its lock-graph edges (the last round's)
@@ -463,8 +462,7 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
     words: Optional[set] = None  # the names whose meaning changed in the previous round
     for round_ in range(SUMMARY_ROUNDS):
         known = {**current.functions, **declared, **inferred}
-        found = {name: _over_preset(fn, config.functions.get(name))
-                 for name, fn in summary_macros(definitions, known).items() if not _configured(config, name)}
+        found = _declared_over(summary_macros(definitions, known), config)
         found.update(declared)
         changed: set = set()
         current = apply_contracts(config, Contracts(functions=tuple(sorted({**found, **inferred}.items()))))
@@ -505,9 +503,7 @@ def file_contracts(root: Node, source: bytes, config: Config, recursive: frozens
             trace.converged = False
     confirmed = confirm({**config.functions, **declared, **inferred}, relied)
     inferred = {name: confirmed[name] for name in inferred}
-    found = {name: _over_preset(fn, config.functions.get(name))
-             for name, fn in summary_macros(definitions, {**config.functions, **declared, **inferred}).items()
-             if not _configured(config, name)}
+    found = _declared_over(summary_macros(definitions, {**config.functions, **declared, **inferred}), config)
     found.update(declared)
     for name, fn in inferred.items():
         found.setdefault(name, fn)
@@ -547,20 +543,20 @@ class ContractsTrace:
 _COMMENT = re.compile(rb"/\*.*?\*/|//[^\n]*", re.S)
 
 
-def _configured(config: Config, name: str) -> bool:
-    """Does the project's configuration file (not a preset) say what `name` does? Then
-    that wins over the source's annotations and macros; they win over a preset's entry
-    (the project's own `mutex_trylock` macro, or its annotated `mutex_unlock`)."""
-    fn = config.functions.get(name)
-    return fn is not None and (fn.origin or "").endswith(".toml")
-
-
-def _over_preset(fn: LockFunction, preset: Optional[LockFunction]) -> LockFunction:
-    """The source's contract for a function a preset also names: the preset's kind and
-    sleeping stay (the kernel's `spin_lock` annotated `__acquires(lock)` is still a spinlock)."""
-    if preset is None:
-        return fn
-    return dataclasses.replace(fn, kind=fn.kind or preset.kind, may_sleep=fn.may_sleep or preset.may_sleep)
+def _declared_over(declared: dict, config: Config) -> dict:
+    """What the source declares of functions (annotations, macros standing for calls), laid
+    over `config`: the configuration file's entries win over the source; the source wins
+    over a preset's entry, whose kind and sleeping stay (the kernel's `spin_lock`
+    annotated `__acquires(lock)` is still a spinlock; a project's own `mutex_trylock`
+    macro replaces the preset's)."""
+    out = {}
+    for name, fn in declared.items():
+        known = config.functions.get(name)
+        if known is not None and known.origin is not None and known.origin == config.source:
+            continue  # (the configuration file's)
+        out[name] = fn if known is None else dataclasses.replace(
+            fn, kind=fn.kind or known.kind, may_sleep=fn.may_sleep or known.may_sleep)
+    return out
 
 
 def outside_tokens(outside: bytes) -> bytes:
@@ -1020,14 +1016,14 @@ def _run_rules(cfg: CFG, states: list, is_recursive, fn: Node, body: Node, sourc
     dropped = frozenset(ev.key for ev, st in steps if isinstance(ev, Release)
                         and any((f := c.get(ev.key)) is None or (f.entry_held and f.held) for c in st))
     retaken: dict = {}  # a caller's lock dropped and taken again -> the returns that hold it again on every path
-    for ev, st in steps:
-        if isinstance(ev, Return) and dropped:
-            for key in dropped:
-                if all((f := c.get(key)) is not None and not f.unknown and f.entry_held and f.held for c in st):
-                    retaken.setdefault(key, []).append(ev.site)
     own = config.functions.get(cfg.name)
-    if own is not None and own.action == "release" and own.when is not None:
-        retaken = {}  # it releases its caller's lock only when it returns `when`: a contract, not a bug
+    # (not when it releases its caller's lock only when it returns `when`: a contract, not a bug)
+    if dropped and not (own is not None and own.action == "release" and own.when is not None):
+        for ev, st in steps:
+            if isinstance(ev, Return):
+                for key in dropped:
+                    if all((f := c.get(key)) is not None and not f.unknown and f.entry_held and f.held for c in st):
+                        retaken.setdefault(key, []).append(ev.site)
     ctx = RuleContext(
         function=cfg.name,
         is_recursive=is_recursive,
