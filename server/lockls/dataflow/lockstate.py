@@ -24,6 +24,7 @@ from typing import Iterable, Optional
 
 from lockls.dataflow import facts as F
 from lockls.ir.events import Acquire, Cond, Derive, Kill, Rebind, Release, Site, TrailItem, TryAcquire
+from lockls.lowering.lockexpr import reached_through
 
 MAX_CLASSES = 24
 _first = itemgetter(0)
@@ -453,7 +454,7 @@ def _null_on_edge(cond: Optional[Cond], truth: bool) -> tuple[str, ...]:
 
 
 def _holds_through(c: PathClass, pointers: tuple[str, ...]) -> bool:
-    return any(f.held and any(k == p or k.startswith((p + "->", p + ".")) for p in pointers) for k, f in c.locks)
+    return any(f.held and any(reached_through(k, p) for p in pointers) for k, f in c.locks)
 
 
 def refine(state: LockState, cond: Optional[Cond], truth: bool, note: Optional[TrailItem]) -> LockState:

@@ -29,7 +29,7 @@ from tree_sitter import Node, Range
 from lockls.ir.events import (Acquire, Cond, Derive, Kill, Rebind, Release, Return, Site, TrailItem, TryAcquire, mentions,
                               result_of)
 from lockls.config import LockFunction
-from lockls.lowering.lockexpr import canonical, key_of
+from lockls.lowering.lockexpr import canonical, key_of, reached_through
 from lockls.syntax.nodes import declared_name, new_parser
 from lockls.lowering.lower import Lowerer, flat, shown, statement_value, strip_parens
 from lockls.lowering.guards import COND_GUARD_MACROS
@@ -927,7 +927,7 @@ def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None
         if c.op not in ("==", "!=") or c.const not in ("0", "NULL", "nullptr"):
             return False
         pointers = tuple(p for p in (c.key, c.points_to) if p)
-        return any(k == p or k.startswith((p + "->", p + ".")) for k in lock_keys for p in pointers)
+        return any(reached_through(k, p) for k in lock_keys for p in pointers)
 
     def useful(c: Cond) -> bool:
         if c.key is not None and (c.key in returned or c.key.startswith(("held?", "unheld?"))):

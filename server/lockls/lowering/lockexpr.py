@@ -76,6 +76,11 @@ def spelled_key(written: str) -> str:
     return (text[1:] if text[:1] in ("&", "*") else text).replace(".", "->")
 
 
+def reached_through(key: str, pointer: str) -> bool:
+    """Is the lock `key` what `pointer` names, or reached through it (`p->lock`, `p.lock`)?"""
+    return key == pointer or key.startswith((pointer + "->", pointer + "."))
+
+
 def key_of(canonical_text: str, aliases: dict[str, str] | None = None) -> str:
     key = canonical_text
     if key[:1] in ("&", "*"):

@@ -87,7 +87,7 @@ releases it. Suppress with `/* lockls: ignore[lock-leak] */` on the line.
 from __future__ import annotations
 
 from lockls.ir.events import Kill, Release, Return
-from lockls.lowering.lockexpr import spelled_key
+from lockls.lowering.lockexpr import reached_through, spelled_key
 from lockls.dataflow.lockstate import STALE_INDEX, indexed_by
 from lockls.ir.message import Message
 from lockls.rules.common import (RuleContext, held_on, held_suffix, known_not_held, partition, site_line, sites_of,
@@ -183,7 +183,7 @@ def _handed_over(key: str, value) -> bool:
     lookup compared in place) is never named again here: not reported either."""
     if key.startswith("$t") or key.endswith(STALE_INDEX):
         return True  # also: one of an array of locks taken in a loop (`&locks[i]`, then `i++`)
-    return value is not None and (key == value or key.startswith((value + "->", value + ".")))
+    return value is not None and reached_through(key, value)
 
 
 def _is_acquire_function(key: str, ctx: RuleContext) -> bool:
