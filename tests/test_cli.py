@@ -158,11 +158,11 @@ def test_config_severity_applies(capsys, isolated, fake_analysis):
 
 
 def test_bad_config_exits_2_naming_file_and_line(capsys, isolated, fake_analysis):
-    config = write(isolated / ".lockls.toml", 'presets = ["pthread"]\n\n[rules]\nselect = ["no-such-rule"]\n')
+    write(isolated / ".lockls.toml", 'presets = ["pthread"]\n\n[rules]\nselect = ["no-such-rule"]\n')
     write(isolated / "a.c", LEAK_C)
     status, out, err = run(capsys, "--check")
     assert status == 2 and out == ""
-    assert err.startswith(f"{config}:4: rules.select")
+    assert err.startswith(".lockls.toml:4: rules.select")  # relative to the current directory, as findings are
     assert fake_analysis == []
 
 
@@ -293,6 +293,8 @@ def test_json_format(capsys, isolated, fake_analysis):
             "severity": "warning",
             "message": "lock-leak on m (held: m)",
             "related": [{"path": "a.c", "line": 3, "column": 5, "message": "m acquired here"}],
+            "fix": [],
+            "url": "https://github.com/lockls/lockls/blob/main/docs/rules/lock-leak.md",
         }
     ]
 
@@ -355,9 +357,9 @@ def test_show_config(capsys, isolated):
 
 
 def test_show_config_bad_config(capsys, isolated):
-    config = write(isolated / ".lockls.toml", "presets = 3\n")
+    write(isolated / ".lockls.toml", "presets = 3\n")
     status, _, err = run(capsys, "--check", "--show-config")
-    assert status == 2 and err.startswith(f"{config}:1: presets")
+    assert status == 2 and err.startswith(".lockls.toml:1: presets")
 
 
 # -- cache --------------------------------------------------------------------------------

@@ -256,7 +256,7 @@ def test_type_error_item_of_list(tmp_path):
 
 def test_unknown_top_level_key(tmp_path):
     error = load_error(tmp_path, "# project\n\n[lokcs]\nmatch = 'x'\n")
-    assert_single_error(error, 3, "lokcs", "unknown key; did you mean `locks`? expected one of presets, rules, files, functions, kinds, locks, annotations, classes, lock-order, guarded, entry-points, limits")
+    assert_single_error(error, 3, "lokcs", "unknown key; did you mean `locks`? expected one of extends, presets, rules, files, functions, kinds, locks, annotations, classes, lock-order, guarded, entry-points, limits, per-file-ignores")
 
 
 def test_quoted_function_name_must_be_an_identifier(tmp_path):
@@ -1345,7 +1345,7 @@ def test_unknown_keys_suggest_the_nearest(tmp_path):
     ]
 
 
-def test_every_documented_configuration_block_loads():
+def test_every_documented_configuration_block_loads(tmp_path):
     """docs/configuration.md's examples (the new keys' among them) are valid configurations."""
     import re
 
@@ -1353,8 +1353,9 @@ def test_every_documented_configuration_block_loads():
     with open(os.path.join(here, "..", "docs", "configuration.md"), encoding="utf-8") as file:
         blocks = re.findall(r"```toml\n(.*?)```", file.read(), re.S)
     assert any("when = " in b for b in blocks) and any("by-arg" in b for b in blocks)
+    write(tmp_path, "# the file the examples' `extends` name\n")
     for block in blocks:
-        config_from_text(block, os.path.join(here, "doc.lockls.toml"))
+        config_from_text(block, str(tmp_path / "sub" / "doc.lockls.toml"))
 
 
 def test_check_applies_paths_file_by_file(tmp_path, capsys):

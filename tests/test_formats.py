@@ -61,10 +61,10 @@ def test_text_is_gcc_shaped_one_based(cwd):
     )
 
 
-def test_text_columns_count_characters_not_bytes(cwd):
+def test_text_columns_count_bytes_as_clang_and_vim_do(cwd):
     # "é" before the finding: 2 bytes, 1 char, 1 UTF-16 unit.
     out = render_text([finding(where=span(2, 5, 2, 9, byte_shift=1))])
-    assert out.startswith("src/queue.c:3:6: ")
+    assert out.startswith("src/queue.c:3:7: ")
 
 
 def test_text_keeps_one_finding_per_line(cwd):
@@ -112,6 +112,8 @@ def test_json_exact(cwd):
             "severity": "warning",
             "message": "&q->lock is still held at this return (held: &q->lock)",
             "related": [{"path": "src/queue.c", "line": 5, "column": 5, "message": "&q->lock acquired here"}],
+            "fix": [],
+            "url": "https://github.com/lockls/lockls/blob/main/docs/rules/lock-leak.md",
         }
     ]
     assert out.endswith("]\n")

@@ -160,18 +160,78 @@ def test_action_is_a_composite_action_with_sarif_and_annotations():
     assert "exit 1" in last and "steps.annotate.outputs.exit-code" in last
 
 
+def workflow_outline(text: str) -> dict:
+    """The shape of a workflow in GitHub's block-style YAML, read without a YAML library:
+    {"top": [top-level keys], "jobs": {job: {"runs-on": ..., "needs": [...], "steps": N}}}.
+    Fails on what would not parse (tabs, odd indentation, a job without steps)."""
+    top, jobs, job, in_steps = [], {}, None, False
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        assert "\t" not in line[: len(line) - len(line.lstrip())], f"line {number}: a tab in the indentation"
+        indent = len(line) - len(line.lstrip(" "))
+        key = line.strip().split(":", 1)[0]
+        if indent == 0:
+            assert line.rstrip().endswith(":") or ": " in line, f"line {number}: not a key: {line!r}"
+            top.append(key)
+        elif top and top[-1] == "jobs" and indent == 2:
+            assert line.rstrip().endswith(":"), f"line {number}: a job is a mapping: {line!r}"
+            job, in_steps = key, False
+            jobs[job] = {"runs-on": None, "needs": [], "steps": 0}
+        elif job is not None and indent == 4:
+            value = line.split(":", 1)[1].strip()
+            in_steps = key == "steps"
+            if key == "runs-on":
+                jobs[job]["runs-on"] = value
+            elif key == "needs":
+                jobs[job]["needs"] = [n.strip() for n in value.strip("[]").split(",") if n.strip()]
+        elif in_steps and indent == 6 and line.lstrip().startswith("- "):
+            jobs[job]["steps"] += 1
+        else:
+            assert indent % 2 == 0, f"line {number}: odd indentation: {line!r}"
+    for name, j in jobs.items():
+        assert j["runs-on"] and j["steps"], f"job {name} has no runs-on or no steps"
+        assert set(j["needs"]) <= set(jobs), f"job {name} needs an unknown job: {j['needs']}"
+    return {"top": top, "jobs": jobs}
+
+
+@pytest.mark.parametrize("rel", [".github/workflows/ci.yml", ".github/workflows/release.yml"])
+def test_workflows_are_well_formed(rel):
+    text = read(rel)
+    outline = workflow_outline(text)
+    assert outline["top"][:2] == ["name", "on"] and "jobs" in outline["top"], outline["top"]
+    try:
+        import yaml  # noqa: PLC0415 (only if it happens to be installed)
+    except ImportError:
+        return
+    loaded = yaml.safe_load(text)
+    assert set(loaded["jobs"]) == set(outline["jobs"])
+    for name, job in loaded["jobs"].items():
+        assert len(job["steps"]) == outline["jobs"][name]["steps"], name
+
+
 def test_workflows():
     ci = read(".github/workflows/ci.yml")
     assert "bash .ci/run" in ci
     assert '"3.10"' in ci and '"3.12"' in ci
     assert "runs-on: ubuntu-latest" in ci and "runs-on: macos-latest" in ci
     assert "lockls --check examples/" in ci
+    assert set(workflow_outline(ci)["jobs"]) == {"test", "macos"}
     release = read(".github/workflows/release.yml")
     assert re.search(r'tags: \["v\*"\]', release)
     assert "id-token: write" in release
     assert "pypa/gh-action-pypi-publish@" in release
-    assert "bash scripts/build-release" in release
+    # every platform .vsix is built, and the neutral one
+    assert "bash scripts/build-release --all-targets" in release
     assert "secrets.OVSX_PAT" in release and "secrets.VSCE_PAT" in release
+    jobs = workflow_outline(release)["jobs"]
+    assert {name: j["needs"] for name, j in jobs.items()} == {
+        "build": [], "pypi": ["build"], "vscode": ["build"], "github-release": ["build"]}
+    # each registry gets the neutral .vsix before the platform ones (the other order is refused)
+    loop = 'for vsix in "dist/lockls-$version.vsix" "dist/lockls-$version-"*.vsix; do'
+    assert release.count(loop) == 2
+    assert 'npx --yes ovsx@0 publish --packagePath "$vsix"' in release
+    assert 'npx --yes @vscode/vsce@3 publish --packagePath "$vsix"' in release
 
 
 @pytest.mark.parametrize("rel", ["action.yml", ".github/workflows/ci.yml", ".github/workflows/release.yml"])
@@ -216,6 +276,76 @@ def test_build_release_script_is_executable_bash():
         pytest.skip("no bash")
     proc = subprocess.run([bash, "-n", str(script)], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
+
+
+VSCODE_TARGETS = ["linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64", "win32-x64"]
+
+
+def test_build_release_bundles_every_target_for_every_supported_python():
+    script = read("scripts/build-release")
+    assert re.search(r'^ALL_TARGETS="(.*)"$', script, re.M)[1].split() == VSCODE_TARGETS
+    for target in VSCODE_TARGETS:
+        assert re.search(rf"^    {target}\) echo \S+ ;;$", script, re.M), target
+    bundled = re.search(r'^BUNDLE_PYTHONS="(.*)"$', script, re.M)[1].split()
+    classified = [c.rsplit(" :: ", 1)[1] for c in pyproject()["project"]["classifiers"]
+                  if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)]
+    assert classified and set(classified) <= set(bundled), (classified, bundled)
+    assert bundled[0] == pyproject()["project"]["requires-python"].removeprefix(">=")
+    assert re.search(r"^UV_VERSION=\d+\.\d+\.\d+$", script, re.M)
+    # the bundle is packed with the extension, and never committed
+    ext = REPO / "vscode-extension"
+    ignore = (ext / ".vscodeignore").read_text(encoding="utf-8").splitlines()
+    assert "!bundled/**" in ignore and "bundled/**/__pycache__/**" in ignore
+    assert "bundled/" in (ext / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
+def run_launcher(tmp_path: Path, *args: str, libs: bool, manifest: dict | None = None):
+    """vscode-extension/tool/lsp_server.py laid out as in a platform .vsix (bundled/tool/),
+    run by this Python without site-packages (-S): only the bundle could provide lockls."""
+    tool = tmp_path / "bundled" / "tool"
+    tool.mkdir(parents=True)
+    shutil.copy(REPO / "vscode-extension" / "tool" / "lsp_server.py", tool)
+    if libs:
+        (tmp_path / "bundled" / "libs").mkdir()
+    if manifest is not None:
+        (tmp_path / "bundled" / "bundle.json").write_text(json.dumps(manifest))
+    return subprocess.run([sys.executable, "-I", "-S", str(tool / "lsp_server.py"), *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_bundle_launcher_probe_says_why_a_python_cannot_run_it(tmp_path):
+    here = "%d.%d" % sys.version_info[:2]
+    libs = tmp_path / "bundled" / "libs"
+    proc = run_launcher(tmp_path, "--probe", libs=False)
+    assert proc.returncode == 0 and json.loads(proc.stdout) == {
+        "ok": False, "python": "%d.%d.%d" % sys.version_info[:3], "executable": sys.executable,
+        "reason": f"the extension has no bundled server ({libs} is missing)"}
+    # native libraries for other versions only
+    proc = run_launcher(tmp_path / "a", "--probe", libs=True, manifest={"target": "linux-x64", "python": ["3.99"]})
+    assert json.loads(proc.stdout)["reason"] == f"the bundled server has native libraries for Python 3.99 only, not {here}"
+    # the libraries do not load (here: they are missing)
+    proc = run_launcher(tmp_path / "b", "--probe", libs=True, manifest={"target": "win32-x64", "python": [here]})
+    assert json.loads(proc.stdout)["reason"] == (
+        f"Python {here} cannot load the bundled server (built for win32-x64): "
+        "ModuleNotFoundError: No module named 'tree_sitter'")
+    # started as the server anyway: exit status 2 and the reason
+    proc = run_launcher(tmp_path / "c", libs=False)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.startswith("lockls: the extension has no bundled server (")
+
+
+def test_bundle_launcher_parses_on_old_pythons():
+    """An old Python must answer the probe with "older than 3.10", not a SyntaxError:
+    no f-strings, annotations or walrus in the launcher."""
+    import ast
+
+    source = read("vscode-extension/tool/lsp_server.py")
+    tree = ast.parse(source)
+    kinds = {type(node).__name__ for node in ast.walk(tree)}
+    assert not kinds & {"JoinedStr", "AnnAssign", "NamedExpr", "AsyncFunctionDef", "Await"}, kinds
+    assert all(not (f.returns or any(a.annotation for a in f.args.args))
+               for f in ast.walk(tree) if isinstance(f, ast.FunctionDef))
+    assert "MINIMUM = (3, 10)" in source
 
 
 def test_versions_agree():

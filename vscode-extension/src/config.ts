@@ -9,6 +9,7 @@ export interface LocklsSettings {
   configFile: string | null;
   select: string[] | null;
   indexWorkspace: boolean;
+  heldLockHints: boolean;
 }
 
 export interface Environment {
@@ -33,12 +34,14 @@ export function normalizeSettings(raw: {
   const configFile = raw.get<string | null>('configFile');
   const select = raw.get<unknown>('select');
   const indexWorkspace = raw.get<unknown>('indexWorkspace');
+  const heldLockHints = raw.get<unknown>('inlayHints.heldLocks');
   return {
     serverPath: typeof serverPath === 'string' && serverPath.trim() ? serverPath.trim() : DEFAULT_SERVER,
     serverArgs: Array.isArray(serverArgs) ? serverArgs.filter((a): a is string => typeof a === 'string') : [],
     configFile: typeof configFile === 'string' && configFile.trim() ? configFile.trim() : null,
     select: Array.isArray(select) ? select.filter((r): r is string => typeof r === 'string') : null,
     indexWorkspace: indexWorkspace !== false,
+    heldLockHints: heldLockHints === true,
   };
 }
 
@@ -75,6 +78,7 @@ export function initializationOptions(s: LocklsSettings): Record<string, unknown
   if (s.configFile !== null) o.configFile = s.configFile;
   if (s.select !== null) o.select = s.select;
   if (!s.indexWorkspace) o.indexWorkspace = false;
+  if (s.heldLockHints) o.inlayHints = { heldLocks: true };
   return o;
 }
 

@@ -14,19 +14,18 @@ import {
   Environment,
   INSTALL_COMMAND,
   ServerState,
-  findExecutable,
   initializationOptions,
   needsRestart,
   normalizeSettings,
-  serverCommand,
-  startFailureMessage,
   statusBar,
 } from './config';
+import { chooseServer, findBundle, isServerPathSet, startFailedMessage } from './server';
 
 let client: LanguageClient | undefined;
 let output: vscode.LogOutputChannel;
 let status: vscode.StatusBarItem;
 let starting: Promise<void> | undefined;
+let extensionPath: string;
 
 function environment(): Environment {
   return {
@@ -45,11 +44,11 @@ function setState(state: ServerState): void {
   status.show();
 }
 
-async function reportStartFailure(command: string, reason: 'not-found' | 'failed', detail?: string): Promise<void> {
+async function reportStartFailure(message: string, reason: 'not-found' | 'failed', offerInstall: boolean): Promise<void> {
   setState(reason);
-  const message = startFailureMessage(command, reason, detail);
   output.appendLine(message);
-  const choice = await vscode.window.showErrorMessage(message, 'Open Settings', 'Copy Install Command', 'Show Output');
+  const actions = offerInstall ? ['Open Settings', 'Copy Install Command', 'Show Output'] : ['Open Settings', 'Show Output'];
+  const choice = await vscode.window.showErrorMessage(message, ...actions);
   if (choice === 'Open Settings') {
     await vscode.commands.executeCommand('workbench.action.openSettings', 'lockls.server');
   } else if (choice === 'Show Output') {
@@ -59,17 +58,45 @@ async function reportStartFailure(command: string, reason: 'not-found' | 'failed
   }
 }
 
+/** The interpreter the Python extension (ms-python.python, optional) has selected, in a
+ * trusted workspace only: an untrusted repository must not pick the program we run. */
+async function selectedPython(): Promise<string | undefined> {
+  if (!vscode.workspace.isTrusted) return undefined;
+  const python = vscode.extensions.getExtension('ms-python.python');
+  if (!python) return undefined;
+  try {
+    const api = python.isActive ? python.exports : await python.activate();
+    const environments = api?.environments;
+    if (!environments?.getActiveEnvironmentPath) return undefined;
+    const active = environments.getActiveEnvironmentPath(vscode.workspace.workspaceFolders?.[0]?.uri);
+    const resolved = await environments.resolveEnvironment?.(active);
+    return resolved?.executable?.uri?.fsPath ?? active?.path;
+  } catch (error) {
+    output.appendLine(`The Python extension's interpreter is unknown: ${String(error)}`);
+    return undefined;
+  }
+}
+
 async function startClient(): Promise<void> {
-  const settings = normalizeSettings(vscode.workspace.getConfiguration('lockls'));
+  const config = vscode.workspace.getConfiguration('lockls');
+  const settings = normalizeSettings(config);
   const env = environment();
-  const { command, args } = serverCommand(settings, env);
-  const executable = findExecutable(command, env);
-  if (!executable) {
-    void reportStartFailure(command, 'not-found');
+  const launcher = findBundle(extensionPath);
+  const choice = await chooseServer({
+    settings,
+    env,
+    serverPathSet: isServerPathSet(config.inspect('server.path'), vscode.workspace.isTrusted),
+    launcher,
+    selectedPython: launcher ? await selectedPython() : undefined,
+  });
+  if (choice.kind === 'none') {
+    void reportStartFailure(choice.message, 'not-found', !choice.bundled);
     return;
   }
+  const { command: executable, args } = choice;
   setState('starting');
-  output.appendLine(`Starting ${[executable, ...args].join(' ')}`);
+  output.appendLine(`Starting ${choice.detail}: ${[executable, ...args].join(' ')}`);
+  const failed = (detail: string) => reportStartFailure(startFailedMessage(choice, detail), 'failed', choice.kind !== 'bundled');
 
   const serverOptions: ServerOptions = {
     command: executable,
@@ -86,7 +113,7 @@ async function startClient(): Promise<void> {
     traceOutputChannel: output,
     revealOutputChannelOn: RevealOutputChannelOn.Never,
     initializationFailedHandler: (error) => {
-      void reportStartFailure(command, 'failed', String(error?.message ?? error));
+      void failed(String(error?.message ?? error));
       return false;
     },
   };
@@ -103,7 +130,7 @@ async function startClient(): Promise<void> {
     setState('running');
   } catch (error) {
     if (client === c) client = undefined;
-    await reportStartFailure(command, 'failed', error instanceof Error ? error.message : String(error));
+    await failed(error instanceof Error ? error.message : String(error));
   }
 }
 
@@ -133,6 +160,7 @@ async function restart(): Promise<void> {
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  extensionPath = context.extensionPath;
   output = vscode.window.createOutputChannel('lockls', { log: true });
   status = vscode.window.createStatusBarItem('lockls.status', vscode.StatusBarAlignment.Right, 100);
   status.name = 'lockls';

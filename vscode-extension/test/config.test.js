@@ -11,9 +11,10 @@ const settings = (o) => ({ get: (k) => o[k] });
 
 test('defaults when nothing is set', () => {
   assert.deepEqual(c.normalizeSettings(settings({})), {
-    serverPath: 'lockls', serverArgs: [], configFile: null, select: null, indexWorkspace: true,
+    serverPath: 'lockls', serverArgs: [], configFile: null, select: null, indexWorkspace: true, heldLockHints: false,
   });
   assert.equal(c.normalizeSettings(settings({ indexWorkspace: false })).indexWorkspace, false);
+  assert.equal(c.normalizeSettings(settings({ 'inlayHints.heldLocks': true })).heldLockHints, true);
 });
 
 test('settings are cleaned up', () => {
@@ -34,6 +35,7 @@ test('initializationOptions carry only what is set', () => {
   assert.deepEqual(c.initializationOptions({ ...base, configFile: 'ci/lockls.toml', select: [] }),
     { configFile: 'ci/lockls.toml', select: [] });
   assert.deepEqual(c.initializationOptions({ ...base, indexWorkspace: false }), { indexWorkspace: false });
+  assert.deepEqual(c.initializationOptions({ ...base, heldLockHints: true }), { inlayHints: { heldLocks: true } });
 });
 
 test('variables are expanded in the command and its arguments', () => {
@@ -103,8 +105,8 @@ test('only server command changes need a restart', () => {
 test('package.json contributes the documented settings and commands', () => {
   const pkg = require('../package.json');
   const props = Object.keys(pkg.contributes.configuration.properties).sort();
-  assert.deepEqual(props, ['lockls.configFile', 'lockls.indexWorkspace', 'lockls.select', 'lockls.server.args',
-    'lockls.server.path', 'lockls.trace.server']);
+  assert.deepEqual(props, ['lockls.configFile', 'lockls.indexWorkspace', 'lockls.inlayHints.heldLocks', 'lockls.select',
+    'lockls.server.args', 'lockls.server.path', 'lockls.trace.server']);
   const titles = pkg.contributes.commands.map((x) => `${x.category}: ${x.title}`).sort();
   assert.deepEqual(titles, ['lockls: Restart Server', 'lockls: Show Output']);
   assert.ok(pkg.activationEvents.includes('onLanguage:c'));

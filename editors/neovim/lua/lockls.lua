@@ -10,6 +10,9 @@
 --     root_markers = { '.lockls.toml', 'lockls.toml', '.git' },
 --     config_file = nil,             -- lockls setting `configFile`
 --     select = nil,                  -- lockls setting `select` (list of rule names)
+--     index_workspace = nil,         -- lockls setting `indexWorkspace` (false: no background index)
+--     inlay_hints = false,           -- true: the held-lock hints (setting `inlayHints.heldLocks`),
+--                                    --   shown with vim.lsp.inlay_hint.enable(true) (0.10+)
 --     on_attach = nil,               -- function(client, bufnr)
 --     capabilities = nil,
 --   })
@@ -21,6 +24,8 @@ M.defaults = {
   root_markers = { '.lockls.toml', 'lockls.toml', '.git' },
   config_file = nil,
   select = nil,
+  index_workspace = nil,
+  inlay_hints = false,
   on_attach = nil,
   capabilities = nil,
 }
@@ -33,6 +38,8 @@ function M.server_settings(opts)
   local s = {}
   if opts.config_file then s.configFile = opts.config_file end
   if opts.select then s.select = opts.select end
+  if opts.index_workspace == false then s.indexWorkspace = false end
+  if opts.inlay_hints then s.inlayHints = { heldLocks = true } end
   return s
 end
 
@@ -54,6 +61,16 @@ function M.find_root(path, markers)
   return vim.fn.fnamemodify(path, ':p:h')
 end
 
+-- The user's on_attach, after turning the inlay hints on in the buffer when asked to.
+local function on_attach(opts)
+  return function(client, bufnr)
+    if opts.inlay_hints and vim.lsp.inlay_hint and type(vim.lsp.inlay_hint.enable) == 'function' then
+      pcall(vim.lsp.inlay_hint.enable, true, { bufnr = bufnr }) -- 0.10+
+    end
+    if opts.on_attach then opts.on_attach(client, bufnr) end
+  end
+end
+
 local function client_config(opts, root_dir)
   local settings = M.server_settings(opts)
   return {
@@ -62,7 +79,7 @@ local function client_config(opts, root_dir)
     root_dir = root_dir,
     init_options = settings,
     settings = { lockls = settings },
-    on_attach = opts.on_attach,
+    on_attach = on_attach(opts),
     capabilities = opts.capabilities,
   }
 end

@@ -4,6 +4,8 @@ Owns: expanding paths into C files, per-file configuration, the result cache
 lookup, running the analysis (in-process or in worker processes), filtering by
 rule selection and severity, printing the report and choosing the exit status.
 Must not parse C itself, nor know an output format's details (`formats` does).
+`--baseline`, `--add-suppressions` and `--fix`/`--diff` are steps of the run that
+`adoption` owns.
 
 Two passes (see `_Plan` and `project`): the files sharing a configuration
 share their contracts (annotated prototypes, wrappers), so a first pass reads
@@ -67,6 +69,17 @@ class CheckOptions:
     lock_graph: str | None = None  # --lock-graph FILE: write the project's lock graph there
     statistics: bool = False  # --statistics: counts per rule instead of the findings
     report_unused_suppressions: bool = False  # suppression comments that silence nothing are warnings
+    # --stdin-filename: this text (read from stdin) is the file at `stdin_filename`, whatever is on disk
+    stdin_filename: str | None = None
+    stdin_text: bytes | None = None
+    color: bool = False  # text: gcc's colours (see cli.terminal)
+    context: bool = False  # text: each finding's source line, a caret under it, `note:` lines for related places
+    baseline: str | None = None  # --baseline FILE: report only the findings not recorded there
+    update_baseline: bool = False  # record this run's findings in `baseline` instead
+    add_suppressions: bool = False  # write a suppression comment for each finding instead of reporting it
+    fix: bool = False  # apply the safe fixes (and the unsafe ones with `unsafe_fixes`), then report what is left
+    diff: bool = False  # print the fixes `fix` would apply, as a diff
+    unsafe_fixes: bool = False
 
 
 # a project of more files than this is not read whole for the sake of a few files
@@ -154,6 +167,21 @@ class _Configs:
 
 # -- analysis (runs in worker processes too: keep it picklable and import-light) ------
 
+# --stdin-filename: absolute path -> the text read from stdin, which stands for the file on
+# disk in this run (set by `collect`). Never cached: an editor sends each state of a buffer.
+_STDIN: dict[str, bytes] = {}
+
+
+def _read_source(path: str) -> bytes:
+    """The text a run analyses as `path`: stdin's for `--stdin-filename`, else the file's."""
+    text = _STDIN.get(path)
+    if text is not None:
+        return text
+    from lockls.files import read_bytes
+
+    return read_bytes(path)
+
+
 @dataclass
 class _Task:
     path: str
@@ -169,10 +197,8 @@ def _analyze_one(task: _Task, cache, verbose: bool) -> tuple[FileResult, list[st
     Returns the result and messages for the main process to print (workers
     must not write to stderr themselves: their lines would interleave)."""
     log: list[str] = []
-    from lockls.files import read_bytes
-
     try:
-        source = read_bytes(task.path)
+        source = _read_source(task.path)
     except OSError as e:
         return FileResult(path=task.path, error=f"cannot read file: {e.strerror or e}"), log
     try:
@@ -184,7 +210,7 @@ def _analyze_one(task: _Task, cache, verbose: bool) -> tuple[FileResult, list[st
 
             log.append(traceback.format_exc().rstrip())
         return FileResult(path=task.path, error=message), log
-    if cache is not None:
+    if cache is not None and task.path not in _STDIN:
         from lockls.engine.cache import entry_key
 
         # Keyed by the bytes analysed here, so a file edited since the lookup
@@ -194,8 +220,10 @@ def _analyze_one(task: _Task, cache, verbose: bool) -> tuple[FileResult, list[st
 
 
 def _analyze(task: _Task, source: bytes) -> FileResult:
-    return _engine().analyze(task.path, source, task.config, contracts=(task.own, task.relevant),
-                             remember=False).file_result()
+    from lockls.cli.fixing import with_fixes
+
+    analysis = _engine().analyze(task.path, source, task.config, contracts=(task.own, task.relevant), remember=False)
+    return with_fixes(analysis.file_result(), analysis)  # the editor's fixes, for --fix and JSON
 
 
 def _contracts_one(task: _Task, cache, verbose: bool, again: bool) -> tuple[str, object, list[str]]:
@@ -203,10 +231,8 @@ def _contracts_one(task: _Task, cache, verbose: bool, again: bool) -> tuple[str,
     an inference round. A file that cannot be read or parsed has none; the
     analysis pass reports the problem."""
     log: list[str] = []
-    from lockls.files import read_bytes
-
     try:
-        source = read_bytes(task.path)
+        source = _read_source(task.path)
     except OSError:
         return task.path, None, log
     try:
@@ -219,7 +245,7 @@ def _contracts_one(task: _Task, cache, verbose: bool, again: bool) -> tuple[str,
             log.append(f"lockls: {printable(task.path)}: cannot read its contracts: {type(e).__name__}: "
                        f"{printable(str(e))}")
         return task.path, None, log
-    if cache is not None and not again:
+    if cache is not None and not again and task.path not in _STDIN:
         from lockls.engine.cache import content_hash, data_key
         from lockls.engine.project import encode
 
@@ -342,7 +368,7 @@ class _Pool:
         self.processes: dict[int, object] = {}
         for k in range(workers):
             parent, child = context.Pipe()
-            process = context.Process(target=_serve, args=(child, cache_dir, verbose), daemon=True)
+            process = context.Process(target=_serve, args=(child, cache_dir, verbose, dict(_STDIN)), daemon=True)
             process.start()
             child.close()
             self.conns[k], self.processes[k] = parent, process
@@ -444,9 +470,10 @@ class _Pool:
         self.conns.clear()
 
 
-def _serve(conn, cache_dir: str | None, verbose: bool) -> None:
+def _serve(conn, cache_dir: str | None, verbose: bool, stdin: dict[str, bytes] | None = None) -> None:
     """A worker process: run the chunks received on `conn` until None."""
     _worker_init()
+    _STDIN.update(stdin or {})  # (a spawned worker does not inherit it)
     _forget_trees()
     while True:
         try:
@@ -470,6 +497,9 @@ def _worker_init() -> None:
 
 def collect(options: CheckOptions, log: Callable[[str], None]) -> CheckReport:
     """Find, configure, look up or analyse every file; return the filtered findings."""
+    _STDIN.clear()
+    if options.stdin_filename is not None:
+        _STDIN[os.path.abspath(options.stdin_filename)] = options.stdin_text or b""
     configs = _Configs(options.config)
     files = _files_to_check(options, configs, log)
     if not files:
@@ -518,6 +548,11 @@ def collect(options: CheckOptions, log: Callable[[str], None]) -> CheckReport:
 
 
 def _files_to_check(options: CheckOptions, configs: _Configs, log: Callable[[str], None]) -> list[SourceFile]:
+    if options.stdin_filename is not None:  # the one file checked; it need not exist on disk
+        if os.path.isdir(options.stdin_filename):
+            raise UsageError(f"lockls: error: --stdin-filename: {printable(options.stdin_filename)} is a directory")
+        path = os.path.abspath(options.stdin_filename)
+        return [SourceFile(path, os.path.normpath(options.stdin_filename), configs.for_file(path))]
     files = []
     unreadable: list = []
     found = expand_paths(options.paths or (".",), unreadable, options.respect_ignore_files)
@@ -621,10 +656,8 @@ class _Plan:
 
     def source(self, path: str) -> bytes | None:
         if path not in self._sources:
-            from lockls.files import read_bytes
-
             try:
-                self._sources[path] = read_bytes(path)
+                self._sources[path] = _read_source(path)
             except OSError:
                 self._sources[path] = None
         return self._sources[path]
@@ -635,11 +668,12 @@ class _Plan:
 
         for file in self.files:
             try:
-                if self.cache is not None:
+                if self.cache is not None or file.path in _STDIN:
                     source = self.source(file.path)
                     if source is not None:
                         self.sizes[file.path] = len(source)
-                        self.hashes[file.path] = content_hash(source)
+                        if file.path not in _STDIN:  # no hash: stdin's text is neither looked up nor cached
+                            self.hashes[file.path] = content_hash(source)
                 else:
                     self.sizes[file.path] = os.path.getsize(file.path)
             except OSError:
@@ -783,9 +817,9 @@ def _log_file(log: Callable[[str], None], file: SourceFile, result: FileResult, 
 
 
 def _filtered(findings: Iterable[Finding], config, options: CheckOptions) -> Iterable[Finding]:
-    enabled = options.select if options.select is not None else frozenset(getattr(config, "select", RULES))
     for finding in findings:
-        if finding.rule not in enabled or finding.rule in options.ignore:
+        # the selection, less what `[per-file-ignores]` turns off in the finding's file
+        if finding.rule not in config.selected_rules(finding.path, options.select) or finding.rule in options.ignore:
             continue
         yield replace(finding, severity=config.severity(finding.rule))  # severity is applied here, once
 
@@ -806,17 +840,23 @@ def run_check(options: CheckOptions, stdout: TextIO | None = None, stderr: TextI
     def log(message: str) -> None:
         print(message, file=stderr)
 
+    from lockls.cli import adoption
+
     try:
+        baselined = adoption.load_baseline(options)  # before the analysis: a bad file fails fast
         report = collect(options, log)
+        if options.fix:
+            report = adoption.fix(options, report, baselined, lambda: collect(options, log), stderr)
+        shown = adoption.shown(options, report, baselined, _quoted_source)
     except UsageError as e:
         print(str(e), file=stderr)
         return 2
 
-    from lockls.report.formats import relative_to_cwd, render, render_summary
+    from lockls.report.formats import render, render_summary
 
     # Paths relative to the cwd when under it, else as the user typed them.
-    display = relative_to_cwd(outside=report.given)
-    findings = sorted(report.findings, key=lambda f: (display(f.path), *f.sort_key()[1:]))
+    display = shown.display
+    findings = shown.findings
     errors = [(r.path, r.error) for r in report.results if r.error is not None]
     for path, error in errors:
         print(f"{printable(display(path))}: error: {printable(error)}", file=stderr)
@@ -824,6 +864,12 @@ def run_check(options: CheckOptions, stdout: TextIO | None = None, stderr: TextI
         for line, warning in result.warnings:
             print(f"{printable(display(result.path))}:{line}: warning: {warning}", file=stderr)
 
+    if options.update_baseline or options.add_suppressions or options.diff:  # instead of a report
+        try:
+            return adoption.write(options, report, shown, lambda text: write_text(stdout, text), stderr)
+        except UsageError as e:
+            print(str(e), file=stderr)
+            return 2
     unused = [(result.path, line, message) for result in report.results if options.report_unused_suppressions
               for line, message in result.unused]
     for path, line, message in unused:
@@ -834,6 +880,10 @@ def run_check(options: CheckOptions, stdout: TextIO | None = None, stderr: TextI
         from lockls.report.formats import render_statistics
 
         write_text(stdout, render_statistics(options.fmt, findings))
+    elif options.fmt == "text" and (options.color or options.context):
+        from lockls.report.formats import render_text
+
+        write_text(stdout, render_text(findings, display, _quoted_source if options.context else None, options.color))
     else:
         write_text(stdout, render(options.fmt, findings, display, errors))
     if options.lock_graph is not None:
@@ -862,21 +912,49 @@ def run_check(options: CheckOptions, stdout: TextIO | None = None, stderr: TextI
             ),
             file=stderr,
         )
+    for line in adoption.notes(options, shown):  # the baseline's counts, fixes at hand
+        print(line, file=stderr)
     status = exit_status(findings, options.fail_on)
     return 1 if unused and options.fail_on != "never" and status == 0 else status
 
 
+def _quoted_source(path: str) -> bytes | None:
+    """A file's text as analysed, for the source lines under text findings (None: unreadable)."""
+    try:
+        return _read_source(path)
+    except OSError:
+        return None
+
+
 def write_text(stream: TextIO, text: str) -> None:
-    """Write `text` as UTF-8 whatever the locale (paths and lock names may not be ASCII)."""
+    """Write `text` as UTF-8 whatever the locale (paths and lock names may not be ASCII).
+
+    A reader that went away (`lockls check | head -1`) is not an error: the rest of
+    the output is dropped and the run goes on to its exit status."""
     if not text:
         return
-    buffer = getattr(stream, "buffer", None)
-    if buffer is None:
-        stream.write(text)
-        return
-    stream.flush()
-    buffer.write(text.encode("utf-8", "surrogateescape"))
-    buffer.flush()
+    try:
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:
+            stream.write(text)
+            return
+        stream.flush()
+        buffer.write(text.encode("utf-8", "surrogateescape"))
+        buffer.flush()
+    except BrokenPipeError:
+        silence(stream)
+
+
+def silence(stream: TextIO) -> None:
+    """Point `stream`'s file descriptor at the null device, so that what is still
+    buffered, and Python's flush at exit, go nowhere instead of raising again (as the
+    Python documentation recommends for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 # -- --show-summary ---------------------------------------------------------------------

@@ -3,8 +3,11 @@ and showing a configuration.
 
 Reading a file goes: TOML text -> `tomllib` -> a table-driven validator (one
 validator per key, `_DOCUMENT` at the top) that collects every problem with its
-key path -> `_assemble` (presets merged under the user's entries, cross-references
-checked) -> `Config`. Problems get their line from `_KeyLocator`, a small scanner
+key path; the same for each file it `extends` (`_Layers`, each file's problems kept
+apart) -> `_merge` (the files' sections laid over one another, their path globs
+made relative to the configuration's directory) -> `_assemble` (presets merged
+under the user's entries, cross-references checked, a problem sent back to the file
+that wrote the entry) -> `Config`. Problems get their line from `_KeyLocator`, a small scanner
 of the TOML text, because `tomllib` forgets positions. A new section is a new
 entry in `_DOCUMENT` plus a field on `Config`.
 
@@ -35,7 +38,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 from lockls.catalogue import RULES
 from lockls.config.model import (ACTIONS, ANNOTATION_MEANINGS, CONFIG_FILE_NAMES, HELD_TESTS, MAX_LOCK_ARG, OUTCOMES,
                                  SCOPES, SEVERITIES, Config, GuardedData, LockClass, LockFunction, LockKind,
-                                 LockPattern, case_constant, is_name_glob)
+                                 LockPattern, case_constant, is_name_glob, parent_steps)
 # --------------------------------------------------------------------------- errors
 
 KeyPath = tuple[Union[str, int], ...]
@@ -65,8 +68,12 @@ class ConfigError(Exception):
 
     @classmethod
     def combine(cls, errors: Sequence["ConfigError"]) -> "ConfigError":
-        """One error standing for all of `errors` (ordered by line); its attributes are the first's."""
-        ordered = sorted(errors, key=lambda e: (e.line is None, e.line or 0))
+        """One error standing for all of `errors` (ordered by line, those of one file
+        together, the files in the order they first come); its attributes are the first's."""
+        rank: dict[str, int] = {}
+        for error in errors:
+            rank.setdefault(error.path, len(rank))
+        ordered = sorted(errors, key=lambda e: (rank[e.path], e.line is None, e.line or 0))
         if len(ordered) == 1:
             return ordered[0]
         first = ordered[0]
@@ -80,12 +87,23 @@ class ConfigError(Exception):
     def _one_line(self) -> str:
         from lockls.files import printable
 
-        where = printable(self.path) if self.line is None else f"{printable(self.path)}:{self.line}"
+        shown = printable(_shown_path(self.path))
+        where = shown if self.line is None else f"{shown}:{self.line}"
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
     def __reduce__(self):  # keep it picklable despite the keyword-rich __init__
         errors = None if self.errors == [self] else self.errors
         return (type(self), (self.path, self.line, self.key, self.message, errors))
+
+
+def _shown_path(path: str) -> str:
+    """A file's name as messages show it: relative to the current directory when under
+    it (as findings are), else as given."""
+    try:
+        relative = os.path.relpath(os.path.abspath(path))
+    except (ValueError, OSError):  # another drive (Windows); no current directory
+        return path
+    return path if relative == os.pardir or relative.startswith(os.pardir + os.sep) else relative
 
 
 def format_key(path: KeyPath) -> str:
@@ -479,9 +497,7 @@ def _unknown_key(key: str, value: Any, keys: Mapping[str, Validator], path: KeyP
     nearest valid key."""
     if _misplaced(key, value, path):
         return f"`{key}` belongs at the top level; move it above the first `[table]`"
-    close = difflib.get_close_matches(key, list(keys), n=1, cutoff=0.6)
-    hint = f"did you mean `{close[0]}`? " if close else ""
-    return f"unknown key; {hint}expected one of {_joined(keys)}"
+    return f"unknown key; {_did_you_mean(key, keys)}expected one of {_joined(keys)}"
 
 
 def _table(keys: Mapping[str, Validator]) -> Validator:
@@ -546,6 +562,50 @@ def _c_identifier_name(noun: str) -> Callable[[str, KeyPath, _Problems], bool]:
         return False
 
     return check
+
+
+def _did_you_mean(name: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`? " if close else ""
+
+
+def _extends(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    """`extends = "../.lockls.toml"` or a list of such paths -> a tuple of paths."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) and item.strip() for item in items):
+        problems.add(path, f'expected the path of a configuration file like "../.lockls.toml", or a list of them, '
+                           f'got {_got(value) if not isinstance(value, list) else "a list of other values"}')
+        return _INVALID
+    return tuple(items)
+
+
+def _per_file_ignores(value: Any, path: KeyPath, problems: _Problems) -> Any:
+    """`{ "tests/**" = ["lock-leak"] }` -> ((glob, (rule, ...)), ...), in the order written."""
+    if not isinstance(value, dict):
+        problems.add(path, f'expected a table of globs and rule lists like {{ "tests/**" = ["lock-leak"] }}, '
+                           f"got {_type_name(value)}")
+        return _INVALID
+    entries = []
+    for glob, rules in value.items():
+        key = path + (glob,)
+        if _misplaced(glob, rules, path) and not (isinstance(rules, list) and set(rules) <= set(RULES)):
+            problems.add(key, _unknown_key(glob, rules, {}, path))  # `lock-order = [...]` after the header
+            continue
+        if not glob.strip("/"):
+            problems.add(key, f'expected a glob of files like "tests/**", got {_quoted(glob)}')
+            continue
+        names = _string_list(rules, key, problems)
+        if names is _INVALID:
+            continue
+        ok = True
+        for index, name in enumerate(names):
+            if name not in RULES:
+                problems.add(key, f"unknown rule {_quoted(name)}; {_did_you_mean(name, RULES)}"
+                                  f"expected one of {_joined(RULES)}", at=key + (index,))
+                ok = False
+        if ok:
+            entries.append((glob, tuple(dict.fromkeys(names))))
+    return tuple(entries)
 
 
 def _rule_name(name: str, path: KeyPath, problems: _Problems) -> bool:
@@ -984,10 +1044,12 @@ _KINDS = _named_tables(_kind_entry, _c_identifier_name("kind name"))
 
 # The whole document, section by section. Presets use only `functions`, `kinds` and `entry-points`.
 _SECTIONS: dict[str, Validator] = {
+    "extends": _extends,
     "presets": _names_list("preset", available_presets),
     "rules": _table(
         {
             "select": _names_list("rule", lambda: tuple(RULES)),
+            "extend-select": _names_list("rule", lambda: tuple(RULES)),
             "ignore": _names_list("rule", lambda: tuple(RULES)),
             "severity": _named_tables(_one_of(SEVERITIES), _rule_name),
         }
@@ -1002,10 +1064,11 @@ _SECTIONS: dict[str, Validator] = {
     "guarded": _array_of_tables(lambda v, p, pr: _guarded_entry(v, p, pr)),
     "entry-points": lambda v, p, pr: _entry_points_entry(v, p, pr),
     "limits": _table({"function-steps": lambda v, p, pr: _positive_integer(v, p, pr)}),
+    "per-file-ignores": _per_file_ignores,
 }
 _DOCUMENT = _table(_SECTIONS)
 # the top-level keys whose values are not tables (arrays of tables are arrays)
-_TOP_LEVEL_VALUES = frozenset({"presets", "lock-order", "guarded", "locks"})
+_TOP_LEVEL_VALUES = frozenset({"extends", "presets", "lock-order", "guarded", "locks"})
 _PRESET_DOCUMENT = _table({"functions": _FUNCTIONS, "kinds": _KINDS, "entry-points": _SECTIONS["entry-points"]})
 
 
@@ -1066,6 +1129,11 @@ def _load_preset(name: str) -> _Preset:
     return _Preset(name, functions, kinds, _valid(parsed, "entry-points", {}))
 
 
+def preset_functions(name: str) -> Mapping[str, LockFunction]:
+    """The lock functions (and calls that may sleep) of the built-in preset `name`."""
+    return _load_preset(name).functions
+
+
 # -------------------------------------------------------------------------- loading
 
 
@@ -1114,6 +1182,10 @@ def _read_text(path: str) -> str:
         data = read_bytes(path, MAX_SMALL_FILE_BYTES)
     except OSError as error:
         raise ConfigError(path, None, "", f"cannot read the configuration: {error.strerror or error}") from None
+    return _decoded(data, path)
+
+
+def _decoded(data: bytes, path: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -1122,25 +1194,261 @@ def _read_text(path: str) -> str:
 
 
 def load_config(path: str) -> Config:
-    """Read, validate and merge (with its presets) the configuration file at `path`."""
-    return config_from_text(_read_text(path), path)
+    """Read, validate and merge (with its presets and the files it extends) the
+    configuration file at `path`."""
+    return _raised(_load(path)[0])
 
 
 def config_from_text(text: str, path: str) -> Config:
     """The configuration a file at `path` holding `text` means (e.g. an unsaved editor buffer).
 
-    Raises ConfigError, naming `path`, with every problem found.
+    Raises ConfigError, naming `path` (or the extended file at fault), with every problem found.
     """
-    data = _parse_toml(text, path)
-    problems = _Problems(path, text)
-    parsed = _DOCUMENT(data, (), problems)
-    config = _assemble(parsed, os.path.abspath(path), problems)
-    problems.raise_if_any()
-    return config
+    return _raised(_from_text(text, path)[0])
 
 
-def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Problems) -> Config:
-    """Merge the validated sections over the presets they enable into a Config."""
+def _raised(result: Union[Config, ConfigError]) -> Config:
+    if isinstance(result, ConfigError):
+        raise result
+    return result
+
+
+def _load(path: str) -> tuple[Union[Config, ConfigError], tuple[str, ...]]:
+    """(the configuration of the file at `path` or why there is none, every file it was read from)."""
+    try:
+        text = _read_text(path)
+    except ConfigError as error:
+        return error, (os.path.abspath(path),)
+    return _from_text(text, path)
+
+
+def _from_text(text: str, path: str) -> tuple[Union[Config, ConfigError], tuple[str, ...]]:
+    source = os.path.abspath(path)
+    layers = _Layers()
+    layers.files.append(source)
+    layers.read(text, source)
+    files = tuple(dict.fromkeys(layers.files))
+    top = layers.layers[-1] if layers.layers and layers.layers[-1].path == source else None
+    if top is None:  # the file itself is not TOML
+        return ConfigError.combine(layers.errors), files
+    router = _Router(top.problems)
+    config = _assemble(_merge(layers.layers, os.path.dirname(source), router), source, router,
+                       bases=tuple(layer.path for layer in layers.layers[:-1]))
+    errors = layers.errors + [e for layer in layers.layers for e in layer.problems.errors]
+    if errors:  # the file's own problems first, then each extended file's (each by line)
+        rank = {name: index for index, name in enumerate(files)}
+        errors.sort(key=lambda e: rank.get(os.path.abspath(e.path), len(rank)))
+        return ConfigError.combine(errors), files
+    return config, files
+
+
+# ------------------------------------------------------------------------ extends
+
+MAX_EXTENDS_DEPTH = 10  # files extending one another in a row (a.toml -> b.toml -> ...)
+
+
+@dataclass
+class _Layer:
+    """One file of a configuration: its sections, validated, and where its problems go."""
+
+    path: str  # absolute
+    parsed: Mapping[str, Any]
+    problems: _Problems
+
+
+class _Layers:
+    """Reads a configuration file and, first, the files it extends (depth first, each
+    file once): `layers` has the extended files first and the file itself last,
+    `files` every file read or looked for (a change to any of them changes the
+    configuration), `errors` the TOML syntax errors (each layer has its other problems)."""
+
+    def __init__(self) -> None:
+        self.layers: list[_Layer] = []
+        self.errors: list[ConfigError] = []
+        self.files: list[str] = []
+
+    def read(self, text: str, path: str, trail: tuple = ()) -> None:
+        try:
+            data = _parse_toml(text, path)
+        except ConfigError as error:
+            self.errors.extend(error.errors)
+            return
+        problems = _Problems(path, text)
+        parsed = _DOCUMENT(data, (), problems)
+        for index, base in enumerate(_valid(parsed, "extends", ())):
+            at = ("extends",) if isinstance(data.get("extends"), str) else ("extends", index)
+            self._extend(base, path, trail + (path,), problems, at)
+        self.layers.append(_Layer(path, parsed, problems))
+
+    def _extend(self, base: str, path: str, trail: tuple, problems: _Problems, at: KeyPath) -> None:
+        from lockls.files import MAX_SMALL_FILE_BYTES, read_bytes
+
+        target = os.path.normpath(os.path.join(os.path.dirname(path), os.path.expanduser(base)))
+        if target in trail:
+            chain = " -> ".join(os.path.relpath(p, os.path.dirname(path)) for p in trail[trail.index(target):] + (target,))
+            problems.add(("extends",), f"{_quoted(base)} makes a cycle: {chain}", at=at)
+            return
+        if target in self.files:
+            return  # extended twice (a extends b and c, both extend d): its settings are in already
+        if len(trail) >= MAX_EXTENDS_DEPTH:
+            problems.add(("extends",), f"{_quoted(base)}: more than {MAX_EXTENDS_DEPTH} files extend one another "
+                                       f"in a row", at=at)
+            return
+        self.files.append(target)
+        try:
+            data = read_bytes(target, MAX_SMALL_FILE_BYTES)
+        except OSError as error:
+            problems.add(("extends",), f"cannot read {_quoted(base)}: {error.strerror or error}", at=at)
+            return
+        if _owned_by_someone_else(target):
+            problems.add(("extends",), f"cannot use {_quoted(base)}: owned by another user (a configuration "
+                                       "file must be owned by you or root)", at=at)
+            return
+        try:
+            text = _decoded(data, target)
+        except ConfigError as error:
+            self.errors.append(error)
+            return
+        self.read(text, target, trail)
+
+
+class _Router:
+    """Sends a problem found in the merged configuration (an unknown kind, class, ...)
+    to the file, and the key in it, that wrote the entry at fault; else to `fallback`."""
+
+    def __init__(self, fallback: _Problems) -> None:
+        self.fallback = fallback
+        self.routes: dict[KeyPath, tuple[_Problems, KeyPath]] = {}
+
+    def route(self, key: KeyPath, problems: _Problems, original: Optional[KeyPath] = None) -> None:
+        self.routes[key] = (problems, key if original is None else original)
+
+    def add(self, key: KeyPath, message: str, at: Optional[KeyPath] = None) -> None:
+        for end in range(len(key), 0, -1):
+            hit = self.routes.get(key[:end])
+            if hit is not None:
+                problems, original = hit
+                problems.add(original + key[end:], message, None if at is None else original + at[end:])
+                return
+        self.fallback.add(key, message, at)
+
+
+def _merge(layers: Sequence[_Layer], root: str, router: _Router) -> dict[str, Any]:
+    """The sections of several files (the extended ones first) as one file's, each
+    file's path globs made relative to `root`. A file's setting replaces the one of
+    a file it extends, but for: `[rules] ignore` and `extend-select`, which change
+    the rules selected so far; `[files] exclude`, `[[guarded]]`, `[[locks]]` (a
+    later file's first: the first match wins) and `[entry-points]` lists, which add;
+    and the tables of named entries (`[functions]`, `[kinds]`, `[classes]`,
+    `[annotations]`, `[rules.severity]`, `[limits]`, `[per-file-ignores]`), where an
+    entry replaces the entry of the same name, whole."""
+    merged: dict[str, Any] = {}
+    selected = list(RULES)
+    severity: dict = {}
+    named: dict[str, dict] = {"functions": {}, "kinds": {}, "classes": {}, "annotations": {}, "limits": {}}
+    exclude: list = []
+    guarded: list = []
+    locks: list = []  # (pattern, the problems of its file, its index there)
+    entry: dict = {}
+    entry_paths: Optional[tuple] = None  # the [entry-points] paths of the files that have the section
+    entry_file = ""
+    ignores: dict = {}
+    for layer in layers:
+        parsed, problems = layer.parsed, layer.problems
+
+        def rebased(globs: Iterable[str], key: KeyPath) -> tuple:
+            return tuple(_rebased_glob(g, os.path.dirname(layer.path), root, key, problems) for g in globs)
+
+        if _valid(parsed, "presets", None) is not None:
+            merged["presets"] = parsed["presets"]
+        rules = _valid(parsed, "rules", {})
+        if _valid(rules, "select", None) is not None:
+            selected = list(rules["select"])
+        selected += [r for r in _valid(rules, "extend-select", ()) if r not in selected]
+        selected = [r for r in selected if r not in _valid(rules, "ignore", ())]
+        severity.update(_valid(rules, "severity", {}))
+        files = _valid(parsed, "files", {})
+        if _valid(files, "include", None) is not None:
+            merged["include"] = rebased(files["include"], ("files", "include"))
+        exclude += [g for g in rebased(_valid(files, "exclude", ()), ("files", "exclude")) if g not in exclude]
+        for section, entries in named.items():
+            for name, value in _valid(parsed, section, {}).items():
+                if section == "functions":
+                    value = dataclasses.replace(value, origin=layer.path,
+                                                paths=rebased(value.paths, ("functions", name, "paths")))
+                entries[name] = value
+                router.route((section, name), problems)
+        if _valid(parsed, "lock-order", None) is not None:
+            merged["lock-order"] = parsed["lock-order"]
+            router.route(("lock-order",), problems)
+        locks = [(p, problems, i) for i, p in enumerate(_valid(parsed, "locks", ()))] + locks
+        guarded += [dataclasses.replace(g, origin=layer.path, paths=rebased(g.paths, ("guarded", i, "paths")))
+                    for i, g in enumerate(_valid(parsed, "guarded", ())) if g is not _INVALID]
+        points = _valid(parsed, "entry-points", None)
+        if points is not None:
+            paths = rebased(points.get("paths", ()), ("entry-points", "paths"))
+            if entry_paths is not None and paths != entry_paths:
+                problems.add(("entry-points", "paths") if "paths" in points else ("entry-points",),
+                             f"the [entry-points] of {os.path.relpath(entry_file, os.path.dirname(layer.path))} apply to "
+                             f"{'other files' if entry_paths else 'every file'}; files that extend one another "
+                             "must give their [entry-points] the same paths")
+            entry_paths, entry_file = paths, layer.path
+            for key, values in points.items():
+                if key != "paths":
+                    entry[key] = entry.get(key, ()) + values
+        for glob, rules_off in _valid(parsed, "per-file-ignores", ()):
+            ignores[rebased((glob,), ("per-file-ignores", glob))[0]] = rules_off
+    merged["rules"] = {"select": tuple(selected), "severity": severity}
+    merged["files"] = {"include": merged.pop("include", ()), "exclude": tuple(exclude)}
+    merged.update((section, entries) for section, entries in named.items() if entries)
+    for index, (_, problems, original) in enumerate(locks):
+        router.route(("locks", index), problems, ("locks", original))
+    merged["locks"] = tuple(pattern for pattern, _, _ in locks)
+    merged["guarded"] = tuple(guarded)
+    if entry_paths is not None:
+        merged["entry-points"] = {**entry, **({"paths": entry_paths} if entry_paths else {})}
+    merged["per-file-ignores"] = tuple(ignores.items())
+    return merged
+
+
+_GLOB_CHARACTER = re.compile(r"([*?\[])")
+
+
+def _rebased_glob(glob: str, directory: str, root: str, key: KeyPath, problems: _Problems) -> str:
+    """A path glob written in a file of `directory`, as the same glob relative to `root`
+    (the configuration's directory): `src/**` written in `../base.toml` is
+    `../src/**`, `*.gen.c` is `../**/*.gen.c`; one written in `sub/base.toml` is
+    `/sub/src/**` (see `Config.is_included` for globs starting with `../`)."""
+    if directory == root:
+        return glob
+    try:
+        prefix = os.path.relpath(directory, root).split(os.sep)
+    except ValueError:  # another drive (Windows)
+        problems.add(key, f"{_quoted(glob)} is written in a file on another drive than the configuration it "
+                          "is used in; expected the files on one drive")
+        return glob
+    ups, rest = parent_steps(glob)
+    segments = [s for s in rest.split("/") if s] if ups else glob.strip("/").split("/")
+    if not ups and not glob.startswith("/") and len(segments) == 1:
+        segments = ["**"] + segments  # a bare name matches at any depth below its own directory
+    prefix = [p if p == os.pardir else _GLOB_CHARACTER.sub(r"[\1]", p) for p in prefix]
+    for _ in range(ups):
+        if prefix and prefix[-1] != os.pardir:
+            prefix.pop()
+        else:
+            prefix.append(os.pardir)
+    ups = len(prefix) if all(p == os.pardir for p in prefix) else 0
+    names = root.replace(os.sep, "/").split("/")[-ups:] if ups else []
+    if ups and len(segments) > ups and segments[:ups] == names and not any(_GLOB_CHARACTER.search(s) for s in segments[:ups]):
+        prefix, segments = [], segments[ups:]  # `../sub/src/**` used in sub/ is `/src/**`
+    out = "/".join(prefix + segments)
+    return out if out.startswith(os.pardir) else "/" + out
+
+
+def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: Union[_Problems, _Router],
+              bases: tuple = ()) -> Config:
+    """Merge the validated sections (of one file, or of several: see `_merge`) over the
+    presets they enable into a Config."""
     presets = _valid(parsed, "presets", available_presets())
     functions: dict[str, LockFunction] = {}
     kinds: dict[str, LockKind] = {}
@@ -1161,7 +1469,7 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
     kinds.update(_valid(parsed, "kinds", {}))
     # the project's entry replaces a preset's (outside its `paths`, the preset's applies)
     fallbacks = {n: functions[n] for n, f in user_functions.items() if f.paths and n in functions}
-    functions.update((n, dataclasses.replace(f, origin=source)) for n, f in user_functions.items())
+    functions.update((n, dataclasses.replace(f, origin=f.origin or source)) for n, f in user_functions.items())
     _check_kind_references(user_functions, user_locks, kinds, problems)
 
     classes = _valid(parsed, "classes", {})
@@ -1177,7 +1485,7 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
         if cls.needs is not None and cls.needs not in classes:
             problems.add(("classes", cls.name, "needs"), f"unknown class {_quoted(cls.needs)}; define it under [classes.{cls.needs}]")
     rules = _valid(parsed, "rules", {})
-    select = _valid(rules, "select", tuple(RULES))
+    select = frozenset(_valid(rules, "select", tuple(RULES))) | frozenset(_valid(rules, "extend-select", ()))
     ignore = _valid(rules, "ignore", ())
     files = _valid(parsed, "files", {})
     return Config(
@@ -1186,7 +1494,7 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
         functions=functions,
         kinds=kinds,
         locks=tuple(pattern for pattern in user_locks if pattern is not _INVALID),
-        select=frozenset(select) - frozenset(ignore),
+        select=select - frozenset(ignore),
         severities={**RULES, **_valid(rules, "severity", {})},
         include=_valid(files, "include", ()),
         exclude=_valid(files, "exclude", ()),
@@ -1194,8 +1502,8 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
         annotations=_valid(parsed, "annotations", {}),
         classes=_valid(parsed, "classes", {}),
         lock_order=tuple(_valid(parsed, "lock-order", ())),
-        guarded=tuple(dataclasses.replace(g, origin=source, configured=True) for g in _valid(parsed, "guarded", ())
-                      if g is not _INVALID),
+        guarded=tuple(dataclasses.replace(g, origin=g.origin or source, configured=True)
+                      for g in _valid(parsed, "guarded", ()) if g is not _INVALID),
         entry_points=tuple(dict.fromkeys(entry.get("functions", ()))),
         entry_tables=tuple(dict.fromkeys(entry.get("tables", ()))),
         entry_table_macros=tuple(dict.fromkeys(entry.get("table-macros", ()))),
@@ -1204,6 +1512,8 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: _Probl
         entry_fallback=_entry_fields(preset_entry) if entry_paths else {},
         function_steps=_valid(_valid(parsed, "limits", {}), "function-steps", 0),
         fallbacks=fallbacks,
+        per_file_ignores=tuple(_valid(parsed, "per-file-ignores", ())),
+        bases=bases,
     )
 
 
@@ -1268,10 +1578,11 @@ def _directory_of(path: str) -> str:
 
 # Caches for config_for. The language server calls it for every analysis, so the
 # walk up the tree is done once per directory, and a file is re-read only when its
-# (mtime_ns, size) changes. clear_config_cache() forgets both (e.g. when a config
-# file is created where there was none).
+# (mtime_ns, size), or that of a file it extends, changes. clear_config_cache()
+# forgets both (e.g. when a config file is created where there was none).
 _CONFIG_FILE_BY_DIR: dict[str, Optional[str]] = {}
-_LOADED: dict[str, tuple[tuple[int, int], Union[Config, ConfigError]]] = {}
+# config file -> (the files it was read from, their stamps, the configuration or its error)
+_LOADED: dict[str, tuple[tuple[str, ...], tuple, Union[Config, ConfigError]]] = {}
 
 
 def config_for(path: str, explicit: Optional[str] = None) -> Config:
@@ -1293,21 +1604,22 @@ def config_for(path: str, explicit: Optional[str] = None) -> Config:
 
 def _load_cached(config_file: str) -> Config:
     key = os.path.abspath(config_file)
-    try:
-        status = os.stat(key)
-    except OSError:
+    if _stamp(key) is None:
         return load_config(config_file)  # raises the ConfigError saying why
-    stamp = (status.st_mtime_ns, status.st_size)
     cached = _LOADED.get(key)
-    if cached is None or cached[0] != stamp:
-        try:
-            result: Union[Config, ConfigError] = load_config(config_file)
-        except ConfigError as error:
-            result = error
-        cached = _LOADED[key] = (stamp, result)
-    if isinstance(cached[1], ConfigError):
-        raise cached[1]
-    return cached[1]
+    if cached is None or tuple(map(_stamp, cached[0])) != cached[1]:
+        result, files = _load(key)
+        cached = _LOADED[key] = (files, tuple(map(_stamp, files)), result)
+    return _raised(cached[2])
+
+
+def _stamp(path: str) -> Optional[tuple[int, int]]:
+    """What tells that a file changed: its (mtime_ns, size); None when it is not there."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (status.st_mtime_ns, status.st_size)
 
 
 def clear_config_cache() -> None:
@@ -1348,6 +1660,8 @@ def show_config(config: Config) -> str:
     config = config.unscoped()  # every entry, whatever its `paths`
     origin = "built-in defaults" if config.source is None else config.source
     lines = [f"# Effective lockls configuration (from {origin}).", f"presets = {toml_value(list(config.presets))}", ""]
+    if config.bases:  # spelt out below: the output extends nothing
+        lines.insert(1, f"# Extends {', '.join(config.bases)} (merged in below).")
     lines += ["[rules]", f"select = {toml_value(_rule_order(config.select))}", ""]
     lines += ["[rules.severity]"]
     lines += [f"{toml_key(rule)} = {toml_value(config.severity(rule))}" for rule in _rule_order(config.severities)]
@@ -1355,6 +1669,9 @@ def show_config(config: Config) -> str:
     if config.root is not None:
         lines.append(f"# relative to {config.root}")
     lines += [f"include = {toml_value(list(config.include))}", f"exclude = {toml_value(list(config.exclude))}"]
+    if config.per_file_ignores:
+        lines += ["", "[per-file-ignores]"]
+        lines += [f"{toml_key(glob)} = {toml_value(list(rules))}" for glob, rules in config.per_file_ignores]
     if config.lock_order:
         lines.insert(1, f"lock-order = {toml_value(list(config.lock_order))}")
     for name in sorted(config.classes):
@@ -1408,8 +1725,7 @@ def show_config(config: Config) -> str:
         lines.append("")
         if name in origins:
             lines.append(f"# from preset {origins[name]}")
-        lines.append(f"[functions.{toml_key(name)}]")
-        lines += [f"{toml_key(key)} = {toml_value(value)}" for key, value in _function_fields(config.functions[name])]
+        lines += show_function(name, config.functions[name])
     for pattern in config.locks:
         lines += ["", "[[locks]]", f"match = {toml_value(pattern.match)}"]
         if pattern.kind is not None:
@@ -1417,6 +1733,12 @@ def show_config(config: Config) -> str:
         if pattern.recursive is not None:
             lines.append(f"recursive = {toml_value(pattern.recursive)}")
     return "\n".join(lines) + "\n"
+
+
+def show_function(name: str, function: LockFunction) -> list[str]:
+    """A `[functions.NAME]` table as a configuration file writes it, line by line."""
+    return [f"[functions.{toml_key(name)}]"] + [f"{toml_key(key)} = {toml_value(value)}"
+                                                 for key, value in _function_fields(function)]
 
 
 def _rule_order(rules: Iterable[str]) -> list[str]:

@@ -14,7 +14,9 @@ constant's name such as "thrd_success". `failure` defaults to the complement of
 `success`.
 
 Function names may be globs (`do_item_*`: see `FunctionTable`), and entries may be
-limited to some files (`paths`: see `Config.for_file`).
+limited to some files (`paths`: see `Config.for_file`). Path globs are relative to
+the configuration's directory, or to one above it when they start with `../` (see
+`path_matcher`); `[per-file-ignores]` turns rules off by path (`Config.selected_rules`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import fnmatch
 import functools
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
@@ -240,6 +243,10 @@ class Config:
     # only the presets' do (`entry_fallback`: the entry_* fields they fill)
     entry_paths: tuple = ()
     entry_fallback: Mapping[str, tuple] = field(default_factory=dict)
+    # `[per-file-ignores]`: (glob, rule names), the rules not reported in the files a glob matches
+    # (filtered after the analysis, like `select`: not part of the fingerprint)
+    per_file_ignores: tuple = ()
+    bases: tuple = ()  # the files `source` extends (absolute), in the order they were laid under it
 
     def __post_init__(self) -> None:
         # a function name may be a glob (`[functions."do_item_*"]`): look names up through a
@@ -304,10 +311,10 @@ class Config:
         scoped, guarded = self._scoped
         if not scoped and not guarded and not self.entry_paths:
             return self
-        relative = relative_posix(path, self.root)
+        matches = path_matcher(path, self.root)
 
         def applies(paths: tuple) -> bool:
-            return relative is not None and any(glob_matches(p, relative) for p in paths)
+            return any(map(matches, paths))
 
         active = (frozenset(n for n in scoped if applies(self.functions[n].paths)),
                   frozenset(i for i in guarded if applies(self.guarded[i].paths)),
@@ -340,12 +347,30 @@ class Config:
         """Whether `path` is analysed under the include/exclude globs (see `glob_matches`)."""
         if not self.include and not self.exclude:
             return True
-        relative = relative_posix(path, self.root)
-        if relative is None:  # outside the project: the globs do not speak about it
-            return not self.include
-        if self.include and not any(glob_matches(g, relative) for g in self.include):
+        matches = path_matcher(path, self.root)  # (a file outside the project: the globs do not speak about it)
+        if self.include and not any(map(matches, self.include)):
             return False
-        return not any(glob_matches(g, relative) for g in self.exclude)
+        return not any(map(matches, self.exclude))
+
+    def ignored_rules(self, path: str) -> frozenset:
+        """The rules `[per-file-ignores]` turns off in the file `path`."""
+        if not self.per_file_ignores:
+            return frozenset()
+        known = self.__dict__.setdefault("_ignored_rules", {})
+        rules = known.get(path)
+        if rules is None:
+            matches = path_matcher(path, self.root)
+            rules = frozenset(rule for glob, names in self.per_file_ignores if matches(glob) for rule in names)
+            if len(known) >= 4096:  # (one per file of a run: bounded all the same)
+                known.clear()
+            known[path] = rules
+        return rules
+
+    def selected_rules(self, path: str, select: Optional[frozenset] = None) -> frozenset:
+        """The rules whose findings are reported in the file `path`: `select` (the command
+        line's or the editor's choice) or else the configuration's, without those
+        `[per-file-ignores]` turns off there. `--check` and the language server both ask this."""
+        return (self.select if select is None else frozenset(select)) - self.ignored_rules(path)
 
     def is_entry_point(self, function: str) -> bool:
         """Whether `function` starts with no lock held (listed, matched by a glob, or
@@ -387,6 +412,44 @@ class Config:
 
 
 _FINGERPRINT_SCHEMA = 1  # bump when the meaning of a config changes without its text
+
+
+def parent_steps(glob: str) -> tuple[int, str]:
+    """(how many leading `../` a path glob has, the rest): `../src/**` is (1, "src/**").
+    Such a glob is anchored to that directory above the configuration's: the globs of an
+    extended file above it are written so (see `load._rebased_glob`)."""
+    if not glob.startswith(("..", "/..")):
+        return 0, glob
+    segments = glob.lstrip("/").split("/")
+    ups = 0
+    while ups < len(segments) and segments[ups] == os.pardir:
+        ups += 1
+    return (ups, "/".join(segments[ups:])) if ups else (0, glob)
+
+
+def path_matcher(path: str, root: Optional[str]):
+    """A test of whether a path glob (`include`, `exclude`, `paths`, `per-file-ignores`)
+    relative to `root` matches the file `path`. A glob starting with `../` speaks of the
+    directory that many levels above `root` (anchored there); a file outside the
+    directory a glob speaks of never matches it."""
+    relative: dict[int, Optional[str]] = {}
+
+    def matches(glob: str) -> bool:
+        ups, rest = parent_steps(glob)
+        if ups not in relative:
+            base = root
+            for _ in range(ups):
+                base = os.path.dirname(base) if base else base
+            relative[ups] = relative_posix(path, base)
+        where = relative[ups]
+        if where is None:
+            return False
+        if not ups:
+            return glob_matches(glob, where)
+        return glob_matches("/" + rest, where) if rest.strip("/") else True
+
+    return matches
+
 
 _NAME_GLOB_CHARS = ("*", "?", "[")
 

@@ -2,7 +2,9 @@
 
 Owns the hover texts: on a `lockls: ignore[...]` comment, the documentation of the
 rules it silences; on the name of a function lockls summarised or was told about,
-what it does to its caller's locks and why; on a lock call, the lock, its kind and every place the function
+what it does to its caller's locks and why; on a lock call, the lock, its kind, the local
+aliases that make it the same lock as another expression (`host = p`, with links to their
+lines when the client renders Markdown) and every place the function
 takes or drops it; on guarded data, its guard and where that was declared; in an
 entry point, that it starts with no lock held; anywhere in a function body, the
 locks held there (computed by `lsp_probe`). Asks the session for analyses, changes nothing else in it.
@@ -19,6 +21,7 @@ from lsprotocol import types as T
 from lockls.syntax import nodes as syntax
 from lockls.config import Config, LockFunction
 from lockls.lsp.documents import Document
+from lockls.lowering.lockexpr import canonical, key_of, spelled_key
 from lockls.report.related import related_locations
 from lockls.ir.events import Access, Release, Return, TryAcquire
 from lockls.engine.driver import FileAnalysis, Slot
@@ -33,6 +36,10 @@ if TYPE_CHECKING:
     from lockls.lsp.session import Session
 
 _SUPPRESS = re.compile(r"lockls:\s*ignore(?:\[([^\]\n]*)\])?")
+_ROOT = re.compile(r"^[A-Za-z_]\w*")
+_SPACE = re.compile(r"\s+")
+# values that name no object: an alias may also be set to one of them (`struct vm *held = NULL;`)
+_NO_OBJECT = frozenset(("NULL", "0", "nullptr", "((void *)0)", "((void*)0)"))
 
 
 def hover(session: Session, uri: str, line: int, character: int) -> Optional[T.Hover]:
@@ -105,6 +112,9 @@ def _call_hover(session: Session, doc: Document, slot: Slot, call, config: Confi
     recursive = " (recursive)" if kind is not None and kind.recursive else ""
     lines = [f"**`{ev.written}`** — `{name}` {action} it", "",
              f"- lock: `{ev.key}`", f"- kind: `{kind_name}`{recursive}"]
+    alias = _alias_note(session, doc, slot, ev)
+    if alias:
+        lines.insert(3, alias)
     # a release carries no class: the acquires of the same lock in the function do
     lock_class = getattr(ev, "lock_class", None) or next(
         (o.lock_class for o in lock_events(slot) if getattr(o, "key", None) == ev.key and getattr(o, "lock_class", None)), None)
@@ -123,6 +133,31 @@ def _call_hover(session: Session, doc: Document, slot: Slot, call, config: Confi
         lines.append(f"- in `{slot.name}`:")
         lines.extend(sites)
     return "\n".join(lines)
+
+
+def _alias_note(session: Session, doc: Document, slot: Slot, ev) -> str:
+    """`- same lock as `p->lock`: `host = p` at line 616` when the lock is written through
+    local aliases (`lockexpr.key_of` followed them), each assignment with its line."""
+    key = spelled_key(ev.written)
+    if key == ev.key:
+        return ""
+    assigned: dict[str, list] = {}  # name -> its assignments' values, NULL aside
+    for _, caps in syntax.matches("aliases", slot.body):
+        value = caps["value"][0]
+        if syntax.text(value, doc.source) not in _NO_OBJECT:
+            assigned.setdefault(syntax.text(caps["name"][0], doc.source), []).append(value)
+    steps = []
+    while key != ev.key and len(steps) < 8:
+        root = _ROOT.match(key)
+        values = assigned.get(root.group(0)) if root is not None else None
+        if not values or len(values) != 1:
+            return ""  # not an alias the analysis follows: say nothing rather than guess
+        value = values[0]
+        line = doc.position_of(value.start_byte, session.encoding)[0] + 1
+        where = f"[line {line}]({doc.uri}#L{line})" if session.hover_markdown else f"line {line}"
+        steps.append(f"`{root.group(0)} = {_SPACE.sub(' ', syntax.text(value, doc.source))}` at {where}")
+        key = key_of(canonical(value, doc.source)) + key[root.end():]
+    return f"- same lock as `{ev.key}`: " + ", ".join(steps) if key == ev.key else ""
 
 
 def _guard_hover(session: Session, doc: Document, slot: Slot, offset: int, config: Config) -> str:

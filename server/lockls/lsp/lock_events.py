@@ -14,8 +14,9 @@ from __future__ import annotations
 from lockls.syntax import nodes as syntax
 from lockls.config import Config
 from lockls.lsp.documents import Document
-from lockls.ir.events import Acquire, Release, Return, TryAcquire
+from lockls.ir.events import Return
 from lockls.engine.driver import Slot
+from lockls.report.quickfixes import function_lock_events
 from lockls.lsp.probe import PROBE
 
 
@@ -23,21 +24,8 @@ def lock_events(slot: Slot) -> list:
     """Every lock/return event of the function, in source order (sites in analysed-text
     offsets); computed once per analysis result, which every keystroke may reuse."""
     if slot.entry.lock_events is None:
-        slot.entry.lock_events = _lock_events(slot.result.cfg)
+        slot.entry.lock_events = function_lock_events(slot.result.cfg)
     return slot.entry.lock_events
-
-
-def _lock_events(cfg) -> list:
-    if cfg is None:
-        return []
-    seen, out = set(), []
-    for block in cfg.blocks:
-        for ev in block.events:
-            if isinstance(ev, (Acquire, TryAcquire, Release, Return)) and id(ev) not in seen:
-                seen.add(id(ev))
-                out.append(ev)
-    out.sort(key=lambda e: e.site.start_byte)
-    return out
 
 
 def event_at(slot: Slot, start: int, end: int):

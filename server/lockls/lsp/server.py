@@ -24,6 +24,8 @@ from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 from pygls.protocol.language_server import lsp_method
 
 from lockls import __version__
+from lockls.lsp.code_actions import FIX_ALL
+from lockls.lsp.progress import IndexProgress
 from lockls.lsp.session import Session
 from lockls.lsp.transport import serve
 from lockls.lsp.uris import is_config_uri, path_to_uri, uri_to_path
@@ -114,6 +116,7 @@ class LocklsServer(LanguageServer):
         self.pending: dict[str, asyncio.TimerHandle] = {}
         self.last_cost = 0.0
         self.watch_registered = False
+        self.index_roots: list[str] = []  # the workspace folders, indexed from `initialized` on
 
     def start_io(self, stdin: Optional[BinaryIO] = None, stdout: Optional[BinaryIO] = None):
         """pygls' `_start_io_async`, reading with our transport.serve instead of pygls' `io_.run_async`:
@@ -182,6 +185,28 @@ class LocklsServer(LanguageServer):
             return
         for uri in stale:
             self.schedule(uri)
+        if stale:
+            self.refresh_inlay_hints()
+
+    def refresh_inlay_hints(self, were_shown: bool = False) -> None:
+        """The held-lock hints may have changed beyond the edited text: ask the client again."""
+        if (self.session.held_lock_hints or were_shown) and self.session.inlay_hint_refresh:
+            self.workspace_inlay_hint_refresh(None)
+
+    def index_progress(self):
+        """The index's progress callback (from its thread): `$/progress` when the client shows it."""
+        if not self.session.work_done_progress:
+            return None
+
+        def create(token: str, answered) -> None:
+            future = self.protocol.send_request(T.WINDOW_WORK_DONE_PROGRESS_CREATE,
+                                                T.WorkDoneProgressCreateParams(token=token))
+            future.add_done_callback(lambda f: answered(not f.cancelled() and f.exception() is None))
+
+        progress = IndexProgress(create, lambda token, value: self.protocol.notify(
+            T.PROGRESS, T.ProgressParams(token=token, value=value)))
+        loop = asyncio.get_running_loop()
+        return lambda done, total, stage: loop.call_soon_threadsafe(progress.update, done, total, stage)
 
 
 server = LocklsServer()
@@ -194,16 +219,19 @@ def initialize(ls: LocklsServer, params: T.InitializeParams):
         root = params.workspace_folders[0].uri
     ls.session.root = uri_to_path(root) if root else None
     ls.session.apply_settings(params.initialization_options)
+    ls.session.client_capabilities(params.capabilities)
     # the other files' contracts (annotated prototypes, wrappers), indexed in the background
+    # from `initialized` on (its progress may be shown only then)
     roots = [uri_to_path(f.uri) for f in params.workspace_folders or ()] or ([ls.session.root] if ls.session.root else [])
-    loop = asyncio.get_running_loop()
-    ls.session.start_index([r for r in roots if r], lambda: loop.call_soon_threadsafe(ls.project_updated))
+    ls.index_roots = [r for r in roots if r]
     caps = params.capabilities.workspace
     ls.watch_registered = bool(caps and caps.did_change_watched_files and caps.did_change_watched_files.dynamic_registration)
 
 
 @server.feature(T.INITIALIZED)
 def initialized(ls: LocklsServer, params):
+    loop = asyncio.get_running_loop()
+    ls.session.start_index(ls.index_roots, lambda: loop.call_soon_threadsafe(ls.project_updated), ls.index_progress())
     if ls.watch_registered:
         watchers = [T.FileSystemWatcher(glob_pattern="**/.lockls.toml"), T.FileSystemWatcher(glob_pattern="**/lockls.toml")]
         if ls.session.index is not None:  # C files changed outside the editor: their contracts
@@ -275,9 +303,11 @@ def did_change_watched_files(ls: LocklsServer, params: T.DidChangeWatchedFilesPa
 
 @server.feature(T.WORKSPACE_DID_CHANGE_CONFIGURATION)
 def did_change_configuration(ls: LocklsServer, params: T.DidChangeConfigurationParams):
+    hints = ls.session.held_lock_hints
     ls.session.apply_settings(params.settings)
     ls.session.config_changed()
     ls.reanalyse_all()
+    ls.refresh_inlay_hints(were_shown=hints)  # shown, hidden, or under another configuration, at once
 
 
 @server.feature(T.TEXT_DOCUMENT_HOVER)
@@ -299,12 +329,21 @@ def highlight(ls: LocklsServer, params: T.DocumentHighlightParams):
 
 
 @server.feature(T.TEXT_DOCUMENT_CODE_ACTION,
-                T.CodeActionOptions(code_action_kinds=[T.CodeActionKind.QuickFix], resolve_provider=False))
+                T.CodeActionOptions(code_action_kinds=[T.CodeActionKind.QuickFix, FIX_ALL], resolve_provider=False))
 def code_action(ls: LocklsServer, params: T.CodeActionParams):
     try:
         return ls.session.code_actions(params.text_document.uri, params.range, params.context.only)
     except Exception:
         log.exception("codeAction")
+        return None
+
+
+@server.feature(T.TEXT_DOCUMENT_INLAY_HINT, T.InlayHintOptions(resolve_provider=False))
+def inlay_hint(ls: LocklsServer, params: T.InlayHintParams):
+    try:
+        return ls.session.inlay_hints(params.text_document.uri, params.range)
+    except Exception:
+        log.exception("inlayHint")
         return None
 
 

@@ -11,7 +11,8 @@ the workspace index (`workspace.py`: the contracts of the project's other files)
 its own and takes the session as its first argument:
 `lsp_diagnostics` (findings and configuration errors as diagnostics), `lsp_hover`
 (with `lsp_probe`, the lock state at a position), `lsp_highlight`,
-`lsp_code_actions`; `lsp_lock_events` finds the lock calls they share.
+`lsp_code_actions`, `lsp_inlay_hints` (the locks held after each line that changes
+them); `lsp_lock_events` finds the lock calls they share.
 `server.py` only wires pygls to these methods and decides when to publish.
 Nothing here imports pygls.
 """
@@ -28,6 +29,7 @@ from lockls.lsp import code_actions as lsp_code_actions
 from lockls.lsp import diagnostics as lsp_diagnostics
 from lockls.lsp import highlight as lsp_highlight
 from lockls.lsp import hover as lsp_hover
+from lockls.lsp import inlay_hints as lsp_inlay_hints
 from lockls.syntax import nodes as syntax
 from lockls.report.related import read_source
 from lockls.config import Config, ConfigError, clear_config_cache, config_for, config_from_text, default_config
@@ -66,6 +68,11 @@ class Session:
         self.shared: dict = {}  # uri -> project.FileContracts last given to the index
         self.index_workspace = True  # read the other files of the workspace for their contracts
         self.static_memo: dict = {}  # uri -> what Engine.analyze remembers of its static functions
+        self.held_lock_hints = False  # setting inlayHints.heldLocks: the `held: ...` inlay hints
+        # what the client can do (see `client_capabilities`)
+        self.work_done_progress = False  # window/workDoneProgress/create and $/progress
+        self.inlay_hint_refresh = False  # workspace/inlayHint/refresh
+        self.hover_markdown = False  # renders Markdown in hovers (links to lines)
 
     # -- settings ------------------------------------------------------------------
 
@@ -74,10 +81,22 @@ class Session:
         self.encoding = UTF8 if UTF8 in offered else UTF16
         return self.encoding
 
+    def client_capabilities(self, caps) -> None:
+        """What the client says it can do, at `initialize` (an lsprotocol ClientCapabilities)."""
+        window = getattr(caps, "window", None)
+        self.work_done_progress = bool(window is not None and window.work_done_progress)
+        workspace = getattr(caps, "workspace", None)
+        hints = workspace.inlay_hint if workspace is not None else None
+        self.inlay_hint_refresh = bool(hints is not None and hints.refresh_support)
+        document = getattr(caps, "text_document", None)
+        hover = document.hover if document is not None else None
+        formats = [str(getattr(f, "value", f)) for f in (hover.content_format or ())] if hover is not None else []
+        self.hover_markdown = T.MarkupKind.Markdown.value in formats
+
     def apply_settings(self, options) -> None:
         """initializationOptions or didChangeConfiguration settings: {"configFile", "select",
-        "indexWorkspace"} (the last read at start-up only: it decides whether the
-        workspace is indexed for other files' contracts)."""
+        "indexWorkspace", "inlayHints": {"heldLocks"}} (indexWorkspace is read at start-up
+        only: it decides whether the workspace is indexed for other files' contracts)."""
         if not isinstance(options, dict):
             return
         if isinstance(options.get("lockls"), dict):
@@ -101,6 +120,9 @@ class Session:
                 if unknown:
                     self._message("warning", f"lockls: unknown rule(s) in settings: {', '.join(unknown)}")
                 self.select = rules & frozenset(RULES)
+        hints = options.get("inlayHints")
+        if isinstance(hints, dict) and "heldLocks" in hints:
+            self.held_lock_hints = hints.get("heldLocks") is True
 
     def _message(self, level: str, text: str) -> None:
         if text not in self._shown:
@@ -119,7 +141,7 @@ class Session:
             config = config_for(path, self.explicit_config)
         except ConfigError as error:
             source = error.path
-            self.config_problems[source] = list(error.errors)
+            self._file_problems(error.errors)
             self._message("error", f"lockls: invalid configuration, using the last good one: {error.errors[0]}")
             return self.last_good.get(os.path.abspath(source)) or default_config()
         except OSError as error:
@@ -128,6 +150,9 @@ class Session:
         if config.source is not None:
             self.last_good[config.source] = config
             self.config_problems.pop(config.source, None)
+            for base in config.bases:  # an extended file fixed (maybe unwatched): its diagnostics cleared once
+                if self.config_problems.get(base):
+                    self.config_problems[base] = []
         return config
 
     def config_changed(self) -> None:
@@ -140,6 +165,15 @@ class Session:
         for path in list(self.config_problems):
             self.config_problems[path] = []  # re-checked on the next analysis; [] clears
 
+    def _file_problems(self, errors: list, but: str = "") -> None:
+        """Record each configuration file's problems (a file may extend others, which
+        have their own), but those of the file `but` (an open buffer's)."""
+        grouped: dict[str, list] = {}
+        for problem in errors:
+            if os.path.abspath(problem.path) != but:
+                grouped.setdefault(problem.path, []).append(problem)
+        self.config_problems.update(grouped)
+
     def check_config_buffer(self, uri: str) -> None:
         doc = self.documents.get(uri)
         if doc is None:
@@ -148,7 +182,9 @@ class Session:
             config_from_text(doc.text, uri_to_path(uri))
             self.buffer_problems[uri] = []
         except ConfigError as error:
-            self.buffer_problems[uri] = list(error.errors)
+            path = os.path.abspath(uri_to_path(uri))
+            self.buffer_problems[uri] = [e for e in error.errors if os.path.abspath(e.path) == path]
+            self._file_problems(error.errors, but=path)  # (the files it extends)
             self._message("error", f"lockls: invalid configuration: {error.errors[0]}")
 
     def take_config_problems(self) -> dict[str, list]:
@@ -246,7 +282,7 @@ class Session:
             found = self._found_words(uri, doc, project) if project else None
             with self.index.busy() if self.index is not None else contextlib.nullcontext():
                 result = self.engine.analyze(uri_to_path(uri), doc.source, config, doc.tree, project=project,
-                                             found=found, select=self.select if self.select is not None else config.select,
+                                             found=found, select=config.selected_rules(uri_to_path(uri), self.select),
                                              version=doc.version, edited=doc.edited,
                                              memo=self.static_memo.setdefault(uri, {}))
         result.source = doc.source
@@ -262,14 +298,15 @@ class Session:
 
     # -- the project (contracts of the other files) ------------------------------------------
 
-    def start_index(self, roots: list, notify) -> None:
+    def start_index(self, roots: list, notify, progress=None) -> None:
         """Index the workspace folders in the background; `notify()` is called (from the
-        index's thread) whenever a configuration's project contracts change."""
+        index's thread) whenever a configuration's project contracts change, and
+        `progress(done, total, stage)` as each walk goes (see `workspace.ProjectIndex`)."""
         from lockls.lsp.workspace import ProjectIndex
 
         if self.index is not None or not roots or not self.index_workspace:
             return
-        self.index = ProjectIndex(roots, notify, self.explicit_config)
+        self.index = ProjectIndex(roots, notify, self.explicit_config, progress=progress)
         self.index.start()
 
     def _found_words(self, uri: str, doc: Document, project) -> set:
@@ -355,3 +392,6 @@ class Session:
 
     def code_actions(self, uri: str, rng: T.Range, only=None) -> Optional[list]:
         return lsp_code_actions.code_actions(self, uri, rng, only)
+
+    def inlay_hints(self, uri: str, rng: T.Range) -> list:
+        return lsp_inlay_hints.inlay_hints(self, uri, rng)

@@ -25,6 +25,11 @@ typing for `QUIET` seconds, feeds tree-sitter (which holds the GIL while it
 parses) in chunks with a pause between them, and lowers Python's thread switch
 interval while it works, so the event loop gets the GIL back within a
 millisecond.
+
+Progress: `progress(done, total, stage)` (optional) is called from the thread as
+each walk goes: stage "begin" (0 of `total` files), "report" (at most every
+`PROGRESS_EVERY` seconds), then "end", or "stopped" when a restart interrupts
+the walk; the server turns it into `$/progress` (`lsp_progress`).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ _CHUNK = 1 << 14  # bytes handed to the parser at a time (the GIL is released be
 QUIET = 0.1  # seconds without an edit before the index works again
 BUSY_WAIT = 0.05  # seconds the event loop waits for the file the index is reading before going on beside it
 SWITCH_INTERVAL = 0.001  # while indexing: how soon the event loop gets the GIL back (Python's default: 5 ms)
+PROGRESS_EVERY = 0.2  # seconds between two progress reports of a walk (the editor needs no more)
 
 
 @dataclass
@@ -61,9 +67,11 @@ class ProjectIndex:
     """The contracts of every C file of the workspace folders; see the module docstring."""
 
     def __init__(self, roots: list[str], notify: Callable[[], None] = lambda: None,
-                 explicit_config: Optional[str] = None, cache_dir: Optional[str] = None, use_cache: bool = True):
+                 explicit_config: Optional[str] = None, cache_dir: Optional[str] = None, use_cache: bool = True,
+                 progress: Optional[Callable[[int, int, str], None]] = None):
         self.roots = [os.path.abspath(r) for r in roots]
         self.notify = notify
+        self.progress = progress
         self.projects: dict[str, proj.Project] = {}  # config fingerprint -> project (replaced, never mutated)
         self.ready = False  # the first walk is complete
         self.files = 0  # files indexed (for the log and tests)
@@ -228,18 +236,38 @@ class ProjectIndex:
             found = []
         for directory, why in unreadable:
             log.warning("lockls: %s: cannot read this directory (%s); its files are not indexed", directory, why)
-        for path, _, _ in found:
-            if self._restart.is_set():
-                return False
-            seen.add(path)
-            self._pause()  # the editor first
-            self._index_file(path)
+        total, done = len(found), 0
+        self._progress(0, total, "begin")
+        reported = time.monotonic()
+        try:
+            for done, (path, _, _) in enumerate(found):
+                if self._restart.is_set():
+                    self._progress(done, total, "stopped")
+                    return False
+                if time.monotonic() - reported >= PROGRESS_EVERY:
+                    reported = time.monotonic()
+                    self._progress(done, total, "report")
+                seen.add(path)
+                self._pause()  # the editor first
+                self._index_file(path)
+        except BaseException:
+            self._progress(done, total, "stopped")  # never leave the editor's progress open
+            raise
         for path in list(self._disk):
             if path not in seen:
                 del self._disk[path]
         self.files = len(self._disk)
         log.info("lockls: indexed %d file(s) in %.2f s", self.files, time.perf_counter() - started)
+        self._progress(total, total, "end")
         return True
+
+    def _progress(self, done: int, total: int, stage: str) -> None:
+        if self.progress is None:
+            return
+        try:
+            self.progress(done, total, stage)
+        except RuntimeError:  # the event loop is gone: the server is exiting
+            pass
 
     def _pause(self) -> None:
         """Let the event loop run: wait while it analyses, and while the user types."""

@@ -53,10 +53,14 @@ class TextEdit:
 
 @dataclass(frozen=True, slots=True)
 class Fix:
-    """A suggested fix: a title and the edits that apply it."""
+    """A suggested fix: a title, the edits that apply it, whether `--fix` may apply it
+    ("safe"; "unsafe": only with `--unsafe-fixes`) and whether it is the finding's
+    preferred fix."""
 
     title: str
     edits: tuple[TextEdit, ...]
+    applicability: str = "unsafe"
+    preferred: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +151,8 @@ def finding_to_dict(f: Finding) -> dict:
         "span": _span_to(f.span),
         "function": f.function,
         "related": [[r.path, _span_to(r.span), r.message] for r in f.related],
-        "fixes": [[x.title, [[_span_to(e.span), e.new_text] for e in x.edits]] for x in f.fixes],
+        "fixes": [[x.title, [[_span_to(e.span), e.new_text] for e in x.edits], x.applicability, x.preferred]
+                  for x in f.fixes],
     }
 
 
@@ -164,8 +169,9 @@ def finding_from_dict(d: dict) -> Finding:
                       for p, s, m in _typed(d["related"], list, "related")),
         fixes=tuple(
             Fix(_typed(t, str, "fix"), tuple(TextEdit(_span_from(s), _typed(txt, str, "fix"))
-                                             for s, txt in _typed(edits, list, "fix")))
-            for t, edits in _typed(d["fixes"], list, "fixes")
+                                             for s, txt in _typed(edits, list, "fix")),
+                _typed(applicability, str, "fix"), _typed(preferred, bool, "fix"))
+            for t, edits, applicability, preferred in _typed(d["fixes"], list, "fixes")
         ),
     )
 

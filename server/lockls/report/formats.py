@@ -5,9 +5,10 @@ the product contract, plus the one-line run summary. Must not analyse, read
 source files or decide exit codes (that is `check`).
 
 Positions: `Pos` lines and columns are 0-based; every format here is 1-based.
-text, json and github count columns in characters (code points); SARIF counts
-UTF-16 code units and says so (`columnKind`). End columns are exclusive: they
-name the character just after the region, as SARIF defines `endColumn`.
+text counts columns in bytes (as clang does and Vim's quickfix reads them); json
+and github count characters (code points); SARIF counts UTF-16 code units and
+says so (`columnKind`). End columns are exclusive: they name the character just
+after the region, as SARIF defines `endColumn`.
 
 Paths: shown relative to the current directory when the file is under it,
 otherwise as the finding carries it (`display` lets the caller map paths).
@@ -19,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from lockls import __version__
@@ -69,17 +71,117 @@ def _relative_under(path: str, base: str) -> str | None:
 
 # -- text ---------------------------------------------------------------------------
 
-def render_text(findings: Sequence[Finding], display: PathDisplay | None = None) -> str:
-    """`path:line:column: severity: message [rule]`, one finding a line (gcc's shape)."""
+SourceText = Callable[[str], "bytes | None"]  # a file's text as analysed, or None when unreadable
+
+# gcc's colours (GCC_COLORS' defaults), as ANSI SGR parameters
+TEXT_COLORS = {"error": "1;31", "warning": "1;35", "info": "1;36", "note": "1;36", "caret": "1;32", "locus": "1"}
+TAB_STOP = 8  # tabs in a quoted source line are expanded, so that the caret lines up
+
+
+def render_text(
+    findings: Sequence[Finding],
+    display: PathDisplay | None = None,
+    sources: SourceText | None = None,
+    color: bool = False,
+) -> str:
+    """`path:line:column: severity: message [rule]`, one finding a line (gcc's shape;
+    the column counts bytes, 1-based).
+
+    With `sources` (a file's text by path), each finding is followed by its source
+    line and a caret under its range, then its related places as gcc's `note:` lines,
+    each with its own source line (a line that cannot be had is left out). `color`
+    adds gcc's colours: location bold, severity and rule coloured, caret green."""
     display = display or relative_to_cwd()
-    lines = []
+    paint = _painter(color)
+    lines_of = _SourceLines(sources) if sources is not None else None
+    out = []
     for f in findings:
-        start = f.span.start
-        message = _one_line(f.text)
-        lines.append(
-            f"{printable(display(f.path))}:{start.line + 1}:{start.char_col + 1}: {f.severity}: {message} [{f.rule}]"
-        )
-    return "".join(line + "\n" for line in lines)
+        out.append(_text_line(paint, display(f.path), f.span, f.severity, _one_line(f.text), f.rule))
+        if lines_of is None:
+            continue
+        out.extend(_excerpt(paint, lines_of(f.path), f.span))
+        for r in f.related:
+            out.append(_text_line(paint, display(r.path), r.span, "note", _one_line(r.message or "related location")))
+            out.extend(_excerpt(paint, lines_of(r.path), r.span))
+    return "".join(line + "\n" for line in out)
+
+
+def _painter(color: bool) -> Callable[[str, str], str]:
+    if not color:
+        return lambda _, text: text
+    return lambda what, text: f"\x1b[{TEXT_COLORS.get(what, TEXT_COLORS['warning'])}m{text}\x1b[0m"
+
+
+def _text_line(paint, path: str, span: Span, severity: str, message: str, rule: str | None = None) -> str:
+    start = span.start
+    locus = paint("locus", f"{printable(path)}:{start.line + 1}:{start.byte_col + 1}:")
+    line = f"{locus} {paint(severity, severity + ':')} {message}"
+    return f"{line} [{paint(severity, rule)}]" if rule is not None else line
+
+
+class _SourceLines:
+    """The lines (bytes, without their end) of each file `sources` gives, read once."""
+
+    def __init__(self, sources: SourceText):
+        self.sources = sources
+        self.files: dict[str, list[bytes] | None] = {}
+
+    def __call__(self, path: str) -> list[bytes] | None:
+        if path not in self.files:
+            text = self.sources(path)
+            self.files[path] = None if text is None else [line.rstrip(b"\r") for line in text.split(b"\n")]
+        return self.files[path]
+
+
+def _excerpt(paint, lines: list[bytes] | None, span: Span) -> list[str]:
+    """gcc's two lines under a diagnostic: ` 12 | source` and `    |   ^~~~` under the
+    span (to the end of its first line when it spans several)."""
+    row = span.start.line
+    if lines is None or not 0 <= row < len(lines):
+        return []
+    line = lines[row]
+    start = min(span.start.byte_col, len(line))
+    end = min(span.end.byte_col, len(line)) if span.end.line == row else len(line.rstrip())
+    end = max(end, start)
+    before = _display_width(_decoded(line[:start]), 0)
+    width = _display_width(_decoded(line[start:end]), before) - before
+    number = f"{row + 1:>5}"
+    caret = paint("caret", "^" + "~" * (width - 1))
+    return [f"{number} | {_shown(_decoded(line))}".rstrip(), f"{' ' * len(number)} | {' ' * before}{caret}"]
+
+
+def _decoded(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _char_width(ch: str) -> int:
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def _display_width(text: str, column: int) -> int:
+    """The display column after `text` shown from `column` (tabs to the next stop)."""
+    for ch in text:
+        column = (column // TAB_STOP + 1) * TAB_STOP if ch == "\t" else column + _char_width(ch)
+    return column
+
+
+def _shown(text: str) -> str:
+    """A source line as quoted: tabs expanded (as `_display_width` counts them), control
+    characters as `?` (a file must not drive the terminal)."""
+    out, column = [], 0
+    for ch in text:
+        if ch == "\t":
+            stop = (column // TAB_STOP + 1) * TAB_STOP
+            out.append(" " * (stop - column))
+            column = stop
+            continue
+        if ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0:
+            ch = "?"
+        out.append(ch)
+        column += _char_width(ch)
+    return "".join(out)
 
 
 def _one_line(text: str) -> str:
@@ -122,6 +224,12 @@ def render_summary(
 # -- json ---------------------------------------------------------------------------
 
 def finding_to_json(f: Finding, display: PathDisplay) -> dict:
+    """A finding in JSON: where, what, related places, its `fix`es (title, whether
+    `--fix` applies it: `applicability` "safe", or "unsafe" for `--unsafe-fixes`;
+    `preferred`; the edits, positions as the finding's, end exclusive, `new_text`
+    with `\n` line breaks) and the `url` of its rule's page (SARIF's helpUri)."""
+    from lockls.report.ruledocs import help_uri
+
     start, end = f.span.start, f.span.end
     return {
         "path": display(f.path),
@@ -141,6 +249,26 @@ def finding_to_json(f: Finding, display: PathDisplay) -> dict:
             }
             for r in f.related
         ],
+        "fix": [
+            {
+                "title": x.title,
+                "applicability": x.applicability,
+                "preferred": x.preferred,
+                "edits": [
+                    {
+                        "path": display(f.path),
+                        "line": e.span.start.line + 1,
+                        "column": e.span.start.char_col + 1,
+                        "end_line": e.span.end.line + 1,
+                        "end_column": e.span.end.char_col + 1,
+                        "new_text": e.new_text,
+                    }
+                    for e in x.edits
+                ],
+            }
+            for x in f.fixes
+        ],
+        "url": help_uri(f.rule),
     }
 
 

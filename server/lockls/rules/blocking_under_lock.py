@@ -54,6 +54,9 @@ void dev_reset(struct dev *d)
 Move the sleeping call out of the critical section, use a non-sleeping variant
 (`GFP_ATOMIC`, `udelay`), or protect the data with a sleeping lock. Suppress
 with `/* lockls: ignore[blocking-under-lock] */` on the line.
+
+No automatic fix (`lockls check --fix` leaves it): the editor offers a
+suppression comment, and `--add-suppressions` writes one for every finding.
 """
 
 from __future__ import annotations

@@ -58,6 +58,15 @@ that lock itself (directly or in a function it calls) on every path through it:
 ## Fix
 Remove the second acquisition, or release the lock before taking it again.
 Suppress with `/* lockls: ignore[double-lock] */` on the line.
+
+Automatic fixes (the editor's quick fixes; `lockls check --fix`): removing a
+second acquisition that repeats the statement right before it (`lock(m);
+lock(m);`) is **safe**: `--fix` applies it. Replacing a second acquisition right
+before a `return` or the lock's destroy (`lock(m); ... lock(m); destroy(m);`) with
+the matching release (the preferred fix there), and removing any other second
+acquisition, are **unsafe**: only `--fix --unsafe-fixes` applies them. Where the
+lock may be held on some paths only, the removal is offered in the editor and
+never applied by `--fix`.
 """
 
 from __future__ import annotations

@@ -46,6 +46,9 @@ void queue_close(struct queue *q)
 ## Fix
 Release the lock before the call, or call a variant that expects it held.
 Suppress with `/* lockls: ignore[excluded-lock-held] */` on the line.
+
+No automatic fix (`lockls check --fix` leaves it): the editor offers a
+suppression comment, and `--add-suppressions` writes one for every finding.
 """
 
 from __future__ import annotations

@@ -82,6 +82,13 @@ out:
 ## Fix
 Release the lock before the `return`, or jump to the cleanup label that
 releases it. Suppress with `/* lockls: ignore[lock-leak] */` on the line.
+
+Automatic fixes (the editor's quick fixes; `lockls check --fix`): inserting the
+matching release before the `return` (or the closing brace), and jumping to a
+label that releases the lock, are **unsafe**: they change when the lock is
+released, so only `--fix --unsafe-fixes` applies them. Where the lock is held on
+some paths only ("may still be held"), they are offered in the editor and never
+applied by `--fix`.
 """
 
 from __future__ import annotations

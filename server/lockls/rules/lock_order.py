@@ -106,6 +106,9 @@ void driver_domain_stop(struct qemud_driver *driver, struct domain *dom)
 ## Fix
 Take the locks in the declared order: release the later one first if needed.
 Suppress with `/* lockls: ignore[lock-order] */` on the line.
+
+No automatic fix (`lockls check --fix` leaves it): the editor offers a
+suppression comment, and `--add-suppressions` writes one for every finding.
 """
 
 from __future__ import annotations

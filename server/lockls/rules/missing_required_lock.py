@@ -59,6 +59,9 @@ a function that neither takes `stats_mu` nor requires it is reported.
 ## Fix
 Take the lock around the call, or call the variant that takes the lock itself.
 Suppress with `/* lockls: ignore[missing-required-lock] */` on the line.
+
+No automatic fix (`lockls check --fix` leaves it): the editor offers a
+suppression comment, and `--add-suppressions` writes one for every finding.
 """
 
 from __future__ import annotations

@@ -48,6 +48,9 @@ void domain_migrate(struct domain *src, struct domain *dst)
 Release the first lock before taking the second, or take a lock of an outer
 class that serialises such operations. Suppress with
 `/* lockls: ignore[nested-lock] */` on the line.
+
+No automatic fix (`lockls check --fix` leaves it): the editor offers a
+suppression comment, and `--add-suppressions` writes one for every finding.
 """
 
 from __future__ import annotations

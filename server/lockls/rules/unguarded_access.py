@@ -105,6 +105,9 @@ int queue_len(struct queue *q)
 ## Fix
 Take the lock around the access, or move the access into the critical
 section. Suppress with `/* lockls: ignore[unguarded-access] */` on the line.
+
+No automatic fix (`lockls check --fix` leaves it): the editor offers a
+suppression comment, and `--add-suppressions` writes one for every finding.
 """
 
 from __future__ import annotations

@@ -60,6 +60,13 @@ void stats_flush(struct stats *s)
 ## Fix
 Remove the extra release, or move it to the paths where the lock is held.
 Suppress with `/* lockls: ignore[unlock-unheld] */` on the line.
+
+Automatic fixes (the editor's quick fixes; `lockls check --fix`): removing a
+release that repeats the statement right before it (`unlock(m); unlock(m);`) is
+**safe**: `--fix` applies it. Removing any other release the lock is never held
+at is **unsafe**: only `--fix --unsafe-fixes` applies it. Where the lock may be
+held on some paths, the removal is offered in the editor and never applied by
+`--fix`.
 """
 
 from __future__ import annotations
