@@ -468,11 +468,15 @@ def refine(state: LockState, cond: Optional[Cond], truth: bool, note: Optional[T
         facts = c.facts
         locks = c.locks
         if tested is not None:
-            key, held = tested
+            key, held, loose = tested
             f = c.get(key)
             if f is not None and not f.unknown and f.held != held:
                 continue  # `if (!MUTEX_HELD(&l))` on a path that holds `l`: not taken
-            if f is None:  # untouched so far: now known, held by the caller or not held at all
+            if loose:  # a test known by its name: the lock inside `l` a wrapper took (`l->m_lock`)
+                known = [g.held for k, g in c.locks if _inside(k, key) and not g.unknown]
+                if known and held not in known:
+                    continue
+            elif f is None:  # untouched so far: now known, held by the caller or not held at all
                 locks = c.with_lock(key, LockFact(held, held, False, int(held), frozenset(), key)).locks
         elif cond is not None:
             facts = F.assume(facts, cond, truth) if cond.records else (
@@ -498,17 +502,22 @@ def _noted(trail: frozenset, note: TrailItem) -> frozenset:
     return trail
 
 
-def _held_on_edge(cond: Optional[Cond], truth: bool) -> Optional[tuple[str, bool]]:
-    """(lock, whether it is held) along an edge of a branch on a lock test
-    (`lower.held_test`: `MUTEX_HELD(&l)`, `!bql_locked()`), else None. The answer is
-    not kept as a fact: it changes with every lock and unlock."""
+def _held_on_edge(cond: Optional[Cond], truth: bool) -> Optional[tuple[str, bool, bool]]:
+    """(lock, whether it is held, whether the test was known by its name only) along an
+    edge of a branch on a lock test (`lower.held_test`: `MUTEX_HELD(&l)`, `!bql_locked()`),
+    else None. The answer is not kept as a fact: it changes with every lock and unlock."""
     if cond is None or cond.key is None or cond.op not in ("==", "!=") or cond.const != "0":
         return None
-    for prefix, when_true in (("held?", True), ("unheld?", False)):
+    for prefix, when_true in (("held?", True), ("unheld?", False), ("held~?", True), ("unheld~?", False)):
         if cond.key.startswith(prefix):
             nonzero = (cond.op == "!=") == truth
-            return cond.key[len(prefix):], when_true if nonzero else not when_true
+            return cond.key[len(prefix):], when_true if nonzero else not when_true, "~" in prefix
     return None
+
+
+def _inside(key: str, lock: str) -> bool:
+    """Is `key` the lock `lock` or the one field of it a wrapper locks (`l->m_lock`)?"""
+    return key == lock or (key.startswith(lock + "->") and "->" not in key[len(lock) + 2:])
 
 
 # -- queries used by rules ---------------------------------------------------------

@@ -742,11 +742,30 @@ class Lowerer:
         fn_node = call.child_by_field_name("function")
         if fn_node is None or fn_node.type != "identifier":
             return None
-        fn = self.functions.get(self.source[fn_node.start_byte:fn_node.end_byte].decode("utf-8", "replace"))
-        if fn is None or fn.action not in HELD_TESTS:
+        name = self.source[fn_node.start_byte:fn_node.end_byte].decode("utf-8", "replace")
+        fn = self.functions.get(name)
+        if fn is not None and fn.action in HELD_TESTS:
+            named = self._lock_named(fn, call, self._arguments(call), "", None)  # (never "return": see config)
+            return None if named is None else ("held?" if fn.action == "tests-held" else "unheld?") + named[0]
+        if fn is not None and fn.action != "call":
+            return None  # a lock function of its own
+        return self._held_test_by_name(name, call)
+
+    def _held_test_by_name(self, name: str, call: Node) -> Optional[str]:
+        """A test nothing declares, known by its name and argument: `MUTEX_HELD(&l)`,
+        `mtx_owned(&sc->mtx)`, `mutex_is_locked(&m)`, `RW_WRITE_HELD(&rw)`. Its key
+        ("held~?KEY") also matches the lock a wrapper takes inside KEY (`mutex_enter(m)`
+        taking `m->m_lock`), and decides only paths that know that lock's state."""
+        m = _HELD_TEST_NAME.search(name)
+        args = self._arguments(call)
+        if m is None or not args:
             return None
-        named = self._lock_named(fn, call, self._arguments(call), "", None)  # (never "return": see config)
-        return None if named is None else ("held?" if fn.action == "tests-held" else "unheld?") + named[0]
+        arg = strip_parens(args[0])
+        operator = arg.child_by_field_name("operator")
+        if arg.type != "pointer_expression" or operator is None or operator.type != "&":
+            return None  # `button_held(dev)`: not a lock's address
+        key = key_of(canonical(arg, self.source), self.aliases)
+        return ("unheld~?" if m.group("not") else "held~?") + key
 
     def is_constant(self, node: Node) -> bool:
         node = strip_parens(node)
@@ -769,6 +788,11 @@ class Lowerer:
 
 
 _HEADER = re.compile(r"\.(h|hh|hpp|hxx|inc)$")
+# the names of lock-ownership tests (kernel, Solaris/ZFS, FreeBSD): `MUTEX_HELD`,
+# `MUTEX_NOT_HELD`, `RW_LOCK_HELD`, `mutex_owned`, `mtx_owned`, `rw_wowned`, `sx_xlocked`,
+# `lockdep_is_held`, `spin_is_locked`; not `*_locked` alone, which names functions that
+# must be called with a lock held (`list_del_locked`)
+_HELD_TEST_NAME = re.compile(r"(?:^|_)(?P<not>not_|NOT_|un)?(?:held|HELD|owned|OWNED|wowned|xlocked|is_locked|is_held)$")
 
 
 def _seen(origin: Optional[str]) -> bool:
