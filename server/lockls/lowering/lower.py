@@ -123,6 +123,7 @@ class Lowerer:
         self._end = end if end is not None else len(source)  # where it ends
         self._allocated: Optional[dict] = None  # variable -> where it is assigned an allocation (see `_fresh`)
         self._first_lock = 0
+        self._cleanup_handlers: list[tuple[Optional[str], Optional[Node]]] = []  # pthread_cleanup_push's, innermost last
 
     def _set_guards(self, guarded) -> None:
         self._guards = tuple(guarded)
@@ -269,6 +270,9 @@ class Lowerer:
         if fn_node is not None and fn_node.type == "call_expression":
             fn_node = fn_node.child_by_field_name("function")  # `guard(mutex)(&m)`: the guard's name
         name = self.source[fn_node.start_byte:fn_node.end_byte].decode("utf-8", "replace") if fn_node is not None and fn_node.type == "identifier" else None
+        if name in CLEANUP_CALLS:
+            self._cleanup(name, call, args, out)
+            return
         fn = self.functions.get(name) if name else None
         if fn is not None:
             if (fn.requires or fn.excludes) and fn.action != "call":
@@ -287,6 +291,22 @@ class Lowerer:
         )
         if touched:
             out.append(Kill(touched, through_pointers=False))
+
+    def _cleanup(self, name: str, call: Node, args: list[Node], out: list) -> None:
+        """`pthread_cleanup_push(handler, arg)` ... `pthread_cleanup_pop(1)`: the pop runs
+        `handler(arg)` there (`pthread_mutex_unlock`, or a function that calls it). The two
+        are macros that open and close one block, so they pair as the statements come."""
+        if name == CLEANUP_PUSH:
+            handler = _function_named(args[0], self.source) if args else None
+            self._cleanup_handlers.append((handler, args[1] if len(args) > 1 else None))
+            return
+        if not self._cleanup_handlers:
+            return
+        handler, arg = self._cleanup_handlers.pop()
+        runs = args and self.is_constant(args[0]) and self.constant_text(args[0]) not in ("0", "false")
+        fn = self.functions.get(handler) if handler and runs else None
+        if fn is not None:
+            out.extend(self.lock_events(fn, call, [arg] if arg is not None else [], None))
 
     def _cleared(self, arg: Node, out: list, site: Site) -> None:
         """The pointer a `clears` function sets to NULL (`end_api(&vm)`, `FREE(p)`): known
@@ -785,6 +805,21 @@ class Lowerer:
 
     def constant_text(self, node: Node) -> str:
         return _SPACE.sub("", self.source[node.start_byte:node.end_byte].decode("utf-8", "replace")).strip("()")
+
+
+CLEANUP_PUSH, CLEANUP_POP = "pthread_cleanup_push", "pthread_cleanup_pop"
+CLEANUP_CALLS = (CLEANUP_PUSH, CLEANUP_POP)
+
+
+def _function_named(node: Node, source: bytes) -> Optional[str]:
+    """The function a function-pointer argument names: `f`, `&f`, `(void (*)(void *)) f`."""
+    node = strip_parens(node)
+    while node.type in ("cast_expression", "pointer_expression"):
+        inner = node.child_by_field_name("value" if node.type == "cast_expression" else "argument")
+        if inner is None:
+            return None
+        node = strip_parens(inner)
+    return source[node.start_byte:node.end_byte].decode("utf-8", "replace") if node.type == "identifier" else None
 
 
 _HEADER = re.compile(r"\.(h|hh|hpp|hxx|inc)$")
