@@ -615,6 +615,26 @@ def test_annotation_macros_defined_in_another_header(tmp_path, monkeypatch, caps
     clear_config_cache()
 
 
+HEADER_WRAPPERS = Path(__file__).parent / "crossfile" / "header_wrappers"
+
+
+def test_a_headers_macro_wins_over_a_presets_function_of_that_name(tmp_path, monkeypatch, capsys):
+    """include/sync.h defines `mutex_trylock` as pthreads' (0: taken), a name the linux
+    preset gives the kernel's meaning (non-zero: taken): the file that includes the header
+    follows the header, also when it reads the header's contract from the project."""
+    root = tmp_path / "header_wrappers"
+    shutil.copytree(HEADER_WRAPPERS, root)
+    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(root)
+    clear_config_cache()
+    expected = ("src/table.c:24:9: warning: `&table_lock` taken at line 21 is still held at this return "
+                "(held: &table_lock) [lock-leak]\n")
+    assert run(capsys, "--check", ".")[:2] == (1, expected)
+    assert run(capsys, "--check", ".")[:2] == (1, expected)  # from the cache
+    assert run(capsys, "--check", "src/table.c")[:2] == (1, expected)  # the header read as project context
+    clear_config_cache()
+
+
 LOCKGRAPH = Path(__file__).parent / "crossfile" / "lockgraph"
 LOCKGRAPH_EXPECTED = (
     "src/audit.c:16:5: error: `account_zero()` takes `a->lock` while `&l->lock` is held (taken at line 15), but "

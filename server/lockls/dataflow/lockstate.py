@@ -60,6 +60,7 @@ class PathClass:
     facts: frozenset  # of facts.Fact
     trail: frozenset  # of TrailItem
     _signature: Optional[tuple] = field(default=None, compare=False, hash=False, repr=False)
+    _copies: Optional[dict] = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def signature(self):
@@ -70,6 +71,14 @@ class PathClass:
         return self._signature
 
     def get(self, key: str) -> Optional[LockFact]:
+        f = self._exactly(key)
+        if f is None and self.facts and self.copies:
+            stored = self.stored_key(key)
+            if stored != key:
+                return self._exactly(stored)
+        return f
+
+    def _exactly(self, key: str) -> Optional[LockFact]:
         locks = self.locks
         if len(locks) > 8:  # sorted by key: a switch with a lock per case has hundreds
             i = bisect_left(locks, key, key=_first)
@@ -79,7 +88,37 @@ class PathClass:
                 return f
         return None
 
+    @property
+    def copies(self) -> dict:
+        """name -> the other names of the same pointer on these paths (`child = parent;`,
+        see `rebind`), from the COPY facts; {} when there are none."""
+        if self._copies is None:
+            copies = _COPIES.get(self.facts)
+            if copies is None:
+                groups: dict = {}
+                for name, rel, source in self.facts:
+                    if rel == COPY:
+                        groups.setdefault(source, [source]).append(name)
+                copies = {n: tuple(x for x in group if x != n) for group in groups.values() for n in group}
+                if len(_COPIES) > 4096:
+                    _COPIES.clear()
+                _COPIES[self.facts] = copies
+            object.__setattr__(self, "_copies", copies)
+        return self._copies
+
+    def stored_key(self, key: str) -> str:
+        """`key` as this class stores it: spelled through another name of the same pointer
+        when the lock is held (or dropped) under that name."""
+        root = _root(key)
+        for other in self.copies.get(root, ()):
+            alternative = other + key[len(root):]
+            if self._exactly(alternative) is not None:
+                return alternative
+        return key
+
     def with_lock(self, key: str, fact: Optional[LockFact]) -> "PathClass":
+        if self.facts and self.copies:
+            key = self.stored_key(key)
         locks = [(k, f) for k, f in self.locks if k != key]
         if fact is not None:
             locks.append((key, fact))
@@ -89,6 +128,10 @@ class PathClass:
     def held(self) -> list[tuple[str, LockFact]]:
         return [(k, f) for k, f in self.locks if f.held]
 
+
+# facts -> `PathClass.copies` of them: classes are made anew at every event, their facts
+# mostly shared
+_COPIES: dict = {}
 
 LockState = tuple  # of PathClass, sorted by signature; () means unreachable
 
@@ -152,7 +195,8 @@ def _known_not_held_at_entry(classes: tuple, lock_flags: frozenset = frozenset()
     for c in classes:
         have = {k for k, _ in c.locks}
         missing = [(k, LockFact(False, False, False, 0, frozenset(), f.written))
-                   for k, f in known.items() if k not in have and not _through_null(c, k)]
+                   for k, f in known.items() if k not in have and not _through_null(c, k)
+                   and not (c.facts and c.copies and c.get(k) is not None)]  # (held under another name)
         if missing:
             c = PathClass(tuple(sorted(c.locks + tuple(missing), key=_first)), c.facts, c.trail)
         out.append(c)
@@ -354,7 +398,17 @@ def _root(key: str) -> str:
 REBOUND = "rebound"
 
 
+# a fact naming two pointers with one value: (target, COPY, source) after `target = source;`
+COPY = "copy"
+
+
 def rebind(c: PathClass, ev: Rebind) -> PathClass:
+    """`target = source`: the locks named through the old value of `target` go stale (see
+    `Rebind`); with a `source`, the two names are copies of one pointer from now on, and
+    a lock is found through either (`child = parent; ... unlock(&parent->lock)`, and the
+    hand-over-hand `cur = next; ... unlock(&cur->lock)`)."""
+    if c.copies.get(ev.target):  # (a Kill before it usually parted them already)
+        c = _parted(c, ev.target)
     locks = []
     changed = False
     facts = c.facts
@@ -366,15 +420,31 @@ def rebind(c: PathClass, ev: Rebind) -> PathClass:
                 locks.append((f"{k}@{ev.tag}", f))
             else:
                 facts = facts | {(ev.target, REBOUND, "")}
-        elif ev.source is not None and root == ev.source:
-            changed = True
-            locks.append((ev.target + k[len(root):], f))
         else:
             locks.append((k, f))
+    if ev.source is not None and ev.source != ev.target:
+        changed = True
+        source = next((s for n, rel, s in facts if rel == COPY and n == ev.source), ev.source)
+        facts = facts | {(ev.target, COPY, source)}
     if not changed:
         return c
     locks.sort(key=lambda kf: kf[0])
     return PathClass(tuple(locks), facts, c.trail)
+
+
+def _parted(c: PathClass, name: str) -> PathClass:
+    """`name` gets another value: the locks stored through it move to another name of the
+    same pointer, which keeps the old value, and `name` is nobody's copy any more."""
+    others = c.copies.get(name, ())
+    heir = others[0]
+    moved: dict = {}
+    for k, f in c.locks:
+        moved.setdefault(heir + k[len(name):] if _root(k) == name else k, f)
+    locks = tuple(sorted(moved.items(), key=_first))
+    facts = frozenset(x for x in c.facts if not (x[1] == COPY and name in (x[0], x[2])))
+    if len(others) > 1:  # the other copies now copy the heir
+        facts = facts | {(o, COPY, heir) for o in others[1:]}
+    return PathClass(locks, facts, c.trail)
 
 
 def derive(c: PathClass, ev: Derive) -> PathClass:
@@ -401,6 +471,10 @@ STALE_INDEX = "@idx"
 
 
 def kill(c: PathClass, ev: Kill) -> PathClass:
+    if c.facts and c.copies:
+        for name in ev.names:
+            if c.copies.get(name):
+                c = _parted(c, name)
     new_facts = F.kill(c.facts, ev.names, ev.through_pointers)
     locks = _reindexed(c.locks, ev.names) if ev.moves_locks and any("[" in k for k, _ in c.locks) else c.locks
     if new_facts is c.facts and locks is c.locks:
@@ -468,11 +542,15 @@ def refine(state: LockState, cond: Optional[Cond], truth: bool, note: Optional[T
         facts = c.facts
         locks = c.locks
         if tested is not None:
-            key, held = tested
+            key, held, loose = tested
             f = c.get(key)
             if f is not None and not f.unknown and f.held != held:
                 continue  # `if (!MUTEX_HELD(&l))` on a path that holds `l`: not taken
-            if f is None:  # untouched so far: now known, held by the caller or not held at all
+            if loose:  # a test known by its name: the lock inside `l` a wrapper took (`l->m_lock`)
+                known = [g.held for k, g in c.locks if _inside(k, key) and not g.unknown]
+                if known and held not in known:
+                    continue
+            elif f is None:  # untouched so far: now known, held by the caller or not held at all
                 locks = c.with_lock(key, LockFact(held, held, False, int(held), frozenset(), key)).locks
         elif cond is not None:
             facts = F.assume(facts, cond, truth) if cond.records else (
@@ -498,17 +576,22 @@ def _noted(trail: frozenset, note: TrailItem) -> frozenset:
     return trail
 
 
-def _held_on_edge(cond: Optional[Cond], truth: bool) -> Optional[tuple[str, bool]]:
-    """(lock, whether it is held) along an edge of a branch on a lock test
-    (`lower.held_test`: `MUTEX_HELD(&l)`, `!bql_locked()`), else None. The answer is
-    not kept as a fact: it changes with every lock and unlock."""
+def _held_on_edge(cond: Optional[Cond], truth: bool) -> Optional[tuple[str, bool, bool]]:
+    """(lock, whether it is held, whether the test was known by its name only) along an
+    edge of a branch on a lock test (`lower.held_test`: `MUTEX_HELD(&l)`, `!bql_locked()`),
+    else None. The answer is not kept as a fact: it changes with every lock and unlock."""
     if cond is None or cond.key is None or cond.op not in ("==", "!=") or cond.const != "0":
         return None
-    for prefix, when_true in (("held?", True), ("unheld?", False)):
+    for prefix, when_true in (("held?", True), ("unheld?", False), ("held~?", True), ("unheld~?", False)):
         if cond.key.startswith(prefix):
             nonzero = (cond.op == "!=") == truth
-            return cond.key[len(prefix):], when_true if nonzero else not when_true
+            return cond.key[len(prefix):], when_true if nonzero else not when_true, "~" in prefix
     return None
+
+
+def _inside(key: str, lock: str) -> bool:
+    """Is `key` the lock `lock` or the one field of it a wrapper locks (`l->m_lock`)?"""
+    return key == lock or (key.startswith(lock + "->") and "->" not in key[len(lock) + 2:])
 
 
 # -- queries used by rules ---------------------------------------------------------

@@ -42,7 +42,7 @@ from lockls.dataflow.contracts import apply as apply_contracts
 from lockls.ir.events import LOCK_EVENTS, Access, Acquire, Call, Derive, Kill, Release, Return, TryAcquire
 from lockls.lowering.lockexpr import canonical, key_of, resolve_lock_ref
 from lockls.dataflow.facts import number
-from lockls.lowering.lower import Lowerer
+from lockls.lowering.lower import CLEANUP_CALLS, Lowerer
 from lockls.ir.message import Message
 from lockls.lru import Lru
 from lockls.rules import (blocking_under_lock, double_lock, excluded_lock_held, lock_leak, lock_order, missing_required_lock,
@@ -145,7 +145,7 @@ def _build_tables(config: Config):
     # functions that call none of these are not analysed: guarded data checked
     # everywhere makes its users worth analysing too
     everywhere = {g.field or g.variable for g in config.guarded if g.everywhere}
-    names = frozenset(config.functions) | everywhere
+    names = frozenset(config.functions) | everywhere | frozenset(CLEANUP_CALLS)
     base = config.base_function_names()
     pattern = _names_search(names, base) if names else None
     # a call of a function that only takes and drops locks itself matters only where a

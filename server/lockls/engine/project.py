@@ -401,7 +401,11 @@ def _has_word(source: bytes, word: bytes) -> bool:
 
 def _in_config(field: str, element, config: Config) -> bool:
     if field == "functions":
-        return element[0] in config.functions
+        # as `contracts.apply` decides: a preset's entry (no origin) gives way to what the
+        # source declares (a header's `#define mutex_trylock(x) pthread_mutex_trylock(x)`)
+        name, fn = element
+        old = config.functions.get(name)
+        return old is not None and not (old.origin is None and not fn.inferred and not fn.tentative)
     if field == "guarded":
         return element in getattr(config, "guarded", ())
     if field == "order":

@@ -31,6 +31,11 @@ class Site:
         return cls(node.start_byte, node.end_byte, tuple(node.start_point), tuple(node.end_point))
 
 
+# the keys of lock tests' conditions (`lower.held_test`): "held?KEY" for a declared
+# `tests-held`, "unheld?KEY" for `tests-not-held`; with "~", a test known by its name only
+HELD_TEST_PREFIXES = ("held?", "unheld?", "held~?", "unheld~?")
+
+
 @dataclass(frozen=True, slots=True)
 class Cond:
     """A branch condition, reduced where possible to `key op const`.

@@ -26,8 +26,8 @@ from typing import Optional
 
 from tree_sitter import Node, Range
 
-from lockls.ir.events import (Acquire, Cond, Derive, Kill, Rebind, Release, Return, Site, TrailItem, TryAcquire, mentions,
-                              result_of)
+from lockls.ir.events import (HELD_TEST_PREFIXES, Acquire, Cond, Derive, Kill, Rebind, Release, Return, Site, TrailItem,
+                              TryAcquire, mentions, result_of)
 from lockls.config import LockFunction
 from lockls.lowering.lockexpr import canonical, key_of, reached_through
 from lockls.syntax.nodes import declared_name, new_parser
@@ -930,7 +930,7 @@ def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None
         return any(reached_through(k, p) for k in lock_keys for p in pointers)
 
     def useful(c: Cond) -> bool:
-        if c.key is not None and (c.key in returned or c.key.startswith(("held?", "unheld?"))):
+        if c.key is not None and (c.key in returned or c.key.startswith(HELD_TEST_PREFIXES)):
             return True  # (a lock test is decided by the path's locks, not by other tests)
         wanted = c.text in controlling or c.key in controlling or c.key in results
         return wanted and (len(sources.get(c.text, ())) > 1 or (c.key is not None and len(sources.get(c.key, ())) > 1))

@@ -123,6 +123,7 @@ class Lowerer:
         self._end = end if end is not None else len(source)  # where it ends
         self._allocated: Optional[dict] = None  # variable -> where it is assigned an allocation (see `_fresh`)
         self._first_lock = 0
+        self._cleanup_handlers: list[tuple[Optional[str], Optional[Node]]] = []  # pthread_cleanup_push's, innermost last
 
     def _set_guards(self, guarded) -> None:
         self._guards = tuple(guarded)
@@ -269,6 +270,9 @@ class Lowerer:
         if fn_node is not None and fn_node.type == "call_expression":
             fn_node = fn_node.child_by_field_name("function")  # `guard(mutex)(&m)`: the guard's name
         name = self.source[fn_node.start_byte:fn_node.end_byte].decode("utf-8", "replace") if fn_node is not None and fn_node.type == "identifier" else None
+        if name in CLEANUP_CALLS:
+            self._cleanup(name, call, args, out)
+            return
         fn = self.functions.get(name) if name else None
         if fn is not None:
             if (fn.requires or fn.excludes) and fn.action != "call":
@@ -287,6 +291,22 @@ class Lowerer:
         )
         if touched:
             out.append(Kill(touched, through_pointers=False))
+
+    def _cleanup(self, name: str, call: Node, args: list[Node], out: list) -> None:
+        """`pthread_cleanup_push(handler, arg)` ... `pthread_cleanup_pop(1)`: the pop runs
+        `handler(arg)` there (`pthread_mutex_unlock`, or a function that calls it). The two
+        are macros that open and close one block, so they pair as the statements come."""
+        if name == CLEANUP_PUSH:
+            handler = _function_named(args[0], self.source) if args else None
+            self._cleanup_handlers.append((handler, args[1] if len(args) > 1 else None))
+            return
+        if not self._cleanup_handlers:
+            return
+        handler, arg = self._cleanup_handlers.pop()
+        runs = args and self.is_constant(args[0]) and self.constant_text(args[0]) not in ("0", "false")
+        fn = self.functions.get(handler) if handler and runs else None
+        if fn is not None:
+            out.extend(self.lock_events(fn, call, [arg] if arg is not None else [], None))
 
     def _cleared(self, arg: Node, out: list, site: Site) -> None:
         """The pointer a `clears` function sets to NULL (`end_api(&vm)`, `FREE(p)`): known
@@ -742,11 +762,30 @@ class Lowerer:
         fn_node = call.child_by_field_name("function")
         if fn_node is None or fn_node.type != "identifier":
             return None
-        fn = self.functions.get(self.source[fn_node.start_byte:fn_node.end_byte].decode("utf-8", "replace"))
-        if fn is None or fn.action not in HELD_TESTS:
+        name = self.source[fn_node.start_byte:fn_node.end_byte].decode("utf-8", "replace")
+        fn = self.functions.get(name)
+        if fn is not None and fn.action in HELD_TESTS:
+            named = self._lock_named(fn, call, self._arguments(call), "", None)  # (never "return": see config)
+            return None if named is None else ("held?" if fn.action == "tests-held" else "unheld?") + named[0]
+        if fn is not None and fn.action != "call":
+            return None  # a lock function of its own
+        return self._held_test_by_name(name, call)
+
+    def _held_test_by_name(self, name: str, call: Node) -> Optional[str]:
+        """A test nothing declares, known by its name and argument: `MUTEX_HELD(&l)`,
+        `mtx_owned(&sc->mtx)`, `mutex_is_locked(&m)`, `RW_WRITE_HELD(&rw)`. Its key
+        ("held~?KEY") also matches the lock a wrapper takes inside KEY (`mutex_enter(m)`
+        taking `m->m_lock`), and decides only paths that know that lock's state."""
+        m = _HELD_TEST_NAME.search(name)
+        args = self._arguments(call)
+        if m is None or not args:
             return None
-        named = self._lock_named(fn, call, self._arguments(call), "", None)  # (never "return": see config)
-        return None if named is None else ("held?" if fn.action == "tests-held" else "unheld?") + named[0]
+        arg = strip_parens(args[0])
+        operator = arg.child_by_field_name("operator")
+        if arg.type != "pointer_expression" or operator is None or operator.type != "&":
+            return None  # `button_held(dev)`: not a lock's address
+        key = key_of(canonical(arg, self.source), self.aliases)
+        return ("unheld~?" if m.group("not") else "held~?") + key
 
     def is_constant(self, node: Node) -> bool:
         node = strip_parens(node)
@@ -768,7 +807,27 @@ class Lowerer:
         return _SPACE.sub("", self.source[node.start_byte:node.end_byte].decode("utf-8", "replace")).strip("()")
 
 
+CLEANUP_PUSH, CLEANUP_POP = "pthread_cleanup_push", "pthread_cleanup_pop"
+CLEANUP_CALLS = (CLEANUP_PUSH, CLEANUP_POP)
+
+
+def _function_named(node: Node, source: bytes) -> Optional[str]:
+    """The function a function-pointer argument names: `f`, `&f`, `(void (*)(void *)) f`."""
+    node = strip_parens(node)
+    while node.type in ("cast_expression", "pointer_expression"):
+        inner = node.child_by_field_name("value" if node.type == "cast_expression" else "argument")
+        if inner is None:
+            return None
+        node = strip_parens(inner)
+    return source[node.start_byte:node.end_byte].decode("utf-8", "replace") if node.type == "identifier" else None
+
+
 _HEADER = re.compile(r"\.(h|hh|hpp|hxx|inc)$")
+# the names of lock-ownership tests (kernel, Solaris/ZFS, FreeBSD): `MUTEX_HELD`,
+# `MUTEX_NOT_HELD`, `RW_LOCK_HELD`, `mutex_owned`, `mtx_owned`, `rw_wowned`, `sx_xlocked`,
+# `lockdep_is_held`, `spin_is_locked`; not `*_locked` alone, which names functions that
+# must be called with a lock held (`list_del_locked`)
+_HELD_TEST_NAME = re.compile(r"(?:^|_)(?P<not>not_|NOT_|un)?(?:held|HELD|owned|OWNED|wowned|xlocked|is_locked|is_held)$")
 
 
 def _seen(origin: Optional[str]) -> bool:

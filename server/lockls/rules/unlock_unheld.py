@@ -74,6 +74,7 @@ from __future__ import annotations
 from lockls.ir.events import Release
 from lockls.dataflow.lockstate import STALE_INDEX, held_anywhere
 from lockls.ir.message import Message
+from lockls.lowering.lockexpr import spelled_key
 from lockls.rules.common import (RuleContext, held_suffix, known_not_held, partition, site_line, sites_of,
                                  when_clause)
 
@@ -124,8 +125,11 @@ def _report_wrong_lock(event: Release, state, ctx: RuleContext) -> None:
     """Never taken here, while a lock the function takes and never releases is held."""
     if event.key in ctx.acquired_keys:
         return
+    # (a lock kept under another name of its pointer, `next = cur;`, counts as released
+    # where it was released as written)
     orphans = [(k, f) for k, f in held_anywhere(state)
-               if not f.entry_held and k not in ctx.released_keys and not k.endswith(STALE_INDEX)]
+               if not f.entry_held and k not in ctx.released_keys and spelled_key(f.written) not in ctx.released_keys
+               and not k.endswith(STALE_INDEX)]
     if not orphans:
         return
     k, f = orphans[0]
