@@ -176,6 +176,8 @@ def _effect(key: str, returns: list, lock_events: list, releases_any: bool):
         for c in state:
             per_value.setdefault(_returned(ev.value, c), set()).add(_net(c.get(key)))
     outcomes = set().union(*per_value.values())
+    if len(outcomes) > 1 and (configured := _one_configuration(key, returns)) is not None:
+        return _effect(key, configured, lock_events, releases_any)
     if outcomes <= {"none", "kept"}:
         return "none"
     taken = any(ev.key == key and not isinstance(ev, Release) for ev in lock_events)
@@ -210,6 +212,26 @@ def _effect(key: str, returns: list, lock_events: list, releases_any: bool):
             # locked, if the lock goes back with the object (else, a leak on an error path)
             return ("handback",) + partition[1:]
         return partition
+    return None
+
+
+def _one_configuration(key: str, returns: list) -> Optional[list]:
+    """`returns` in the one configuration of the preprocessor where the function does
+    something to `key`, when an `#if` tells its paths apart (`lock_dlerror()` takes the
+    lock `#ifndef DLERROR_IS_THREADSAFE`, and is empty otherwise), else None."""
+    configured = [f for _, state in returns for c in state for f in c.facts if f[0].startswith("#if ") and f[1] == "is"]
+    for text in dict.fromkeys(f[0] for f in configured):
+        sides: dict = {}
+        for _, state in returns:
+            for c in state:
+                value = next((f[2] for f in c.facts if f[0] == text and f[1] == "is"), None)
+                sides.setdefault(value, set()).add(_net(c.get(key)))
+        if None in sides or len(sides) != 2:
+            continue  # some path does not say, or only one configuration was seen
+        idle = [v for v, outcomes in sides.items() if outcomes == {"none"}]
+        if len(idle) == 1:
+            active = next(v for v in sides if v != idle[0])
+            return [(ev, tuple(c for c in state if (text, "is", active) in c.facts)) for ev, state in returns]
     return None
 
 

@@ -932,6 +932,8 @@ def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None
     def useful(c: Cond) -> bool:
         if c.key is not None and (c.key in returned or c.key.startswith(HELD_TEST_PREFIXES)):
             return True  # (a lock test is decided by the path's locks, not by other tests)
+        if c.text.startswith("#if ") and c.text in controlling:
+            return True  # a configuration that takes or drops a lock: summaries tell them apart
         wanted = c.text in controlling or c.key in controlling or c.key in results
         return wanted and (len(sources.get(c.text, ())) > 1 or (c.key is not None and len(sources.get(c.key, ())) > 1))
 
