@@ -248,6 +248,7 @@ _NOTHING = ("nothing",)  # `return;` or the end of a void function
 _OBJECT = ("object",)  # a value that is neither a constant nor known: an object, usually
 _NONZERO = ("nonzero",)  # known not to be zero: an errno, `SET_ERROR(EIO)`, `err` after `if (err != 0)`
 _ERRNO = re.compile(r"-?E[A-Z0-9]+\Z")
+_NAMED_CONSTANT = re.compile(r"[A-Z][A-Z0-9_]*\Z")  # (errnos, `EBUSY`, are matched first: non-zero)
 _ERROR_CALL = re.compile(r"[A-Za-z_]\w*\(\s*-?E[A-Z0-9]+\s*\)\Z")
 
 
@@ -261,10 +262,14 @@ def _returned(value: Optional[str], path_class):
         return n
     if _ERRNO.match(value) or _ERROR_CALL.match(value.replace(" ", "")):
         return _NONZERO
+    if _NAMED_CONSTANT.match(value):
+        return value  # an enumerator or a macro: `return DLT_PARENT;`
     for key, rel, const in path_class.facts:
         if key == value:
             if rel == "eq" and number(const) is not None:
                 return number(const)
+            if rel == "eq" and _NAMED_CONSTANT.match(const) and not _ERRNO.match(const):
+                return const  # `ret = DLT_PARENT; ... return (ret);`
             if rel == "ne" and number(const) == 0:
                 return _NONZERO
             if rel == "neg":
@@ -289,6 +294,9 @@ def _partition(per_value: dict, outcome: str) -> Optional[tuple]:
         return ("try", "zero", "nonzero")
     if free == {0} and all(nonzero(v) or v == _OBJECT for v in held):
         return ("try", "nonzero", "zero")
+    if len(held) == 1 and isinstance(named := next(iter(held)), str) \
+            and all(isinstance(v, (str, int)) for v in free):
+        return ("try", named, None)  # `return DLT_PARENT;` when taken, another constant when not
     return None
 
 

@@ -963,6 +963,8 @@ def _drop_useless_kills(blocks: list[Block], ambiguous: frozenset = frozenset())
             if isinstance(ev, (Acquire, Release, TryAcquire)) and "[" in ev.key \
                     and not ambiguous.intersection(_WORD.findall(ev.key)):
                 keys.add(ev.key)  # `locks[i]`: a change of `i` makes it another lock
+            if isinstance(ev, Return) and ev.value and _WORD.fullmatch(ev.value):
+                keys.add(ev.value)  # `ret = DLT_PARENT; ... return (ret);`: for the summary
     words = {w for k in keys for w in _WORD.findall(k)}
 
     def useful(ev: Kill) -> bool:
