@@ -73,8 +73,30 @@ def summary_of(result, params: list[str], steps: list, is_global, stored_into=la
         takes = _takes(result, params, steps, is_recursive)
         return LockFunction(result.name, "call", "", takes=takes) if takes else None
     if len(effects) != 1:
+        return _several(result.name, effects, lock_events, returns, params, is_global, stored_into)
+    return _one(result.name, *effects[0], lock_events, returns, params, is_global, stored_into)
+
+
+def _several(name: str, effects: list, lock_events: list, returns: list, params: list[str], is_global,
+             stored_into) -> Optional[LockFunction]:
+    """A function that takes several of its caller's locks on every path and drops none
+    (`lock_two(a, b)`, `double_lock(p, q)`), or drops several and takes none: a "call" of
+    those steps, in the order it first takes or drops each lock."""
+    kinds = {effect for _, effect in effects}
+    if kinds != {"acquire"} and not kinds <= {"release", "release-if-held"}:
         return None
-    key, effect = effects[0]
+    steps = []
+    for key, effect in effects:
+        step = _one(name, key, effect, lock_events, returns, params, is_global, stored_into)
+        if step is None or step.lock == "return":
+            return None
+        steps.append(dataclasses.replace(step, inferred=True))
+    return LockFunction(name, "call", "", steps=tuple(steps))
+
+
+def _one(name: str, key: str, effect, lock_events: list, returns: list, params: list[str], is_global,
+         stored_into) -> Optional[LockFunction]:
+    """The summary of a function with one effect, `effect` on its lock `key`."""
     # the lock as resolved through local aliases, then as written (`m` for `m = &a->mu`)
     spellings = [key] + sorted({spelled_key(ev.written) for ev in lock_events if ev.key == key} - {key})
     spec = next((found for k in spellings if (found := _lock_spec(k, params, is_global, stored_into))), None)
@@ -88,19 +110,19 @@ def summary_of(result, params: list[str], steps: list, is_global, stored_into=la
     first = next(ev for ev in lock_events if ev.key == key)
     kind = first.fn.kind
     if effect[0] == "release-when":
-        return LockFunction(result.name, "release", lock, kind=kind, path=path, when=effect[1])
+        return LockFunction(name, "release", lock, kind=kind, path=path, when=effect[1])
     if effect in ("release", "release-if-held"):
         # "if held": it releases only on some paths (`if (*p) unlock(*p)`), and no return
         # value tells which: fine to call when the lock is not held
-        return LockFunction(result.name, "release", lock, kind=kind, path=path, unheld_ok=effect != "release")
+        return LockFunction(name, "release", lock, kind=kind, path=path, unheld_ok=effect != "release")
     # `rw_enter(l, mode)` takes a reader or a writer lock as told: count it as a reader
     shared = any(getattr(ev, "shared", False) for ev in lock_events if ev.key == key)
     if effect == "acquire":
-        return LockFunction(result.name, "acquire", lock, shared=shared, kind=kind, path=path)
+        return LockFunction(name, "acquire", lock, shared=shared, kind=kind, path=path)
     if effect[0] == "returns-try":  # returns the trylock's own result
-        return dataclasses.replace(first.fn, name=result.name, lock=lock, path=path)
+        return dataclasses.replace(first.fn, name=name, lock=lock, path=path)
     # inferred from return values: needs a caller that relies on it, as an acquire does
-    return LockFunction(result.name, "try-acquire", lock, shared=shared, kind=kind, path=path,
+    return LockFunction(name, "try-acquire", lock, shared=shared, kind=kind, path=path,
                         success=effect[1], failure=effect[2], tentative=True)
 
 
@@ -473,6 +495,7 @@ def describe(fn: LockFunction) -> str:
     "takes and drops arg0->mu itself (...)"."""
     if fn.action == "call":
         what = "; ".join(part for part in (
+            ", then ".join(describe(step) for step in fn.steps),
             f"takes and drops {', '.join(fn.takes)} itself (calling it with that held is a self-deadlock)"
             if fn.takes else "",
             f"requires {', '.join(fn.requires)}" if fn.requires else "",

@@ -768,7 +768,8 @@ def _summary_of(fr: FunctionResult, fn: Node, body: Node, source: bytes,
     summary = summaries.summary_of(fr, params, steps, lambda name: name not in params and visible(name),
                                    lambda name: _out_parameter(name, params, body, source), is_recursive)
     if summary is not None:
-        summary = dataclasses.replace(summary, tentative=summary.tentative or summary.action == "acquire", inferred=True)
+        acquires = summary.action == "acquire" or any(step.action == "acquire" for step in summary.steps)
+        summary = dataclasses.replace(summary, tentative=summary.tentative or acquires, inferred=True)
     edges = lockgraph.function_edges(fr.name, steps, lock_identity(fn, body, source, (ev for ev, _ in steps)))
     return summary, summaries.relied_on(steps), edges
 
@@ -1203,7 +1204,12 @@ def _declared_lock(own: Optional[LockFunction], fn: Node, source: bytes, actions
     """The lock of the function's own contract when its action is one of `actions`, as a
     key; a contract lockls inferred from the body (a summary callers rely on) counts
     only with `inferred`."""
-    if own is None or own.tentative or (own.inferred and not inferred) or own.action not in actions:
+    if own is None or own.tentative or (own.inferred and not inferred):
+        return frozenset()
+    if own.steps:  # several locks: each step's
+        return frozenset().union(*(_declared_lock(dataclasses.replace(step, inferred=own.inferred), fn, source,
+                                                  actions, inferred) for step in own.steps))
+    if own.action not in actions:
         return frozenset()
     if own.lock == "global":
         return frozenset({own.path.replace(".", "->")})
