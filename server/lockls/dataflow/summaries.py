@@ -113,8 +113,11 @@ def _one(name: str, key: str, effect, lock_events: list, returns: list, params: 
         return LockFunction(name, "release", lock, kind=kind, path=path, when=effect[1])
     if effect in ("release", "release-if-held"):
         # "if held": it releases only on some paths (`if (*p) unlock(*p)`), and no return
-        # value tells which: fine to call when the lock is not held
-        return LockFunction(name, "release", lock, kind=kind, path=path, unheld_ok=effect != "release")
+        # value tells which, or through functions that are themselves fine to call when
+        # the lock is not held (`unlock_parent(db, how)`): neither is this one
+        tolerant = effect != "release" or all(ev.fn.unheld_ok for ev in lock_events
+                                              if ev.key == key and isinstance(ev, Release))
+        return LockFunction(name, "release", lock, kind=kind, path=path, unheld_ok=tolerant)
     # `rw_enter(l, mode)` takes a reader or a writer lock as told: count it as a reader
     shared = any(getattr(ev, "shared", False) for ev in lock_events if ev.key == key)
     if effect == "acquire":
