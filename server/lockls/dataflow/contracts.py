@@ -134,7 +134,13 @@ def partners(name: str) -> Iterable[str]:
 
 
 def _releases_same(other, fn) -> bool:
-    return other is not None and other.action == "release" and (other.lock, other.path) == (fn.lock, fn.path)
+    if other is None:
+        return False
+    if fn.steps or other.steps:  # several locks: the same ones, all released
+        mine = sorted((s.lock, s.path) for s in fn.steps)
+        theirs = sorted((s.lock, s.path) for s in other.steps if s.action == "release")
+        return bool(mine) and mine == theirs and len(theirs) == len(other.steps)
+    return other.action == "release" and (other.lock, other.path) == (fn.lock, fn.path)
 
 
 _APPLIED: Lru = Lru(256)

@@ -73,8 +73,30 @@ def summary_of(result, params: list[str], steps: list, is_global, stored_into=la
         takes = _takes(result, params, steps, is_recursive)
         return LockFunction(result.name, "call", "", takes=takes) if takes else None
     if len(effects) != 1:
+        return _several(result.name, effects, lock_events, returns, params, is_global, stored_into)
+    return _one(result.name, *effects[0], lock_events, returns, params, is_global, stored_into)
+
+
+def _several(name: str, effects: list, lock_events: list, returns: list, params: list[str], is_global,
+             stored_into) -> Optional[LockFunction]:
+    """A function that takes several of its caller's locks on every path and drops none
+    (`lock_two(a, b)`, `double_lock(p, q)`), or drops several and takes none: a "call" of
+    those steps, in the order it first takes or drops each lock."""
+    kinds = {effect for _, effect in effects}
+    if kinds != {"acquire"} and not kinds <= {"release", "release-if-held"}:
         return None
-    key, effect = effects[0]
+    steps = []
+    for key, effect in effects:
+        step = _one(name, key, effect, lock_events, returns, params, is_global, stored_into)
+        if step is None or step.lock == "return":
+            return None
+        steps.append(dataclasses.replace(step, inferred=True))
+    return LockFunction(name, "call", "", steps=tuple(steps))
+
+
+def _one(name: str, key: str, effect, lock_events: list, returns: list, params: list[str], is_global,
+         stored_into) -> Optional[LockFunction]:
+    """The summary of a function with one effect, `effect` on its lock `key`."""
     # the lock as resolved through local aliases, then as written (`m` for `m = &a->mu`)
     spellings = [key] + sorted({spelled_key(ev.written) for ev in lock_events if ev.key == key} - {key})
     spec = next((found for k in spellings if (found := _lock_spec(k, params, is_global, stored_into))), None)
@@ -88,19 +110,22 @@ def summary_of(result, params: list[str], steps: list, is_global, stored_into=la
     first = next(ev for ev in lock_events if ev.key == key)
     kind = first.fn.kind
     if effect[0] == "release-when":
-        return LockFunction(result.name, "release", lock, kind=kind, path=path, when=effect[1])
+        return LockFunction(name, "release", lock, kind=kind, path=path, when=effect[1])
     if effect in ("release", "release-if-held"):
         # "if held": it releases only on some paths (`if (*p) unlock(*p)`), and no return
-        # value tells which: fine to call when the lock is not held
-        return LockFunction(result.name, "release", lock, kind=kind, path=path, unheld_ok=effect != "release")
+        # value tells which, or through functions that are themselves fine to call when
+        # the lock is not held (`unlock_parent(db, how)`): neither is this one
+        tolerant = effect != "release" or all(ev.fn.unheld_ok for ev in lock_events
+                                              if ev.key == key and isinstance(ev, Release))
+        return LockFunction(name, "release", lock, kind=kind, path=path, unheld_ok=tolerant)
     # `rw_enter(l, mode)` takes a reader or a writer lock as told: count it as a reader
     shared = any(getattr(ev, "shared", False) for ev in lock_events if ev.key == key)
     if effect == "acquire":
-        return LockFunction(result.name, "acquire", lock, shared=shared, kind=kind, path=path)
+        return LockFunction(name, "acquire", lock, shared=shared, kind=kind, path=path)
     if effect[0] == "returns-try":  # returns the trylock's own result
-        return dataclasses.replace(first.fn, name=result.name, lock=lock, path=path)
+        return dataclasses.replace(first.fn, name=name, lock=lock, path=path)
     # inferred from return values: needs a caller that relies on it, as an acquire does
-    return LockFunction(result.name, "try-acquire", lock, shared=shared, kind=kind, path=path,
+    return LockFunction(name, "try-acquire", lock, shared=shared, kind=kind, path=path,
                         success=effect[1], failure=effect[2], tentative=True)
 
 
@@ -176,6 +201,8 @@ def _effect(key: str, returns: list, lock_events: list, releases_any: bool):
         for c in state:
             per_value.setdefault(_returned(ev.value, c), set()).add(_net(c.get(key)))
     outcomes = set().union(*per_value.values())
+    if len(outcomes) > 1 and (configured := _one_configuration(key, returns)) is not None:
+        return _effect(key, configured, lock_events, releases_any)
     if outcomes <= {"none", "kept"}:
         return "none"
     taken = any(ev.key == key and not isinstance(ev, Release) for ev in lock_events)
@@ -213,6 +240,26 @@ def _effect(key: str, returns: list, lock_events: list, releases_any: bool):
     return None
 
 
+def _one_configuration(key: str, returns: list) -> Optional[list]:
+    """`returns` in the one configuration of the preprocessor where the function does
+    something to `key`, when an `#if` tells its paths apart (`lock_dlerror()` takes the
+    lock `#ifndef DLERROR_IS_THREADSAFE`, and is empty otherwise), else None."""
+    configured = [f for _, state in returns for c in state for f in c.facts if f[0].startswith("#if ") and f[1] == "is"]
+    for text in dict.fromkeys(f[0] for f in configured):
+        sides: dict = {}
+        for _, state in returns:
+            for c in state:
+                value = next((f[2] for f in c.facts if f[0] == text and f[1] == "is"), None)
+                sides.setdefault(value, set()).add(_net(c.get(key)))
+        if None in sides or len(sides) != 2:
+            continue  # some path does not say, or only one configuration was seen
+        idle = [v for v, outcomes in sides.items() if outcomes == {"none"}]
+        if len(idle) == 1:
+            active = next(v for v in sides if v != idle[0])
+            return [(ev, tuple(c for c in state if (text, "is", active) in c.facts)) for ev, state in returns]
+    return None
+
+
 def _net(fact) -> str:
     """What one path did to a lock, seen from the caller."""
     if fact is None or fact.unknown:
@@ -226,6 +273,7 @@ _NOTHING = ("nothing",)  # `return;` or the end of a void function
 _OBJECT = ("object",)  # a value that is neither a constant nor known: an object, usually
 _NONZERO = ("nonzero",)  # known not to be zero: an errno, `SET_ERROR(EIO)`, `err` after `if (err != 0)`
 _ERRNO = re.compile(r"-?E[A-Z0-9]+\Z")
+_NAMED_CONSTANT = re.compile(r"[A-Z][A-Z0-9_]*\Z")  # (errnos, `EBUSY`, are matched first: non-zero)
 _ERROR_CALL = re.compile(r"[A-Za-z_]\w*\(\s*-?E[A-Z0-9]+\s*\)\Z")
 
 
@@ -239,10 +287,14 @@ def _returned(value: Optional[str], path_class):
         return n
     if _ERRNO.match(value) or _ERROR_CALL.match(value.replace(" ", "")):
         return _NONZERO
+    if _NAMED_CONSTANT.match(value):
+        return value  # an enumerator or a macro: `return DLT_PARENT;`
     for key, rel, const in path_class.facts:
         if key == value:
             if rel == "eq" and number(const) is not None:
                 return number(const)
+            if rel == "eq" and _NAMED_CONSTANT.match(const) and not _ERRNO.match(const):
+                return const  # `ret = DLT_PARENT; ... return (ret);`
             if rel == "ne" and number(const) == 0:
                 return _NONZERO
             if rel == "neg":
@@ -267,6 +319,9 @@ def _partition(per_value: dict, outcome: str) -> Optional[tuple]:
         return ("try", "zero", "nonzero")
     if free == {0} and all(nonzero(v) or v == _OBJECT for v in held):
         return ("try", "nonzero", "zero")
+    if len(held) == 1 and isinstance(named := next(iter(held)), str) \
+            and all(isinstance(v, (str, int)) for v in free):
+        return ("try", named, None)  # `return DLT_PARENT;` when taken, another constant when not
     return None
 
 
@@ -443,6 +498,7 @@ def describe(fn: LockFunction) -> str:
     "takes and drops arg0->mu itself (...)"."""
     if fn.action == "call":
         what = "; ".join(part for part in (
+            ", then ".join(describe(step) for step in fn.steps),
             f"takes and drops {', '.join(fn.takes)} itself (calling it with that held is a self-deadlock)"
             if fn.takes else "",
             f"requires {', '.join(fn.requires)}" if fn.requires else "",

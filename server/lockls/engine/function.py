@@ -20,6 +20,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from collections.abc import Iterable
 from typing import Optional, Union
 
 from tree_sitter import Node
@@ -231,7 +232,9 @@ def function_nodes(root: Node, source: Optional[bytes] = None) -> list[tuple[Nod
         t = node.type
         if t == "function_definition":
             body = node.child_by_field_name("body")
-            if body is not None:
+            if source is not None and body is not None and (recovered := _annotated_old_style(node, source)):
+                found.extend(recovered)
+            elif body is not None:
                 found.append((node, body))
                 if syntax.has_missing_close(body):
                     found.extend(_nested_functions(body, exclude=node))
@@ -273,32 +276,81 @@ def _swallowed(root: Node, source: bytes) -> list[tuple[Optional[tuple[Node, Nod
             c = children[i]
             later_body[i] = later_body[i + 1] or c.type == "{" or c.type.endswith("statement")
         for i, child in enumerate(children):
-            if child.type != "function_declarator" or not later_body[i + 1]:
+            if child.type != "function_declarator":
+                continue
+            first = i
+            while first > 0 and children[first - 1].type in _SPECIFIERS:
+                first -= 1
+            annotated = _after_annotation_macro(source, child) if first < i else None
+            if annotated is not None:  # `void v_matchproto_() f(int a) {`: f, without the macro
+                name_text, brace = annotated
+                recovered = _parsed_alone(source, children[first].start_byte, brace,
+                                          [(child.start_byte, child.end_byte)])
+                out.append((recovered, name_text, child.start_point[0] + 1))
+                continue
+            if not later_body[i + 1]:
                 continue
             name = child.child_by_field_name("declarator")
             recovered = None
             if i + 1 < len(children) and children[i + 1].type == "{":
-                first = i
-                while first > 0 and children[first - 1].type in _SPECIFIERS:
-                    first -= 1
                 recovered = _parsed_alone(source, children[first].start_byte, children[i + 1].start_byte)
             out.append((recovered, syntax.text(name, source) if name is not None else "<anonymous>",
                         child.start_point[0] + 1))
     return out
 
 
-def _parsed_alone(source: bytes, start: int, brace: int) -> Optional[tuple[Node, Node]]:
-    """The definition from `start` to the `}` closing the `{` at `brace`, parsed alone."""
-    skipped: list = []
-    end = _closing_brace(source, brace, skipped)
-    if end is None:
+def _annotated_old_style(definition: Node, source: bytes, depth: int = 0) -> Optional[list[tuple[Node, Node]]]:
+    """`void v_matchproto_() f(int a) {...}` read as an old-style definition of
+    `v_matchproto_` whose parameter declarations are `f(int a) {...}` and every definition
+    after it up to the last body: f, parsed again without the macro, and the definitions
+    after it; None for any other definition."""
+    declarator = definition.child_by_field_name("declarator")
+    if declarator is None or declarator.type != "function_declarator" \
+            or not any(c.type == "declaration" for c in definition.children):
         return None
-    kept, at = [], start  # the definition without its conditionals' other branches
-    for a, b in sorted(skipped):
-        kept.append((at, a))
-        at = b
-    kept.append((at, end))
+    annotated = _after_annotation_macro(source, declarator)
+    if annotated is None:
+        return None
+    first = _parsed_alone(source, definition.start_byte, annotated[1], [(declarator.start_byte, declarator.end_byte)])
+    if first is None:
+        return None
+    found = [first]
+    if first[0].end_byte < definition.end_byte and depth < 64:  # the definitions it swallowed
+        rest = _parsed_ranges(source, [(first[0].end_byte, definition.end_byte)]).root_node
+        for node in rest.children:
+            body = node.child_by_field_name("body") if node.type == "function_definition" else None
+            if body is not None:
+                found.extend(_annotated_old_style(node, source, depth + 1) or [(node, body)])
+        found.extend(fb for fb, _, _ in _swallowed(rest, source) if fb is not None)
+        found.sort(key=lambda fb: fb[0].start_byte)
+    return found
 
+
+# `NAME(` right after an annotation macro, then `(...)` and the body's `{`
+_NAME_AND_PARAMETERS = re.compile(rb"\s*([A-Za-z_]\w*)\s*\(")
+_BEFORE_BODY = re.compile(rb"(?:\s|/\*.*?\*/|//[^\n]*)*\{", re.S)
+
+
+def _after_annotation_macro(source: bytes, macro: Node) -> Optional[tuple[str, int]]:
+    """(name, offset of the body's `{`) of a definition whose declarator follows a
+    function-like annotation macro (`void v_matchproto_() f(int a) {`, `int __printf(2, 3)
+    logit(const char *fmt, ...) {`), which the parser reads as a declarator of its own;
+    None when `macro` is not followed by one."""
+    m = _NAME_AND_PARAMETERS.match(source, macro.end_byte)
+    if m is None:
+        return None
+    depth, i, n = 1, m.end(), min(len(source), m.end() + 4096)
+    while i < n and depth:
+        depth += {0x28: 1, 0x29: -1}.get(source[i], 0)
+        i += 1
+    brace = _BEFORE_BODY.match(source, i) if not depth else None
+    if brace is None:
+        return None
+    return m.group(1).decode("utf-8", "replace"), brace.end() - 1
+
+
+def _parsed_ranges(source: bytes, kept: list):
+    """The tree of the byte ranges `kept` of `source` alone (positions as in the file)."""
     def parse():
         from tree_sitter import Point, Range
 
@@ -315,7 +367,23 @@ def _parsed_alone(source: bytes, start: int, brace: int) -> Optional[tuple[Node,
         finally:
             parser.included_ranges = []
 
-    tree = _RECOVERED.get((source[start:end], start, source.count(b"\n", 0, start), tuple(kept)), parse)
+    start, end = kept[0][0], kept[-1][1]
+    return _RECOVERED.get((source[start:end], start, source.count(b"\n", 0, start), tuple(kept)), parse)
+
+
+def _parsed_alone(source: bytes, start: int, brace: int, skip: Iterable = ()) -> Optional[tuple[Node, Node]]:
+    """The definition from `start` to the `}` closing the `{` at `brace`, parsed alone
+    (without the byte ranges `skip`)."""
+    skipped: list = list(skip)
+    end = _closing_brace(source, brace, skipped)
+    if end is None:
+        return None
+    kept, at = [], start  # the definition without its conditionals' other branches
+    for a, b in sorted(skipped):
+        kept.append((at, a))
+        at = b
+    kept.append((at, end))
+    tree = _parsed_ranges(source, kept)
     for fn in tree.root_node.children:
         body = fn.child_by_field_name("body") if fn.type == "function_definition" else None
         if body is not None and fn.start_byte == start and not syntax.has_missing_close(body):
@@ -700,7 +768,8 @@ def _summary_of(fr: FunctionResult, fn: Node, body: Node, source: bytes,
     summary = summaries.summary_of(fr, params, steps, lambda name: name not in params and visible(name),
                                    lambda name: _out_parameter(name, params, body, source), is_recursive)
     if summary is not None:
-        summary = dataclasses.replace(summary, tentative=summary.tentative or summary.action == "acquire", inferred=True)
+        acquires = summary.action == "acquire" or any(step.action == "acquire" for step in summary.steps)
+        summary = dataclasses.replace(summary, tentative=summary.tentative or acquires, inferred=True)
     edges = lockgraph.function_edges(fr.name, steps, lock_identity(fn, body, source, (ev for ev, _ in steps)))
     return summary, summaries.relied_on(steps), edges
 
@@ -1135,7 +1204,12 @@ def _declared_lock(own: Optional[LockFunction], fn: Node, source: bytes, actions
     """The lock of the function's own contract when its action is one of `actions`, as a
     key; a contract lockls inferred from the body (a summary callers rely on) counts
     only with `inferred`."""
-    if own is None or own.tentative or (own.inferred and not inferred) or own.action not in actions:
+    if own is None or own.tentative or (own.inferred and not inferred):
+        return frozenset()
+    if own.steps:  # several locks: each step's
+        return frozenset().union(*(_declared_lock(dataclasses.replace(step, inferred=own.inferred), fn, source,
+                                                  actions, inferred) for step in own.steps))
+    if own.action not in actions:
         return frozenset()
     if own.lock == "global":
         return frozenset({own.path.replace(".", "->")})

@@ -932,6 +932,8 @@ def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None
     def useful(c: Cond) -> bool:
         if c.key is not None and (c.key in returned or c.key.startswith(HELD_TEST_PREFIXES)):
             return True  # (a lock test is decided by the path's locks, not by other tests)
+        if c.text.startswith("#if ") and c.text in controlling:
+            return True  # a configuration that takes or drops a lock: summaries tell them apart
         wanted = c.text in controlling or c.key in controlling or c.key in results
         return wanted and (len(sources.get(c.text, ())) > 1 or (c.key is not None and len(sources.get(c.key, ())) > 1))
 
@@ -961,6 +963,8 @@ def _drop_useless_kills(blocks: list[Block], ambiguous: frozenset = frozenset())
             if isinstance(ev, (Acquire, Release, TryAcquire)) and "[" in ev.key \
                     and not ambiguous.intersection(_WORD.findall(ev.key)):
                 keys.add(ev.key)  # `locks[i]`: a change of `i` makes it another lock
+            if isinstance(ev, Return) and ev.value and _WORD.fullmatch(ev.value):
+                keys.add(ev.value)  # `ret = DLT_PARENT; ... return (ret);`: for the summary
     words = {w for k in keys for w in _WORD.findall(k)}
 
     def useful(ev: Kill) -> bool:
