@@ -173,3 +173,27 @@ def test_a_malformed_baseline_is_an_error_naming_the_file(project, capsys, text,
 def test_update_needs_a_baseline_file(project, capsys):
     status, _, err = run(capsys, "--check", "--update-baseline")
     assert status == 2 and err.endswith("lockls: error: --update-baseline needs --baseline FILE\n")
+
+
+def test_findings_of_rules_turned_off_in_their_file_are_not_gone(project, capsys):
+    # baselined leaks in src/ and tests/; then the configuration stops reporting lock-leak
+    # in tests/ ([per-file-ignores]) and double-lock everywhere ([rules] select): those
+    # findings are no longer looked for, which is not the same as fixed
+    (project / "tests").mkdir()
+    (project / "src" / "a.c").write_text(HEAD + LEAK)
+    (project / "tests" / "t.c").write_text(HEAD + LEAK + TWICE)
+    assert recorded(project, capsys) == "lockls: baseline lockls-baseline.json: 3 findings recorded\n"
+    (project / ".lockls.toml").write_text('[rules]\nselect = ["lock-leak"]\n\n'
+                                          '[per-file-ignores]\n"tests/**" = ["lock-leak"]\n')
+    status, out, err = run(capsys, "--check", "--baseline", "lockls-baseline.json")
+    assert (status, out) == (0, "")
+    assert err.splitlines()[-1] == "lockls: baseline lockls-baseline.json: 1 finding hidden, 0 gone (fixed)"
+    # the one in src/ fixed: that one is gone
+    (project / "src" / "a.c").write_text(HEAD)
+    status, out, err = run(capsys, "--check", "--baseline", "lockls-baseline.json")
+    assert err.splitlines()[-1] == ("lockls: baseline lockls-baseline.json: 0 findings hidden, 1 gone (fixed); "
+                                    "--update-baseline forgets it")
+    # updating forgets it, and keeps what the run did not look for
+    run(capsys, "--check", "--baseline", "lockls-baseline.json", "--update-baseline")
+    kept = [(e["path"], e["rule"]) for e in json.loads((project / "lockls-baseline.json").read_text())["findings"]]
+    assert kept == [("tests/t.c", "lock-leak"), ("tests/t.c", "double-lock")]

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from lockls import __version__
-from lockls.report.findings import Finding, Pos, Related, Span
+from lockls.report.findings import Finding, Fix, Pos, Related, Span, TextEdit
 from lockls.ir.message import LineRef, Message
 from lockls.report.formats import (
     fingerprint_key,
@@ -301,6 +301,74 @@ def test_sarif_notifications_for_files_not_analysed(cwd):
     (note,) = invocation["toolExecutionNotifications"]
     assert note["message"]["text"] == "cannot read file: Permission denied"
     assert note["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": "bad.c", "uriBaseId": "%SRCROOT%"}
+
+
+def test_sarif_carries_the_safe_and_unsafe_fixes(cwd):
+    # "é" before the edits: SARIF columns are UTF-16 units, as for locations
+    remove = Fix("Remove the repeated `lock(&q->lock)`", (TextEdit(span(20, 4, 21, 4, utf16_shift=1), ""),),
+                 "safe", True)
+    unlock = Fix("Unlock `&q->lock` before returning",
+                 (TextEdit(span(9, 8, 9, 8), "unlock(&q->lock);\n        "),
+                  TextEdit(span(2, 0, 2, 0), "/* x */")), "unsafe")
+    maybe = Fix("Unlock on this path only", (TextEdit(span(9, 8, 9, 8), "unlock(&q->lock); "),), "display-only")
+    f = Finding("double-lock", "error", "`&q->lock` is taken twice", "src/queue.c", span(21, 4, 21, 20), "push",
+                (), (remove, unlock, maybe))
+    log = sarif_log([f, finding()])
+    assert_valid_sarif(log)
+    with_fixes, without = log["runs"][0]["results"]
+    assert "fixes" not in without
+    artifact = {"uri": "src/queue.c", "uriBaseId": "%SRCROOT%"}
+    assert with_fixes["fixes"] == [
+        {
+            "description": {"text": "Remove the repeated `lock(&q->lock)`"},
+            "artifactChanges": [{"artifactLocation": artifact, "replacements": [
+                {"deletedRegion": {"startLine": 21, "startColumn": 6, "endLine": 22, "endColumn": 6},
+                 "insertedContent": {"text": ""}},
+            ]}],
+            "properties": {"applicability": "safe", "preferred": True},
+        },
+        {
+            "description": {"text": "Unlock `&q->lock` before returning"},
+            "artifactChanges": [{"artifactLocation": artifact, "replacements": [
+                {"deletedRegion": {"startLine": 10, "startColumn": 9, "endLine": 10, "endColumn": 9},
+                 "insertedContent": {"text": "unlock(&q->lock);\n        "}},
+                {"deletedRegion": {"startLine": 3, "startColumn": 1, "endLine": 3, "endColumn": 1},
+                 "insertedContent": {"text": "/* x */"}},
+            ]}],
+            "properties": {"applicability": "unsafe", "preferred": False},
+        },
+    ]  # not the display-only fix: right on some paths only, and SARIF viewers may apply fixes unasked
+
+
+def test_sarif_fixes_are_the_json_fixes_of_a_real_run(tmp_path, monkeypatch, capsys):
+    from lockls.main import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "a.c").write_text(
+        "#include <pthread.h>\nstatic pthread_mutex_t m;\n"
+        "void twice(void)\n{\n    pthread_mutex_lock(&m);\n    pthread_mutex_lock(&m);\n"
+        "    pthread_mutex_unlock(&m);\n}\n"
+        "int leak(int n)\n{\n    pthread_mutex_lock(&m);\n    if (n)\n        return -1;\n"
+        "    pthread_mutex_unlock(&m);\n    return 0;\n}\n")
+    assert main(["--check", "--format", "json", "a.c"]) == 1
+    findings = json.loads(capsys.readouterr().out)
+    assert main(["--check", "--format", "sarif", "a.c"]) == 1
+    log = json.loads(capsys.readouterr().out)
+    assert_valid_sarif(log)
+    from_json = [[(x["title"], x["applicability"], x["preferred"],
+                   [(e["line"], e["column"], e["end_line"], e["end_column"], e["new_text"]) for e in x["edits"]])
+                  for x in f["fix"] if x["applicability"] in ("safe", "unsafe")] for f in findings]
+    from_sarif = [[(x["description"]["text"], x["properties"]["applicability"], x["properties"]["preferred"],
+                    [(r["deletedRegion"]["startLine"], r["deletedRegion"]["startColumn"], r["deletedRegion"]["endLine"],
+                      r["deletedRegion"]["endColumn"], r["insertedContent"]["text"])
+                     for c in x["artifactChanges"] for r in c["replacements"]])
+                   for x in r.get("fixes", [])] for r in log["runs"][0]["results"]]
+    assert from_sarif == from_json  # (ASCII source: characters and UTF-16 units agree)
+    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["double-lock", "lock-leak"]
+    assert [[x[:3] for x in fixes] for fixes in from_sarif] == [
+        [("Remove this `pthread_mutex_lock` call", "safe", True)],
+        [("Release `&m` with `pthread_mutex_unlock` before this return", "unsafe", True)]]
 
 
 # -- rule docs --------------------------------------------------------------------------

@@ -24,6 +24,8 @@ export const DEFAULT_SERVER = 'lockls';
 export const REPOSITORY_URL = 'https://github.com/lockls/lockls';
 /** The install command the error dialog offers to copy (pipx: its own venv, `lockls` on PATH). */
 export const INSTALL_COMMAND = `pipx install git+${REPOSITORY_URL}`;
+/** The oldest Python that runs the server (the bundled one too). */
+export const MINIMUM_PYTHON = '3.10';
 
 /** Settings as read from the configuration (any shape) with their defaults. */
 export function normalizeSettings(raw: {
@@ -130,8 +132,37 @@ export function startFailureMessage(command: string, reason: 'not-found' | 'fail
 
 export type ServerState = 'starting' | 'running' | 'stopped' | 'not-found' | 'failed';
 
-/** Status bar text and tooltip for a server state. */
-export function statusBar(state: ServerState, version?: string): { text: string; tooltip: string; error: boolean } {
+/** Why no server could be started (see server.ts `chooseServer`): `server-path`, the
+ * "lockls.server.path" setting names nothing; `no-python`, the bundled server has no
+ * Python 3.10+ to run it (and `lockls` is not on PATH); `no-bundle`, this .vsix bundles
+ * no server and `lockls` is not on PATH. */
+export type StartProblem = 'server-path' | 'no-python' | 'no-bundle';
+
+/** The tooltip of the red status item when no server was found: what actually failed. */
+function notFoundTooltip(problem?: StartProblem): string {
+  switch (problem) {
+    case 'server-path':
+      return 'lockls: "lockls.server.path" names no executable — fix the setting or remove it (click for the output)';
+    case 'no-python':
+      return (
+        `lockls: no Python ${MINIMUM_PYTHON}+ that can run the bundled server was found — install one ` +
+        '(`python3` on PATH) or select one with the Python extension, then run "lockls: Restart Server" ' +
+        '(click for the output: the Pythons tried)'
+      );
+    default:
+      return (
+        'lockls: server not found — install the extension\'s .vsix for your platform, ' +
+        `or the server with \`${INSTALL_COMMAND}\` (click for the output)`
+      );
+  }
+}
+
+/** Status bar text and tooltip for a server state (`problem`: why it is 'not-found'). */
+export function statusBar(
+  state: ServerState,
+  version?: string,
+  problem?: StartProblem,
+): { text: string; tooltip: string; error: boolean } {
   const v = version ? ` ${version}` : '';
   switch (state) {
     case 'starting':
@@ -141,7 +172,7 @@ export function statusBar(state: ServerState, version?: string): { text: string;
     case 'stopped':
       return { text: '$(circle-slash) lockls', tooltip: 'lockls: server stopped (run "lockls: Restart Server")', error: false };
     case 'not-found':
-      return { text: '$(error) lockls', tooltip: `lockls: server not found — install it with \`${INSTALL_COMMAND}\``, error: true };
+      return { text: '$(error) lockls', tooltip: notFoundTooltip(problem), error: true };
     case 'failed':
       return { text: '$(error) lockls', tooltip: 'lockls: the server failed (click for the output)', error: true };
   }

@@ -14,6 +14,7 @@ import {
   Environment,
   INSTALL_COMMAND,
   ServerState,
+  StartProblem,
   initializationOptions,
   needsRestart,
   normalizeSettings,
@@ -35,17 +36,22 @@ function environment(): Environment {
   };
 }
 
-function setState(state: ServerState): void {
+function setState(state: ServerState, problem?: StartProblem): void {
   const version = client?.initializeResult?.serverInfo?.version;
-  const s = statusBar(state, version);
+  const s = statusBar(state, version, problem);
   status.text = s.text;
   status.tooltip = s.tooltip;
   status.backgroundColor = s.error ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
   status.show();
 }
 
-async function reportStartFailure(message: string, reason: 'not-found' | 'failed', offerInstall: boolean): Promise<void> {
-  setState(reason);
+async function reportStartFailure(
+  message: string,
+  reason: 'not-found' | 'failed',
+  offerInstall: boolean,
+  problem?: StartProblem,
+): Promise<void> {
+  setState(reason, problem);
   output.appendLine(message);
   const actions = offerInstall ? ['Open Settings', 'Copy Install Command', 'Show Output'] : ['Open Settings', 'Show Output'];
   const choice = await vscode.window.showErrorMessage(message, ...actions);
@@ -90,7 +96,8 @@ async function startClient(): Promise<void> {
     selectedPython: launcher ? await selectedPython() : undefined,
   });
   if (choice.kind === 'none') {
-    void reportStartFailure(choice.message, 'not-found', !choice.bundled);
+    // the install command only helps when there is no bundled server to fix (a setting, a Python)
+    void reportStartFailure(choice.message, 'not-found', choice.problem === 'no-bundle', choice.problem);
     return;
   }
   const { command: executable, args } = choice;

@@ -9,13 +9,15 @@ import {
   Environment,
   INSTALL_COMMAND,
   LocklsSettings,
+  MINIMUM_PYTHON,
   REPOSITORY_URL,
+  StartProblem,
   findExecutable,
   serverCommand,
   startFailureMessage,
 } from './config';
 
-export const MINIMUM_PYTHON = '3.10';
+export { MINIMUM_PYTHON };
 
 /** A Python to try: a command (found on PATH or a path) and the arguments that select it (`py -3`). */
 export interface PythonCandidate {
@@ -37,7 +39,7 @@ export type Probe = (candidate: PythonCandidate, launcher: string) => Promise<Pr
 
 export type ServerChoice =
   | { kind: 'configured' | 'bundled' | 'path'; command: string; args: string[]; detail: string }
-  | { kind: 'none'; message: string; bundled: boolean };
+  | { kind: 'none'; message: string; bundled: boolean; problem: StartProblem };
 
 /** The bundled launcher, when this is a platform .vsix (the neutral one has no bundled/). */
 export function findBundle(extensionPath: string): string | undefined {
@@ -127,7 +129,7 @@ export async function chooseServer(o: {
   if (o.serverPathSet) {
     const { command, args } = serverCommand(settings, env);
     const exe = findExecutable(command, env);
-    if (!exe) return { kind: 'none', message: notFoundMessage(command), bundled: false };
+    if (!exe) return { kind: 'none', message: notFoundMessage(command), bundled: false, problem: 'server-path' };
     return { kind: 'configured', command: exe, args, detail: `lockls.server.path: ${exe}` };
   }
   const args = serverCommand(settings, env).args;
@@ -151,7 +153,9 @@ export async function chooseServer(o: {
   if (onPath) {
     return { kind: 'path', command: onPath, args, detail: `lockls on PATH: ${onPath}` };
   }
-  return { kind: 'none', message: o.launcher ? noPythonMessage(tried) : noBundleMessage(), bundled: !!o.launcher };
+  return o.launcher
+    ? { kind: 'none', message: noPythonMessage(tried), bundled: true, problem: 'no-python' }
+    : { kind: 'none', message: noBundleMessage(), bundled: false, problem: 'no-bundle' };
 }
 
 /** `lockls.server.path` names nothing. */

@@ -91,6 +91,23 @@ test('status bar per state', () => {
   assert.match(c.statusBar('stopped').tooltip, /Restart Server/);
 });
 
+test('the red status item says what failed, and suggests pipx only when no server is bundled', () => {
+  const noPython = c.statusBar('not-found', undefined, 'no-python');
+  assert.equal(noPython.error, true);
+  assert.equal(noPython.tooltip, 'lockls: no Python 3.10+ that can run the bundled server was found — install one '
+    + '(`python3` on PATH) or select one with the Python extension, then run "lockls: Restart Server" '
+    + '(click for the output: the Pythons tried)');
+  assert.doesNotMatch(noPython.tooltip, /pipx|install it with/);
+  const setting = c.statusBar('not-found', undefined, 'server-path');
+  assert.equal(setting.tooltip, 'lockls: "lockls.server.path" names no executable — fix the setting or remove it '
+    + '(click for the output)');
+  assert.doesNotMatch(setting.tooltip, /pipx/);
+  const noBundle = c.statusBar('not-found', undefined, 'no-bundle');
+  assert.equal(noBundle.tooltip, 'lockls: server not found — install the extension\'s .vsix for your platform, '
+    + 'or the server with `pipx install git+https://github.com/lockls/lockls` (click for the output)');
+  assert.equal(c.statusBar('not-found').tooltip, noBundle.tooltip);
+});
+
 test('C files and C headers only', () => {
   const langs = c.DOCUMENT_SELECTOR.map((s) => `${s.language}:${s.pattern ?? ''}`);
   assert.deepEqual([...new Set(langs)].sort(), ['c:', 'cpp:**/*.h']);

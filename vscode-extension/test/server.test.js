@@ -147,6 +147,7 @@ test('chooseServer: lockls.server.path wins over the bundle, and is never probed
     serverPathSet: true, launcher: '/ext/l.py', probe,
   });
   assert.equal(gone.kind, 'none');
+  assert.equal(gone.problem, 'server-path');
   assert.match(gone.message, /"lockls\.server\.path" is `\/nope\/lockls`, which was not found/);
 });
 
@@ -158,6 +159,7 @@ test('chooseServer: no usable Python for the bundle falls back to lockls on PATH
   const none = await s.chooseServer({ settings, env, serverPathSet: false, launcher: '/ext/l.py', probe });
   assert.equal(none.kind, 'none');
   assert.equal(none.bundled, true);
+  assert.equal(none.problem, 'no-python'); // the status item says so, not "install it with pipx"
   assert.ok(none.message.startsWith('lockls: the bundled language server needs Python 3.10 or newer. '
     + `Tried: ${py3}: Python 3.9 is older than 3.10. `), none.message);
   assert.doesNotMatch(none.message, /pip install lockls/);
@@ -174,6 +176,7 @@ test('chooseServer without a bundle: lockls on PATH as before, else how to get t
   const none = await s.chooseServer({ settings, env, serverPathSet: false, probe });
   assert.equal(none.kind, 'none');
   assert.equal(none.bundled, false);
+  assert.equal(none.problem, 'no-bundle');
   assert.deepEqual(asked, []); // no bundle: no Python is asked
   // lockls is not on PyPI: the message offers the platform .vsix and the repository, never `pip install lockls`
   assert.match(none.message, /does not bundle the language server, and `lockls` is not on PATH/);

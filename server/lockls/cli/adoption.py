@@ -36,8 +36,20 @@ def load_baseline(options) -> Counter | None:
     return baseline.load(options.baseline)
 
 
-def _reported(options) -> Callable[[str], bool]:
-    return lambda rule: (options.select is None or rule in options.select) and rule not in options.ignore
+def _reported(options) -> Callable[[str, str], bool]:
+    """Whether the run reports `rule` in the file `path`: as `check` filters findings
+    (the selection, less `[per-file-ignores]` there, less `--ignore`)."""
+    from lockls.config import ConfigError, config_for
+
+    def reported(path: str, rule: str) -> bool:
+        if rule in options.ignore:
+            return False
+        try:  # (loaded by the run already: cached)
+            return rule in config_for(path, options.config).selected_rules(path, options.select)
+        except (ConfigError, OSError):
+            return options.select is None or rule in options.select
+
+    return reported
 
 
 def _checked(report) -> list[str]:

@@ -122,11 +122,20 @@ def _counts(doc, shown: str) -> Counter:
     return out
 
 
+def _reported_here(keys: Keys, checked: Iterable[str], reported: Callable[[str, str], bool]) -> Callable[[Key], bool]:
+    """Whether a baselined finding (its key) is one this run looks for: in a file it checked
+    (`checked`: absolute paths), of a rule it reports in that file (`reported(path, rule)`:
+    the rules selected there, `[per-file-ignores]` applied)."""
+    here = {keys.relative(p): p for p in checked}
+    return lambda k: k[0] in here and reported(here[k[0]], k[2])
+
+
 def apply(findings: Sequence[Finding], baseline: Counter, keys: Keys, checked: Iterable[str],
-          reported: Callable[[str], bool]) -> Filtered:
+          reported: Callable[[str, str], bool]) -> Filtered:
     """The findings beyond the baseline's counts (in `findings`' order: of identical
-    keys, the later ones are new). `checked`: the files of this run, and `reported(rule)`:
-    whether the run reports that rule; only their baselined findings can be gone."""
+    keys, the later ones are new). `checked`: the files of this run, and `reported(path, rule)`:
+    whether the run reports that rule in that file; only their baselined findings can be gone
+    (a finding of a rule turned off in its file is not reported, not fixed)."""
     left = Counter(baseline)
     shown, hidden = [], 0
     for f in findings:
@@ -136,24 +145,25 @@ def apply(findings: Sequence[Finding], baseline: Counter, keys: Keys, checked: I
             hidden += 1
         else:
             shown.append(f)
-    here = {keys.relative(p) for p in checked}
-    gone = sum(n for k, n in left.items() if n > 0 and k[0] in here and reported(k[2]))
+    looked_for = _reported_here(keys, checked, reported)
+    gone = sum(n for k, n in left.items() if n > 0 and looked_for(k))
     return Filtered(shown, hidden, gone)
 
 
 def write(path: str, findings: Sequence[Finding], keys: Keys, checked: Iterable[str],
-          reported: Callable[[str], bool]) -> int:
+          reported: Callable[[str, str], bool]) -> int:
     """Record `findings` in the baseline `path`, keeping what an existing one says about
-    files and rules this run did not check. Returns how many findings were recorded."""
+    files, and rules in a file, this run did not check (`reported(path, rule)`, as for
+    `apply`). Returns how many findings were recorded."""
     counts: Counter = Counter(keys.key(f) for f in findings)
     if os.path.exists(path):
         try:
             old = load(path)
         except UsageError:
             old = Counter()  # a broken baseline is replaced
-        here = {keys.relative(p) for p in checked}
+        looked_for = _reported_here(keys, checked, reported)
         for k, n in old.items():
-            if k[0] not in here or not reported(k[2]):
+            if not looked_for(k):
                 counts[k] += n
     entries = [dict(zip(FIELDS, k), count=n) for k, n in sorted(counts.items())]
     text = json.dumps({"version": VERSION, "findings": entries}, indent=2, ensure_ascii=False) + "\n"

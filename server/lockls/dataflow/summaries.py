@@ -44,6 +44,7 @@ _PATH = re.compile(r"(?:->[A-Za-z_]\w*)*\Z")
 # ... or with elements of arrays indexed by a parameter (`lru_locks[{arg0}]`, see below)
 _INDEXED_PATH = re.compile(r"(?:->[A-Za-z_]\w*|\[\{arg[0-9]+\}\])*\Z")
 _INDEX = re.compile(r"\[([A-Za-z_]\w*)\]")
+_CONSTANT_INDEX = re.compile(r"\[(?:[0-9]\w*|([A-Za-z_]\w*))\]")  # `[1]`, `[0x4UL]`, or a name not local
 
 
 def summary_of(result, params: list[str], steps: list, is_global, stored_into=lambda name: None,
@@ -349,7 +350,10 @@ def _lock_spec(key: str, params: list[str], is_global, stored_into) -> Optional[
     if "[" in path:  # `lru_locks[i]` with `i` parameter 0: the caller names it `lru_locks[{arg0}]`
         path = _INDEX.sub(lambda m: f"[{{arg{params.index(m.group(1))}}}]" if m.group(1) in params else m.group(0),
                           path)
-        if not _INDEXED_PATH.match(path):
+        # a constant index names the same element for the caller (`jh->state[JH_STATE_LOCK]`,
+        # bit JH_STATE_LOCK of a bit spinlock's word)
+        unnamed = _CONSTANT_INDEX.sub(lambda m: "" if m.group(1) is None or is_global(m.group(1)) else m.group(0), path)
+        if not _INDEXED_PATH.match(unnamed):
             return None  # `q->locks[i]` with `i` a local: an index the caller cannot name
     elif not _PATH.match(path):
         return None

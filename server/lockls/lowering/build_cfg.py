@@ -30,7 +30,7 @@ from lockls.ir.events import (HELD_TEST_PREFIXES, Acquire, Cond, Derive, Kill, R
                               TryAcquire, mentions, result_of)
 from lockls.config import LockFunction
 from lockls.lowering.lockexpr import canonical, key_of, reached_through
-from lockls.syntax.nodes import declared_name, new_parser
+from lockls.syntax.nodes import declared_name, misread_attribute, new_parser
 from lockls.lowering.lower import Lowerer, flat, shown, statement_value, strip_parens
 from lockls.lowering.guards import COND_GUARD_MACROS
 from lockls.ir.cfg import CFG, Block, Edge, Unanalysable  # noqa: F401 (re-exported: the builder's output)
@@ -176,7 +176,7 @@ class Builder:
                 cur = self.live(cur)
                 self.events(cur).append(Kill((variable,)))
                 if value is not None:
-                    self._alias_misparsed(variable, value)
+                    self._alias_misparsed(variable, value, node)
                     self.lower.store(variable, value, self.events(cur), Site.of(node))
                 self._register_cleanup(function, variable)
                 i += 3 if value is not None else 2
@@ -255,15 +255,25 @@ class Builder:
             and after.named_child_count else None
         return flat(variable, self.source), function, value
 
-    def _alias_misparsed(self, variable: str, value: Node) -> None:
-        """`T *g __attribute__((cleanup(f))) = &q->lock;` lost its `=` to the parser, so the
+    def _alias_misparsed(self, variable: str, value: Node, declaration: Node) -> None:
+        """`T *g __attribute__((cleanup(f))) = &q->lock;` lost its `=` to the parser (and
+        `T *const __attribute__((cleanup(f))) g = &q->lock;` its declarator), so the
         search for local aliases missed it: `g` names `q->lock` from here on (the lock may
-        have been taken by its own name before)."""
+        have been taken by its own name before), unless it is assigned elsewhere too."""
         value = strip_parens(value)
-        if value.type != "pointer_expression" or variable in self.lower.aliases:
+        while value.type == "comma_expression" and value.child_by_field_name("right") is not None:
+            value = strip_parens(value.child_by_field_name("right"))  # `(lock(&m), &m)`: its value is `&m`
+        if value.type != "pointer_expression" or variable in self.lower.aliases \
+                or self.declared.get(variable, 0) > 0 or self._assigned_elsewhere(variable, declaration):
             return
         self.lower.aliases = _AliasOverlay(self.lower.aliases, {variable: key_of(canonical(value, self.source),
                                                                                  self.lower.aliases)})
+
+    def _assigned_elsewhere(self, variable: str, declaration: Node) -> bool:
+        """Is `variable` assigned in the function outside `declaration`?"""
+        assigned = re.compile(rb"\b" + re.escape(variable.encode()) + rb"\s*(?:[-+*/%&|^]|<<|>>)?=(?!=)")
+        return any(not declaration.start_byte <= m.start() < declaration.end_byte
+                   for m in assigned.finditer(self.source, self.lower.origin, self.lower.end))
 
     def _is_scope_macro(self, head: Node) -> bool:
         """`scoped_guard(spinlock, &l)`, a block macro that holds a lock for its body."""
@@ -484,15 +494,22 @@ class Builder:
     def _s_declaration(self, node: Node, cur):
         cur = self.live(cur)
         self.lower.accesses(node, self.events(cur))
+        cleanup = _cleanup_function(node, self.source)  # (of every declarator)
+        cleanups = []
+        for d in node.children_by_field_name("declarator"):
+            name, own = declared_name(d), _declarator_cleanup(d, self.source)
+            if name is None or (own or cleanup) is None:
+                continue
+            cleanups.append((own or cleanup, flat(name, self.source)))
+            value = d.child_by_field_name("value") if d.type == "init_declarator" else None
+            if own is not None and value is not None:
+                # the search for local aliases does not read the misparsed declarator
+                self._alias_misparsed(flat(name, self.source), value, node)
         before = len(self.events(cur))
         self._declaration(node, cur)
         self._register_scoped(self.events(cur), before)
-        cleanup = _cleanup_function(node, self.source)
-        if cleanup is not None:
-            for d in node.children_by_field_name("declarator"):
-                name = declared_name(d)
-                if name is not None:
-                    self._register_cleanup(cleanup, flat(name, self.source))
+        for function, variable in cleanups:
+            self._register_cleanup(function, variable)
         return cur
 
     def _register_cleanup(self, function: str, variable: str) -> None:
@@ -506,20 +523,26 @@ class Builder:
 
     def _declaration(self, node: Node, cur: int) -> None:
         for d in node.children_by_field_name("declarator"):
-            declared = declared_name(d.child_by_field_name("declarator") if d.type == "init_declarator" else d)
+            if d.type == "init_declarator":
+                self._init_declarator(d, cur)
+                continue
+            declared = declared_name(d)
             if declared is not None:
                 word = flat(declared, self.source)
                 self.declared[word] = self.declared.get(word, 0) + 1
-            if d.type == "init_declarator":
-                name_node = declared_name(d.child_by_field_name("declarator"))
-                value = d.child_by_field_name("value")
-                name = flat(name_node, self.source) if name_node is not None else None
-                if name:
-                    self.events(cur).append(Kill((name,)))
-                if value is not None and name:
-                    self.lower.store(name, value, self.events(cur), Site.of(d))
-                elif value is not None:
-                    self.lower.expr(value, self.events(cur))
+
+    def _init_declarator(self, d: Node, cur: int) -> None:
+        """`p = value` of a declaration: `p` is a new variable holding the value."""
+        name_node = declared_name(d.child_by_field_name("declarator"))
+        value = d.child_by_field_name("value")
+        name = flat(name_node, self.source) if name_node is not None else None
+        if name:
+            self.declared[name] = self.declared.get(name, 0) + 1
+            self.events(cur).append(Kill((name,)))
+        if value is not None and name:
+            self.lower.store(name, value, self.events(cur), Site.of(d))
+        elif value is not None:
+            self.lower.expr(value, self.events(cur))
 
     def _s_return_statement(self, node: Node, cur):
         cur = self.live(cur)
@@ -582,11 +605,61 @@ class Builder:
 
     def _s_for_statement(self, node: Node, cur):
         cur = self.live(cur)
+        self.scopes.append([])  # what the initialiser declares lives until the loop ends
         init = node.child_by_field_name("initializer")
-        if init is not None:
+        misread = _misread_for_head(node)
+        if misread is not None:
+            cur = self._for_head_error(misread, init, cur)
+        elif init is not None:
             cur = self.statement(init, cur) if init.type == "declaration" else self._expr_into(init, cur)
-        return self._loop(node.child_by_field_name("condition"), node.child_by_field_name("body"), cur,
-                          update=node.child_by_field_name("update"))
+        body = node.child_by_field_name("body")
+        after = self._loop(node.child_by_field_name("condition"), body, cur, update=node.child_by_field_name("update"))
+        close = body.child(body.child_count - 1) if body is not None and body.type == "compound_statement" \
+            and body.child_count else (body or node)
+        return self._close_scope(after, close)
+
+    def _for_head_error(self, error: Node, init: Optional[Node], cur: int) -> int:
+        """A `for` initialiser the parser could not read: a declaration whose last
+        declarator carries a trailing attribute (`for (int i = (lock(&m), 0), *g
+        __attribute__((cleanup(f))) = v; ...)`, the kernel's scoped_guard written out) is an
+        ERROR holding the type, the earlier declarators and `*g __attribute__(...) =`, and
+        the parser takes `v` for the initialiser. Read as that declaration; anything else
+        in the ERROR is lowered for its calls."""
+        events = self.events(cur)
+        self.lower.accesses(error, events)
+        if init is not None:
+            self.lower.accesses(init, events)
+        children = error.children
+        pending, cleanup = None, None  # the declarator an attribute and the `=` follow
+        for i, child in enumerate(children):
+            if child.type == "init_declarator":
+                self._init_declarator(child, cur)
+                pending = None
+            elif child.type in ("identifier", "pointer_declarator", "array_declarator") \
+                    and error.field_name_for_child(i) != "type":
+                name = declared_name(child)
+                pending = flat(name, self.source) if name is not None else None
+            elif _typedef_pointer(child, self.source) is not None:  # `mutex_t *g`, read as a product
+                pending = _typedef_pointer(child, self.source)
+            elif child.type == "attribute_specifier":
+                cleanup = _attribute_cleanup(child, self.source) or cleanup
+            elif child.is_named and child.type not in ("primitive_type", "type_identifier", "sized_type_specifier",
+                                                       "struct_specifier", "union_specifier", "enum_specifier",
+                                                       "type_qualifier", "storage_class_specifier"):
+                self.lower.expr(child, events)
+        ends_in_assignment = bool(children) and children[-1].type == "="  # (a comment there: not read)
+        if pending is None or (cleanup is None and not ends_in_assignment):
+            if init is not None:  # not the declaration's shape: only its calls count
+                self.lower.expr(init, events)
+            return cur
+        events.append(Kill((pending,)))
+        if ends_in_assignment and init is not None:
+            self._alias_misparsed(pending, init, error)
+            self.lower.store(pending, init, events, Site.of(init))
+        self.declared[pending] = self.declared.get(pending, 0) + 1
+        if cleanup is not None:
+            self._register_cleanup(cleanup, pending)
+        return cur
 
     def _expr_into(self, node: Node, cur: int) -> int:
         self.lower.expr(node, self.events(cur))
@@ -868,14 +941,14 @@ def _reparse_statements(source: bytes, first: Node, last: Node) -> Optional[list
 
 
 def _cleanup_function(node: Node, source: bytes) -> Optional[str]:
-    """`f` of an `__attribute__((cleanup(f)))` or `[[gnu::cleanup(f)]]` among a node's children."""
-    for child in node.children:
+    """`f` of an `__attribute__((cleanup(f)))` or `[[gnu::cleanup(f)]]` among a node's children
+    (or its type's: `struct mutex __attribute__((cleanup(f))) *p`)."""
+    kind = node.child_by_field_name("type") if node.type == "declaration" else None
+    for child in (*node.children, *(kind.children if kind is not None else ())):
         if child.type == "attribute_specifier":
-            for call in child.named_children[0].named_children if child.named_child_count else ():
-                if call.type == "call_expression" and flat(call.child_by_field_name("function"), source) in ("cleanup", "__cleanup__"):
-                    args = call.child_by_field_name("arguments")
-                    if args is not None and args.named_child_count:
-                        return flat(args.named_children[0], source)
+            function = _attribute_cleanup(child, source)
+            if function is not None:
+                return function
         elif child.type == "attribute_declaration":
             for attr in child.named_children:
                 name = attr.child_by_field_name("name")
@@ -883,6 +956,52 @@ def _cleanup_function(node: Node, source: bytes) -> Optional[str]:
                     args = [a for a in attr.named_children if a.type == "argument_list"]
                     if args and args[0].named_child_count:
                         return flat(args[0].named_children[0], source)
+    return None
+
+
+def _attribute_cleanup(attribute: Node, source: bytes) -> Optional[str]:
+    """`f` of one `__attribute__((cleanup(f)))`."""
+    for call in attribute.named_children[0].named_children if attribute.named_child_count else ():
+        if call.type == "call_expression" and flat(call.child_by_field_name("function"), source) in ("cleanup", "__cleanup__"):
+            args = call.child_by_field_name("arguments")
+            if args is not None and args.named_child_count:
+                return flat(args.named_children[0], source)
+    return None
+
+
+_CLEANUP_TEXT = re.compile(rb"\b(?:__)?cleanup(?:__)?\s*\(\s*([A-Za-z_]\w*)\s*\)")
+
+
+def _declarator_cleanup(declarator: Node, source: bytes) -> Optional[str]:
+    """`f` of a cleanup attribute written inside one declarator (`*const __attribute__((cleanup(f))) p`,
+    which the parser misreads: see `misread_attribute`), for that variable alone."""
+    node: Optional[Node] = declarator
+    while node is not None and node.type != "identifier":
+        misread = misread_attribute(node)
+        if misread is not None:
+            m = _CLEANUP_TEXT.search(source, misread[0].start_byte, misread[0].end_byte)
+            return m.group(1).decode() if m is not None else None
+        node = node.child_by_field_name("declarator") if node.type != "parenthesized_declarator" \
+            else (node.named_children[0] if node.named_child_count else None)
+    return None
+
+
+def _typedef_pointer(node: Node, source: bytes) -> Optional[str]:
+    """`p` of `T *p` the parser read as the product `T * p` (`T` a typedef it does not know)."""
+    if node.type != "binary_expression" or flat(node.child_by_field_name("operator"), source) != "*":
+        return None
+    left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+    return flat(right, source) if left is not None and left.type == "identifier" and right is not None \
+        and right.type == "identifier" else None
+
+
+def _misread_for_head(node: Node) -> Optional[Node]:
+    """The ERROR where a `for` statement's initialiser should be (before its first `;`)."""
+    for child in node.children:
+        if child.type == ";":
+            return None
+        if child.is_error:
+            return child
     return None
 
 

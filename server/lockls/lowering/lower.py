@@ -442,6 +442,11 @@ class Lowerer:
         if fn.path:  # a wrapper that locks a field of what it is given
             path = self._placeholders(fn.path, args) if "{arg" in fn.path else fn.path  # `->locks[{arg1}]`
             key = key_of(key + path) if "[" in path else key + path
+            if path.startswith("[") and plain.startswith("&"):
+                # a part of what the argument points to (`bit_spin_lock(PG_locked, &page->flags)`:
+                # bit PG_locked of the bitmap there) is `page->flags[PG_locked]`: with the `&`,
+                # C would read an element's address
+                plain = plain[1:]
             plain = written = plain + path
         return key, written, plain
 

@@ -2,7 +2,9 @@
 
 Owns: the pygls server object, the handlers that forward to `session.Session`,
 position-encoding negotiation (utf-8 when the client offers it, else utf-16),
-publishing diagnostics (debounced, versioned, never stale) and logging setup.
+publishing diagnostics (debounced, versioned, never stale), the file watchers it
+asks the client for (configuration files, whatever their names, C files) and
+logging setup.
 The only module that imports pygls.
 """
 
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import re
 import sys
 import threading
 import time
@@ -116,6 +120,8 @@ class LocklsServer(LanguageServer):
         self.pending: dict[str, asyncio.TimerHandle] = {}
         self.last_cost = 0.0
         self.watch_registered = False
+        self.relative_patterns = False  # the client takes RelativePattern watchers (LSP 3.17)
+        self.watched_config_files: set[str] = set()  # watched one by one (see watch_config_files)
         self.index_roots: list[str] = []  # the workspace folders, indexed from `initialized` on
 
     def start_io(self, stdin: Optional[BinaryIO] = None, stdout: Optional[BinaryIO] = None):
@@ -161,6 +167,8 @@ class LocklsServer(LanguageServer):
         self.flush_config_reports()
 
     def flush_config_reports(self) -> None:
+        self.session.check_config_documents()
+        self.watch_config_files()
         for uri, diagnostics in self.session.config_diagnostics():
             doc = self.session.documents.get(uri)
             self.text_document_publish_diagnostics(T.PublishDiagnosticsParams(
@@ -168,6 +176,32 @@ class LocklsServer(LanguageServer):
         for level, text in self.session.take_messages():
             kind = {"error": T.MessageType.Error, "warning": T.MessageType.Warning}.get(level, T.MessageType.Info)
             self.window_show_message(T.ShowMessageParams(type=kind, message=text))
+
+    def watch_config_files(self) -> None:
+        """Watch the configuration files the `**/.lockls.toml` watchers miss, as they become
+        known: files `extends` names (any name, maybe outside the workspace), the configFile
+        setting, a .lockls.toml outside the workspace folders."""
+        if not self.watch_registered:
+            return
+        roots = [os.path.join(os.path.abspath(r), "") for r in self.index_roots]
+        new = sorted(path for path in self.session.config_files() - self.watched_config_files
+                     if not (is_config_uri(path) and any(path.startswith(r) for r in roots)))
+        if not new:
+            return
+        self.watched_config_files.update(new)
+        watchers = [T.FileSystemWatcher(glob_pattern=self._file_pattern(path)) for path in new]
+        options = T.DidChangeWatchedFilesRegistrationOptions(watchers=watchers)
+        self.client_register_capability(T.RegistrationParams(registrations=[T.Registration(
+            id=f"lockls-config-files-watch-{len(self.watched_config_files)}",
+            method=T.WORKSPACE_DID_CHANGE_WATCHED_FILES, register_options=options)]))
+
+    def _file_pattern(self, path: str):
+        """A glob pattern matching the one file `path`: relative to its directory when the client
+        takes that (it then watches outside the workspace too), else the absolute path."""
+        if self.relative_patterns:
+            return T.RelativePattern(base_uri=path_to_uri(os.path.dirname(path)),
+                                     pattern=_glob_literal(os.path.basename(path)))
+        return _glob_literal(path.replace(os.sep, "/"))
 
     def reanalyse_all(self) -> None:
         self.session.invalidate()
@@ -209,6 +243,11 @@ class LocklsServer(LanguageServer):
         return lambda done, total, stage: loop.call_soon_threadsafe(progress.update, done, total, stage)
 
 
+def _glob_literal(text: str) -> str:
+    """`text` as an LSP glob pattern matching only itself (`*`, `?`, `[`, `{` in a class)."""
+    return re.sub(r"([*?\[{])", r"[\1]", text)
+
+
 server = LocklsServer()
 
 
@@ -225,7 +264,9 @@ def initialize(ls: LocklsServer, params: T.InitializeParams):
     roots = [uri_to_path(f.uri) for f in params.workspace_folders or ()] or ([ls.session.root] if ls.session.root else [])
     ls.index_roots = [r for r in roots if r]
     caps = params.capabilities.workspace
-    ls.watch_registered = bool(caps and caps.did_change_watched_files and caps.did_change_watched_files.dynamic_registration)
+    watched = caps.did_change_watched_files if caps else None
+    ls.watch_registered = bool(watched and watched.dynamic_registration)
+    ls.relative_patterns = bool(watched and watched.relative_pattern_support)
 
 
 @server.feature(T.INITIALIZED)
@@ -258,7 +299,7 @@ def did_change(ls: LocklsServer, params: T.DidChangeTextDocumentParams):
 
 def _text_changed(ls: LocklsServer, uri: str) -> None:
     """A document's text is new: a configuration file is validated as typed, C is analysed."""
-    if is_config_uri(uri):
+    if ls.session.is_config_document(uri):
         ls.flush_config_reports()
     else:
         ls.schedule(uri)
@@ -266,7 +307,9 @@ def _text_changed(ls: LocklsServer, uri: str) -> None:
 
 @server.feature(T.TEXT_DOCUMENT_DID_SAVE)
 def did_save(ls: LocklsServer, params: T.DidSaveTextDocumentParams):
-    if is_config_uri(params.text_document.uri):
+    # (a file another configuration file extends, whatever its name, too: clients that do
+    # not watch files for us still tell when it is saved in the editor)
+    if ls.session.is_config_document(params.text_document.uri):
         ls.session.config_changed()
         ls.reanalyse_all()
     else:
@@ -282,7 +325,7 @@ def did_close(ls: LocklsServer, params: T.DidCloseTextDocumentParams):
     handle = ls.pending.pop(uri, None)
     if handle is not None:
         handle.cancel()
-    was_config = is_config_uri(uri)
+    was_config = ls.session.is_config_document(uri)
     ls.session.close(uri)
     ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
     if was_config:

@@ -3,7 +3,9 @@
 Owns everything the server knows between two messages: the open documents (in
 the position encoding negotiated at `initialize`), the settings
 (initializationOptions / didChangeConfiguration), which configuration each
-document uses and the problems of configuration files, the last analysis of each
+document uses (the last good one while a file of it is broken), the files each
+configuration was read from (any name: `extends`) and the problems of configuration
+files, the last analysis of each
 document (re-analysed when stale, reusing per-function results), and the glue to
 the workspace index (`workspace.py`: the contracts of the project's other files).
 
@@ -32,7 +34,8 @@ from lockls.lsp import hover as lsp_hover
 from lockls.lsp import inlay_hints as lsp_inlay_hints
 from lockls.syntax import nodes as syntax
 from lockls.report.related import read_source
-from lockls.config import Config, ConfigError, clear_config_cache, config_for, config_from_text, default_config
+from lockls.config import (Config, ConfigError, clear_config_cache, config_for, config_from_text, default_config,
+                           find_config_file)
 from lockls.dataflow.contracts import Contracts
 from lockls.lsp.documents import UTF8, UTF16, Document
 from lockls.engine.driver import Engine, FileAnalysis
@@ -58,7 +61,10 @@ class Session:
         self.explicit_config: Optional[str] = None
         self.select: Optional[frozenset] = None
         self.root: Optional[str] = None
-        self.last_good: dict[str, Config] = {}  # config file -> last configuration that loaded
+        self.last_good: dict[str, Config] = {}  # config file -> last configuration that loaded (unscoped)
+        # config file -> the files its configuration was read from (itself, those it extends, however
+        # named): a change to any of them is a configuration change (see `config_files`)
+        self.chains: dict[str, frozenset] = {}
         self.config_problems: dict[str, list] = {}  # config file path -> its ConfigErrors (from disk)
         self.buffer_problems: dict[str, list] = {}  # open config document uri -> errors in the buffer
         self.messages: list[tuple[str, str]] = []  # (level, text) for window/showMessage
@@ -140,20 +146,56 @@ class Session:
         try:
             config = config_for(path, self.explicit_config)
         except ConfigError as error:
-            source = error.path
             self._file_problems(error.errors)
             self._message("error", f"lockls: invalid configuration, using the last good one: {error.errors[0]}")
-            return self.last_good.get(os.path.abspath(source)) or default_config()
+            # the error may be in a file it extends: the last good one is the document's configuration file's
+            top = self._config_file_of(path) or os.path.abspath(error.path)
+            self.chains[top] = self.chains.get(top, frozenset({top})) | {os.path.abspath(e.path) for e in error.errors}
+            good = self.last_good.get(top)
+            return good.for_file(path) if good is not None else default_config()
         except OSError as error:
             self._message("error", f"lockls: cannot read the configuration: {error}")
             return default_config()
         if config.source is not None:
-            self.last_good[config.source] = config
+            self.last_good[config.source] = config.unscoped()
+            self.chains[config.source] = frozenset((config.source, *config.bases))
             self.config_problems.pop(config.source, None)
             for base in config.bases:  # an extended file fixed (maybe unwatched): its diagnostics cleared once
                 if self.config_problems.get(base):
                     self.config_problems[base] = []
         return config
+
+    def _config_file_of(self, path: str) -> Optional[str]:
+        """The configuration file of the file `path` (the configFile setting, else the one discovered)."""
+        if self.explicit_config:
+            return os.path.abspath(self.explicit_config)
+        try:
+            return find_config_file(path)
+        except OSError:
+            return None
+
+    def config_files(self) -> set:
+        """Every file a configuration in use was read from: the configuration files (discovered
+        or set), the files they extend, whatever their names, and those with problems."""
+        files = set().union(*self.chains.values())
+        files.update(os.path.abspath(p) for p in self.config_problems)
+        if self.explicit_config:
+            files.add(os.path.abspath(self.explicit_config))
+        return files
+
+    def is_config_document(self, uri: str) -> bool:
+        """A configuration file: named .lockls.toml or lockls.toml, or read as one (see `config_files`)."""
+        if is_config_uri(uri):
+            return True
+        path = uri_to_path(uri)
+        return not path.endswith(C_SUFFIXES) and os.path.abspath(path) in self.config_files()
+
+    def check_config_documents(self) -> None:
+        """Validate the open documents that became known as configuration files (a file
+        `extends` names, opened before the configuration was read)."""
+        for uri in list(self.documents):
+            if uri not in self.buffer_problems and self.is_config_document(uri):
+                self.check_config_buffer(uri)
 
     def config_changed(self) -> None:
         """A configuration file changed on disk (or the settings did): reload everything."""
@@ -215,7 +257,7 @@ class Session:
         self.static_memo.pop(uri, None)
         if self.index is not None:
             self.index.touch()
-        if is_config_uri(uri):
+        if self.is_config_document(uri):
             self.check_config_buffer(uri)
 
     def change(self, uri: str, version: Optional[int], changes) -> None:
@@ -233,7 +275,7 @@ class Session:
                                                (rng.end.line, rng.end.character)), self.encoding)
         doc.version = version
         doc.reparse()
-        if is_config_uri(uri):
+        if self.is_config_document(uri):
             self.check_config_buffer(uri)
 
     def close(self, uri: str) -> None:

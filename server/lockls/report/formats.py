@@ -327,18 +327,42 @@ def _sarif_artifact(path: str, base: str) -> dict:
     return {"uri": _file_uri(path)}
 
 
-def _sarif_location(path: str, span: Span, base: str) -> dict:
+def _sarif_region(span: Span) -> dict:
     return {
-        "physicalLocation": {
-            "artifactLocation": _sarif_artifact(path, base),
-            "region": {
-                "startLine": span.start.line + 1,
-                "startColumn": span.start.utf16_col + 1,
-                "endLine": span.end.line + 1,
-                "endColumn": span.end.utf16_col + 1,
-            },
-        }
+        "startLine": span.start.line + 1,
+        "startColumn": span.start.utf16_col + 1,
+        "endLine": span.end.line + 1,
+        "endColumn": span.end.utf16_col + 1,
     }
+
+
+def _sarif_location(path: str, span: Span, base: str) -> dict:
+    return {"physicalLocation": {"artifactLocation": _sarif_artifact(path, base), "region": _sarif_region(span)}}
+
+
+# Fixes `--fix` may apply (with `--unsafe-fixes` for the unsafe ones). A "display-only" fix
+# is right on some paths only: SARIF viewers may apply fixes without asking, so it stays out.
+SARIF_FIX_APPLICABILITIES = ("safe", "unsafe")
+
+
+def _sarif_fixes(f: Finding, base: str) -> list[dict]:
+    """SARIF `fix` objects: each edit a `replacement` of its region (an empty region
+    inserts), all in the finding's file; applicability and preference in `properties`."""
+    return [
+        {
+            "description": {"text": x.title},
+            "artifactChanges": [{
+                "artifactLocation": _sarif_artifact(f.path, base),
+                "replacements": [
+                    {"deletedRegion": _sarif_region(e.span), "insertedContent": {"text": e.new_text}}
+                    for e in x.edits
+                ],
+            }],
+            "properties": {"applicability": x.applicability, "preferred": x.preferred},
+        }
+        for x in f.fixes
+        if x.applicability in SARIF_FIX_APPLICABILITIES and x.edits
+    ]
 
 
 _LINK_LIKE = re.compile(r"\]\(")
@@ -401,6 +425,9 @@ def sarif_log(
             "locations": [location],
             "partialFingerprints": {SARIF_FINGERPRINT_KEY: f"{key}:{occurrences[key]}"},
         }
+        fixes = _sarif_fixes(f, base)
+        if fixes:
+            result["fixes"] = fixes
         if f.related:
             result["relatedLocations"] = [
                 {"id": i, **_sarif_location(r.path, r.span, base), "message": _sarif_message(r.message or "related location")}

@@ -318,8 +318,9 @@ def lock_text_key(expression: str) -> str:
         key = key[1:-1]
     key = re.sub(r"\(\*(\w+)\)\.", r"\1->", key)
     key = key.replace("(", "").replace(")", "")
-    if key[:1] in ("&", "*"):
-        key = key[1:]
+    # a pointer to a lock is the lock, at any depth: a cleanup function's
+    # `release_capability(**p)` is given `&var`, and `var` points at the lock
+    key = key.lstrip("&*")
     return key.replace(".", "->")
 
 

@@ -151,12 +151,34 @@ def function_name_node(fn: Node) -> Optional[Node]:
 
 
 def declared_name(declarator: Optional[Node]) -> Optional[Node]:
-    """The identifier a declarator declares (`p` in `*p`, `p[4]`, `p = 0`, `(*p)(void)`)."""
+    """The identifier a declarator declares (`p` in `*p`, `p[4]`, `p = 0`, `(*p)(void)`,
+    `*const __attribute__((cleanup(f))) p`)."""
     node = declarator
     while node is not None and node.type != "identifier":
+        misread = misread_attribute(node)
+        if misread is not None:
+            return misread[1]
         node = node.child_by_field_name("declarator") if node.type != "parenthesized_declarator" \
             else (node.named_children[0] if node.named_child_count else None)
     return node
+
+
+_ATTRIBUTE_KEYWORDS = (b"__attribute__", b"__attribute")
+
+
+def misread_attribute(node: Node) -> Optional[tuple[Node, Node]]:
+    """(the attribute's argument list, the declared identifier) of an attribute written
+    inside a declarator (`T *const __attribute__((cleanup(f))) p`), which tree-sitter-c
+    reads as a function declarator named `__attribute__` with `p` after its
+    "parameters"; None for any other node."""
+    if node.type != "function_declarator" or not node.named_child_count:
+        return None
+    keyword, last = node.child_by_field_name("declarator"), node.named_children[-1]
+    params = node.child_by_field_name("parameters")
+    if keyword is None or keyword.type != "identifier" or keyword.text not in _ATTRIBUTE_KEYWORDS \
+            or params is None or last.type != "identifier" or last.start_byte < params.end_byte:
+        return None
+    return params, last
 
 
 def function_declarator(fn: Node) -> Optional[Node]:
