@@ -12,3 +12,8 @@
 (assignment_expression
   left: (identifier) @name
   right: (_) @value)
+
+; Any other assignment: `*lockp = next;` or `p->obj = o;` changes what an alias read
+; (`zl = *zlpp;` in a loop that moves `*zlpp` on is no fixed alias).
+(assignment_expression
+  left: [(pointer_expression) (field_expression) (subscript_expression)] @target)

@@ -352,8 +352,12 @@ def try_acquire(c: PathClass, ev: TryAcquire, recursive: bool) -> list[PathClass
     failure_fact = (
         F.outcome_fact(ev.result, ev.fn.failure) if ev.fn.failure else F.complement_fact(ev.result, ev.fn.success or "zero")
     )
-    won = acquire(PathClass(c.locks, base_facts | {success_fact}, c.trail), ev, recursive)
     f = _known(c, ev.key)
+    if f is not None and f.held and not recursive and not (ev.shared and f.shared):
+        # a try of a lock this path holds fails (EBUSY): it waits for nobody, and takes
+        # nothing (`if (trylock(&m)) unlock(&m);` with `m` held)
+        return [PathClass(c.locks, base_facts | {failure_fact}, c.trail)]
+    won = acquire(PathClass(c.locks, base_facts | {success_fact}, c.trail), ev, recursive)
     if f is None:  # a failed try means we did not hold it: an unlock now is a bug
         lost_fact = LockFact(False, False, False, 0, frozenset((ev.site,)), ev.written)
         lost = PathClass(c.locks, base_facts | {failure_fact}, c.trail).with_lock(ev.key, lost_fact)

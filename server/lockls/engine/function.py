@@ -1294,12 +1294,22 @@ class LazyAliases:
 _NO_OBJECT = frozenset(("NULL", "0", "nullptr", "((void *)0)", "((void*)0)"))
 
 
+def _reads_written(value: str, written: set[str]) -> bool:
+    """Does the expression `value` read an lvalue the function assigns (`*zlpp`,
+    `q->head`), directly or through it (`q->head->next`)?"""
+    return any(value == w or value.startswith((w + "->", w + ".", w + "[")) for w in written)
+
+
 def _aliases(body: Node, source: bytes) -> dict[str, str]:
     """Local names that stand for one lock-reaching expression in the whole function:
     assigned exactly once (not counting NULL), from a pointer, field or element."""
     counts: dict[str, int] = {}
     values: dict[str, Node] = {}
+    written: set[str] = set()  # other lvalues assigned: an alias of one is not fixed
     for _, caps in syntax.matches("aliases", body):
+        if "target" in caps:
+            written.add(canonical(caps["target"][0], source))
+            continue
         name = syntax.text(caps["name"][0], source)
         value = caps["value"][0]
         if syntax.text(value, source) in _NO_OBJECT:
@@ -1312,6 +1322,8 @@ def _aliases(body: Node, source: bytes) -> dict[str, str]:
         value = values.get(name)
         if n == 1 and value.type in ("pointer_expression", "field_expression", "identifier", "cast_expression",
                                      "parenthesized_expression", "subscript_expression"):
+            if written and _reads_written(canonical(value, source), written):
+                continue  # `zl = *zlpp;` and elsewhere `*zlpp = zl->next;`: another object each time
             target = key_of(canonical(value, source))
             if target and target != name:
                 candidates[name] = target

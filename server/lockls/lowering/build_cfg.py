@@ -52,6 +52,8 @@ ASSERTIONS = {
     "VERIFY": True, "VERIFY0": False, "ASSERT": True, "ASSERT0": False, "BUG_ON": False,
 }
 # `VERIFY3U(a, <, b)` and its kin: the comparison must hold (OpenZFS, illumos)
+# the boolean constants projects define for themselves (glib's TRUE, Solaris' B_TRUE)
+_BOOLEAN_NAMES = {"TRUE": True, "FALSE": False, "B_TRUE": True, "B_FALSE": False}
 _COMPARING_ASSERTION = re.compile(r"^(VERIFY|ASSERT)3[BUSP]?$")
 # Macros followed by a block that run it repeatedly (`list_for_each_entry(...) {`).
 _LOOP_MACRO = re.compile(r"(?i)for_?each|^for_|_for$|foreach")
@@ -851,9 +853,11 @@ class Builder:
                 if cur is not None:
                     self.branch(value[1], cur, if_true, if_false, negated_text, loop)
                 return
-        if node.type in ("number_literal", "true", "false"):
-            value = node.type == "true" or (node.type == "number_literal" and flat(node, self.source).rstrip("uUlL") not in ("0", "0x0"))
-            self.edge(cur, if_true if value else if_false)  # while (1), do { } while (0)
+        if node.type in ("number_literal", "true", "false") or (
+                node.type == "identifier" and flat(node, self.source) in _BOOLEAN_NAMES):
+            value = node.type == "true" or (node.type == "number_literal" and flat(node, self.source).rstrip("uUlL") not in ("0", "0x0")) \
+                or _BOOLEAN_NAMES.get(flat(node, self.source), False)
+            self.edge(cur, if_true if value else if_false)  # while (1), do { } while (0), while (B_TRUE)
             return
         self.lower.accesses(node, self.events(cur))
         cond = self.lower.condition(node, self.events(cur))
