@@ -350,6 +350,8 @@ class Project:
             own_functions.update(static(named) if callable(static) else static)
         parts: dict[str, list] = {f.name: [] for f in dataclasses.fields(Contracts)}
         for _, f, e in sorted(chosen.values(), key=lambda item: item[0]):  # the project's order
+            if path and _declared_in(f, e, path):
+                continue  # what this very file declares, as another version of it said: its text now decides
             if f == "functions":
                 if e[1].inferred and e[0] in defined and e[0] not in own_functions and e[1].action != "acquire":
                     # a summary of this very function, read from another version of the file (an
@@ -396,6 +398,16 @@ def _has_word(source: bytes, word: bytes) -> bool:
         if (at == 0 or not _is_word_byte(source[at - 1])) and (end == len(source) or not _is_word_byte(source[end])):
             return True
         at = source.find(word, at + 1)
+    return False
+
+
+def _declared_in(field: str, element, path: str) -> bool:
+    """Is the project's `element` of `field` a declaration (not an inferred summary) that
+    the file `path` itself makes?"""
+    if field == "functions":
+        return element[1].origin == path and not element[1].inferred
+    if field == "guarded":
+        return getattr(element, "origin", None) == path
     return False
 
 

@@ -101,6 +101,11 @@ def macro_meanings(source: bytes) -> dict[str, str]:
     return out
 
 
+# what may stand between a declared name and its annotation: blanks and comments
+# (`int total /* stats */ GUARDED_BY(big);`)
+_GAP = rb"(?:\s|/\*(?:[^*]|\*(?!/))*\*/|//[^\n]*)*"
+
+
 def data_annotations(root: Node, source: bytes, project_macros: Optional[Mapping[str, str]] = None) -> tuple[tuple, tuple]:
     """(GuardedData entries, (earlier, later, None) lock-glob pairs) declared in the file
     (None: the origin, filled in when the file's contracts are shared with others)."""
@@ -111,7 +116,7 @@ def data_annotations(root: Node, source: bytes, project_macros: Optional[Mapping
     spellings = _spellings(source, project_macros)
     names = sorted(spellings, key=len, reverse=True)
     pattern = re.compile(
-        rb"\b([A-Za-z_]\w*)\s*(?:\[[^\]\n]*\]\s*)*(__attribute__\s*\(\(\s*)?("
+        rb"\b([A-Za-z_]\w*)" + _GAP + rb"(?:\[[^\]\n]*\]\s*)*(__attribute__\s*\(\(\s*)?("
         + b"|".join(re.escape(n.encode()) for n in names) + rb")\b\s*(\()?")
     field_name = _field_name_pattern(names)
     siblings_of: dict = {}  # struct body start -> the field names it declares
