@@ -544,3 +544,30 @@ def test_a_kept_result_follows_its_partner_elsewhere_in_the_file():
     s.change(URI, 2, [T.TextDocumentContentChangePartial(range=T.Range(T.Position(line, 0), T.Position(line + 1, 0)),
                                                          text="")])
     assert sorted((f.rule, f.site.start[0]) for f in s.analysis(URI).findings) == rules(without)
+
+
+def test_an_edited_annotation_in_the_open_file_wins_over_the_index(tmp_path):
+    """The background index read the file from disk, with `gate_leave` annotated as a
+    release; the user breaks the annotation in the editor: the open text decides, as
+    `--check` on that text does (the index's older version of the file said a release)."""
+    text = ("struct __attribute__((capability(\"mutex\"))) gate { int n; };\n"
+            "void gate_enter(struct gate *g) __attribute__((acquire_capability(g)));\n"
+            "void gate_leave(struct gate *g) __attribute__((release_capability(g)));\n"
+            "struct gate door;\n"
+            "void pass(void)\n{\n    gate_enter(&door);\n    gate_leave(&door);\n}\n")
+    path = tmp_path / "gate.c"
+    path.write_text(text)
+    uri = path.as_uri()
+    s = Session()
+    s.start_index([str(tmp_path)], lambda: None)
+    try:
+        assert s.index.wait_ready(30)
+        s.open(uri, text, 1, "c")
+        assert [f.rule for f in s.analysis(uri).findings] == []
+        broken = text.replace("release_capability(g)", "release_}apability(g)")
+        s.change(uri, 2, [T.TextDocumentContentChangeWholeDocument(text=broken)])
+        expected = [(f.rule, f.span.start_byte) for f in analyze_source(broken.encode(), "gate.c", default_config()).findings]
+        assert expected == [("lock-leak", broken.index("}\n", broken.index("gate_leave(&door)")))]
+        assert [(f.rule, f.site.start_byte) for f in s.analysis(uri).findings] == expected
+    finally:
+        s.index.stop()
