@@ -1052,6 +1052,7 @@ _SECTIONS: dict[str, Validator] = {
             "extend-select": _names_list("rule", lambda: tuple(RULES)),
             "ignore": _names_list("rule", lambda: tuple(RULES)),
             "severity": _named_tables(_one_of(SEVERITIES), _rule_name),
+            "thread-safety-pointer": _boolean,
         }
     ),
     "files": _table({"include": _string_list, "exclude": _string_list}),
@@ -1353,6 +1354,7 @@ def _merge(layers: Sequence[_Layer], root: str, router: _Router) -> dict[str, An
     entry_paths: Optional[tuple] = None  # the [entry-points] paths of the files that have the section
     entry_file = ""
     ignores: dict = {}
+    pointer = None  # `[rules] thread-safety-pointer`, the last file that says
     for layer in layers:
         parsed, problems = layer.parsed, layer.problems
 
@@ -1367,6 +1369,8 @@ def _merge(layers: Sequence[_Layer], root: str, router: _Router) -> dict[str, An
         selected += [r for r in _valid(rules, "extend-select", ()) if r not in selected]
         selected = [r for r in selected if r not in _valid(rules, "ignore", ())]
         severity.update(_valid(rules, "severity", {}))
+        if _valid(rules, "thread-safety-pointer", None) is not None:
+            pointer = rules["thread-safety-pointer"]
         files = _valid(parsed, "files", {})
         if _valid(files, "include", None) is not None:
             merged["include"] = rebased(files["include"], ("files", "include"))
@@ -1399,6 +1403,8 @@ def _merge(layers: Sequence[_Layer], root: str, router: _Router) -> dict[str, An
         for glob, rules_off in _valid(parsed, "per-file-ignores", ()):
             ignores[rebased((glob,), ("per-file-ignores", glob))[0]] = rules_off
     merged["rules"] = {"select": tuple(selected), "severity": severity}
+    if pointer is not None:
+        merged["rules"]["thread-safety-pointer"] = pointer
     merged["files"] = {"include": merged.pop("include", ()), "exclude": tuple(exclude)}
     merged.update((section, entries) for section, entries in named.items() if entries)
     for index, (_, problems, original) in enumerate(locks):
@@ -1514,6 +1520,7 @@ def _assemble(parsed: Mapping[str, Any], source: Optional[str], problems: Union[
         fallbacks=fallbacks,
         per_file_ignores=tuple(_valid(parsed, "per-file-ignores", ())),
         bases=bases,
+        thread_safety_pointer=bool(_valid(rules, "thread-safety-pointer", False)),
     )
 
 
@@ -1662,7 +1669,10 @@ def show_config(config: Config) -> str:
     lines = [f"# Effective lockls configuration (from {origin}).", f"presets = {toml_value(list(config.presets))}", ""]
     if config.bases:  # spelt out below: the output extends nothing
         lines.insert(1, f"# Extends {', '.join(config.bases)} (merged in below).")
-    lines += ["[rules]", f"select = {toml_value(_rule_order(config.select))}", ""]
+    lines += ["[rules]", f"select = {toml_value(_rule_order(config.select))}"]
+    if config.thread_safety_pointer:
+        lines += ["thread-safety-pointer = true"]
+    lines += [""]
     lines += ["[rules.severity]"]
     lines += [f"{toml_key(rule)} = {toml_value(config.severity(rule))}" for rule in _rule_order(config.severities)]
     lines += ["", "[files]"]

@@ -247,6 +247,9 @@ class Config:
     # (filtered after the analysis, like `select`: not part of the fingerprint)
     per_file_ignores: tuple = ()
     bases: tuple = ()  # the files `source` extends (absolute), in the order they were laid under it
+    # `[rules] thread-safety-pointer`: handing guarded data's address (or a pt_guarded_by
+    # pointer) to a function, or returning it, is a use, as under clang's -Wthread-safety-pointer
+    thread_safety_pointer: bool = False
 
     def __post_init__(self) -> None:
         # a function name may be a glob (`[functions."do_item_*"]`): look names up through a
@@ -280,6 +283,7 @@ class Config:
             "function_steps": self.max_function_steps,
             "fallbacks": [dataclasses.asdict(self.fallbacks[n]) for n in sorted(self.fallbacks)],
             "entry_paths": list(self.entry_paths),
+            "thread_safety_pointer": self.thread_safety_pointer,
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()

@@ -138,6 +138,16 @@ def _outer(n: Node) -> tuple[Node, Optional[Node]]:
     return n, parent
 
 
+def address_of(n: Node) -> Node:
+    """The `&` expression taking the address of `n` (or of its array's element), when
+    `address_taken(n)`."""
+    inner, parent = _outer(n)
+    while parent is not None and parent.type == "subscript_expression" \
+            and parent.child_by_field_name("argument") == inner:
+        inner, parent = _outer(parent)
+    return parent
+
+
 def address_taken(n: Node) -> bool:
     """Is `n` the operand of `&` (`&d->items`, `&(d->items)`), or the array of an
     element whose address is taken (`&maps[i]`)?"""

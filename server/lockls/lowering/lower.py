@@ -116,6 +116,8 @@ class Lowerer:
         # guards not checked in some functions (`[[guarded]] exempt-functions`): left out once
         # the function's name is known (see `accesses`)
         self._exempting = any(getattr(g, "exempt", ()) for g in guarded)
+        # `[rules] thread-safety-pointer`: an address handed to a function is a use (clang's opt-in)
+        self._pointer_uses = getattr(config, "thread_safety_pointer", False)
         self.aliases = aliases
         self.constants = constants  # names known to be constants (e.g. thrd_success)
         self.lock_names = lock_names  # search for every lock function's name (a prefilter; `.search(text, a, b)`)
@@ -579,7 +581,8 @@ class Lowerer:
         """Guarded data in code that does not use it (see `guards`): its address taken (a
         `[[guarded]]` entry's), or on the way to its own lock (`&stats.lock`)."""
         if guards.address_taken(n):
-            return True  # (clang checks `&data` only under -Wthread-safety-pointer, off by default)
+            # (clang checks `&data` handed on only under -Wthread-safety-pointer, off by default)
+            return not (self._pointer_uses and _handed_on(guards.address_of(n)))
         if not guard.by or guard.by in ("self", ANY_LOCK):
             return False
         if guard.by.startswith("="):
@@ -650,6 +653,8 @@ class Lowerer:
             n, parent = parent, parent.parent
         if parent is None:
             return False
+        if self._pointer_uses and _handed_on(n):
+            return True  # `fill(p)`, `return p;` under `[rules] thread-safety-pointer`
         if parent.type == "pointer_expression":
             op = parent.child_by_field_name("operator")
             return op is not None and op.type == "*"
@@ -810,6 +815,14 @@ class Lowerer:
 
     def constant_text(self, node: Node) -> str:
         return _SPACE.sub("", self.source[node.start_byte:node.end_byte].decode("utf-8", "replace")).strip("()")
+
+
+def _handed_on(n: Node) -> bool:
+    """Is the value of `n` an argument of a call or what the function returns?"""
+    parent = n.parent
+    while parent is not None and parent.type in ("parenthesized_expression", "cast_expression"):
+        n, parent = parent, parent.parent
+    return parent is not None and parent.type in ("argument_list", "return_statement")
 
 
 CLEANUP_PUSH, CLEANUP_POP = "pthread_cleanup_push", "pthread_cleanup_pop"

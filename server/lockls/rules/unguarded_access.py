@@ -32,7 +32,9 @@ With `pt_guarded_by` (or `pointee = true`) only what the pointer points to is
 guarded (`*p`, `p[i]`, `p->x`), not the pointer itself. Handing such a pointer
 to a function, or taking the address of guarded data (`list_del(&d->node)`,
 `latch_wait(&latch)`), is not a use, as in clang without its opt-in
-`-Wthread-safety-pointer` (what annotated projects build with); nor is the guard's own lock
+`-Wthread-safety-pointer` (what annotated projects build with); `[rules]
+thread-safety-pointer = true` makes handing them to a function, or returning them,
+a use, as that flag does. Nor is the guard's own lock
 reached through guarded data (`spin_lock_init(&stats.lock)`), nor passing an
 object guarded by `type` to a function that sets up or tears down a lock
 (`pthread_mutex_init(obj)`, `g_mutex_clear(obj)`).
