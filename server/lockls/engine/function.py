@@ -242,6 +242,9 @@ def function_nodes(root: Node, source: Optional[bytes] = None) -> list[tuple[Nod
             found.extend(_nested_functions(node))
     if source is not None:
         found.extend(fb for fb, _, _ in _swallowed(root, source) if fb is not None)
+        # (a definition whose `#ifdef`/`#else` split a statement: read in one configuration)
+        found = [(_one_configuration(fn, body, source) or (fn, body)) if body.has_error else (fn, body)
+                 for fn, body in found]
     found.sort(key=lambda fb: fb[0].start_byte)
     return found
 
@@ -389,6 +392,105 @@ def _parsed_alone(source: bytes, start: int, brace: int, skip: Iterable = ()) ->
         if body is not None and fn.start_byte == start and not syntax.has_missing_close(body):
             return fn, body
     return None
+
+
+# a conditional's line in a body: its directive and what it tests
+_BODY_DIRECTIVE = re.compile(rb"^[ \t]*#[ \t]*(ifdef|ifndef|if|elif|else|endif)\b([^\n]*)", re.M)
+_MACRO_TEST = re.compile(rb"\s*(!\s*)?(?:defined\s*\(\s*([A-Za-z_]\w*)\s*\)|defined\s+([A-Za-z_]\w*)|([A-Za-z_]\w*))\s*(?:/[/*].*)?$")
+_LOCKISH = re.compile(rb"\b\w*(?:lock|LOCK|mutex_enter|mutex_exit)\w*\s*\(")
+
+
+def _one_configuration(definition: Node, body: Node, source: bytes) -> Optional[tuple[Node, Node]]:
+    """A function whose `#ifdef`/`#else` split a statement (`#ifdef X while (a) #else
+    lock(); while (b) #endif { ... }`: the parser reads one branch into the other's
+    statement): the function read again in one configuration of the macros its
+    conditionals test, the one that takes more locks (the fallback that locks around a
+    call that is not thread-safe), with the other branches and the directives left out."""
+    start, end = body.start_byte, body.end_byte
+    if not _split_by_a_branch(body):
+        return None
+    groups, stack = [], []  # each: [(test, polarity) or None, [(branch start, branch end)], directive spans]
+    for m in _BODY_DIRECTIVE.finditer(source, start, end):
+        word, line = m.group(1), (m.start(), m.end())
+        if word in (b"if", b"ifdef", b"ifndef"):
+            test = _macro_test(word, m.group(2))
+            stack.append([test, [], [line], m.end()])
+        elif not stack:
+            return None  # an `#else` or `#endif` opened before the body
+        elif word in (b"elif", b"else"):
+            group = stack[-1]
+            group[1].append((group[3], m.start()))
+            group[2].append(line)
+            group[3] = m.end()
+            if word == b"elif":
+                group[0] = None  # more than two branches: the first is kept
+        else:
+            group = stack.pop()
+            group[1].append((group[3], m.start()))
+            group[2].append(line)
+            groups.append(group)
+    if stack or not groups:
+        return None
+    values = _chosen_values(groups, source)
+    skip = []
+    for test, branches, directives, _ in groups:
+        skip.extend(directives)
+        # the first branch, unless the chosen value of the macro it tests says the other
+        # (or none: `#ifdef X` alone with X undefined)
+        keep = 0 if test is None or len(branches) > 2 or values.get(test[0], True) == test[1] else 1
+        skip.extend(b for i, b in enumerate(branches) if i != keep)
+    kept, at = [], definition.start_byte
+    for a, b in sorted(skip):
+        if a > at:
+            kept.append((at, a))
+        at = max(at, b)
+    kept.append((at, definition.end_byte))
+    tree = _parsed_ranges(source, kept)
+    for fn in tree.root_node.children:
+        found = fn.child_by_field_name("body") if fn.type == "function_definition" else None
+        if found is not None and fn.start_byte == definition.start_byte and not _split_by_a_branch(found):
+            return fn, found
+    return None
+
+
+def _split_by_a_branch(body: Node) -> bool:
+    """Does an ERROR in `body` hold an `#else`/`#elif` (a branch the parser read into a
+    statement of the other)?"""
+    stack = [body]
+    while stack:
+        n = stack.pop()
+        if n.type == "ERROR" and any(c.type == "preproc_directive" for c in n.children):
+            return True
+        if n.has_error:
+            stack.extend(n.children)
+    return False
+
+
+def _macro_test(word: bytes, rest: bytes) -> Optional[tuple[str, bool]]:
+    """(macro, whether the first branch is the one where it is defined) of `#ifdef X`,
+    `#ifndef X`, `#if defined(X)`, `#if !defined(X)`, `#if X`; None for other tests."""
+    if word in (b"ifdef", b"ifndef"):
+        name = rest.split()[0] if rest.split() else b""
+        return (name.decode("utf-8", "replace"), word == b"ifdef") if re.fullmatch(rb"[A-Za-z_]\w*", name) else None
+    m = _MACRO_TEST.match(rest)
+    if m is None:
+        return None
+    name = m.group(2) or m.group(3) or m.group(4)
+    return name.decode("utf-8", "replace"), not m.group(1)
+
+
+def _chosen_values(groups: list, source: bytes) -> dict[str, bool]:
+    """For each macro the conditionals test: defined or not, whichever keeps more lock
+    calls (defined when it makes no difference)."""
+    score: dict[str, int] = {}
+    for test, branches, _, _ in groups:
+        if test is None or len(branches) > 2:
+            continue
+        macro, polarity = test
+        counts = [len(_LOCKISH.findall(source, a, b)) for a, b in branches] + [0]
+        defined, undefined = (counts[0], counts[1]) if polarity else (counts[1], counts[0])
+        score[macro] = score.get(macro, 0) + defined - undefined
+    return {macro: value >= 0 for macro, value in score.items()}
 
 
 _DIRECTIVE = re.compile(rb"#[ \t]*(ifdef|ifndef|if|else|elif|endif)\b")
