@@ -24,7 +24,7 @@ import re
 from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Generator, Optional, TypeVar
 
 from lockls.dataflow import lockstate
 from lockls.syntax import nodes as syntax
@@ -375,7 +375,8 @@ class Engine:
     def analyze(self, path: str, source: bytes, config: Config, tree=None, *,
                 contracts: Optional[tuple] = None, project=None, found: Optional[set] = None,
                 select: Optional[frozenset] = None, version: Optional[int] = None,
-                edited: Optional[list] = None, memo: Optional[dict] = None, remember: bool = True) -> FileAnalysis:
+                edited: Optional[list] = None, memo: Optional[dict] = None, remember: bool = True,
+                should_stop: Optional[Callable[[], bool]] = None) -> Optional[FileAnalysis]:
         """Analyse `source` (the file `path`, parsed as `tree` if given) under `config`.
 
         The file's own contracts are laid over `config`, and the other files' it uses:
@@ -387,7 +388,23 @@ class Engine:
         the last call) let the server read the static functions once rather than
         on every keystroke; with `memo`, the function results used are held for
         `path` until the next call (or `release_document`). `remember`: keep the function results for reuse.
-        Lines are the LSP's: a lone CR ends one (see `syntax.lsp_line_breaks`)."""
+        Lines are the LSP's: a lone CR ends one (see `syntax.lsp_line_breaks`).
+        `should_stop`, asked after each function: True stops the run and gives None
+        (the results of the functions done are kept for reuse; see `analyze_steps`)."""
+        return run_steps(self.analyze_steps(path, source, config, tree, contracts=contracts, project=project,
+                                            found=found, select=select, version=version, edited=edited,
+                                            memo=memo, remember=remember), should_stop)
+
+    def analyze_steps(self, path: str, source: bytes, config: Config, tree=None, *,
+                      contracts: Optional[tuple] = None, project=None, found: Optional[set] = None,
+                      select: Optional[frozenset] = None, version: Optional[int] = None,
+                      edited: Optional[list] = None, memo: Optional[dict] = None,
+                      remember: bool = True) -> Generator[None, None, FileAnalysis]:
+        """`analyze` as a generator: it yields after each function and returns the
+        `FileAnalysis`, so a caller can do other work between functions or drop the
+        run (`close()`). A dropped run has put the results of the functions it did in
+        the cache (each keyed by what it depends on, so valid for any later run) and
+        holds nothing new (`FunctionCache.hold` is only for a whole file's run)."""
         source = syntax.lsp_line_breaks(source)  # (a document's text already is)
         if tree is None:
             tree = self.parse(path, source)
@@ -450,6 +467,7 @@ class Engine:
                     out.limits.append((slot, f"lockls could not analyse `{fr.name}`: {reason}"))
             elif fr.partial:
                 out.limits.append((slot, f"lockls analysed `{fr.name}` only in part: {fr.partial}"))
+            yield
         if used is not None and remember:
             self.functions.hold(path, frozenset(used))
         self._report(out, root, source, config, select, tokens)
@@ -495,6 +513,22 @@ class Engine:
                 out.findings.append(Reported(v, slot))
         out.findings.sort(key=lambda r: (r.site.start_byte, r.rule, str(r.message)))
         out.unused = unused_suppressions(comments, raised, RULES)
+
+
+_Result = TypeVar("_Result")
+
+
+def run_steps(steps: Generator[None, None, _Result], should_stop: Optional[Callable[[], bool]] = None) -> Optional[_Result]:
+    """Run a generator of steps (`Engine.analyze_steps`) to its result, asking
+    `should_stop` after each step: None, and the generator closed, when it says so."""
+    try:
+        while True:
+            next(steps)
+            if should_stop is not None and should_stop():
+                steps.close()
+                return None
+    except StopIteration as done:
+        return done.value
 
 
 def analyze_source(source: bytes, path: str, config: Config) -> FileResult:

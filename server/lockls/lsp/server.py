@@ -2,9 +2,10 @@
 
 Owns: the pygls server object, the handlers that forward to `session.Session`,
 position-encoding negotiation (utf-8 when the client offers it, else utf-16),
-publishing diagnostics (debounced, versioned, never stale), the file watchers it
-asks the client for (configuration files, whatever their names, C files) and
-logging setup.
+publishing diagnostics (debounced, versioned, never stale; analysed in slices
+between which other messages are handled, a newer text dropping the older run),
+the file watchers it asks the client for (configuration files, whatever their
+names, C files) and logging setup.
 The only module that imports pygls.
 """
 
@@ -38,6 +39,7 @@ log = logging.getLogger("lockls.server")
 
 DEBOUNCE_MIN = 0.0  # seconds; raised towards the last analysis time on slow files
 DEBOUNCE_MAX = 0.05
+SLICE = 0.02  # seconds of analysis between two looks at the messages waiting (see `publish`)
 
 
 @dataclass
@@ -118,6 +120,7 @@ class LocklsServer(LanguageServer):
                          text_document_sync_kind=T.TextDocumentSyncKind.Incremental)
         self.session = Session()
         self.pending: dict[str, asyncio.TimerHandle] = {}
+        self.running: dict[str, asyncio.Task] = {}  # uri -> its analysis under way (see `publish`)
         self.last_cost = 0.0
         self.watch_registered = False
         self.relative_patterns = False  # the client takes RelativePattern watchers (LSP 3.17)
@@ -142,26 +145,64 @@ class LocklsServer(LanguageServer):
     # -- publishing ------------------------------------------------------------------
 
     def schedule(self, uri: str) -> None:
-        """Analyse and publish soon; a newer change before then just re-uses the same timer."""
+        """Analyse and publish soon; a newer change before then just re-uses the same timer.
+        An analysis of the document under way is of an older text (or configuration, or
+        project): it is dropped."""
+        self.cancel(uri, timer=False)
         if uri in self.pending:
             return
         delay = min(DEBOUNCE_MAX, max(DEBOUNCE_MIN, self.last_cost / 2 if self.last_cost > 0.03 else 0.0))
         loop = asyncio.get_running_loop()
-        self.pending[uri] = loop.call_later(delay, self.publish, uri)
+        self.pending[uri] = loop.call_later(delay, self._start_publish, uri)
 
-    def publish(self, uri: str) -> None:
+    def cancel(self, uri: str, timer: bool = True) -> None:
+        """Drop the analysis of `uri` under way (and with `timer`, the one scheduled)."""
+        task = self.running.pop(uri, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        handle = self.pending.pop(uri, None) if timer else None
+        if handle is not None:
+            handle.cancel()
+
+    def _start_publish(self, uri: str) -> None:
         self.pending.pop(uri, None)
-        started = time.perf_counter()
+        task = asyncio.get_running_loop().create_task(self.publish(uri))
+        self.running[uri] = task
+        task.add_done_callback(lambda done: self.running.pop(uri) if self.running.get(uri) is done else None)
+
+    async def publish(self, uri: str) -> None:
+        """Analyse the document and publish its diagnostics, in slices of about SLICE
+        seconds: between two, the loop handles the messages that came (the session and
+        engine are used from this loop's thread only, so no locks). A newer text of the
+        document makes `schedule` cancel this task at its next slice; the run is dropped
+        (the functions it did are reused by the next) and nothing is published for it."""
+        doc = self.session.documents.get(uri)
+        if doc is None:
+            return
+        version, source = doc.version, doc.source
+        steps = self.session.diagnostics_steps(uri)
+        spent = 0.0
+        out = None
         try:
-            out = self.session.diagnostics(uri)
+            while True:
+                started = time.perf_counter()
+                with self.session.index_paused():  # (between slices the index may go on)
+                    finished, out = _run_slice(steps, started + SLICE)
+                spent += time.perf_counter() - started
+                if finished:
+                    break
+                await asyncio.sleep(0)
+                if self.session.documents.get(uri) is not doc or doc.version != version or doc.source is not source:
+                    return  # (cancelled already, unless the text changed without a schedule)
         except Exception:
             log.exception("analysing %s", uri)
             out = None
-        self.last_cost = time.perf_counter() - started
+        finally:
+            steps.close()
+        self.last_cost = spent
         if out is not None:
             version, diagnostics = out
-            doc = self.session.documents.get(uri)
-            if doc is not None and doc.version == version:  # never publish over a newer text
+            if doc is self.session.documents.get(uri) and doc.version == version:  # never publish over a newer text
                 self.text_document_publish_diagnostics(
                     T.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version))
         self.flush_config_reports()
@@ -243,6 +284,18 @@ class LocklsServer(LanguageServer):
         return lambda done, total, stage: loop.call_soon_threadsafe(progress.update, done, total, stage)
 
 
+def _run_slice(steps, until: float) -> tuple[bool, Any]:
+    """Run the generator `steps` until its result, (True, result), or until the clock
+    passes `until` (at least one step), (False, None)."""
+    try:
+        while True:
+            next(steps)
+            if time.perf_counter() >= until:
+                return False, None
+    except StopIteration as done:
+        return True, done.value
+
+
 def _glob_literal(text: str) -> str:
     """`text` as an LSP glob pattern matching only itself (`*`, `?`, `[`, `{` in a class)."""
     return re.sub(r"([*?\[{])", r"[\1]", text)
@@ -322,9 +375,7 @@ def did_save(ls: LocklsServer, params: T.DidSaveTextDocumentParams):
 @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: LocklsServer, params: T.DidCloseTextDocumentParams):
     uri = params.text_document.uri
-    handle = ls.pending.pop(uri, None)
-    if handle is not None:
-        handle.cancel()
+    ls.cancel(uri)
     was_config = ls.session.is_config_document(uri)
     ls.session.close(uri)
     ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=uri, diagnostics=[]))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Optional
+from typing import Callable, Generator, Optional
 
 from lsprotocol import types as T
 
@@ -38,7 +38,7 @@ from lockls.config import (Config, ConfigError, clear_config_cache, config_for, 
                            find_config_file)
 from lockls.dataflow.contracts import Contracts
 from lockls.lsp.documents import UTF8, UTF16, Document
-from lockls.engine.driver import Engine, FileAnalysis
+from lockls.engine.driver import Engine, FileAnalysis, run_steps
 from lockls.lsp.uris import is_config_uri, path_to_uri, uri_to_path
 from lockls.engine.project import static_among, with_own
 from lockls.rules import RULES
@@ -307,28 +307,71 @@ class Session:
 
     # -- analysis ------------------------------------------------------------------
 
-    def analysis(self, uri: str) -> Optional[FileAnalysis]:
-        """The analysis of the document's current text (computed when stale)."""
+    def analysis(self, uri: str, should_stop: Optional[Callable[[], bool]] = None) -> Optional[FileAnalysis]:
+        """The analysis of the document's current text (computed when stale); None when
+        `should_stop` (asked after each function) stops it (see `analysis_steps`)."""
+        current = self._current(uri)
+        if current is not None:
+            return current
+        with self.index_paused():
+            return run_steps(self.analysis_steps(uri), should_stop)
+
+    def _current(self, uri: str) -> Optional[FileAnalysis]:
+        """The document's analysis if it is of its current text."""
+        doc = self.documents.get(uri)
+        current = self.analyses.get(uri)
+        if doc is not None and current is not None and current.version == doc.version and current.source is doc.source:
+            return current
+        return None
+
+    def index_paused(self):
+        """A context manager pausing the workspace index (a thread) while the loop analyses."""
+        return self.index.busy() if self.index is not None else contextlib.nullcontext()
+
+    def analysis_steps(self, uri: str) -> Generator[None, None, Optional[FileAnalysis]]:
+        """`analysis` as a generator yielding after each function analysed, for the server
+        to answer other messages between them (the caller pauses the index while it runs
+        steps: `index_paused`). Between two steps the caller must drop it (`close()`)
+        when the document changed: the run holds nodes of the tree analysed.
+        A dropped run leaves no analysis of the document; what it read of the text for
+        the next one (the memo and words, which follow `doc.edited`) is of the text it
+        read, and `doc.edited` counts the edits since that text."""
         doc = self.documents.get(uri)
         if doc is None or doc.tree is None:
             return None
-        current = self.analyses.get(uri)
-        if current is not None and current.version == doc.version and current.source is doc.source:
+        current = self._current(uri)
+        if current is not None:
             return current
         config = self.config_for_uri(uri)
         if config.source is not None and not config.is_included(uri_to_path(uri)):
             result = FileAnalysis(doc.version, config=config)
             self.static_memo.pop(uri, None)  # it follows the edits of analysed texts only
+            doc.edited = []
         else:
             project = self.index.project_for(config) if self.index is not None else None
             found = self._found_words(uri, doc, project) if project else None
-            with self.index.busy() if self.index is not None else contextlib.nullcontext():
-                result = self.engine.analyze(uri_to_path(uri), doc.source, config, doc.tree, project=project,
-                                             found=found, select=config.selected_rules(uri_to_path(uri), self.select),
-                                             version=doc.version, edited=doc.edited,
-                                             memo=self.static_memo.setdefault(uri, {}))
+            edited, doc.edited = doc.edited, []  # the memo and words below follow them: from now on, from this text
+            steps = self.engine.analyze_steps(uri_to_path(uri), doc.source, config, doc.tree, project=project,
+                                              found=found, select=config.selected_rules(uri_to_path(uri), self.select),
+                                              version=doc.version, edited=edited,
+                                              memo=self.static_memo.setdefault(uri, {}))
+            try:
+                while True:
+                    try:
+                        next(steps)
+                    except StopIteration as done:
+                        result = done.value
+                        break
+                    yield
+            except GeneratorExit:  # dropped: the memo and words are of this text, as `doc.edited` now says
+                raise
+            except BaseException:  # failed: the memo and words may be half way to this text; read afresh next time
+                self.static_memo.pop(uri, None)
+                self.found.pop(uri, None)
+                raise
+            finally:
+                steps.close()
         result.source = doc.source
-        doc.edited = []
         self.analyses[uri] = result
         self._share(uri, doc, result)
         return result
@@ -419,8 +462,16 @@ class Session:
 
     # -- features (one module each) ---------------------------------------------------
 
-    def diagnostics(self, uri: str) -> Optional[tuple[Optional[int], list]]:
-        return lsp_diagnostics.document_diagnostics(self, uri)
+    def diagnostics(self, uri: str, should_stop: Optional[Callable[[], bool]] = None
+                    ) -> Optional[tuple[Optional[int], list]]:
+        with self.index_paused():
+            return run_steps(self.diagnostics_steps(uri), should_stop)
+
+    def diagnostics_steps(self, uri: str) -> Generator[None, None, Optional[tuple[Optional[int], list]]]:
+        """`diagnostics` in steps, as `analysis_steps`."""
+        if (yield from self.analysis_steps(uri)) is None:
+            return None
+        return lsp_diagnostics.document_diagnostics(self, uri)  # (the analysis just made)
 
     def config_diagnostics(self) -> list[tuple[str, list]]:
         """(uri, diagnostics) for every config file with a problem or a problem just fixed."""
