@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from cli_support import enter_project, run
 from lockls.cli.suppressions import edits_for
-from lockls.main import main
+from lockls.config import clear_config_cache
 
 HEAD = "#include <pthread.h>\nstruct q { pthread_mutex_t lock; int n; };\n"
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
-    root = tmp_path / "proj"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    from lockls.config import clear_config_cache
-
-    clear_config_cache()
-    yield root
+    yield enter_project(tmp_path, monkeypatch)
     clear_config_cache()
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 BEFORE = HEAD + """int leak(struct q *q)

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from lockls.main import main
+from cli_support import enter_project, run
+from lockls.config import clear_config_cache
 
 HEAD = "#include <pthread.h>\nstruct q { pthread_mutex_t lock; int n; };\n"
 LEAK = """int leak(struct q *q)
@@ -30,21 +31,9 @@ TWICE = """void twice(struct q *q)
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
-    root = tmp_path / "proj"
-    (root / "src").mkdir(parents=True)
-    monkeypatch.chdir(root)
-    from lockls.config import clear_config_cache
-
-    clear_config_cache()
-    yield root
+    yield enter_project(tmp_path, monkeypatch, "src")
     clear_config_cache()
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def recorded(project, capsys, name="lockls-baseline.json"):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import run
 import lockls.engine.function
 import lockls.cli.check
 from lockls import __version__
@@ -110,12 +111,6 @@ def write(path: Path, text: str | bytes) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 # -- exit status ------------------------------------------------------------------------

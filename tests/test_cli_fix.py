@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 
 import lockls.cli.check
-from lockls.main import build_parser, main
+from lockls.main import build_parser
 from lockls.report.findings import FileResult, Finding, Fix, Pos, Span, TextEdit
 from lockls.report.fixes import APPLICABILITY, KINDS_BY_RULE
 from lockls.report.ruledocs import sections
 from lockls.rules import RULES
+from cli_support import enter_project, run
+from lockls.config import clear_config_cache
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HEAD = "#include <pthread.h>\nstruct q { pthread_mutex_t lock; pthread_mutex_t other; int n; };\nint check(struct q *q);\n"
@@ -25,21 +27,9 @@ HEAD = "#include <pthread.h>\nstruct q { pthread_mutex_t lock; pthread_mutex_t o
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
-    root = tmp_path / "proj"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    from lockls.config import clear_config_cache
-
-    clear_config_cache()
-    yield root
+    yield enter_project(tmp_path, monkeypatch)
     clear_config_cache()
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def summary_free(err: str) -> str:

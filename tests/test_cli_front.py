@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import enter_project, run
 from lockls.cli.terminal import SHORT_HELP, show_context, use_color
+from lockls.config import clear_config_cache
 from lockls.main import main
 
 BUMP_C = """\
@@ -60,21 +62,8 @@ def project(tmp_path, monkeypatch):
     """Every test: a project directory as cwd, its own cache, no colour variables."""
     for name in COLOR_ENV:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LOCKLS_CACHE_DIR", str(tmp_path / "cache"))
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    monkeypatch.chdir(proj)
-    from lockls.config import clear_config_cache
-
+    yield enter_project(tmp_path, monkeypatch)
     clear_config_cache()
-    yield proj
-    clear_config_cache()
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def feed_stdin(monkeypatch, text: str) -> None:
