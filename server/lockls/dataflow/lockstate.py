@@ -23,7 +23,7 @@ from operator import itemgetter
 from typing import Iterable, Optional
 
 from lockls.dataflow import facts as F
-from lockls.ir.events import Acquire, Cond, Derive, Kill, Rebind, Release, Site, TrailItem, TryAcquire
+from lockls.ir.events import HELD_TESTS, Acquire, Cond, Derive, Kill, Rebind, Release, Site, TrailItem, TryAcquire
 from lockls.lowering.lockexpr import reached_through
 
 MAX_CLASSES = 24
@@ -586,10 +586,10 @@ def _held_on_edge(cond: Optional[Cond], truth: bool) -> Optional[tuple[str, bool
     else None. The answer is not kept as a fact: it changes with every lock and unlock."""
     if cond is None or cond.key is None or cond.op not in ("==", "!=") or cond.const != "0":
         return None
-    for prefix, when_true in (("held?", True), ("unheld?", False), ("held~?", True), ("unheld~?", False)):
+    for prefix, (when_true, by_name) in HELD_TESTS.items():
         if cond.key.startswith(prefix):
             nonzero = (cond.op == "!=") == truth
-            return cond.key[len(prefix):], when_true if nonzero else not when_true, "~" in prefix
+            return cond.key[len(prefix):], when_true if nonzero else not when_true, by_name
     return None
 
 

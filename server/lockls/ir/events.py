@@ -32,8 +32,15 @@ class Site:
 
 
 # the keys of lock tests' conditions (`lower.held_test`): "held?KEY" for a declared
-# `tests-held`, "unheld?KEY" for `tests-not-held`; with "~", a test known by its name only
-HELD_TEST_PREFIXES = ("held?", "unheld?", "held~?", "unheld~?")
+# `tests-held`, "unheld?KEY" for `tests-not-held`; with "~", a test known by its name only.
+# prefix -> (whether a true answer means held, whether known by name)
+HELD_TESTS = {"held?": (True, False), "unheld?": (False, False), "held~?": (True, True), "unheld~?": (False, True)}
+HELD_TEST_PREFIXES = tuple(HELD_TESTS)
+
+
+def held_test_key(lock: str, held: bool, by_name: bool = False) -> str:
+    """The condition key of a test whether `lock` is held (`held`) or not held."""
+    return next(p for p, meaning in HELD_TESTS.items() if meaning == (held, by_name)) + lock
 
 
 @dataclass(frozen=True, slots=True)

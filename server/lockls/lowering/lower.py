@@ -19,7 +19,7 @@ from lockls.lowering import guards
 from lockls.config import HELD_TESTS, Config, LockFunction
 from lockls.config.model import case_constant
 from lockls.ir.events import (Access, Acquire, Call, Cond, Declared, Derive, Kill, Rebind, Release, Site, TryAcquire,
-                              result_of)
+                              held_test_key, result_of)
 from lockls.lowering.lockexpr import canonical, key_of, resolve_lock_ref
 from lockls.syntax.annotations import SPARSE_CONTEXT
 from lockls.syntax.nodes import function_name
@@ -289,7 +289,7 @@ class Lowerer:
         touched = tuple(
             canonical(a.child_by_field_name("argument"), self.source)
             for a in args
-            if a.type == "pointer_expression" and a.child_by_field_name("operator").type == "&"
+            if _is_address_of(a)
         )
         if touched:
             out.append(Kill(touched, through_pointers=False))
@@ -315,7 +315,7 @@ class Lowerer:
         NULL from now on. (What was known of its locks stays: a use through it now is a
         bug of its own.)"""
         arg = strip_parens(arg)
-        if arg.type == "pointer_expression" and arg.child_by_field_name("operator").type == "&":
+        if _is_address_of(arg):
             arg = strip_parens(arg.child_by_field_name("argument"))
         if arg.type not in ("identifier", "field_expression"):
             return
@@ -776,7 +776,7 @@ class Lowerer:
         fn = self.functions.get(name)
         if fn is not None and fn.action in HELD_TESTS:
             named = self._lock_named(fn, call, self._arguments(call), "", None)  # (never "return": see config)
-            return None if named is None else ("held?" if fn.action == "tests-held" else "unheld?") + named[0]
+            return None if named is None else held_test_key(named[0], fn.action == "tests-held")
         if fn is not None and fn.action != "call":
             return None  # a lock function of its own
         return self._held_test_by_name(name, call)
@@ -791,11 +791,10 @@ class Lowerer:
         if m is None or not args:
             return None
         arg = strip_parens(args[0])
-        operator = arg.child_by_field_name("operator")
-        if arg.type != "pointer_expression" or operator is None or operator.type != "&":
+        if not _is_address_of(arg):
             return None  # `button_held(dev)`: not a lock's address
         key = key_of(canonical(arg, self.source), self.aliases)
-        return ("unheld~?" if m.group("not") else "held~?") + key
+        return held_test_key(key, not m.group("not"), by_name=True)
 
     def is_constant(self, node: Node) -> bool:
         node = strip_parens(node)
@@ -815,6 +814,14 @@ class Lowerer:
 
     def constant_text(self, node: Node) -> str:
         return _SPACE.sub("", self.source[node.start_byte:node.end_byte].decode("utf-8", "replace")).strip("()")
+
+
+def _is_address_of(node: Node) -> bool:
+    """Is `node` an `&x` expression?"""
+    if node.type != "pointer_expression":
+        return False
+    op = node.child_by_field_name("operator")
+    return op is not None and op.type == "&"
 
 
 def _handed_on(n: Node) -> bool:
