@@ -41,7 +41,7 @@ from lockls.syntax.declarations import may_name_entry_points, unguarded_owners
 from lockls.syntax.declarations import macro_meanings as data_macro_meanings
 from lockls.dataflow.contracts import apply as apply_contracts
 from lockls.ir.events import LOCK_EVENTS, Access, Acquire, Call, Derive, Kill, Release, Return, TryAcquire
-from lockls.lowering.lockexpr import canonical, key_of, resolve_lock_ref
+from lockls.lowering.lockexpr import canonical, key_of, reached_through, resolve_lock_ref
 from lockls.dataflow.facts import number
 from lockls.lowering.lower import CLEANUP_CALLS, Lowerer
 from lockls.ir.message import Message
@@ -1399,7 +1399,7 @@ _NO_OBJECT = frozenset(("NULL", "0", "nullptr", "((void *)0)", "((void*)0)"))
 def _reads_written(value: str, written: set[str]) -> bool:
     """Does the expression `value` read an lvalue the function assigns (`*zlpp`,
     `q->head`), directly or through it (`q->head->next`)?"""
-    return any(value == w or value.startswith((w + "->", w + ".", w + "[")) for w in written)
+    return any(reached_through(value, w) or value.startswith(w + "[") for w in written)
 
 
 def _aliases(body: Node, source: bytes) -> dict[str, str]:
