@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from lsprotocol import types as T
+from lsprotocol.types import LSPErrorCodes
+from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
 from lockls.config import default_config
@@ -96,7 +100,9 @@ async def test_only_the_last_version_is_published(client: LanguageClient, tmp_pa
 async def test_a_hover_is_answered_while_a_large_document_is_analysed(client: LanguageClient, tmp_path):
     """A hover sent right after an edit that makes a large document's analysis start
     over (its mutex renamed: every function is new) is answered before that document's
-    diagnostics are published, on another document and on the document itself."""
+    diagnostics are published when it is on another document. One on the document
+    itself waits for its analysis without blocking the others: a hover on the small
+    document sent after it is answered first."""
     small = Editor(client, tmp_path / "small.c", many_functions(3), client.encoding)
     assert [d.code for d in await small.open()] == ["lock-leak"]
     big = Editor(client, tmp_path / "big.c", many_functions(), client.encoding)
@@ -115,11 +121,37 @@ async def test_a_hover_is_answered_while_a_large_document_is_analysed(client: La
     on_small = await wait(hover(small, "counter += x"))
     assert not [p for p in client.published if p.uri == big.uri and p.version == 1]
     assert "`&m`" in on_small.contents.value
-    on_big = await wait(hover(big, "counter += x"))
-    assert not [p for p in client.published if p.uri == big.uri and p.version == 1]
-    assert "`&big_lock`" in on_big.contents.value
+    answered = []
+    on_big = asyncio.ensure_future(hover(big, "counter += x"))
+    on_big.add_done_callback(lambda _: answered.append("big"))
+    on_small = asyncio.ensure_future(hover(small, "counter += x"))
+    on_small.add_done_callback(lambda _: answered.append("small"))
+    assert "`&m`" in (await wait(on_small)).contents.value
+    assert answered == ["small"] and not [p for p in client.published if p.uri == big.uri and p.version == 1]
+    assert "`&big_lock`" in (await wait(on_big)).contents.value
     diagnostics = list((await asyncio.wait_for(renamed, TIMEOUT * 3)).diagnostics)
     assert summary(diagnostics) == reference(big) and len(diagnostics) == 30
+
+
+async def test_a_hover_on_a_text_replaced_while_it_waits_is_content_modified(client: LanguageClient, tmp_path):
+    """A hover waiting for its document's analysis when a newer text comes gets
+    ContentModified (the client asks again); the newer text is analysed and published."""
+    big = Editor(client, tmp_path / "big.c", many_functions(), client.encoding)
+    assert len(await big.open()) == 30
+    latest = expect_diagnostics(client, lambda p: p.uri == big.uri and p.version == 2)
+    big.text = many_functions(lock="big_lock")
+    big.version = 1
+    client.text_document_did_change(T.DidChangeTextDocumentParams(
+        T.VersionedTextDocumentIdentifier(uri=big.uri, version=1), [T.TextDocumentContentChangeWholeDocument(text=big.text)]))
+    waiting = asyncio.ensure_future(hover(big, "counter += x"))
+    await round_trip(client, tmp_path)
+    at = big.text.index(LEAK)
+    send_change(big, at, at + len(LEAK), "")  # v2: f0 no longer leaks
+    with pytest.raises(JsonRpcException) as raised:
+        await wait(waiting)
+    assert raised.value.code == LSPErrorCodes.ContentModified
+    diagnostics = list((await asyncio.wait_for(latest, TIMEOUT * 3)).diagnostics)
+    assert len(diagnostics) == 29 and [p.version for p in client.published if p.uri == big.uri] == [0, 2]
 
 
 # -- the engine and the session, stopped -----------------------------------------------

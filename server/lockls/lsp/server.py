@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Optional
 
 from lsprotocol import types as T
+from pygls.exceptions import JsonRpcContentModified
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
@@ -206,6 +207,28 @@ class LocklsServer(LanguageServer):
                 self.text_document_publish_diagnostics(
                     T.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version))
         self.flush_config_reports()
+
+    async def analysed(self, uri: str) -> None:
+        """Wait, without blocking the loop, until the document has an analysis of its
+        current text: the run under way, or one started now (a request about the
+        document needs it, so no debounce), is made in slices as `publish` makes it.
+        Raises ContentModified (the client asks again) when a newer text came meanwhile."""
+        doc = self.session.documents.get(uri)
+        if doc is None:
+            return
+        version = doc.version
+        for _ in range(2):  # (a run dropped for a newer configuration or project: once more)
+            if self.session.current_analysis(uri) is not None:
+                return
+            task = self.running.get(uri)
+            if task is None:
+                self.cancel(uri)
+                self._start_publish(uri)
+                task = self.running[uri]
+            await asyncio.wait({task})  # (not `await task`: its cancellation is not ours)
+            if self.session.documents.get(uri) is not doc or doc.version != version:
+                raise JsonRpcContentModified(f"{uri} changed while it was analysed")
+        # otherwise the request's own (synchronous) analysis is the answer
 
     def flush_config_reports(self) -> None:
         self.session.check_config_documents()
@@ -405,7 +428,8 @@ def did_change_configuration(ls: LocklsServer, params: T.DidChangeConfigurationP
 
 
 @server.feature(T.TEXT_DOCUMENT_HOVER)
-def hover(ls: LocklsServer, params: T.HoverParams) -> Optional[T.Hover]:
+async def hover(ls: LocklsServer, params: T.HoverParams) -> Optional[T.Hover]:
+    await ls.analysed(params.text_document.uri)
     try:
         return ls.session.hover(params.text_document.uri, params.position.line, params.position.character)
     except Exception:
@@ -414,7 +438,8 @@ def hover(ls: LocklsServer, params: T.HoverParams) -> Optional[T.Hover]:
 
 
 @server.feature(T.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
-def highlight(ls: LocklsServer, params: T.DocumentHighlightParams):
+async def highlight(ls: LocklsServer, params: T.DocumentHighlightParams):
+    await ls.analysed(params.text_document.uri)
     try:
         return ls.session.highlights(params.text_document.uri, params.position.line, params.position.character)
     except Exception:
@@ -424,7 +449,8 @@ def highlight(ls: LocklsServer, params: T.DocumentHighlightParams):
 
 @server.feature(T.TEXT_DOCUMENT_CODE_ACTION,
                 T.CodeActionOptions(code_action_kinds=[T.CodeActionKind.QuickFix, FIX_ALL], resolve_provider=False))
-def code_action(ls: LocklsServer, params: T.CodeActionParams):
+async def code_action(ls: LocklsServer, params: T.CodeActionParams):
+    await ls.analysed(params.text_document.uri)
     try:
         return ls.session.code_actions(params.text_document.uri, params.range, params.context.only)
     except Exception:
@@ -433,7 +459,8 @@ def code_action(ls: LocklsServer, params: T.CodeActionParams):
 
 
 @server.feature(T.TEXT_DOCUMENT_INLAY_HINT, T.InlayHintOptions(resolve_provider=False))
-def inlay_hint(ls: LocklsServer, params: T.InlayHintParams):
+async def inlay_hint(ls: LocklsServer, params: T.InlayHintParams):
+    await ls.analysed(params.text_document.uri)
     try:
         return ls.session.inlay_hints(params.text_document.uri, params.range)
     except Exception:

@@ -310,13 +310,13 @@ class Session:
     def analysis(self, uri: str, should_stop: Optional[Callable[[], bool]] = None) -> Optional[FileAnalysis]:
         """The analysis of the document's current text (computed when stale); None when
         `should_stop` (asked after each function) stops it (see `analysis_steps`)."""
-        current = self._current(uri)
+        current = self.current_analysis(uri)
         if current is not None:
             return current
         with self.index_paused():
             return run_steps(self.analysis_steps(uri), should_stop)
 
-    def _current(self, uri: str) -> Optional[FileAnalysis]:
+    def current_analysis(self, uri: str) -> Optional[FileAnalysis]:
         """The document's analysis if it is of its current text."""
         doc = self.documents.get(uri)
         current = self.analyses.get(uri)
@@ -339,7 +339,7 @@ class Session:
         doc = self.documents.get(uri)
         if doc is None or doc.tree is None:
             return None
-        current = self._current(uri)
+        current = self.current_analysis(uri)
         if current is not None:
             return current
         config = self.config_for_uri(uri)
