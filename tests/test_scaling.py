@@ -229,6 +229,66 @@ def test_a_document_of_more_functions_than_the_cache_is_not_analysed_again_per_k
     assert len(engine.functions) == 50  # closed: back to the bound
 
 
+def _module_caches():
+    """Every cache lockls keeps outside an engine (`lru.Lru` at module level)."""
+    import importlib
+    import pkgutil
+
+    import lockls
+    from lockls.lru import Lru
+
+    for info in pkgutil.walk_packages(lockls.__path__, "lockls."):
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if isinstance(value, Lru):
+                yield f"{info.name}.{name}", value
+
+
+def _texts_in(key, depth: int = 0):
+    if isinstance(key, bytes):  # (a text of the source; a name may be long, and is kept)
+        if len(key) > 200:
+            yield key[:40]
+    elif isinstance(key, (tuple, frozenset)) and depth < 3:
+        for part in key:
+            yield from _texts_in(part, depth + 1)
+
+
+def test_caches_keyed_by_a_text_keep_its_digest_not_the_text():
+    """The caches of summaries, called names, macro definitions, declarations outside
+    bodies and recovered definitions were keyed by the texts themselves: every version
+    of a function or of a file's text outside bodies typed in a long session stayed in
+    memory (a 5,000-line file: +100 MB over 3,000 keystrokes, bench/soak.py)."""
+    long_body = "".join(f"    counter += {i};\n" for i in range(40))
+    source = ("#include <pthread.h>\npthread_mutex_t m;\nint counter;\n"
+              "static void take(void) { pthread_mutex_lock(&m); }\n"
+              "void f(int x)\n{\n    take();\n" + long_body + "    if (x) return;\n    pthread_mutex_unlock(&m);\n}\n"
+              "int g(int a\n{ return a; }\n"  # a definition the parser recovers alone
+              "void h(void)\n{\n    pthread_mutex_lock(&m);\n" + long_body + "    pthread_mutex_unlock(&m);\n}\n"
+              "static void *worker(void *a) { counter++; return a; }\n"
+              "void start(void)\n{\n    pthread_t t;\n" + long_body + "    pthread_create(&t, 0, worker, 0);\n}\n")
+    for _, cache in _module_caches():
+        cache.clear()
+    assert analyze_source(source.encode(), "texts.c", CONFIG).findings
+    held = {name: list(_texts_in(tuple(cache._entries))) for name, cache in _module_caches()}
+    assert {name: texts for name, texts in held.items() if texts} == {}
+
+
+def test_a_cache_bounded_by_weight_forgets_the_oldest_entries_past_it():
+    from lockls.lru import Lru
+
+    cache = Lru(100, max_weight=1_000, weigh=lambda key, value: len(value))
+    for i in range(10):
+        cache.get(i, lambda: "x" * 300)
+    assert len(cache) == 3 and cache.weight == 900 and list(cache._entries) == [7, 8, 9]
+    cache.get(7, lambda: "unused")  # a hit: the most recent now
+    cache.get(10, lambda: "y" * 600)
+    assert list(cache._entries) == [7, 10] and cache.weight == 900
+    cache.get(11, lambda: "z" * 5_000)  # heavier than the bound alone: kept, alone
+    assert list(cache._entries) == [11]
+    cache.clear()
+    assert cache.weight == 0 and len(cache) == 0
+
+
 def test_where_a_leaked_lock_is_stored_is_asked_once_per_lock(monkeypatch):
     """The lock-leak rule searched the whole body for every return that leaks (2,000
     leaking returns: 20 s, found by bench/fuzz.py)."""

@@ -39,7 +39,7 @@ from lockls.dataflow.contracts import apply as apply_contracts
 from lockls.ir.events import Site
 from lockls.report.findings import FileResult, Finding
 from lockls.ir.message import Message
-from lockls.lru import Lru
+from lockls.lru import Lru, text_key
 from lockls.ir.results import Violation
 from lockls.rules import RULES
 from lockls.syntax.suppress import is_suppressed, misspelt_rules, suppression_comments, suppressions, unused_suppressions
@@ -477,7 +477,7 @@ class Engine:
         """The functions marked `no_thread_safety_analysis`: read from their declarations,
         outside bodies (`tokens`: `function.outside_tokens` of that text), so once while
         that text stays the same."""
-        return self._unchecked.get((tokens, tuple(sorted(config.annotations.items()))),
+        return self._unchecked.get((text_key(tokens), tuple(sorted(config.annotations.items()))),
                                    lambda: unchecked_functions(root, out.source, config.annotations))
 
     def _analyze_function(self, fn, body, source: bytes, config: Config, rec: frozenset) -> FunctionResult:

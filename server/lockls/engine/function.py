@@ -45,7 +45,7 @@ from lockls.lowering.lockexpr import canonical, key_of, reached_through, resolve
 from lockls.dataflow.facts import number
 from lockls.lowering.lower import CLEANUP_CALLS, Lowerer
 from lockls.ir.message import Message
-from lockls.lru import Lru
+from lockls.lru import Lru, text_key
 from lockls.rules import (blocking_under_lock, double_lock, excluded_lock_held, lock_leak, lock_order, missing_required_lock,
                     nested_lock, unguarded_access, unlock_unheld)
 from lockls.rules.common import RuleContext
@@ -259,7 +259,9 @@ def damaged_definitions(root: Node, source: bytes) -> list[tuple[str, int]]:
 _SPECIFIERS = frozenset(("primitive_type", "type_identifier", "sized_type_specifier", "storage_class_specifier",
                          "type_qualifier", "struct_specifier", "enum_specifier", "union_specifier",
                          "attribute_specifier", "macro_type_specifier"))
-_RECOVERED: Lru = Lru(256)  # (the definition's bytes, where it starts) -> its tree parsed alone, or None
+# (the definition's bytes, where it starts) -> its tree parsed alone, or None; weighed by
+# the bytes parsed (a tree takes tens of bytes per byte of source)
+_RECOVERED: Lru = Lru(256, max_weight=16 << 20, weigh=lambda key, tree: 48 * key[4])
 _RECOVERY_PARSER = threading.local()
 
 
@@ -371,7 +373,8 @@ def _parsed_ranges(source: bytes, kept: list):
             parser.included_ranges = []
 
     start, end = kept[0][0], kept[-1][1]
-    return _RECOVERED.get((source[start:end], start, source.count(b"\n", 0, start), tuple(kept)), parse)
+    return _RECOVERED.get((text_key(source[start:end]), start, source.count(b"\n", 0, start), tuple(kept), end - start),
+                          parse)
 
 
 def _parsed_alone(source: bytes, start: int, brace: int, skip: Iterable = ()) -> Optional[tuple[Node, Node]]:
@@ -821,13 +824,14 @@ def summary_macros(definitions: tuple, known: dict) -> dict:
 
 
 _MACRO_DEFINITIONS: Lru = Lru(64)
-_CALLED_NAMES: Lru = Lru(16384)
+# body text -> the names it calls (interned: the same few hundred names in every set)
+_CALLED_NAMES: Lru = Lru(16384, max_weight=8 << 20, weigh=lambda key, names: 256 + 48 * len(names))
 
 
 def _macro_definitions(outside: bytes) -> tuple:
     """The `#define`s written outside function bodies (`outside_bodies`), read once per
     change of that text."""
-    return _MACRO_DEFINITIONS.get(outside, lambda: syntax.define_directives(outside))
+    return _MACRO_DEFINITIONS.get(text_key(outside), lambda: syntax.define_directives(outside))
 
 
 def _called_names(source: bytes, body: Node) -> frozenset:
@@ -837,7 +841,7 @@ def _called_names(source: bytes, body: Node) -> frozenset:
 
 def _names_called_in(text: bytes) -> frozenset:
     """The names written before a `(` in `text`, read once per text."""
-    return _CALLED_NAMES.get(text, lambda: frozenset(m.decode() for m in _CALLED.findall(text)))
+    return _CALLED_NAMES.get(text_key(text), lambda: frozenset(sys.intern(m.decode()) for m in _CALLED.findall(text)))
 
 
 def _summary(fn: Node, body: Node, source: bytes, config: Config, recursive: frozenset,
@@ -846,8 +850,9 @@ def _summary(fn: Node, body: Node, source: bytes, config: Config, recursive: fro
     releases, its lock-graph edges) of one function under `config`, cached by its
     text and what it calls (a summary depends on nothing else of the configuration)."""
     called = sorted(_called_names(source, body))
-    contracts = tuple((n, config.functions[n]) for n in called if n in config.functions)
-    key = (source[fn.start_byte:fn.end_byte], config.base_fingerprint(), contracts, config.locks,
+    functions = config.functions
+    contracts = tuple(x for n in called if n in functions for x in (n, functions[n]))  # (flat: one tuple a key)
+    key = (text_key(source[fn.start_byte:fn.end_byte]), config.base_fingerprint(), contracts, config.locks,
            config.is_entry_point(syntax.function_name(fn, source)) if config.entry_points else False, recursive,
            statics(source))
     def summarise():
@@ -899,7 +904,7 @@ def _declared_outside_bodies(root: Node, source: bytes, config: Config, outside:
     # what they are read with: the annotation macros (the project's contracts add some) and method tables
     # (and the guards on field names: the structs that have such a field but not its lock)
     field_guards = tuple(sorted({(g.field, g.by) for g in config.guarded if g.field and g.owner is None and g.by}))
-    key = (outside, tuple(sorted(config.annotations.items())), config.entry_tables, config.entry_table_macros,
+    key = (text_key(outside), tuple(sorted(config.annotations.items())), config.entry_tables, config.entry_table_macros,
            config.entry_registrars, field_guards)
 
     def read():
@@ -923,7 +928,7 @@ def _entry_points_in(source: bytes, body: Node, config: Config) -> frozenset:
     if not any(kinds) or not may_name_entry_points(source, *kinds, body.start_byte, body.end_byte):
         return frozenset()
     text = source[body.start_byte:body.end_byte]
-    return _BODY_ENTRY_POINTS.get((text, kinds), lambda: frozenset(table_entry_points(text, *kinds)))
+    return _BODY_ENTRY_POINTS.get((text_key(text), kinds), lambda: frozenset(table_entry_points(text, *kinds)))
 
 
 def _entry_points_by_function(functions: list, source: bytes, config: Config) -> dict:
@@ -1011,13 +1016,18 @@ def lock_identity(fn: Node, body: Node, source: bytes, events=()) -> lockgraph.L
 
 
 _STATICS: Lru = Lru(8)  # text outside bodies -> the names it declares static
+_STATIC_SETS: Lru = Lru(64)
 _LAST_STATICS = threading.local()  # .pair: (file text, its static names), per thread: asked once per function
 
 
 def prime_statics(source: bytes, outside: bytes) -> frozenset:
     """Read the names the file `source` declares static at file scope from its text
     outside bodies (`outside`): once while that text stays the same."""
-    names = _STATICS.get(outside, lambda: lockgraph.static_names(outside))
+    def read() -> frozenset:
+        names = lockgraph.static_names(outside)
+        return _STATIC_SETS.get(names, lambda: names)  # one object per set: summaries' keys hold it
+
+    names = _STATICS.get(text_key(outside), read)
     _LAST_STATICS.pair = (source, names)
     return names
 
