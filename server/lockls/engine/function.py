@@ -175,11 +175,15 @@ class NameSearch:
         self.names, self.parts = names, parts
 
     def search(self, text: bytes, start: int = 0, end: int = 1 << 62):
+        """The first match of any name (callers scan a text match by match)."""
+        first = None
         for part in self.parts:
-            m = part.search(text, start, end)
-            if m is not None:
-                return m
-        return None
+            # (a later part looks only before the match found: names are whole words, so
+            # matches never overlap, and a scan match by match stays linear)
+            m = part.search(text, start, end if first is None else first.end())
+            if m is not None and (first is None or m.start() < first.start()):
+                first = m
+        return first
 
 
 _NAME_SEARCHES: Lru = Lru(64)

@@ -1021,12 +1021,19 @@ def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None
     are not split by facts nobody needs."""
     sources: dict[str, set] = {}
     results: set[str] = set()  # trylock results and flags derived from them
-    for b in blocks:
+    looping = _in_cycles(blocks)
+    for i, b in enumerate(blocks):
         for e in b.succs:
             if e.cond is not None:
-                sources.setdefault(e.cond.text, set()).add(id(e.cond))
+                # a test in a loop is made again on the next round: it decides its own later
+                # self (`top: if (!embedded) e = find(k, &lock); ... goto top;`)
+                # (not a call's value: made again, it may be another; nor the loop's own test,
+                # whose variables the round changes)
+                again = i in looping and "(" not in e.cond.text and not (e.note is not None and e.note.loop)
+                ids = (id(e.cond), -i - 1) if again else (id(e.cond),)
+                sources.setdefault(e.cond.text, set()).update(ids)
                 if e.cond.key:
-                    sources.setdefault(e.cond.key, set()).add(id(e.cond))
+                    sources.setdefault(e.cond.key, set()).update(ids)
         for ev in b.events:
             if result_of(ev) is not None:  # a trylock, or an action only for some return values
                 sources.setdefault(result_of(ev), set()).add(id(ev))
@@ -1068,6 +1075,56 @@ def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None
     for b in blocks:
         if any(e.cond is not None and not useful(e.cond) for e in b.succs):
             b.succs = [reduced(e) if e.cond is not None and not useful(e.cond) else e for e in b.succs]
+
+
+def _in_cycles(blocks: list[Block]) -> set[int]:
+    """The blocks on a cycle of the graph (a loop, a backward goto): Tarjan's strongly
+    connected components, iteratively (a function of thousands of blocks)."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[int] = []
+    out: set[int] = set()
+    counter = 0
+    for root in range(len(blocks)):
+        if root in index:
+            continue
+        work = [(root, iter(blocks[root].succs))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, edges = work[-1]
+            for e in edges:
+                t = e.target
+                if t == node:
+                    out.add(node)  # a block that jumps to itself
+                if t not in index:
+                    index[t] = low[t] = counter
+                    counter += 1
+                    stack.append(t)
+                    on_stack.add(t)
+                    work.append((t, iter(blocks[t].succs)))
+                    break
+                if t in on_stack:
+                    low[node] = min(low[node], index[t])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        component.append(w)
+                        if w == node:
+                            break
+                    if len(component) > 1:
+                        out.update(component)
+    return out
 
 
 def _drop_useless_kills(blocks: list[Block], ambiguous: frozenset = frozenset()) -> None:

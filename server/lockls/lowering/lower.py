@@ -606,8 +606,13 @@ class Lowerer:
             for m in _ALLOCATED.finditer(self.source, self.origin, self._end):
                 if _ALLOCATOR.search(m.group(2).decode("utf-8", "replace")):
                     self._allocated.setdefault(m.group(1).decode(), m.start())
-            first = self.lock_names.search(self.source, self.origin, self._end) if self.lock_names is not None else None
-            self._first_lock = first.start() if first is not None else self._end
+            self._first_lock = self._end
+            at = self.origin
+            while self.lock_names is not None and (m := self.lock_names.search(self.source, at, self._end)):
+                if m.group().decode() in self.functions:  # (not a guarded field's name: they are searched too)
+                    self._first_lock = m.start()
+                    break
+                at = m.end()
         at = self._allocated.get(flat(obj, self.source))
         return at is not None and at < n.start_byte < self._first_lock
 
