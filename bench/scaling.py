@@ -122,6 +122,13 @@ def table_rows(n: int) -> str:
     return "".join(f"{{ {i}, \"name{i}\", handler{i % 7} }},\n" for i in range(n))
 
 
+def open_attribute(n: int) -> str:
+    """`__attribute__((` left open before a run of semicolons (the noreturn pattern tried
+    every split of the run)."""
+    return ("#include <pthread.h>\nstatic pthread_mutex_t m;\n__attribute__((" + ";" * n +
+            "\nvoid f(int *a)\n{\n    pthread_mutex_lock(&m);\n    a[0]++;\n}\n")
+
+
 def suppressions(n: int) -> str:
     body = "".join(f"    a[{i % 97}]++; /* lockls: ignore[lock-leak] */\n" for i in range(n))
     return ("#include <pthread.h>\nstatic pthread_mutex_t m;\n"
@@ -159,6 +166,7 @@ SHAPES = [
     Shape("word", "guarded field beside a long word", long_word, (20000, 40000), unit=" bytes"),
     Shape("table", "header of table rows", table_rows, (4000, 8000)),
     Shape("suppress", "suppression comments", suppressions, (20000,)),
+    Shape("attribute", "an open `__attribute__((` before semicolons", open_attribute, (25000, 100000)),
     Shape("functions", "small functions in one file", many_functions, (20000,)),
     Shape("glob", "include glob of 7 stars, 60-character path", lambda n: "", (1000,), unit=" paths", kind="glob"),
 ]

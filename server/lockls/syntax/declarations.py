@@ -693,7 +693,9 @@ def _locate_function(source: bytes, name: str) -> Optional[tuple[int, int]]:
 # precondition's report, after which the code's own paths are not worth following
 _NORETURN_MARK = re.compile(
     rb"\b_Noreturn\b|\bnoreturn\b|\[\[\s*(?:gnu::|__gnu__::)?_{0,2}noreturn_{0,2}\s*\]\]"
-    rb"|__attribute__\s*\(\(\s*(?:[^()]*(?:\([^()]*\))?[^()]*,\s*)?_{0,2}(?:analyzer_)?noreturn_{0,2}\b"
+    # (the attributes before it: each a run of plain characters or one parenthesised
+    # group, never `;` or a brace: no two ways to read a run, and no scan past a declaration)
+    rb"|__attribute__\s*\(\(\s*(?:(?:[^(),;{}]|\([^();{}]*\))*,\s*)*_{0,2}(?:analyzer_)?noreturn_{0,2}\b"
     rb"|\b[A-Z][A-Z0-9_]*NO_?RETURN[A-Z0-9_]*\b|\b__noreturn\b|\b__dead2\b")
 _COMMENTS = re.compile(rb"/\*.*?\*/|//[^\n]*", re.S)
 _DIRECTIVE = re.compile(rb"^[ \t]*#.*(?:\\\n.*)*$", re.M)
