@@ -22,7 +22,10 @@ function cache. At the end: a Markdown table, and whether RSS is flat after
 warm-up (growth from the checkpoint at `--warmup` edits, 1,000, to the end
 under 10%). The engine's function cache keeps every version of a function
 typed (up to 20,000 entries), so RSS grows while it fills; `--cache-capacity
-300` makes it fill early, and RSS that still grows after that is a leak.
+300` makes it fill early, and RSS that still grows after that is a leak. The
+summaries' cache (8,192 entries, each a few hundred bytes: keyed by digests, not
+texts) fills over the first 4,000 to 5,000 edits of the default file: `--edits 8000
+--warmup 4000` measures after it.
 
 `--parity M` compares, every M edits, the session's view of the document with
 a fresh analysis of the same text: the document's bytes with the text the

@@ -347,22 +347,26 @@ def release(c: PathClass, ev: Release) -> PathClass:
 
 def try_acquire(c: PathClass, ev: TryAcquire, recursive: bool) -> list[PathClass]:
     """Split a class on a trylock: acquired (result = success) or not (result = failure)."""
-    base_facts = F.kill(c.facts, (ev.result,))
+    base_facts = F.kill(c.facts, (ev.result, ev.cleared) if ev.cleared else (ev.result,))
     success_fact = F.outcome_fact(ev.result, ev.fn.success or "zero")
     failure_fact = (
         F.outcome_fact(ev.result, ev.fn.failure) if ev.fn.failure else F.complement_fact(ev.result, ev.fn.success or "zero")
     )
+    if ev.cleared:  # the pointer it hands the lock back through is NULL when it failed
+        failure_facts = frozenset((failure_fact, (ev.cleared, "eq", "NULL")))
+    else:
+        failure_facts = frozenset((failure_fact,))
     f = _known(c, ev.key)
     if f is not None and f.held and not recursive and not (ev.shared and f.shared):
         # a try of a lock this path holds fails (EBUSY): it waits for nobody, and takes
         # nothing (`if (trylock(&m)) unlock(&m);` with `m` held)
-        return [PathClass(c.locks, base_facts | {failure_fact}, c.trail)]
+        return [PathClass(c.locks, base_facts | failure_facts, c.trail)]
     won = acquire(PathClass(c.locks, base_facts | {success_fact}, c.trail), ev, recursive)
     if f is None:  # a failed try means we did not hold it: an unlock now is a bug
         lost_fact = LockFact(False, False, False, 0, frozenset((ev.site,)), ev.written)
-        lost = PathClass(c.locks, base_facts | {failure_fact}, c.trail).with_lock(ev.key, lost_fact)
+        lost = PathClass(c.locks, base_facts | failure_facts, c.trail).with_lock(ev.key, lost_fact)
     else:
-        lost = PathClass(c.locks, base_facts | {failure_fact}, c.trail)
+        lost = PathClass(c.locks, base_facts | failure_facts, c.trail)
     return [won, lost]
 
 

@@ -48,13 +48,14 @@ _CONSTANT_INDEX = re.compile(r"\[(?:[0-9]\w*|([A-Za-z_]\w*))\]")  # `[1]`, `[0x4
 
 
 def summary_of(result, params: list[str], steps: list, is_global, stored_into=lambda name: None,
-               is_recursive=lambda key, fn: False) -> Optional[LockFunction]:
+               is_recursive=lambda key, fn: False, stores_null=lambda index: False) -> Optional[LockFunction]:
     """The effect of calling the analysed function `result` (an `function.FunctionResult`)
     on its caller's locks, or None. `params`: its parameter names; `steps`: (event,
     state before it) of every reachable event (`function.replay`); `is_global(root)`:
     whether a name used in the body is a global (not a local or a parameter);
     `stored_into(name)`: the index of the parameter through which the local `name` is
-    handed back (`*lockp = name;`), if any."""
+    handed back (`*lockp = name;`), if any; `stores_null(i)`: whether the body sets
+    what parameter i points to to NULL (`*lockp = NULL;`)."""
     if result.skipped or result.cfg is None or any(v.rule in _DISQUALIFYING for v in result.findings):
         return None
     lock_events = [ev for ev, _ in steps if isinstance(ev, LOCK_EVENTS)]
@@ -75,7 +76,7 @@ def summary_of(result, params: list[str], steps: list, is_global, stored_into=la
         return LockFunction(result.name, "call", "", takes=takes) if takes else None
     if len(effects) != 1:
         return _several(result.name, effects, lock_events, returns, params, is_global, stored_into)
-    return _one(result.name, *effects[0], lock_events, returns, params, is_global, stored_into)
+    return _one(result.name, *effects[0], lock_events, returns, params, is_global, stored_into, stores_null)
 
 
 def _several(name: str, effects: list, lock_events: list, returns: list, params: list[str], is_global,
@@ -96,7 +97,7 @@ def _several(name: str, effects: list, lock_events: list, returns: list, params:
 
 
 def _one(name: str, key: str, effect, lock_events: list, returns: list, params: list[str], is_global,
-         stored_into) -> Optional[LockFunction]:
+         stored_into, stores_null=lambda index: False) -> Optional[LockFunction]:
     """The summary of a function with one effect, `effect` on its lock `key`."""
     # the lock as resolved through local aliases, then as written (`m` for `m = &a->mu`)
     spellings = [key] + sorted({spelled_key(ev.written) for ev in lock_events if ev.key == key} - {key})
@@ -107,7 +108,7 @@ def _one(name: str, key: str, effect, lock_events: list, returns: list, params: 
         return None  # a parameter's lock kept on some paths and dropped on others: no contract
     if spec is None:
         return None  # the function's own lock: nothing the caller names
-    lock, path, _ = spec
+    lock, path, handed_back = spec
     first = next(ev for ev in lock_events if ev.key == key)
     kind = first.fn.kind
     if effect[0] == "release-when":
@@ -126,8 +127,11 @@ def _one(name: str, key: str, effect, lock_events: list, returns: list, params: 
     if effect[0] == "returns-try":  # returns the trylock's own result
         return dataclasses.replace(first.fn, name=name, lock=lock, path=path)
     # inferred from return values: needs a caller that relies on it, as an acquire does
+    # a lookup handing its lock back through `*lockp` that sets it to NULL when it finds
+    # nothing: its callers' `if (lock != NULL)` tells the outcome
+    clears = int(lock[3:]) if handed_back and lock.startswith("arg") and stores_null(int(lock[3:])) else None
     return LockFunction(name, "try-acquire", lock, shared=shared, kind=kind, path=path,
-                        success=effect[1], failure=effect[2], tentative=True)
+                        success=effect[1], failure=effect[2], tentative=True, clears=clears)
 
 
 def _takes(result, params: list[str], steps: list, is_recursive) -> tuple:

@@ -877,7 +877,8 @@ def _summary_of(fr: FunctionResult, fn: Node, body: Node, source: bytes,
     params = _parameters(fn, source)
     steps = list(replay(fr.cfg, fr.states, lambda k, f: False))
     summary = summaries.summary_of(fr, params, steps, lambda name: name not in params and visible(name),
-                                   lambda name: _out_parameter(name, params, body, source), is_recursive)
+                                   lambda name: _out_parameter(name, params, body, source), is_recursive,
+                                   lambda index: _stores_null(params[index], body, source))
     if summary is not None:
         acquires = summary.action == "acquire" or any(step.action == "acquire" for step in summary.steps)
         summary = dataclasses.replace(summary, tentative=summary.tentative or acquires, inferred=True)
@@ -1280,6 +1281,13 @@ def _out_parameter(name: str, params: list[str], body: Node, source: bytes) -> O
         if p in params:
             return params.index(p)
     return None
+
+
+def _stores_null(param: str, body: Node, source: bytes) -> bool:
+    """Does the body set what `param` points to to NULL (`*lockp = NULL;`)?"""
+    store = re.compile(rb"(?:^|[;{}):])[ \t]*\*\s*" + re.escape(param.encode())
+                       + rb"\s*=\s*(?:\([^()]*\)\s*)?(?:NULL|0|nullptr)\s*;", re.M)
+    return store.search(source, body.start_byte, body.end_byte) is not None
 
 
 def _memo(ask):

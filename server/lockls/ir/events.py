@@ -102,6 +102,9 @@ class TryAcquire:
     result: str  # the fact key that holds the call's return value
     spinning: Optional[bool] = None
     lock_class: Optional[str] = None
+    # the caller's pointer the call hands the lock back through (`find(k, &lock)`), which
+    # it sets to NULL when it fails (its `clears`): tests of it tell the outcome apart
+    cleared: Optional[str] = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1038,6 +1038,9 @@ def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None
             if result_of(ev) is not None:  # a trylock, or an action only for some return values
                 sources.setdefault(result_of(ev), set()).add(id(ev))
                 results.add(result_of(ev))
+                if isinstance(ev, TryAcquire) and ev.cleared:  # (`if (lock != NULL)` after `find(k, &lock)`)
+                    sources.setdefault(ev.cleared, set()).add(id(ev))
+                    results.add(ev.cleared)
             elif isinstance(ev, Derive):
                 sources.setdefault(ev.target, set()).add(id(ev))
                 if ev.cond is not None:
@@ -1140,6 +1143,8 @@ def _drop_useless_kills(blocks: list[Block], ambiguous: frozenset = frozenset())
         for ev in b.events:
             if result_of(ev) is not None:
                 keys.add(result_of(ev))
+            if isinstance(ev, TryAcquire) and ev.cleared:
+                keys.add(ev.cleared)
             if isinstance(ev, (Acquire, Release, TryAcquire)) and "[" in ev.key \
                     and not ambiguous.intersection(_WORD.findall(ev.key)):
                 keys.add(ev.key)  # `locks[i]`: a change of `i` makes it another lock

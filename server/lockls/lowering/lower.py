@@ -282,7 +282,7 @@ class Lowerer:
                                 Declared("function", fn.name, fn.origin), excluded_classes=_excluded_classes(fn),
                                 strict=compiler_checked(fn)))
             out.extend(self.lock_events(fn, call, args, result))
-            if fn.clears is not None and fn.clears < len(args):
+            if fn.clears is not None and fn.clears < len(args) and fn.action != "try-acquire":  # (a try: on failure only)
                 self._cleared(args[fn.clears], out, Site.of(call))
             return
         # an unknown call may change what it gets the address of
@@ -314,14 +314,19 @@ class Lowerer:
         """The pointer a `clears` function sets to NULL (`end_api(&vm)`, `FREE(p)`): known
         NULL from now on. (What was known of its locks stays: a use through it now is a
         bug of its own.)"""
+        target = self._cleared_pointer(arg)
+        if target is not None:
+            out.append(Kill((target,), site))
+            out.append(Derive(target, const="NULL"))
+
+    def _cleared_pointer(self, arg: Node) -> Optional[str]:
+        """The pointer a `clears` argument names (`&vm`, `p`), if a variable or field."""
         arg = strip_parens(arg)
         if _is_address_of(arg):
             arg = strip_parens(arg.child_by_field_name("argument"))
         if arg.type not in ("identifier", "field_expression"):
-            return
-        target = canonical(arg, self.source)
-        out.append(Kill((target,), site))
-        out.append(Derive(target, const="NULL"))
+            return None
+        return canonical(arg, self.source)
 
     def _sparse_context(self, call: Node, out: list) -> bool:
         """sparse's `__context__(lock, delta)` statement (`__context__(delta)`: its anonymous
@@ -403,7 +408,8 @@ class Lowerer:
         spinning = None if kind is None or (not kind.spinning and kind.sleeping is False) else kind.spinning
         lock_class = self.class_of(key, plain) if self.classes else None
         if fn.action == "try-acquire":
-            return TryAcquire(key, written, site, fn, fn.shared, result_key, spinning, lock_class)
+            cleared = self._cleared_pointer(args[fn.clears]) if fn.clears is not None and fn.clears < len(args) else None
+            return TryAcquire(key, written, site, fn, fn.shared, result_key, spinning, lock_class, cleared)
         if fn.when is not None:
             # waits for the lock (rules treat it as any acquisition), and took it only when
             # it returned `when`: a lookup returning NULL holds nothing
