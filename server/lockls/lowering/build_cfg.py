@@ -1022,14 +1022,24 @@ def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None
     sources: dict[str, set] = {}
     results: set[str] = set()  # trylock results and flags derived from them
     looping = _in_cycles(blocks)
+    changed_in: dict[int, set] = {}  # a loop (its component) -> the names its blocks change
+    structured: set[int] = set()  # components with a loop statement's test: not a retry by `goto`
+    for i, component in looping.items():
+        changed_in.setdefault(component, set()).update(
+            n for ev in blocks[i].events for n in (ev.names if isinstance(ev, Kill) else
+                                                    (ev.target,) if isinstance(ev, (Derive, Rebind)) else ()))
+        if any(e.note is not None and e.note.loop for e in blocks[i].succs):
+            structured.add(component)
     for i, b in enumerate(blocks):
         for e in b.succs:
             if e.cond is not None:
-                # a test in a loop is made again on the next round: it decides its own later
-                # self (`top: if (!embedded) e = find(k, &lock); ... goto top;`)
-                # (not a call's value: made again, it may be another; nor the loop's own test,
-                # whose variables the round changes)
-                again = i in looping and "(" not in e.cond.text and not (e.note is not None and e.note.loop)
+                # a test in a retry loop (`top: if (!embedded) e = find(k, &lock); ... goto
+                # top;`) of a value the loop does not change is made again on the next round:
+                # it decides its own later self. Not a call's value (made again, it may be
+                # another); not in a loop statement (for every element of a list: tests of
+                # values it does not change multiply its paths; no fixpoint in real code).
+                again = i in looping and looping[i] not in structured and "(" not in e.cond.text \
+                    and not any(mentions(e.cond.key or e.cond.text, n) for n in changed_in[looping[i]])
                 ids = (id(e.cond), -i - 1) if again else (id(e.cond),)
                 sources.setdefault(e.cond.text, set()).update(ids)
                 if e.cond.key:
@@ -1080,14 +1090,15 @@ def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None
             b.succs = [reduced(e) if e.cond is not None and not useful(e.cond) else e for e in b.succs]
 
 
-def _in_cycles(blocks: list[Block]) -> set[int]:
-    """The blocks on a cycle of the graph (a loop, a backward goto): Tarjan's strongly
-    connected components, iteratively (a function of thousands of blocks)."""
+def _in_cycles(blocks: list[Block]) -> dict[int, int]:
+    """The blocks on a cycle of the graph (a loop, a backward goto), each with its
+    strongly connected component's number: Tarjan's, iteratively (a function of
+    thousands of blocks)."""
     index: dict[int, int] = {}
     low: dict[int, int] = {}
     on_stack: set[int] = set()
     stack: list[int] = []
-    out: set[int] = set()
+    out: dict[int, int] = {}
     counter = 0
     for root in range(len(blocks)):
         if root in index:
@@ -1102,7 +1113,7 @@ def _in_cycles(blocks: list[Block]) -> set[int]:
             for e in edges:
                 t = e.target
                 if t == node:
-                    out.add(node)  # a block that jumps to itself
+                    out.setdefault(node, node)  # a block that jumps to itself
                 if t not in index:
                     index[t] = low[t] = counter
                     counter += 1
@@ -1126,7 +1137,7 @@ def _in_cycles(blocks: list[Block]) -> set[int]:
                         if w == node:
                             break
                     if len(component) > 1:
-                        out.update(component)
+                        out.update((w, node) for w in component)
     return out
 
 
