@@ -10,6 +10,8 @@ from collections import deque
 from functools import lru_cache
 from typing import Optional
 
+from lockls.ir.graphs import on_cycles
+
 MAX_CYCLE = 6  # longer cycles through type-level nodes are more likely conflations than deadlocks
 
 
@@ -47,7 +49,7 @@ def cycles_among(edges: tuple) -> tuple:
     graph: dict[str, list[OrderEdge]] = {}
     for e in edges:
         graph.setdefault(e.first, []).append(e)
-    component = _components(graph)
+    component = on_cycles(graph, lambda node: [e.then for e in graph.get(node, ())])
     out = []
     for e in edges:
         if component.get(e.first) is None or component.get(e.first) != component.get(e.then):
@@ -56,52 +58,6 @@ def cycles_among(edges: tuple) -> tuple:
         if back is not None and len(back) < MAX_CYCLE:
             out.append(OrderCycle(e.first, e.then, tuple(back)))
     return tuple(out)
-
-
-def _components(graph: dict[str, list[OrderEdge]]) -> dict[str, int]:
-    """Strongly connected components (Tarjan, iterative): node -> component number,
-    for nodes on some cycle only."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set = set()
-    stack: list[str] = []
-    out: dict[str, int] = {}
-    counter = 0
-    for start in list(graph):
-        if start in index:
-            continue
-        work = [(start, 0)]
-        while work:
-            node, i = work.pop()
-            if i == 0:
-                index[node] = low[node] = counter
-                counter += 1
-                stack.append(node)
-                on_stack.add(node)
-            successors = graph.get(node, [])
-            if i < len(successors):
-                work.append((node, i + 1))
-                nxt = successors[i].then
-                if nxt not in index:
-                    work.append((nxt, 0))
-                elif nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-                continue
-            if low[node] == index[node]:
-                members = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    members.append(member)
-                    if member == node:
-                        break
-                if len(members) > 1:
-                    for member in members:
-                        out[member] = index[node]
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-    return out
 
 
 def _shortest_path(graph: dict, start: str, goal: str, component: dict) -> Optional[list[OrderEdge]]:

@@ -34,6 +34,7 @@ from lockls.syntax.nodes import declared_name, misread_attribute, new_parser
 from lockls.lowering.lower import Lowerer, flat, shown, statement_value, strip_parens
 from lockls.lowering.guards import COND_GUARD_MACROS
 from lockls.ir.cfg import CFG, Block, Edge, Unanalysable  # noqa: F401 (re-exported: the builder's output)
+from lockls.ir.graphs import on_cycles
 from lockls.ir.message import LineRef, Message
 
 # Calls after which a path never returns (a lock still held there is not a leak).
@@ -1092,52 +1093,11 @@ def _drop_useless_conditions(blocks: list[Block], controlling: set[str]) -> None
 
 def _in_cycles(blocks: list[Block]) -> dict[int, int]:
     """The blocks on a cycle of the graph (a loop, a backward goto), each with its
-    strongly connected component's number: Tarjan's, iteratively (a function of
-    thousands of blocks)."""
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    on_stack: set[int] = set()
-    stack: list[int] = []
-    out: dict[int, int] = {}
-    counter = 0
-    for root in range(len(blocks)):
-        if root in index:
-            continue
-        work = [(root, iter(blocks[root].succs))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, edges = work[-1]
-            for e in edges:
-                t = e.target
-                if t == node:
-                    out.setdefault(node, node)  # a block that jumps to itself
-                if t not in index:
-                    index[t] = low[t] = counter
-                    counter += 1
-                    stack.append(t)
-                    on_stack.add(t)
-                    work.append((t, iter(blocks[t].succs)))
-                    break
-                if t in on_stack:
-                    low[node] = min(low[node], index[t])
-            else:
-                work.pop()
-                if work:
-                    parent = work[-1][0]
-                    low[parent] = min(low[parent], low[node])
-                if low[node] == index[node]:
-                    component = []
-                    while True:
-                        w = stack.pop()
-                        on_stack.discard(w)
-                        component.append(w)
-                        if w == node:
-                            break
-                    if len(component) > 1:
-                        out.update((w, node) for w in component)
+    strongly connected component's number (a block that jumps to itself: its own)."""
+    out = on_cycles(range(len(blocks)), lambda i: [e.target for e in blocks[i].succs])
+    for i, b in enumerate(blocks):
+        if i not in out and any(e.target == i for e in b.succs):
+            out[i] = -i - 1
     return out
 
 
