@@ -356,13 +356,7 @@ class Session:
                                               version=doc.version, edited=edited,
                                               memo=self.static_memo.setdefault(uri, {}))
             try:
-                while True:
-                    try:
-                        next(steps)
-                    except StopIteration as done:
-                        result = done.value
-                        break
-                    yield
+                result = yield from steps
             except GeneratorExit:  # dropped: the memo and words are of this text, as `doc.edited` now says
                 raise
             except BaseException:  # failed: the memo and words may be half way to this text; read afresh next time
