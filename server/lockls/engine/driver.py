@@ -521,14 +521,24 @@ _Result = TypeVar("_Result")
 def run_steps(steps: Generator[None, None, _Result], should_stop: Optional[Callable[[], bool]] = None) -> Optional[_Result]:
     """Run a generator of steps (`Engine.analyze_steps`) to its result, asking
     `should_stop` after each step: None, and the generator closed, when it says so."""
+    finished, result = advance(steps, should_stop)
+    if not finished:
+        steps.close()
+    return result
+
+
+def advance(steps: Generator[None, None, _Result], should_stop: Optional[Callable[[], bool]] = None
+            ) -> tuple[bool, Optional[_Result]]:
+    """Run a generator of steps until its result, (True, result), or until `should_stop`
+    (asked after each step) says so, (False, None): the generator is left where it
+    stopped, to go on later."""
     try:
         while True:
             next(steps)
             if should_stop is not None and should_stop():
-                steps.close()
-                return None
+                return False, None
     except StopIteration as done:
-        return done.value
+        return True, done.value
 
 
 def analyze_source(source: bytes, path: str, config: Config) -> FileResult:

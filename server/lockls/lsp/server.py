@@ -30,6 +30,7 @@ from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 from pygls.protocol.language_server import lsp_method
 
 from lockls import __version__
+from lockls.engine.driver import advance
 from lockls.lsp.code_actions import FIX_ALL
 from lockls.lsp.progress import IndexProgress
 from lockls.lsp.session import Session
@@ -188,7 +189,7 @@ class LocklsServer(LanguageServer):
             while True:
                 started = time.perf_counter()
                 with self.session.index_paused():  # (between slices the index may go on)
-                    finished, out = _run_slice(steps, started + SLICE)
+                    finished, out = advance(steps, lambda: time.perf_counter() >= started + SLICE)
                 spent += time.perf_counter() - started
                 if finished:
                     break
@@ -305,18 +306,6 @@ class LocklsServer(LanguageServer):
             T.PROGRESS, T.ProgressParams(token=token, value=value)))
         loop = asyncio.get_running_loop()
         return lambda done, total, stage: loop.call_soon_threadsafe(progress.update, done, total, stage)
-
-
-def _run_slice(steps, until: float) -> tuple[bool, Any]:
-    """Run the generator `steps` until its result, (True, result), or until the clock
-    passes `until` (at least one step), (False, None)."""
-    try:
-        while True:
-            next(steps)
-            if time.perf_counter() >= until:
-                return False, None
-    except StopIteration as done:
-        return True, done.value
 
 
 def _glob_literal(text: str) -> str:
