@@ -129,7 +129,8 @@ def _one(name: str, key: str, effect, lock_events: list, returns: list, params: 
     # inferred from return values: needs a caller that relies on it, as an acquire does
     # a lookup handing its lock back through `*lockp` that sets it to NULL when it finds
     # nothing: its callers' `if (lock != NULL)` tells the outcome
-    clears = int(lock[3:]) if handed_back and lock.startswith("arg") and stores_null(int(lock[3:])) else None
+    out_parameter = int(lock[3:]) if handed_back and lock.startswith("arg") else None
+    clears = out_parameter if out_parameter is not None and stores_null(out_parameter) else None
     return LockFunction(name, "try-acquire", lock, shared=shared, kind=kind, path=path,
                         success=effect[1], failure=effect[2], tentative=True, clears=clears)
 

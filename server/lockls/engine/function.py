@@ -1272,10 +1272,15 @@ def called_in_file(source: bytes, functions: list, outside: bytes) -> frozenset:
     return frozenset(names)
 
 
+def _store_through(pointer: bytes, value: bytes) -> re.Pattern:
+    """The statement `*POINTER = VALUE;` (a cast allowed before the value), the pointer a group."""
+    return re.compile(rb"(?:^|[;{}):])[ \t]*\*\s*(" + pointer + rb")\s*=\s*(?:\([^()]*\)\s*)?(?:" + value + rb")\s*;",
+                      re.M)
+
+
 def _out_parameter(name: str, params: list[str], body: Node, source: bytes) -> Optional[int]:
     """The index of the parameter `p` when the body hands `name` back through it (`*p = name;`)."""
-    store = re.compile(rb"(?:^|[;{}):])[ \t]*\*\s*([A-Za-z_]\w*)\s*=\s*(?:\([^()]*\)\s*)?" + re.escape(name.encode())
-                       + rb"\s*;", re.M)
+    store = _store_through(rb"[A-Za-z_]\w*", re.escape(name.encode()))
     for m in store.finditer(source, body.start_byte, body.end_byte):
         p = m.group(1).decode()
         if p in params:
@@ -1285,8 +1290,7 @@ def _out_parameter(name: str, params: list[str], body: Node, source: bytes) -> O
 
 def _stores_null(param: str, body: Node, source: bytes) -> bool:
     """Does the body set what `param` points to to NULL (`*lockp = NULL;`)?"""
-    store = re.compile(rb"(?:^|[;{}):])[ \t]*\*\s*" + re.escape(param.encode())
-                       + rb"\s*=\s*(?:\([^()]*\)\s*)?(?:NULL|0|nullptr)\s*;", re.M)
+    store = _store_through(re.escape(param.encode()), rb"NULL|0|nullptr")
     return store.search(source, body.start_byte, body.end_byte) is not None
 
 
